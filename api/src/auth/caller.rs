@@ -1,0 +1,77 @@
+//! The authenticated person or dashboard behind a request.
+
+use alertledger_domain::values::{Role, TenantId};
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::jwt::JwtError;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Which tenants a caller may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TenantScope {
+    /// Every tenant (`msp_admin`).
+    All,
+    /// Only these.
+    Only(Vec<TenantId>),
+}
+
+/// A caller proven by a valid JWT.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: String,
+    pub name: String,
+    pub role: Role,
+    pub scope: TenantScope,
+}
+
+impl Caller {
+    /// Whether this caller may see anything of `tenant`.
+    pub fn may_read(&self, tenant: &TenantId) -> bool {
+        match &self.scope {
+            TenantScope::All => true,
+            TenantScope::Only(tenants) => tenants.contains(tenant),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let claims = state.jwt().verify(token).map_err(|error| {
+            tracing::debug!(%error, "rejected a token");
+            ApiError::unauthorized("the bearer token is invalid or expired")
+        })?;
+        let role = Role::parse(&claims.role).map_err(|_| {
+            ApiError::unauthorized(JwtError::UnknownRole(claims.role.clone()).to_string())
+        })?;
+        let scope = if role == Role::MspAdmin {
+            TenantScope::All
+        } else {
+            TenantScope::Only(claims.tenants)
+        };
+        Ok(Self {
+            user_id: claims.sub,
+            name: claims.name,
+            role,
+            scope,
+        })
+    }
+}

@@ -1,0 +1,8 @@
+//! Who is calling: people and dashboards by JWT ([`jwt`], [`Caller`]),
+//! monitoring tools by tenant API key ([`api_key`]).
+
+pub mod api_key;
+pub mod caller;
+pub mod jwt;
+
+pub use caller::{Caller, TenantScope};

@@ -1,0 +1,289 @@
+//! The `generic` source: one alert object or an array of them, in alertledger's
+//! own normalized shape (API.md, "Webhook ingestion").
+
+use std::collections::BTreeMap;
+
+use alertledger_domain::values::{
+    AlertMessage, AlertSignature, AlertStatus, AssetName, DeliveryKey, Fingerprint, Labels,
+    Severity, ToolSource, ValueError,
+};
+use chrono::{DateTime, DurationRound, Utc};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::NormalizedAlert;
+use crate::error::ApiError;
+
+/// Identical bodies without `occurred_at` or a request key count as one
+/// delivery within this window (tool retries), and as new alerts after it.
+const UNDATED_DEDUP_WINDOW_MINUTES: i64 = 5;
+
+/// Parses a generic body (already valid JSON). A batch with one invalid alert
+/// is rejected whole: the error names the alert's index and the field.
+pub fn parse_generic(
+    body: &Value,
+    received_at: DateTime<Utc>,
+) -> Result<Vec<NormalizedAlert>, ApiError> {
+    let (objects, batched): (Vec<&Value>, bool) = match body {
+        Value::Array(items) => (items.iter().collect(), true),
+        Value::Object(_) => (vec![body], false),
+        _ => {
+            return Err(ApiError::bad_request(
+                "malformed_body",
+                "the body must be an alert object or an array of alert objects",
+            ))
+        }
+    };
+    if objects.is_empty() {
+        return Err(ApiError::invalid_value(
+            "alerts",
+            "the batch holds no alert",
+        ));
+    }
+    objects
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let path = if batched {
+                format!("[{index}].")
+            } else {
+                String::new()
+            };
+            let object = value.as_object().ok_or_else(|| {
+                ApiError::bad_request(
+                    "malformed_body",
+                    format!("alert {path}must be a JSON object"),
+                )
+                .with_details(serde_json::json!({ "field": path.trim_end_matches('.') }))
+            })?;
+            parse_alert(object, &path, received_at)
+        })
+        .collect()
+}
+
+fn parse_alert(
+    object: &Map<String, Value>,
+    path: &str,
+    received_at: DateTime<Utc>,
+) -> Result<NormalizedAlert, ApiError> {
+    let field = Fields { object, path };
+    let asset = field.parsed("asset_name", AssetName::parse)?;
+    let signature = field.parsed("signature", AlertSignature::parse)?;
+    let severity = field.parsed("severity", Severity::parse)?;
+    let message = field.parsed("message", AlertMessage::parse)?;
+    let tool_source = ToolSource::parse(field.optional_str("tool_source")?.unwrap_or("generic"))
+        .map_err(|e| field.invalid("tool_source", &e))?;
+    let status = field
+        .optional_str("status")?
+        .map(|raw| AlertStatus::parse(raw).map_err(|e| field.invalid("status", &e)))
+        .transpose()?
+        .unwrap_or(AlertStatus::Firing);
+    let occurred_at = field
+        .optional_str("occurred_at")?
+        .map(|raw| {
+            DateTime::parse_from_rfc3339(raw)
+                .map(|at| at.with_timezone(&Utc))
+                .map_err(|e| {
+                    field.invalid_message("occurred_at", format!("not an RFC 3339 timestamp: {e}"))
+                })
+        })
+        .transpose()?;
+    let labels = field.labels()?;
+
+    let fingerprint = Fingerprint::parse(&short_hash(&[
+        asset.as_str(),
+        signature.as_str(),
+        tool_source.as_str(),
+    ]))
+    .map_err(|e| field.invalid("fingerprint", &e))?;
+    // Without occurred_at a repeat of the same body is only a retry within the
+    // window; a later identical alert is a new occurrence, never swallowed.
+    let dated = match occurred_at {
+        Some(at) => at.to_rfc3339(),
+        None => received_at
+            .duration_trunc(chrono::Duration::minutes(UNDATED_DEDUP_WINDOW_MINUTES))
+            .unwrap_or(received_at)
+            .to_rfc3339(),
+    };
+    let canonical_body = Value::Object(object.clone()).to_string();
+    let notification_key = DeliveryKey::parse(&format!(
+        "generic:{}",
+        short_hash(&[&canonical_body, &dated])
+    ))
+    .map_err(|e| field.invalid("delivery_key", &e))?;
+
+    Ok(NormalizedAlert {
+        asset,
+        signature,
+        severity,
+        message,
+        tool_source,
+        status,
+        labels,
+        occurred_at,
+        fingerprint,
+        notification_key,
+    })
+}
+
+/// Hex SHA-256 (first 32 characters) of the parts joined by a separator no
+/// part can contain unescaped.
+fn short_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0_u8]);
+    }
+    hex::encode(hasher.finalize())[..32].to_owned()
+}
+
+struct Fields<'a> {
+    object: &'a Map<String, Value>,
+    path: &'a str,
+}
+
+impl Fields<'_> {
+    fn name(&self, field: &str) -> String {
+        format!("{}{field}", self.path)
+    }
+
+    fn required_str(&self, field: &str) -> Result<&str, ApiError> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => Err(ApiError::bad_request(
+                "missing_field",
+                format!("missing field `{}`", self.name(field)),
+            )
+            .with_details(serde_json::json!({ "field": self.name(field) }))),
+            Some(Value::String(raw)) => Ok(raw),
+            Some(_) => Err(self.invalid_message(field, "must be a string".to_owned())),
+        }
+    }
+
+    fn optional_str(&self, field: &str) -> Result<Option<&str>, ApiError> {
+        match self.object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(raw)) => Ok(Some(raw)),
+            Some(_) => Err(self.invalid_message(field, "must be a string".to_owned())),
+        }
+    }
+
+    fn parsed<T>(
+        &self,
+        field: &str,
+        parse: impl FnOnce(&str) -> Result<T, ValueError>,
+    ) -> Result<T, ApiError> {
+        parse(self.required_str(field)?).map_err(|e| self.invalid(field, &e))
+    }
+
+    fn labels(&self) -> Result<Labels, ApiError> {
+        let entries = match self.object.get("labels") {
+            None | Some(Value::Null) => BTreeMap::new(),
+            Some(Value::Object(map)) => {
+                map.iter()
+                    .map(|(key, value)| match value {
+                        Value::String(value) => Ok((key.clone(), value.clone())),
+                        _ => Err(self
+                            .invalid_message("labels", format!("label `{key}` must be a string"))),
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            Some(_) => {
+                return Err(
+                    self.invalid_message("labels", "must be an object of strings".to_owned())
+                )
+            }
+        };
+        Labels::new(entries).map_err(|e| self.invalid("labels", &e))
+    }
+
+    fn invalid(&self, field: &str, error: &ValueError) -> ApiError {
+        self.invalid_message(field, error.problem().to_owned())
+    }
+
+    fn invalid_message(&self, field: &str, problem: String) -> ApiError {
+        let name = self.name(field);
+        ApiError::invalid_value(&name, format!("invalid `{name}`: {problem}"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-22T10:02:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn alert() -> Value {
+        json!({"asset_name": "web01", "signature": "HighCPU", "severity": "critical", "message": "CPU > 95%"})
+    }
+
+    #[test]
+    fn a_single_alert_is_normalized_with_defaults() {
+        let alerts = parse_generic(&alert(), now()).unwrap();
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].asset.as_str(), "web01");
+        assert_eq!(alerts[0].severity, Severity::Critical);
+        assert_eq!(alerts[0].status, AlertStatus::Firing);
+        assert_eq!(alerts[0].tool_source.as_str(), "generic");
+        assert_eq!(alerts[0].occurred_at, None);
+    }
+
+    #[test]
+    fn an_unknown_severity_is_422_naming_the_field_and_index() {
+        let mut bad = alert();
+        bad["severity"] = json!("catastrophic");
+        let error = parse_generic(&json!([alert(), bad]), now()).unwrap_err();
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(format!("{error:?}").contains("[1].severity"), "{error:?}");
+    }
+
+    #[test]
+    fn a_missing_field_is_400_naming_it() {
+        let mut bad = alert();
+        bad.as_object_mut().unwrap().remove("signature");
+        let error = parse_generic(&bad, now()).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert!(format!("{error:?}").contains("`signature`"));
+    }
+
+    #[test]
+    fn the_same_undated_body_is_one_delivery_within_the_window_only() {
+        let key = |at: &str| {
+            let at = DateTime::parse_from_rfc3339(at)
+                .unwrap()
+                .with_timezone(&Utc);
+            parse_generic(&alert(), at).unwrap()[0]
+                .notification_key
+                .clone()
+        };
+        assert_eq!(key("2026-11-22T10:01:00Z"), key("2026-11-22T10:04:59Z"));
+        assert_ne!(key("2026-11-22T10:04:59Z"), key("2026-11-22T10:05:00Z"));
+    }
+
+    #[test]
+    fn dated_alerts_are_keyed_by_their_body_and_time() {
+        let mut dated = alert();
+        dated["occurred_at"] = json!("2026-11-22T09:00:00Z");
+        let first = parse_generic(&dated, now()).unwrap();
+        let later = parse_generic(&dated, now() + chrono::Duration::hours(3)).unwrap();
+        assert_eq!(first[0].notification_key, later[0].notification_key);
+        assert_eq!(
+            first[0].fingerprint,
+            parse_generic(&alert(), now()).unwrap()[0].fingerprint
+        );
+    }
+
+    #[test]
+    fn an_empty_batch_is_rejected() {
+        assert_eq!(
+            parse_generic(&json!([]), now()).unwrap_err().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! From normalized alerts to committed receipts.
+
+use alertledger_domain::alert::{Alert, AlertCommand};
+use alertledger_domain::values::{
+    AlertId, AlertMessage, AlertSignature, AlertStatus, ApiKeyId, AssetName, DeliveryKey,
+    Fingerprint, Labels, Severity, TenantId, ToolSource, WebhookSource,
+};
+use alertledger_domain::DomainServices;
+use alertledger_projections::receipts::{AppendError, ReceiptBatcher, ReceiptRow};
+use alertledger_projections::store::EventMetadata;
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+
+use crate::error::ApiError;
+use crate::tenant_directory::TenantDirectory;
+
+/// One alert as every source maps it, before it gets a tenant-scoped id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedAlert {
+    pub asset: AssetName,
+    pub signature: AlertSignature,
+    pub severity: Severity,
+    pub message: AlertMessage,
+    pub tool_source: ToolSource,
+    pub status: AlertStatus,
+    pub labels: Labels,
+    /// When the tool says it began; `None` means "when we received it".
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The alert's identity across notifications (same problem, same fingerprint).
+    pub fingerprint: Fingerprint,
+    /// The source's own identity of this notification, used as the delivery key
+    /// when the request names none.
+    pub notification_key: DeliveryKey,
+}
+
+/// Who delivered a request, and how.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub tenant_id: TenantId,
+    pub key_id: ApiKeyId,
+    pub source: WebhookSource,
+    /// `Idempotency-Key`, `X-Delivery-ID` or `webhook-id`, if the tool sent one.
+    pub request_key: Option<String>,
+    pub request_id: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+/// The outcome for one alert of a request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IngestedAlert {
+    pub alert_id: AlertId,
+    pub duplicate: bool,
+    pub position: i64,
+}
+
+/// Turns normalized alerts into stored receipts. Cheap to clone.
+#[derive(Clone)]
+pub struct AlertIngestor {
+    batcher: ReceiptBatcher,
+    directory: TenantDirectory,
+    services: DomainServices,
+}
+
+impl AlertIngestor {
+    pub fn new(
+        batcher: ReceiptBatcher,
+        directory: TenantDirectory,
+        services: DomainServices,
+    ) -> Self {
+        Self {
+            batcher,
+            directory,
+            services,
+        }
+    }
+
+    /// Stores every alert of one delivery, all or nothing, and reports each one.
+    pub async fn ingest(
+        &self,
+        delivery: &Delivery,
+        alerts: Vec<NormalizedAlert>,
+    ) -> Result<Vec<IngestedAlert>, ApiError> {
+        let count = alerts.len();
+        let mut rows = Vec::with_capacity(count);
+        let mut ids = Vec::with_capacity(count);
+        for (index, alert) in alerts.into_iter().enumerate() {
+            let delivery_key = delivery_key(delivery.request_key.as_deref(), index, count, &alert)?;
+            let alert_id = AlertId::for_delivery(&delivery.tenant_id, &delivery_key);
+            let metadata = EventMetadata {
+                actor: Some(format!("api_key:{}", delivery.key_id)),
+                request_id: delivery.request_id.clone(),
+                source_ip: delivery.source_ip.clone(),
+                delivery_key: Some(delivery_key.as_str().to_owned()),
+                causation_id: None,
+                correlation_id: Some(alert_id.to_string()),
+            };
+            let asset_known = self
+                .directory
+                .asset_known(&delivery.tenant_id, alert.asset.as_str());
+            let command = AlertCommand::ReceiveAlert {
+                alert_id,
+                tenant_id: delivery.tenant_id,
+                delivery_key,
+                source: delivery.source,
+                occurred_at: alert.occurred_at.unwrap_or_else(|| self.services.now()),
+                asset: alert.asset,
+                signature: alert.signature,
+                severity: alert.severity,
+                message: alert.message,
+                tool_source: alert.tool_source,
+                status: alert.status,
+                labels: alert.labels,
+                fingerprint: alert.fingerprint,
+                asset_known,
+            };
+            rows.extend(self.receipt_rows(alert_id, command, &metadata).await?);
+            ids.push(alert_id);
+        }
+        let outcomes = self
+            .batcher
+            .append(rows)
+            .await
+            .map_err(|error| match error {
+                AppendError::Database(cause) => ApiError::database(&cause),
+                other => ApiError::internal(&other),
+            })?;
+        Ok(ids
+            .into_iter()
+            .zip(outcomes)
+            .map(|(alert_id, outcome)| IngestedAlert {
+                alert_id,
+                duplicate: outcome.duplicate,
+                position: outcome.position,
+            })
+            .collect())
+    }
+
+    /// Runs the receipt through the `Alert` aggregate, so its rules apply here
+    /// exactly as for any other command.
+    async fn receipt_rows(
+        &self,
+        alert_id: AlertId,
+        command: AlertCommand,
+        metadata: &EventMetadata,
+    ) -> Result<Vec<ReceiptRow>, ApiError> {
+        let mut alert = Alert::default();
+        let sink = EventSink::default();
+        alert
+            .handle(command, &self.services, &sink)
+            .await
+            .map_err(|error| ApiError::internal(&error))?;
+        let metadata = metadata.to_json();
+        sink.collect()
+            .await
+            .into_iter()
+            .map(|event| {
+                Ok(ReceiptRow {
+                    aggregate_id: alert_id.to_string(),
+                    event_type: event.event_type(),
+                    event_version: event.event_version(),
+                    payload: serde_json::to_value(&event)
+                        .map_err(|error| ApiError::internal(&error))?,
+                    metadata: metadata.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The request's key (suffixed by the alert's index when a request carries
+/// several alerts), else the source's own identity of the notification.
+fn delivery_key(
+    request_key: Option<&str>,
+    index: usize,
+    count: usize,
+    alert: &NormalizedAlert,
+) -> Result<DeliveryKey, ApiError> {
+    let Some(request_key) = request_key else {
+        return Ok(alert.notification_key.clone());
+    };
+    let key = if count == 1 {
+        request_key.to_owned()
+    } else {
+        format!("{request_key}#{index}")
+    };
+    DeliveryKey::parse(&key)
+        .map_err(|error| ApiError::invalid_value("Idempotency-Key", error.to_string()))
+}

@@ -1,0 +1,147 @@
+//! alertledger's HTTP API.
+//!
+//! - [`Application`] — builds the router on a pool, binds its own listener
+//!   (port 0 in tests), and runs until a shutdown future resolves.
+//! - [`routes`] — handlers, one module per area of API.md.
+//! - [`auth`] — JWT callers and tenant API keys.
+//! - [`ingest`] — webhook payloads to normalized alerts to stored receipts.
+//! - [`tenant_directory`] — in-memory tenant lookups fed from the log.
+//! - [`error`] — the one error type and its JSON body.
+
+pub mod auth;
+pub mod error;
+pub mod ingest;
+pub mod routes;
+pub mod state;
+pub mod tenant_directory;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use alertledger_domain::alert::Alert;
+use alertledger_domain::DomainServices;
+use alertledger_projections::log::{LogReader, LogSignal, LogTailer, TailSettings};
+use alertledger_projections::receipts::{BatcherSettings, ReceiptBatcher};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::routing::{get, post};
+use axum::Router;
+use cqrs_es::Aggregate;
+use sqlx::PgPool;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::jwt::JwtVerifier;
+use crate::ingest::AlertIngestor;
+use crate::state::AppState;
+use crate::tenant_directory::TenantDirectory;
+
+/// What the API needs beyond its database.
+#[derive(Clone)]
+pub struct ApiSettings {
+    pub listen: SocketAddr,
+    pub jwt: JwtVerifier,
+}
+
+/// A built, bound, not yet running API server.
+pub struct Application {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Wires the API on `pool` (already migrated) and binds `settings.listen`.
+    pub async fn build(
+        settings: ApiSettings,
+        pool: PgPool,
+        signal: LogSignal,
+    ) -> Result<Self, BuildError> {
+        let reader = LogReader::new(pool.clone());
+        let tailer = LogTailer::new(reader.clone(), signal.clone(), TailSettings::default());
+        let directory = TenantDirectory::load_and_follow(&reader, &tailer).await?;
+        let batcher =
+            ReceiptBatcher::start(pool.clone(), signal, BatcherSettings::new(Alert::TYPE));
+        let ingestor = AlertIngestor::new(batcher, directory.clone(), DomainServices::system());
+        let state = AppState::new(pool, settings.jwt, reader, directory, ingestor);
+        let listener = tokio::net::TcpListener::bind(settings.listen).await?;
+        Ok(Self {
+            listener,
+            router: router(state.clone()),
+            state,
+        })
+    }
+
+    /// The bound port (useful when asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Shared state, for wiring that lives beside the API (e.g. the demo).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+}
+
+/// Why the application could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot bind the listener: {0}")]
+    Bind(#[from] std::io::Error),
+    #[error("cannot read the event log: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/events", get(routes::events::list_events))
+        .route(
+            "/webhooks/{source}",
+            post(routes::webhooks::receive)
+                .layer(DefaultBodyLimit::max(routes::webhooks::WEBHOOK_BODY_LIMIT)),
+        );
+    Router::new()
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .nest("/api/v1", api)
+        .fallback(error::route_not_found)
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                // Spans are named after the route pattern, never the raw path.
+                let route = request
+                    .extensions()
+                    .get::<MatchedPath>()
+                    .map_or("unmatched", MatchedPath::as_str);
+                let request_id = request
+                    .headers()
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("request", method = %request.method(), route, request_id)
+            }),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

@@ -1,0 +1,185 @@
+//! `GET /api/v1/events`: the raw log, in log order, scoped to the caller's tenants.
+//! With `Accept: application/x-ndjson` it streams every matching event after
+//! `after` as an export.
+
+use alertledger_domain::values::TenantId;
+use alertledger_projections::log::{LogCursor, LogEvent, LogFilter, LogReader};
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::header::{ACCEPT, CONTENT_TYPE};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{Caller, TenantScope};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+const EXPORT_BATCH: usize = 2_000;
+
+/// Query string of `GET /api/v1/events` (all optional, parsed by hand for
+/// precise errors).
+#[derive(Debug, Deserialize)]
+pub struct EventsQuery {
+    after: Option<String>,
+    limit: Option<String>,
+    tenant: Option<String>,
+    types: Option<String>,
+}
+
+pub async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(query): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let filter = filter_for(&caller, &query)?;
+    let after = resume_cursor(state.log(), &caller, query.after.as_deref()).await?;
+    let wants_ndjson = headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/x-ndjson"));
+    if wants_ndjson {
+        return Ok(export(state.log().clone(), after, filter));
+    }
+
+    let limit = parse_limit(query.limit.as_deref())?;
+    let batch = state.log().read(after, limit, &filter).await?;
+    let next_cursor = (batch.events.len() == limit)
+        .then(|| batch.events.last().map(|e| e.position.to_string()))
+        .flatten();
+    let items: Vec<Value> = batch.events.iter().map(event_json).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+}
+
+/// The JSON shape of one event (API.md).
+pub fn event_json(event: &LogEvent) -> Value {
+    json!({
+        "position": event.position,
+        "at": event.recorded_at,
+        "tenant_id": event.tenant_id,
+        "aggregate_type": event.aggregate_type,
+        "aggregate_id": event.aggregate_id,
+        "sequence": event.sequence,
+        "event_type": event.event_type,
+        "event_version": event.event_version,
+        "payload": event.payload,
+        "metadata": event.metadata,
+    })
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_LIMIT);
+    };
+    match raw.parse::<usize>() {
+        Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
+        _ => Err(ApiError::invalid_value(
+            "limit",
+            format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
+        )),
+    }
+}
+
+/// The tenants and event types the caller asked for, within what it may read.
+fn filter_for(caller: &Caller, query: &EventsQuery) -> Result<LogFilter, ApiError> {
+    let tenants = match query.tenant.as_deref() {
+        Some(raw) => {
+            let tenant = TenantId::parse(raw).map_err(|_| {
+                ApiError::invalid_value("tenant", "`tenant` must be a tenant id (UUID)")
+            })?;
+            if !caller.may_read(&tenant) {
+                return Err(ApiError::not_found("tenant_not_found", "no such tenant"));
+            }
+            Some(vec![*tenant.as_uuid()])
+        }
+        None => match &caller.scope {
+            TenantScope::All => None,
+            TenantScope::Only(tenants) => Some(tenants.iter().map(|t| *t.as_uuid()).collect()),
+        },
+    };
+    let event_types = query.types.as_deref().map(|raw| {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    });
+    Ok(LogFilter {
+        tenants,
+        event_types,
+    })
+}
+
+/// The cursor after the client's `after` position. An unknown position, or one
+/// of a tenant the caller may not read, is 404 (its existence is not revealed).
+async fn resume_cursor(
+    log: &LogReader,
+    caller: &Caller,
+    after: Option<&str>,
+) -> Result<LogCursor, ApiError> {
+    let Some(raw) = after else {
+        return Ok(LogCursor::START);
+    };
+    let position: i64 = raw.parse().ok().filter(|p| *p >= 0).ok_or_else(|| {
+        ApiError::invalid_value(
+            "after",
+            "`after` must be an event position (a whole number)",
+        )
+    })?;
+    let unknown = || {
+        ApiError::not_found(
+            "position_not_found",
+            format!("no event at position {position}"),
+        )
+    };
+    if position > 0 && !matches!(caller.scope, TenantScope::All) {
+        let tenant = log
+            .tenant_of_position(position)
+            .await?
+            .ok_or_else(unknown)?;
+        if !caller.may_read(&TenantId::from_uuid(tenant)) {
+            return Err(unknown());
+        }
+    }
+    log.cursor_after_position(position)
+        .await?
+        .ok_or_else(unknown)
+}
+
+/// Streams every matching event after `after` as NDJSON, batch by batch.
+fn export(log: LogReader, after: LogCursor, filter: LogFilter) -> Response {
+    let batches = futures_util::stream::unfold(Some(after), move |cursor| {
+        let log = log.clone();
+        let filter = filter.clone();
+        async move {
+            let cursor = cursor?;
+            match log.read(cursor, EXPORT_BATCH, &filter).await {
+                Ok(batch) => {
+                    let more = batch.events.len() == EXPORT_BATCH;
+                    let mut chunk = Vec::new();
+                    for event in &batch.events {
+                        // Writing JSON into a Vec cannot fail.
+                        let _ = serde_json::to_writer(&mut chunk, &event_json(event));
+                        chunk.push(b'\n');
+                    }
+                    let next = more.then_some(batch.next);
+                    Some((Ok::<_, sqlx::Error>(Bytes::from(chunk)), next))
+                }
+                Err(error) => {
+                    tracing::error!(%error, "event export failed mid-stream");
+                    Some((Err(error), None))
+                }
+            }
+        }
+    });
+    (
+        [(CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(batches),
+    )
+        .into_response()
+}

@@ -1,0 +1,5 @@
+//! HTTP routes, one module per area of API.md.
+
+pub mod events;
+pub mod health;
+pub mod webhooks;

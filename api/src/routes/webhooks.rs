@@ -1,0 +1,128 @@
+//! `POST /api/v1/webhooks/{source}`: alerts from monitoring tools, authenticated
+//! by a tenant API key, answered 202 only after the receipts are committed.
+
+use std::net::SocketAddr;
+
+use alertledger_domain::values::WebhookSource;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::api_key::{hash_api_key, presented_api_key};
+use crate::error::ApiError;
+use crate::ingest::{parse_generic, Delivery};
+use crate::state::AppState;
+
+/// Largest webhook body accepted.
+pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Headers that carry a tool's own delivery id, in order of preference.
+const DELIVERY_KEY_HEADERS: [&str; 3] = ["idempotency-key", "x-delivery-id", "webhook-id"];
+
+#[derive(Debug, Deserialize)]
+pub struct WebhookQuery {
+    api_key: Option<String>,
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(source): Path<String>,
+    Query(query): Query<WebhookQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let source = WebhookSource::parse(&source)
+        .ok()
+        .filter(|source| *source == WebhookSource::Generic)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "unknown_source",
+                format!("no webhook source {source:?}; supported: generic"),
+            )
+        })?;
+
+    let key = presented_api_key(&headers, query.api_key.as_deref()).ok_or_else(|| {
+        ApiError::unauthorized(
+            "an API key is required (Authorization: Bearer, X-API-Key or ?api_key=)",
+        )
+    })?;
+    let owner = state
+        .directory()
+        .key_owner(&hash_api_key(key))
+        .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+
+    require_json(&headers)?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body exceeds {WEBHOOK_BODY_LIMIT} bytes"),
+            )
+        } else {
+            ApiError::bad_request("unreadable_body", rejection.body_text())
+        }
+    })?;
+    let document: Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    let alerts = parse_generic(&document, chrono::Utc::now())?;
+
+    let delivery = Delivery {
+        tenant_id: owner.tenant_id,
+        key_id: owner.key_id,
+        source,
+        request_key: DELIVERY_KEY_HEADERS
+            .iter()
+            .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+            .map(|key| key.trim().to_owned())
+            .filter(|key| !key.is_empty()),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        source_ip: Some(peer.ip().to_string()),
+    };
+    let ingested = state.ingestor().ingest(&delivery, alerts).await?;
+    let duplicates = ingested.iter().filter(|a| a.duplicate).count();
+    tracing::info!(
+        tenant_id = %delivery.tenant_id, source = source.as_str(),
+        accepted = ingested.len() - duplicates, duplicates, "webhook accepted"
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "accepted": ingested.len() - duplicates,
+            "duplicates": duplicates,
+            "alerts": ingested,
+        })),
+    ))
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json" || essence.ends_with("+json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected Content-Type: application/json, got {content_type:?}"),
+        ))
+    }
+}

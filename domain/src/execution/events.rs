@@ -1,0 +1,97 @@
+//! What happened to an execution. Variant names are stored and permanent.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{
+    Actor, ApprovalId, ExecutionId, IncidentId, InstanceId, InvocationStatus, RunbookId,
+    SsmCommandId, TenantId,
+};
+
+/// A fact about an execution. Outcomes repeat the incident so the executor
+/// can resolve or escalate it from the event alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ExecutionEvent {
+    /// A runbook run was requested.
+    ExecutionRequested {
+        tenant_id: TenantId,
+        execution_id: ExecutionId,
+        runbook_id: RunbookId,
+        incident_id: IncidentId,
+        approval_id: Option<ApprovalId>,
+        document: String,
+        commands: Vec<String>,
+        instance_ids: Vec<InstanceId>,
+        requested_by: Actor,
+        at: DateTime<Utc>,
+    },
+    /// SSM accepted the command.
+    ExecutionDispatched {
+        tenant_id: TenantId,
+        command_id: SsmCommandId,
+        at: DateTime<Utc>,
+    },
+    /// One instance's invocation changed (excerpts are at most 2,500 characters).
+    InvocationUpdated {
+        tenant_id: TenantId,
+        instance_id: InstanceId,
+        status: InvocationStatus,
+        response_code: Option<i32>,
+        stdout_excerpt: String,
+        stderr_excerpt: String,
+        at: DateTime<Utc>,
+    },
+    /// Every instance succeeded.
+    ExecutionSucceeded {
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        at: DateTime<Utc>,
+    },
+    /// The run failed.
+    ExecutionFailed {
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        reason: String,
+        error_code: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// The run did not finish in time.
+    ExecutionTimedOut {
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        at: DateTime<Utc>,
+    },
+}
+
+impl ExecutionEvent {
+    /// The tenant the event belongs to.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::ExecutionRequested { tenant_id, .. }
+            | Self::ExecutionDispatched { tenant_id, .. }
+            | Self::InvocationUpdated { tenant_id, .. }
+            | Self::ExecutionSucceeded { tenant_id, .. }
+            | Self::ExecutionFailed { tenant_id, .. }
+            | Self::ExecutionTimedOut { tenant_id, .. } => *tenant_id,
+        }
+    }
+}
+
+impl DomainEvent for ExecutionEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::ExecutionRequested { .. } => "ExecutionRequested",
+            Self::ExecutionDispatched { .. } => "ExecutionDispatched",
+            Self::InvocationUpdated { .. } => "InvocationUpdated",
+            Self::ExecutionSucceeded { .. } => "ExecutionSucceeded",
+            Self::ExecutionFailed { .. } => "ExecutionFailed",
+            Self::ExecutionTimedOut { .. } => "ExecutionTimedOut",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        crate::EVENT_VERSION.to_owned()
+    }
+}

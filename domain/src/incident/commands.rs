@@ -1,0 +1,49 @@
+//! What can be asked of an incident.
+
+use super::Resolution;
+use crate::values::{
+    Actor, AlertId, AlertSignature, AssetName, CorrelationReason, IncidentId, Note, PriorityScore,
+    Severity, TenantId, UserId,
+};
+
+/// A request to open or change an incident.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IncidentCommand {
+    /// Open an incident for an alert the correlator found no home for.
+    OpenIncident {
+        incident_id: IncidentId,
+        tenant_id: TenantId,
+        /// The rendered aggregation key alerts of this incident share.
+        key: String,
+        first_alert: AlertId,
+        asset: AssetName,
+        signature: AlertSignature,
+        severity: Severity,
+        priority: PriorityScore,
+        reason: CorrelationReason,
+    },
+    /// Add a correlated alert, with the recomputed priority if the correlator has one.
+    AttachAlert {
+        alert_id: AlertId,
+        reason: CorrelationReason,
+        priority: Option<PriorityScore>,
+    },
+    /// Someone is looking at it.
+    AcknowledgeIncident { actor: Actor },
+    /// Hand it to a person.
+    AssignIncident { assignee: UserId, actor: Actor },
+    /// Add a note to the timeline (allowed at any time, also once resolved).
+    CommentOnIncident { text: Note, actor: Actor },
+    /// Hand it up.
+    EscalateIncident { reason: Note, actor: Actor },
+    /// Close it.
+    ResolveIncident {
+        actor: Actor,
+        note: Option<Note>,
+        resolution: Resolution,
+    },
+    /// Open it again after it was resolved.
+    ReopenIncident { actor: Actor, reason: Option<Note> },
+    /// One of its alerts was resolved at the source.
+    RecordAlertResolved { alert_id: AlertId },
+}

@@ -1,0 +1,139 @@
+//! What happened to an incident. Variant names are stored and permanent.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use super::Resolution;
+use crate::values::{
+    Actor, AlertId, AlertSignature, AssetName, CorrelationReason, IncidentId, Note, PriorityScore,
+    Severity, TenantId, UserId,
+};
+
+/// A fact about an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum IncidentEvent {
+    /// The incident was opened for its first alert, for the recorded reason.
+    IncidentOpened {
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        key: String,
+        first_alert: AlertId,
+        asset: AssetName,
+        signature: AlertSignature,
+        severity: Severity,
+        priority: PriorityScore,
+        reason: CorrelationReason,
+        at: DateTime<Utc>,
+    },
+    /// Another alert joined, for the recorded reason.
+    AlertAttached {
+        tenant_id: TenantId,
+        alert_id: AlertId,
+        reason: CorrelationReason,
+        at: DateTime<Utc>,
+    },
+    /// The priority score changed.
+    PriorityChanged {
+        tenant_id: TenantId,
+        from: PriorityScore,
+        to: PriorityScore,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// Someone acknowledged it.
+    IncidentAcknowledged {
+        tenant_id: TenantId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// It was assigned to a person.
+    IncidentAssigned {
+        tenant_id: TenantId,
+        assignee: UserId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// Someone commented.
+    IncidentCommented {
+        tenant_id: TenantId,
+        text: Note,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// It was escalated.
+    IncidentEscalated {
+        tenant_id: TenantId,
+        reason: Note,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// It was resolved.
+    IncidentResolved {
+        tenant_id: TenantId,
+        resolved_by: Actor,
+        resolution: Resolution,
+        note: Option<Note>,
+        at: DateTime<Utc>,
+    },
+    /// It was reopened after being resolved.
+    IncidentReopened {
+        tenant_id: TenantId,
+        actor: Actor,
+        reason: Option<Note>,
+        at: DateTime<Utc>,
+    },
+    /// One of its alerts was resolved at the source.
+    IncidentAlertResolved {
+        tenant_id: TenantId,
+        alert_id: AlertId,
+        at: DateTime<Utc>,
+    },
+    /// Every attached alert is now resolved at the source (auto-resolve may follow).
+    AllAlertsResolved {
+        tenant_id: TenantId,
+        at: DateTime<Utc>,
+    },
+}
+
+impl IncidentEvent {
+    /// The tenant the event belongs to.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::IncidentOpened { tenant_id, .. }
+            | Self::AlertAttached { tenant_id, .. }
+            | Self::PriorityChanged { tenant_id, .. }
+            | Self::IncidentAcknowledged { tenant_id, .. }
+            | Self::IncidentAssigned { tenant_id, .. }
+            | Self::IncidentCommented { tenant_id, .. }
+            | Self::IncidentEscalated { tenant_id, .. }
+            | Self::IncidentResolved { tenant_id, .. }
+            | Self::IncidentReopened { tenant_id, .. }
+            | Self::IncidentAlertResolved { tenant_id, .. }
+            | Self::AllAlertsResolved { tenant_id, .. } => *tenant_id,
+        }
+    }
+}
+
+impl DomainEvent for IncidentEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::IncidentOpened { .. } => "IncidentOpened",
+            Self::AlertAttached { .. } => "AlertAttached",
+            Self::PriorityChanged { .. } => "PriorityChanged",
+            Self::IncidentAcknowledged { .. } => "IncidentAcknowledged",
+            Self::IncidentAssigned { .. } => "IncidentAssigned",
+            Self::IncidentCommented { .. } => "IncidentCommented",
+            Self::IncidentEscalated { .. } => "IncidentEscalated",
+            Self::IncidentResolved { .. } => "IncidentResolved",
+            Self::IncidentReopened { .. } => "IncidentReopened",
+            Self::IncidentAlertResolved { .. } => "IncidentAlertResolved",
+            Self::AllAlertsResolved { .. } => "AllAlertsResolved",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        crate::EVENT_VERSION.to_owned()
+    }
+}

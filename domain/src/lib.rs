@@ -1,0 +1,39 @@
+//! The domain of alertledger: aggregates, commands, events, value types and
+//! service traits, with no I/O of any kind.
+//!
+//! # Layout
+//!
+//! - [`values`]: value types that parse instead of validate (ids, names,
+//!   severity, roles, policies, AWS identities). Serde goes through the same
+//!   parser, so invalid data can't enter or leave.
+//! - [`services`]: the [`Clock`] trait and [`DomainServices`], the one
+//!   `Aggregate::Services` of every aggregate.
+//! - One module per aggregate, each with `commands` (imperative), `events`
+//!   (past tense, permanent names), `aggregate` (`handle` holds every rule,
+//!   `apply` only folds), `errors`, and given/when/then tests:
+//!   - [`tenant`]: registration, API keys, webhook secrets, policies, assets, AWS role;
+//!   - [`alert`]: one received alert, its acknowledgement, correlation and resolution;
+//!   - [`incident`]: the incident lifecycle (open, attach, ack, assign, escalate, resolve, reopen);
+//!   - [`approval`]: risk-based approval of a runbook run, with expiry;
+//!   - [`execution`]: one SSM run of a runbook and its per-instance invocations.
+//!
+//! Every event is externally tagged (`{"VariantName": {...}}`) and carries
+//! `tenant_id` and `at`; the event store derives the tenant column from
+//! `$.*.tenant_id`.
+
+pub mod alert;
+pub mod approval;
+pub mod execution;
+pub mod incident;
+pub mod services;
+pub mod tenant;
+pub mod values;
+
+#[cfg(test)]
+mod testing;
+
+pub use services::{Clock, DomainServices, FixedClock, SystemClock};
+pub use values::ValueError;
+
+/// The version every event currently has; bumped per event type with an upcaster.
+pub(crate) const EVENT_VERSION: &str = "1.0";

@@ -1,0 +1,54 @@
+//! What can be asked of a tenant.
+
+use crate::values::{
+    Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
+    InstanceId, RateLimit, TenantId, TenantName, TenantSlug, WebhookSecretId,
+};
+
+/// A request to change a tenant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TenantCommand {
+    /// Create the tenant (the aggregate id is the tenant id).
+    RegisterTenant {
+        tenant_id: TenantId,
+        name: TenantName,
+        slug: TenantSlug,
+    },
+    /// Record a new API key by its hash; the plaintext was shown to the caller once.
+    IssueApiKey {
+        key_id: ApiKeyId,
+        hash: ApiKeyHash,
+        label: Option<ApiKeyLabel>,
+        actor: Actor,
+    },
+    /// Stop accepting an API key.
+    RevokeApiKey { key_id: ApiKeyId, actor: Actor },
+    /// Record a new webhook signing secret (stored encrypted elsewhere; only its id here).
+    AddWebhookSecret {
+        secret_id: WebhookSecretId,
+        actor: Actor,
+    },
+    /// Stop accepting signatures made with a secret.
+    RevokeWebhookSecret {
+        secret_id: WebhookSecretId,
+        actor: Actor,
+    },
+    /// Turn webhook signature checking on or off.
+    SetSigningRequired { required: bool, actor: Actor },
+    /// Replace the correlation policy (affects future alerts only).
+    ChangeCorrelationPolicy {
+        policy: CorrelationPolicy,
+        actor: Actor,
+    },
+    /// Replace the webhook rate limit.
+    ChangeRateLimit { limit: RateLimit, actor: Actor },
+    /// Create or replace an asset's settings.
+    UpsertAsset {
+        asset: AssetName,
+        critical: bool,
+        instance_ids: Vec<InstanceId>,
+        actor: Actor,
+    },
+    /// Set the IAM role runbooks run under.
+    ConfigureAwsRole { config: AwsRoleConfig, actor: Actor },
+}

@@ -1,0 +1,129 @@
+//! What happened to a tenant. Variant names are stored and permanent.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::values::{
+    Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
+    InstanceId, RateLimit, TenantId, TenantName, TenantSlug, WebhookSecretId,
+};
+
+/// A fact about a tenant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TenantEvent {
+    /// The tenant was created.
+    TenantRegistered {
+        tenant_id: TenantId,
+        name: TenantName,
+        slug: TenantSlug,
+        at: DateTime<Utc>,
+    },
+    /// An API key was issued; only its hash is recorded.
+    ApiKeyIssued {
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        key_hash: ApiKeyHash,
+        label: Option<ApiKeyLabel>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// An API key was revoked.
+    ApiKeyRevoked {
+        tenant_id: TenantId,
+        key_id: ApiKeyId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// A webhook signing secret was added.
+    WebhookSecretAdded {
+        tenant_id: TenantId,
+        secret_id: WebhookSecretId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// A webhook signing secret was revoked.
+    WebhookSecretRevoked {
+        tenant_id: TenantId,
+        secret_id: WebhookSecretId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// Webhook signing was turned on or off.
+    SigningRequirementChanged {
+        tenant_id: TenantId,
+        required: bool,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// The correlation policy was replaced.
+    CorrelationPolicyChanged {
+        tenant_id: TenantId,
+        policy: CorrelationPolicy,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// The rate limit was replaced.
+    RateLimitChanged {
+        tenant_id: TenantId,
+        limit: RateLimit,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// An asset's settings were created or replaced.
+    AssetUpserted {
+        tenant_id: TenantId,
+        asset: AssetName,
+        critical: bool,
+        instance_ids: Vec<InstanceId>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// The AWS role was set.
+    AwsRoleConfigured {
+        tenant_id: TenantId,
+        config: AwsRoleConfig,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+}
+
+impl TenantEvent {
+    /// The tenant the event belongs to.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::TenantRegistered { tenant_id, .. }
+            | Self::ApiKeyIssued { tenant_id, .. }
+            | Self::ApiKeyRevoked { tenant_id, .. }
+            | Self::WebhookSecretAdded { tenant_id, .. }
+            | Self::WebhookSecretRevoked { tenant_id, .. }
+            | Self::SigningRequirementChanged { tenant_id, .. }
+            | Self::CorrelationPolicyChanged { tenant_id, .. }
+            | Self::RateLimitChanged { tenant_id, .. }
+            | Self::AssetUpserted { tenant_id, .. }
+            | Self::AwsRoleConfigured { tenant_id, .. } => *tenant_id,
+        }
+    }
+}
+
+impl DomainEvent for TenantEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::TenantRegistered { .. } => "TenantRegistered",
+            Self::ApiKeyIssued { .. } => "ApiKeyIssued",
+            Self::ApiKeyRevoked { .. } => "ApiKeyRevoked",
+            Self::WebhookSecretAdded { .. } => "WebhookSecretAdded",
+            Self::WebhookSecretRevoked { .. } => "WebhookSecretRevoked",
+            Self::SigningRequirementChanged { .. } => "SigningRequirementChanged",
+            Self::CorrelationPolicyChanged { .. } => "CorrelationPolicyChanged",
+            Self::RateLimitChanged { .. } => "RateLimitChanged",
+            Self::AssetUpserted { .. } => "AssetUpserted",
+            Self::AwsRoleConfigured { .. } => "AwsRoleConfigured",
+        }
+        .to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        crate::EVENT_VERSION.to_owned()
+    }
+}

@@ -1,0 +1,10 @@
+//! Process plumbing shared by alertledger's api and workers.
+//!
+//! - [`config`] — the environment (development/production) and [`config::Secret`],
+//!   which keeps secrets out of logs.
+//! - [`telemetry`] — the one tracing subscriber set-up.
+//! - [`embedded_postgres`] — a PostgreSQL of our own for zero set-up runs.
+
+pub mod config;
+pub mod embedded_postgres;
+pub mod telemetry;

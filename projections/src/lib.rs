@@ -1,0 +1,13 @@
+//! The read side of alertledger and the log it is built from.
+//!
+//! - [`log`] — the global event log: [`log::LogCursor`], batch reads in commit-safe
+//!   log order, a tailing stream, and the wake-up signal that tells tailers (in
+//!   this and other processes) that something was appended.
+//! - [`receipts`] — the hot append path for alert receipts: many receipts in one
+//!   transaction, idempotent on the alert's aggregate id.
+//! - [`store`] — command execution on every other aggregate (cqrs-es over
+//!   postgres-es), with event metadata and log hints.
+
+pub mod log;
+pub mod receipts;
+pub mod store;

@@ -1,0 +1,207 @@
+//! The command line. Every flag can also come from an environment variable
+//! (`ALERTLEDGER_<FLAG>`, plus `DATABASE_URL`), as API.md fixes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use alertledger_platform::config::Environment;
+use alertledger_platform::telemetry::LogFormat;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "alertledger",
+    version,
+    about = "Event-sourced alert operations for managed service providers"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Run the service with a demo tenant, users and a steady synthetic alert stream.
+    Demo(DemoArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Issue tokens for people and dashboards.
+    Token(TokenArgs),
+}
+
+/// Settings every command shares.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// `development` (invents missing secrets, loudly) or `production` (refuses to).
+    #[arg(long = "env", env = "ALERTLEDGER_ENV", default_value = "development", value_parser = Environment::parse, global = true)]
+    pub environment: Environment,
+    /// Log lines as `pretty` text or `json` (default: json in production).
+    #[arg(long, env = "ALERTLEDGER_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormatArg>,
+    /// HS256 secret for JWTs (at least 32 bytes).
+    #[arg(
+        long,
+        env = "ALERTLEDGER_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<String>,
+    /// PEM public key file for RS256/EdDSA JWTs (instead of a secret).
+    #[arg(long, env = "ALERTLEDGER_JWT_PUBLIC_KEY", global = true)]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Expected `iss` of tokens.
+    #[arg(
+        long,
+        env = "ALERTLEDGER_JWT_ISSUER",
+        default_value = "alertledger",
+        global = true
+    )]
+    pub jwt_issuer: String,
+    /// Expected `aud` of tokens.
+    #[arg(
+        long,
+        env = "ALERTLEDGER_JWT_AUDIENCE",
+        default_value = "alertledger",
+        global = true
+    )]
+    pub jwt_audience: String,
+}
+
+impl GlobalArgs {
+    pub fn log_format(&self) -> LogFormat {
+        match self.log_format {
+            Some(LogFormatArg::Json) => LogFormat::Json,
+            Some(LogFormatArg::Pretty) => LogFormat::Pretty,
+            None if self.environment.is_production() => LogFormat::Json,
+            None => LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Pretty,
+    Json,
+}
+
+/// Where the database is.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL URL. Unset: PostgreSQL on localhost:5432, else an embedded one.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Always run an embedded PostgreSQL, even if DATABASE_URL is set or a server answers.
+    #[arg(long, env = "ALERTLEDGER_EMBEDDED_DB")]
+    pub embedded_db: bool,
+    /// Where the embedded PostgreSQL keeps its data.
+    #[arg(long, env = "ALERTLEDGER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Directory of the PostgreSQL server binaries (initdb, postgres) for embedded mode.
+    #[arg(long, env = "ALERTLEDGER_PG_BIN_DIR")]
+    pub pg_bin_dir: Option<PathBuf>,
+    /// Database name used on a server found on localhost or started embedded.
+    #[arg(long, env = "ALERTLEDGER_DATABASE_NAME", default_value = "alertledger")]
+    pub database_name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, env = "ALERTLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Synthetic alerts per minute.
+    #[arg(long, env = "ALERTLEDGER_DEMO_ALERTS_PER_MINUTE", default_value_t = 30)]
+    pub alerts_per_minute: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print a signed token (alone on the last line of stdout).
+    Issue(IssueTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IssueTokenArgs {
+    /// User id (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: String,
+    /// msp_admin, tenant_admin, technician or viewer.
+    #[arg(long)]
+    pub role: String,
+    /// A tenant the holder may act on (repeat for several).
+    #[arg(long = "tenant")]
+    pub tenants: Vec<String>,
+    /// Lifetime, e.g. 30m, 1h, 7d.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+    pub ttl: Duration,
+    /// Sign with this PEM private key (Ed25519 or RSA) instead of the HS256 secret.
+    #[arg(long, env = "ALERTLEDGER_JWT_PRIVATE_KEY")]
+    pub private_key: Option<PathBuf>,
+}
+
+/// `90s`, `30m`, `1h`, `7d` (or plain seconds).
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {raw:?}: expected e.g. 30m, 1h, 7d"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3_600,
+        "d" => number * 86_400,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in {raw:?}: use s, m, h or d"
+            ))
+        }
+    };
+    if seconds == 0 {
+        return Err("a token needs a lifetime above zero".to_owned());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls_take_the_usual_units() {
+        assert_eq!(parse_ttl("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_ttl("30m"), Ok(Duration::from_secs(1_800)));
+        assert_eq!(parse_ttl("7d"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("0h").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,249 @@
+//! `alertledger demo`: the service plus a demo tenant, a token per role, an API
+//! key, and a steady stream of synthetic alerts across several assets,
+//! signatures and tools, so a newcomer sees data arrive.
+
+use std::time::Duration;
+
+use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
+use alertledger_api::auth::jwt::{TokenIssuer, TokenRequest};
+use alertledger_api::ingest::{parse_generic, AlertIngestor, Delivery};
+use alertledger_domain::tenant::{Tenant, TenantCommand};
+use alertledger_domain::values::{
+    Actor, ApiKeyId, ApiKeyLabel, AssetName, InstanceId, Role, TenantId, TenantName, TenantSlug,
+    UserId, WebhookSource,
+};
+use alertledger_domain::DomainServices;
+use alertledger_projections::store::{AggregateStore, EventMetadata};
+use anyhow::Context;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+
+use crate::cli::{DemoArgs, GlobalArgs};
+use crate::commands::serve::Service;
+use crate::database::ProvisionedDatabase;
+use crate::security::jwt_setup;
+
+/// The demo tenant's id is fixed, so restarts find the same tenant.
+const DEMO_TENANT: uuid::Uuid = uuid::uuid!("0195d1a0-0000-7000-8000-00000000de30");
+
+/// (asset, critical, instance id) of the demo inventory.
+const ASSETS: [(&str, bool, &str); 4] = [
+    ("web01", false, "i-0a1b2c3d4e5f60001"),
+    ("web02", false, "i-0a1b2c3d4e5f60002"),
+    ("db01", true, "i-0a1b2c3d4e5f60003"),
+    ("cache01", false, "i-0a1b2c3d4e5f60004"),
+];
+
+/// (asset, signature, tool, message) the synthetic stream draws from.
+const PROBLEMS: [(&str, &str, &str, &str); 7] = [
+    (
+        "web01",
+        "HighCPU",
+        "prometheus",
+        "CPU above 95% for 5 minutes",
+    ),
+    (
+        "web02",
+        "HighCPU",
+        "prometheus",
+        "CPU above 85% for 5 minutes",
+    ),
+    (
+        "web01",
+        "HTTP5xxRate",
+        "grafana",
+        "5xx responses above 2% of traffic",
+    ),
+    (
+        "db01",
+        "DiskFull",
+        "zabbix",
+        "/var/lib/postgresql above 92% full",
+    ),
+    (
+        "db01",
+        "ReplicationLag",
+        "datadog",
+        "replica lag above 30 s",
+    ),
+    (
+        "cache01",
+        "MemoryPressure",
+        "cloudwatch",
+        "memory utilisation above 90%",
+    ),
+    (
+        "legacy-ftp",
+        "ServiceDown",
+        "nagios",
+        "ftp check failed (asset not in inventory)",
+    ),
+];
+
+pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
+    let jwt = jwt_setup(global)?;
+    let issuer = jwt.issuer.clone().context(
+        "the demo signs its users' tokens, so it needs ALERTLEDGER_JWT_SECRET (not a public key)",
+    )?;
+    let database = ProvisionedDatabase::provision(&args.serve.database).await?;
+    let result = async {
+        let service = Service::start(&database.url, &args.serve, &jwt).await?;
+        let tenant_id = TenantId::from_uuid(DEMO_TENANT);
+        let tenants = AggregateStore::<Tenant>::new(
+            service.pool.clone(),
+            DomainServices::system(),
+            service.signal.clone(),
+            Vec::new,
+        );
+        let (key_id, api_key) = prepare_tenant(&tenants, tenant_id).await?;
+        print_welcome(&service, &issuer, tenant_id, &api_key, jwt.ephemeral)?;
+
+        let ingestor = service.app.state().ingestor().clone();
+        let traffic = tokio::spawn(synthetic_alerts(
+            ingestor,
+            tenant_id,
+            key_id,
+            args.alerts_per_minute,
+        ));
+        let served = service.run_until_signalled().await;
+        traffic.abort();
+        served
+    }
+    .await;
+    database.shut_down().await;
+    result
+}
+
+/// Registers the demo tenant (once) with its inventory, and issues a fresh API
+/// key, revoking the keys of earlier demo runs.
+async fn prepare_tenant(
+    tenants: &AggregateStore<Tenant>,
+    tenant_id: TenantId,
+) -> anyhow::Result<(ApiKeyId, String)> {
+    let id = tenant_id.to_string();
+    let actor = Actor::new(UserId::parse("demo")?, "alertledger demo", Role::MspAdmin);
+    let metadata = || EventMetadata::by("system:demo");
+    let state = tenants.load(&id).await?;
+    if state.tenant_id().is_none() {
+        let register = TenantCommand::RegisterTenant {
+            tenant_id,
+            name: TenantName::parse("Demo Client Ltd")?,
+            slug: TenantSlug::parse("demo")?,
+        };
+        tenants.execute(&id, register, metadata()).await?;
+        for (asset, critical, instance) in ASSETS {
+            let upsert = TenantCommand::UpsertAsset {
+                asset: AssetName::parse(asset)?,
+                critical,
+                instance_ids: vec![InstanceId::parse(instance)?],
+                actor: actor.clone(),
+            };
+            tenants.execute(&id, upsert, metadata()).await?;
+        }
+    }
+    for (key_id, _) in state.active_api_keys() {
+        let revoke = TenantCommand::RevokeApiKey {
+            key_id,
+            actor: actor.clone(),
+        };
+        tenants.execute(&id, revoke, metadata()).await?;
+    }
+    let api_key = generate_api_key();
+    let key_id = ApiKeyId::new_v7();
+    let issue = TenantCommand::IssueApiKey {
+        key_id,
+        hash: hash_api_key(&api_key),
+        label: Some(ApiKeyLabel::parse("demo")?),
+        actor,
+    };
+    tenants.execute(&id, issue, metadata()).await?;
+    Ok((key_id, api_key))
+}
+
+#[allow(clippy::print_stdout)]
+fn print_welcome(
+    service: &Service,
+    issuer: &TokenIssuer,
+    tenant_id: TenantId,
+    api_key: &str,
+    ephemeral_secret: bool,
+) -> anyhow::Result<()> {
+    let url = format!("http://{}", service.app.local_addr()?);
+    println!("\nalertledger demo is running at {url}");
+    println!("  tenant   {tenant_id} (slug: demo)");
+    println!("  API key  {api_key}");
+    println!("\nTokens (12 h) for each role:");
+    for role in [
+        Role::MspAdmin,
+        Role::TenantAdmin,
+        Role::Technician,
+        Role::Viewer,
+    ] {
+        let token = issuer.issue(&TokenRequest {
+            sub: format!("demo-{}", role.as_str()),
+            name: format!("Demo {}", role.as_str()),
+            role,
+            tenants: vec![tenant_id],
+            ttl: Duration::from_secs(12 * 3_600),
+        })?;
+        println!("  {:<13} {token}", role.as_str());
+    }
+    println!("\nTry:");
+    println!("  curl -s -H 'Authorization: Bearer <token>' '{url}/api/v1/events?limit=5'");
+    println!(
+        "  curl -s -X POST -H 'X-API-Key: {api_key}' -H 'Content-Type: application/json' \\\n    \
+         -d '{{\"asset_name\":\"web01\",\"signature\":\"HighCPU\",\"severity\":\"high\",\"message\":\"hello\"}}' \\\n    \
+         {url}/api/v1/webhooks/generic"
+    );
+    if ephemeral_secret {
+        println!("\n(These tokens die with this process: no ALERTLEDGER_JWT_SECRET is set.)");
+    }
+    println!();
+    Ok(())
+}
+
+/// Posts synthetic alerts through the same parsing and ingestion as the
+/// `generic` webhook, until aborted.
+async fn synthetic_alerts(
+    ingestor: AlertIngestor,
+    tenant_id: TenantId,
+    key_id: ApiKeyId,
+    per_minute: u32,
+) {
+    let mut rng = StdRng::from_entropy();
+    let mut ticker =
+        tokio::time::interval(Duration::from_secs_f64(60.0 / f64::from(per_minute.max(1))));
+    let severities = [
+        "critical", "high", "high", "medium", "medium", "medium", "low",
+    ];
+    loop {
+        ticker.tick().await;
+        let (asset, signature, tool, message) = PROBLEMS[rng.gen_range(0..PROBLEMS.len())];
+        let body = json!({
+            "asset_name": asset,
+            "signature": signature,
+            "severity": severities[rng.gen_range(0..severities.len())],
+            "message": message,
+            "tool_source": tool,
+            "status": if rng.gen_bool(0.15) { "resolved" } else { "firing" },
+            "labels": { "env": "production", "team": if asset.starts_with("db") { "data" } else { "web" } },
+            "occurred_at": chrono::Utc::now().to_rfc3339(),
+        });
+        let delivery = Delivery {
+            tenant_id,
+            key_id,
+            source: WebhookSource::Demo,
+            request_key: Some(format!("demo-{}", uuid::Uuid::now_v7())),
+            request_id: None,
+            source_ip: None,
+        };
+        let result = match parse_generic(&body, chrono::Utc::now()) {
+            Ok(alerts) => ingestor.ingest(&delivery, alerts).await.map(|_| ()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = result {
+            tracing::warn!(?error, "the demo could not post a synthetic alert");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod migrate;
+pub mod serve;
+pub mod token;

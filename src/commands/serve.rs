@@ -1,0 +1,64 @@
+//! `alertledger serve`: the service.
+
+use alertledger_api::{ApiSettings, Application};
+use alertledger_projections::log::LogSignal;
+use alertledger_schema::{connect, migrate, PoolSettings};
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::database::ProvisionedDatabase;
+use crate::security::{jwt_setup, JwtSetup};
+use crate::shutdown;
+
+/// A migrated database with the API built on it, not yet serving.
+pub struct Service {
+    pub app: Application,
+    pub pool: PgPool,
+    pub signal: LogSignal,
+}
+
+impl Service {
+    /// Connects, migrates and builds the API on `database_url`.
+    pub async fn start(
+        database_url: &str,
+        args: &ServeArgs,
+        jwt: &JwtSetup,
+    ) -> anyhow::Result<Self> {
+        let pool = connect(database_url, &PoolSettings::default()).await?;
+        migrate(&pool)
+            .await
+            .context("cannot migrate the database")?;
+        let signal = LogSignal::start(pool.clone());
+        let settings = ApiSettings {
+            listen: args.listen,
+            jwt: jwt.verifier.clone(),
+        };
+        let app = Application::build(settings, pool.clone(), signal.clone())
+            .await
+            .context("cannot start the API")?;
+        tracing::info!(address = %app.local_addr()?, "alertledger is listening");
+        Ok(Self { app, pool, signal })
+    }
+
+    /// Serves until SIGINT/SIGTERM, then drains requests and closes the pool.
+    pub async fn run_until_signalled(self) -> anyhow::Result<()> {
+        self.app.run_until_stopped(shutdown::signal()).await?;
+        self.pool.close().await;
+        Ok(())
+    }
+}
+
+pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let jwt = jwt_setup(global)?;
+    let database = ProvisionedDatabase::provision(&args.database).await?;
+    let result = async {
+        Service::start(&database.url, &args, &jwt)
+            .await?
+            .run_until_signalled()
+            .await
+    }
+    .await;
+    database.shut_down().await;
+    result
+}
