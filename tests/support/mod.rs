@@ -1,0 +1,213 @@
+//! Starting the application for end-to-end tests: a fresh database, the real
+//! router on port 0, and helpers to make tenants, keys and tokens.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
+use alertledger_api::auth::jwt::{
+    JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
+};
+use alertledger_api::{ApiSettings, Application};
+use alertledger_domain::tenant::{Tenant, TenantCommand};
+use alertledger_domain::values::{Actor, ApiKeyId, Role, TenantId, TenantName, TenantSlug, UserId};
+use alertledger_domain::DomainServices;
+use alertledger_projections::log::LogSignal;
+use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_schema::TestDatabase;
+use tokio::sync::oneshot;
+
+pub const JWT_SECRET: &[u8] = b"end-to-end-test-secret-of-32-bytes!!";
+
+/// A running application on its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+    tenants: AggregateStore<Tenant>,
+    issuer: TokenIssuer,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// A tenant with an API key that the running application already accepts.
+pub struct TestTenant {
+    pub id: TenantId,
+    pub api_key: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let db = TestDatabase::create().await;
+        let signal = LogSignal::start(db.pool().clone());
+        let settings = ApiSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            jwt: JwtVerifier::new(
+                &JwtKey::Hs256(JWT_SECRET.to_vec()),
+                DEFAULT_ISSUER,
+                DEFAULT_AUDIENCE,
+            )
+            .unwrap(),
+        };
+        let app = Application::build(settings, db.pool().clone(), signal.clone())
+            .await
+            .unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        let tenants = AggregateStore::new(
+            db.pool().clone(),
+            DomainServices::system(),
+            signal,
+            Vec::new,
+        );
+        Self {
+            address,
+            client: reqwest::Client::new(),
+            db,
+            tenants,
+            issuer: TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Registers a tenant, issues it an API key, and waits until the
+    /// application's tenant directory (which follows the log) accepts the key.
+    pub async fn create_tenant(&self, slug: &str) -> TestTenant {
+        let id = TenantId::new_v7();
+        let actor = Actor::new(UserId::parse("admin").unwrap(), "Admin", Role::MspAdmin);
+        let register = TenantCommand::RegisterTenant {
+            tenant_id: id,
+            name: TenantName::parse(slug).unwrap(),
+            slug: TenantSlug::parse(slug).unwrap(),
+        };
+        self.tenants
+            .execute(&id.to_string(), register, EventMetadata::default())
+            .await
+            .unwrap();
+        let api_key = generate_api_key();
+        let issue = TenantCommand::IssueApiKey {
+            key_id: ApiKeyId::new_v7(),
+            hash: hash_api_key(&api_key),
+            label: None,
+            actor,
+        };
+        self.tenants
+            .execute(&id.to_string(), issue, EventMetadata::default())
+            .await
+            .unwrap();
+        let tenant = TestTenant { id, api_key };
+        self.wait_for_key(&tenant).await;
+        tenant
+    }
+
+    async fn wait_for_key(&self, tenant: &TestTenant) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // An empty body is a 4xx after authentication, a 401 before it.
+            let status = self
+                .client
+                .post(self.url("/api/v1/webhooks/generic"))
+                .header("X-API-Key", &tenant.api_key)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status != reqwest::StatusCode::UNAUTHORIZED {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the API key never became active");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn token(&self, role: Role, tenants: &[TenantId]) -> String {
+        self.issuer
+            .issue(&TokenRequest {
+                sub: format!("user-{}", role.as_str()),
+                name: "Test User".into(),
+                role,
+                tenants: tenants.to_vec(),
+                ttl: Duration::from_secs(600),
+            })
+            .unwrap()
+    }
+
+    pub async fn post_alert(
+        &self,
+        tenant: &TestTenant,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/webhooks/generic"))
+            .header("X-API-Key", &tenant.api_key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs `path` as `token` until `done` accepts the JSON body (the log
+    /// shows events only once every older transaction in the cluster ended).
+    pub async fn get_until(
+        &self,
+        path: &str,
+        token: &str,
+        done: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .client
+                .get(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "GET {path}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            if done(&body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "GET {path} never satisfied the test: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Rows of the events table (not the horizon-bounded log) for `event_type`.
+    pub async fn stored(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(self.db.pool())
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub fn generic_alert(asset: &str) -> serde_json::Value {
+    serde_json::json!({
+        "asset_name": asset,
+        "signature": "HighCPU",
+        "severity": "critical",
+        "message": "CPU > 95% for 5 minutes",
+        "tool_source": "prometheus",
+        "labels": { "env": "production" },
+        "occurred_at": "2026-11-22T03:07:32Z"
+    })
+}
