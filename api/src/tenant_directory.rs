@@ -91,7 +91,7 @@ impl TenantDirectory {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for event in events {
-            match serde_json::from_value::<TenantEvent>(event.payload.clone()) {
+            match event.payload_as::<TenantEvent>() {
                 Ok(TenantEvent::ApiKeyIssued {
                     tenant_id,
                     key_id,

@@ -10,8 +10,9 @@ use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::auth::{Caller, TenantScope};
 use crate::error::ApiError;
@@ -52,24 +53,48 @@ pub async fn list_events(
     let next_cursor = (batch.events.len() == limit)
         .then(|| batch.events.last().map(|e| e.position.to_string()))
         .flatten();
-    let items: Vec<Value> = batch.events.iter().map(event_json).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })).into_response())
+    let items = batch.events.iter().map(EventView::from).collect();
+    Ok(Json(EventPage { items, next_cursor }).into_response())
 }
 
-/// The JSON shape of one event (API.md).
-pub fn event_json(event: &LogEvent) -> Value {
-    json!({
-        "position": event.position,
-        "at": event.recorded_at,
-        "tenant_id": event.tenant_id,
-        "aggregate_type": event.aggregate_type,
-        "aggregate_id": event.aggregate_id,
-        "sequence": event.sequence,
-        "event_type": event.event_type,
-        "event_version": event.event_version,
-        "payload": event.payload,
-        "metadata": event.metadata,
-    })
+/// A page of events: `{"items": [...], "next_cursor": "..." | null}`.
+#[derive(Serialize)]
+struct EventPage<'a> {
+    items: Vec<EventView<'a>>,
+    next_cursor: Option<String>,
+}
+
+/// The JSON shape of one event (API.md); payload and metadata are embedded as
+/// stored, without re-encoding.
+#[derive(Serialize)]
+pub struct EventView<'a> {
+    position: i64,
+    at: chrono::DateTime<chrono::Utc>,
+    tenant_id: uuid::Uuid,
+    aggregate_type: &'a str,
+    aggregate_id: &'a str,
+    sequence: i64,
+    event_type: &'a str,
+    event_version: &'a str,
+    payload: &'a RawValue,
+    metadata: &'a RawValue,
+}
+
+impl<'a> From<&'a LogEvent> for EventView<'a> {
+    fn from(event: &'a LogEvent) -> Self {
+        Self {
+            position: event.position,
+            at: event.recorded_at,
+            tenant_id: event.tenant_id,
+            aggregate_type: &event.aggregate_type,
+            aggregate_id: &event.aggregate_id,
+            sequence: event.sequence,
+            event_type: &event.event_type,
+            event_version: &event.event_version,
+            payload: &event.payload,
+            metadata: &event.metadata,
+        }
+    }
 }
 
 fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
@@ -153,33 +178,22 @@ async fn resume_cursor(
 
 /// Streams every matching event after `after` as NDJSON, batch by batch.
 fn export(log: LogReader, after: LogCursor, filter: LogFilter) -> Response {
-    let batches = futures_util::stream::unfold(Some(after), move |cursor| {
-        let log = log.clone();
-        let filter = filter.clone();
-        async move {
-            let cursor = cursor?;
-            match log.read(cursor, EXPORT_BATCH, &filter).await {
-                Ok(batch) => {
-                    let more = batch.events.len() == EXPORT_BATCH;
-                    let mut chunk = Vec::new();
-                    for event in &batch.events {
-                        // Writing JSON into a Vec cannot fail.
-                        let _ = serde_json::to_writer(&mut chunk, &event_json(event));
-                        chunk.push(b'\n');
-                    }
-                    let next = more.then_some(batch.next);
-                    Some((Ok::<_, sqlx::Error>(Bytes::from(chunk)), next))
+    let chunks = log.scan(after, EXPORT_BATCH, filter).map(|batch| {
+        batch
+            .map(|events| {
+                let mut chunk = Vec::new();
+                for event in &events {
+                    // Writing JSON into a Vec cannot fail.
+                    let _ = serde_json::to_writer(&mut chunk, &EventView::from(event));
+                    chunk.push(b'\n');
                 }
-                Err(error) => {
-                    tracing::error!(%error, "event export failed mid-stream");
-                    Some((Err(error), None))
-                }
-            }
-        }
+                Bytes::from(chunk)
+            })
+            .inspect_err(|error| tracing::error!(%error, "event export failed mid-stream"))
     });
     (
         [(CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(batches),
+        Body::from_stream(chunks),
     )
         .into_response()
 }

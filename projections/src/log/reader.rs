@@ -1,7 +1,11 @@
 //! Batch reads of the global log in log order.
 
 use chrono::{DateTime, Utc};
+use futures_util::Stream;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 use sqlx::postgres::PgRow;
+use sqlx::types::Json;
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
@@ -9,7 +13,11 @@ use super::cursor::LogCursor;
 use super::xid8::Xid8;
 
 /// One committed event as the log presents it.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Payload and metadata stay raw (validated) JSON: each consumer deserializes
+/// them straight into the type it needs, and the HTTP layer embeds them as they
+/// are, so no intermediate JSON tree is built per event.
+#[derive(Debug, Clone)]
 pub struct LogEvent {
     pub position: i64,
     pub transaction_id: u64,
@@ -20,11 +28,30 @@ pub struct LogEvent {
     pub sequence: i64,
     pub event_type: String,
     pub event_version: String,
-    pub payload: serde_json::Value,
-    pub metadata: serde_json::Value,
+    pub payload: Box<RawValue>,
+    pub metadata: Box<RawValue>,
+}
+
+impl PartialEq for LogEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position
+            && self.transaction_id == other.transaction_id
+            && self.payload.get() == other.payload.get()
+            && self.metadata.get() == other.metadata.get()
+    }
 }
 
 impl LogEvent {
+    /// The payload as `T` (e.g. an aggregate's event enum).
+    pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.payload.get())
+    }
+
+    /// The metadata as `T` (e.g. a map of strings).
+    pub fn metadata_as<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_str(self.metadata.get())
+    }
+
     /// The cursor just after this event.
     pub fn cursor(&self) -> LogCursor {
         LogCursor::new(self.transaction_id, self.position)
@@ -98,34 +125,79 @@ impl LogReader {
         limit: usize,
         filter: &LogFilter,
     ) -> Result<LogBatch, sqlx::Error> {
-        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let rows = self.fetch(after, limit, filter).await?;
+        rows.decode()
+    }
+
+    /// Every event after `after` that is readable now, in batches of
+    /// `batch_size`, ending once the log is drained (for exports and rebuilds).
+    ///
+    /// The next batch is fetched while the current one is decoded, so the
+    /// database and the decoding overlap.
+    pub fn scan(
+        &self,
+        after: LogCursor,
+        batch_size: usize,
+        filter: LogFilter,
+    ) -> impl Stream<Item = Result<Vec<LogEvent>, sqlx::Error>> + Send + 'static {
+        let (prefetched, batches) = tokio::sync::mpsc::channel::<Result<RawBatch, sqlx::Error>>(1);
+        let reader = self.clone();
+        tokio::spawn(async move {
+            let mut cursor = after;
+            loop {
+                let fetched = reader.fetch(cursor, batch_size, &filter).await;
+                let next = match &fetched {
+                    Ok(rows) => rows
+                        .full()
+                        .and_then(|full| full.then(|| rows.next_cursor()).transpose()),
+                    Err(_) => Ok(None),
+                };
+                // The consumer went away: stop reading.
+                if prefetched.send(fetched).await.is_err() {
+                    return;
+                }
+                match next {
+                    Ok(Some(next)) => cursor = next,
+                    Ok(None) => return,
+                    Err(error) => {
+                        let _ = prefetched.send(Err(error)).await;
+                        return;
+                    }
+                }
+            }
+        });
+        futures_util::stream::unfold(batches, |mut batches| async move {
+            let rows = batches.recv().await?;
+            Some((
+                rows.and_then(|rows| rows.decode().map(|batch| batch.events)),
+                batches,
+            ))
+        })
+    }
+
+    async fn fetch(
+        &self,
+        after: LogCursor,
+        limit: usize,
+        filter: &LogFilter,
+    ) -> Result<RawBatch, sqlx::Error> {
+        let limit = limit.max(1);
         let sql = read_sql(filter);
         let mut query = sqlx::query(&sql)
             .bind(after.xid8())
             .bind(after.position())
-            .bind(limit);
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX));
         if let Some(tenants) = &filter.tenants {
             query = query.bind(tenants);
         }
         if let Some(types) = &filter.event_types {
             query = query.bind(types);
         }
-        let rows = query.fetch_all(&self.pool).await?;
-
-        let mut horizon = Xid8::default();
-        let mut events = Vec::with_capacity(rows.len());
-        for row in &rows {
-            horizon = row.try_get(0)?;
-            if let Some(event) = decode_event(row)? {
-                events.push(event);
-            }
-        }
-        let next = match events.last() {
-            Some(last) if events.len() as i64 >= limit => last.cursor(),
-            // Fewer than asked for: everything below the horizon has been seen.
-            _ => LogCursor::before_transaction(horizon.0).max(after),
-        };
-        Ok(LogBatch { events, next })
+        Ok(RawBatch {
+            rows: query.fetch_all(&self.pool).await?,
+            after,
+            limit,
+        })
     }
 
     /// The cursor just after the event at `position`, or `None` if no event has
@@ -160,6 +232,51 @@ impl LogReader {
             .fetch_one(&self.pool)
             .await?;
         Ok(LogCursor::before_transaction(horizon.0))
+    }
+}
+
+/// Rows as fetched, not yet decoded.
+struct RawBatch {
+    rows: Vec<PgRow>,
+    after: LogCursor,
+    limit: usize,
+}
+
+impl RawBatch {
+    /// Whether the read returned as many events as asked for (more may follow).
+    /// Without events, the one row returned carries only the horizon.
+    fn full(&self) -> Result<bool, sqlx::Error> {
+        match self.rows.last() {
+            Some(last) if self.rows.len() >= self.limit => {
+                Ok(last.try_get::<Option<i64>, _>(1)?.is_some())
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Where the read after this one starts, known without decoding payloads:
+    /// after the last event of a full batch; otherwise everything below the
+    /// horizon has been seen.
+    fn next_cursor(&self) -> Result<LogCursor, sqlx::Error> {
+        let Some(last) = self.rows.last() else {
+            return Ok(self.after);
+        };
+        if self.full()? {
+            let transaction: Xid8 = last.try_get(2)?;
+            return Ok(LogCursor::new(transaction.0, last.try_get(1)?));
+        }
+        let horizon: Xid8 = last.try_get(0)?;
+        Ok(LogCursor::before_transaction(horizon.0).max(self.after))
+    }
+
+    fn decode(self) -> Result<LogBatch, sqlx::Error> {
+        let next = self.next_cursor()?;
+        let events = self
+            .rows
+            .iter()
+            .filter_map(|row| decode_event(row).transpose())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(LogBatch { events, next })
     }
 }
 
@@ -201,7 +318,7 @@ fn decode_event(row: &PgRow) -> Result<Option<LogEvent>, sqlx::Error> {
         sequence: row.try_get(7)?,
         event_type: row.try_get(8)?,
         event_version: row.try_get(9)?,
-        payload: row.try_get(10)?,
-        metadata: row.try_get(11)?,
+        payload: row.try_get::<Json<Box<RawValue>>, _>(10)?.0,
+        metadata: row.try_get::<Json<Box<RawValue>>, _>(11)?.0,
     }))
 }
