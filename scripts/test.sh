@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against a real PostgreSQL.
+#
+# Makes sure PostgreSQL answers at DATABASE_URL (default: the local server on
+# 127.0.0.1:5432, user postgres): starts the local cluster if it is installed
+# but down, installs it from Debian's packages if it is missing and we are root.
+# Each test then creates (and drops) a database of its own on that server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+postgres_answers() {
+  command -v pg_isready >/dev/null 2>&1 && pg_isready -q -d "$DATABASE_URL"
+}
+
+start_local_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing PostgreSQL from Debian's packages" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2
+  fi
+  if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+    local version
+    version="$(ls /etc/postgresql | sort -V | tail -n 1)"
+    echo "test.sh: starting PostgreSQL $version" >&2
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  fi
+}
+
+if ! postgres_answers; then
+  start_local_postgres
+  for _ in $(seq 1 60); do
+    postgres_answers && break
+    sleep 0.5
+  done
+fi
+if ! postgres_answers; then
+  echo "test.sh: PostgreSQL does not answer at $DATABASE_URL; start it or set DATABASE_URL" >&2
+  exit 1
+fi
+
+cargo test --workspace "$@"
