@@ -39,4 +39,12 @@ if ! postgres_answers; then
   exit 1
 fi
 
-cargo test --workspace "$@"
+# cargo ends on per-binary lines (often doc tests with 0 tests); close with the
+# suite's total so a reader of the last line sees what really ran.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -26,7 +26,12 @@ pub fn jwt_setup(global: &GlobalArgs) -> anyhow::Result<JwtSetup> {
             ephemeral: false,
         });
     }
-    let (secret, ephemeral) = match &global.jwt_secret {
+    // An empty variable (e.g. from docker compose) means "not set".
+    let configured = global
+        .jwt_secret
+        .as_deref()
+        .filter(|secret| !secret.is_empty());
+    let (secret, ephemeral) = match configured {
         Some(secret) => (secret.as_bytes().to_vec(), false),
         None if global.environment.is_production() => {
             bail!("ALERTLEDGER_JWT_SECRET or ALERTLEDGER_JWT_PUBLIC_KEY must be set in production")

@@ -321,3 +321,46 @@ async fn filtered_reads_return_only_the_tenants_asked_for_and_move_past_the_rest
     let again = reader.read(next, 10, &LogFilter::all()).await.unwrap();
     assert!(again.events.is_empty());
 }
+
+#[tokio::test]
+async fn a_tailer_wakes_on_another_processes_notify_long_before_its_fallback_poll() {
+    let db = TestDatabase::create().await;
+    // Two independent signals, pools and tailers, as two service processes have.
+    let writer_pool = alertledger_schema::connect(db.url(), &Default::default())
+        .await
+        .unwrap();
+    let writer_signal = LogSignal::start(writer_pool.clone());
+    let reader_pool = alertledger_schema::connect(db.url(), &Default::default())
+        .await
+        .unwrap();
+    let settings = TailSettings {
+        poll_interval: Duration::from_secs(60),
+        ..TailSettings::default()
+    };
+    let tailer = LogTailer::new(
+        LogReader::new(reader_pool.clone()),
+        LogSignal::start(reader_pool),
+        settings,
+    );
+    let mut stream = Box::pin(tailer.batches(LogCursor::START, LogFilter::all()));
+    // Give the reader's LISTEN connection a moment to be established.
+    let first = tokio::time::timeout(Duration::from_millis(300), stream.next()).await;
+    assert!(first.is_err(), "nothing to read yet");
+
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('Probe', 'p1', 1, 'ProbeWritten', '1.0', $1, '{}')",
+    )
+    .bind(payload(Uuid::new_v4()))
+    .execute(&writer_pool)
+    .await
+    .unwrap();
+    writer_signal.appended();
+
+    let batch = tokio::time::timeout(Duration::from_secs(20), stream.next())
+        .await
+        .expect("woken by NOTIFY, not by the 60 s poll")
+        .unwrap()
+        .unwrap();
+    assert_eq!(batch[0].aggregate_id, "p1");
+}
