@@ -57,7 +57,8 @@ impl From<sqlx::Error> for AppendError {
     }
 }
 
-/// Stores `rows` of aggregate type `aggregate_type` in one transaction.
+/// Stores `rows` of aggregate type `aggregate_type` atomically: one INSERT
+/// statement, so one round trip when nothing is a duplicate.
 ///
 /// Returns one outcome per row, in order. Rows repeating an aggregate id (within
 /// the batch or of an earlier receipt) are duplicates carrying the stored
@@ -97,7 +98,6 @@ pub async fn append_receipts(
         metadata.push(&row.metadata);
     }
 
-    let mut tx = pool.begin().await?;
     let inserted: Vec<(String, i64)> = sqlx::query_as(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
          SELECT $1, r.aggregate_id, 1, r.event_type, r.event_version, r.payload, r.metadata
@@ -113,7 +113,7 @@ pub async fn append_receipts(
     .bind(&versions)
     .bind(&payloads)
     .bind(&metadata)
-    .fetch_all(&mut *tx)
+    .fetch_all(pool)
     .await?;
 
     let mut stored: HashMap<String, (i64, bool)> = inserted
@@ -126,15 +126,16 @@ pub async fn append_receipts(
         .filter(|id| !stored.contains_key(*id))
         .collect();
     if !existing.is_empty() {
-        // Their first receipt committed before our insert returned (a conflicting
-        // insert waits for the other transaction), so this read sees it.
+        // Their first receipt had committed before our insert returned (a
+        // conflicting insert waits for the other transaction's outcome), so this
+        // later statement sees it.
         let found: Vec<(String, i64)> = sqlx::query_as(
             "SELECT aggregate_id, position FROM events
               WHERE aggregate_type = $1 AND aggregate_id = ANY($2) AND sequence = 1",
         )
         .bind(aggregate_type)
         .bind(&existing)
-        .fetch_all(&mut *tx)
+        .fetch_all(pool)
         .await?;
         stored.extend(
             found
@@ -142,7 +143,6 @@ pub async fn append_receipts(
                 .map(|(id, position)| (id, (position, true))),
         );
     }
-    tx.commit().await?;
 
     rows.iter()
         .enumerate()
