@@ -49,6 +49,18 @@ fn store(db: &TestDatabase) -> AggregateStore<Incident> {
     )
 }
 
+/// A store with one freshly opened incident.
+async fn opened_incident(db: &TestDatabase) -> (AggregateStore<Incident>, IncidentId) {
+    let incidents = store(db);
+    let incident_id = IncidentId::new_v7();
+    let command = open(incident_id, TenantId::new_v7());
+    incidents
+        .execute(&incident_id.to_string(), command, EventMetadata::default())
+        .await
+        .unwrap();
+    (incidents, incident_id)
+}
+
 #[tokio::test]
 async fn commands_append_events_that_load_back_into_state_with_metadata() {
     let db = TestDatabase::create().await;
@@ -107,17 +119,8 @@ async fn commands_append_events_that_load_back_into_state_with_metadata() {
 #[tokio::test]
 async fn a_rule_violation_is_a_user_error_and_writes_nothing() {
     let db = TestDatabase::create().await;
-    let incidents = store(&db);
-    let incident_id = IncidentId::new_v7();
+    let (incidents, incident_id) = opened_incident(&db).await;
     let id = incident_id.to_string();
-    incidents
-        .execute(
-            &id,
-            open(incident_id, TenantId::new_v7()),
-            EventMetadata::default(),
-        )
-        .await
-        .unwrap();
 
     let again = incidents
         .execute(
@@ -140,17 +143,8 @@ async fn a_rule_violation_is_a_user_error_and_writes_nothing() {
 #[tokio::test]
 async fn a_writer_holding_stale_state_gets_an_optimistic_concurrency_conflict() {
     let db = TestDatabase::create().await;
-    let incidents = store(&db);
-    let incident_id = IncidentId::new_v7();
+    let (incidents, incident_id) = opened_incident(&db).await;
     let id = incident_id.to_string();
-    incidents
-        .execute(
-            &id,
-            open(incident_id, TenantId::new_v7()),
-            EventMetadata::default(),
-        )
-        .await
-        .unwrap();
 
     // A second writer loads the incident at sequence 1 ...
     let raw_store: PersistedEventStore<PostgresEventRepository, Incident> =
@@ -196,17 +190,9 @@ async fn a_writer_holding_stale_state_gets_an_optimistic_concurrency_conflict() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_commands_on_one_aggregate_either_commit_in_sequence_or_conflict() {
     let db = TestDatabase::create().await;
-    let incidents = std::sync::Arc::new(store(&db));
-    let incident_id = IncidentId::new_v7();
+    let (incidents, incident_id) = opened_incident(&db).await;
+    let incidents = std::sync::Arc::new(incidents);
     let id = incident_id.to_string();
-    incidents
-        .execute(
-            &id,
-            open(incident_id, TenantId::new_v7()),
-            EventMetadata::default(),
-        )
-        .await
-        .unwrap();
 
     let tasks: Vec<_> = (0..24)
         .map(|n| {
