@@ -269,22 +269,45 @@ async fn write_requests(
     aggregate_type: &str,
     requests: Vec<Request>,
 ) {
-    if requests.len() > 1 {
-        let rows: Vec<ReceiptRow> = requests
-            .iter()
-            .flat_map(|r| r.rows.iter().cloned())
-            .collect();
-        if let Ok(outcomes) = append_receipts(pool, aggregate_type, &rows).await {
+    if requests.len() == 1 {
+        return write_alone(pool, signal, aggregate_type, requests).await;
+    }
+    // Move (not copy) every request's rows into one batch; remember the split.
+    let mut replies = Vec::with_capacity(requests.len());
+    let mut rows = Vec::new();
+    for request in requests {
+        replies.push((request.reply, request.rows.len()));
+        rows.extend(request.rows);
+    }
+    match append_receipts(pool, aggregate_type, &rows).await {
+        Ok(outcomes) => {
             signal.appended();
             let mut outcomes = outcomes.into_iter();
-            for request in requests {
-                let mine: Vec<ReceiptOutcome> =
-                    outcomes.by_ref().take(request.rows.len()).collect();
-                let _ = request.reply.send(Ok(mine));
+            for (reply, count) in replies {
+                let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
             }
-            return;
+        }
+        Err(_) => {
+            let mut rows = rows.into_iter();
+            let requests = replies
+                .into_iter()
+                .map(|(reply, count)| Request {
+                    rows: rows.by_ref().take(count).collect(),
+                    reply,
+                })
+                .collect();
+            write_alone(pool, signal, aggregate_type, requests).await;
         }
     }
+}
+
+/// Writes each request in a transaction of its own.
+async fn write_alone(
+    pool: &PgPool,
+    signal: &LogSignal,
+    aggregate_type: &str,
+    requests: Vec<Request>,
+) {
     for request in requests {
         let result = append_receipts(pool, aggregate_type, &request.rows).await;
         if result.is_ok() {

@@ -176,6 +176,8 @@ async fn the_batcher_coalesces_concurrent_requests_and_answers_each_after_commit
 async fn a_failing_request_writes_nothing_and_does_not_fail_its_neighbours() {
     let db = TestDatabase::create().await;
     let tenant = Uuid::new_v4();
+    // One writer, so requests queued together are coalesced into one insert,
+    // which the broken one makes fail; the writer then retries each alone.
     let batcher = ReceiptBatcher::start(
         db.pool().clone(),
         LogSignal::local(),
@@ -187,15 +189,31 @@ async fn a_failing_request_writes_nothing_and_does_not_fail_its_neighbours() {
     let mut broken = receipt(tenant, "broken");
     broken.payload = serde_json::json!({ "AlertReceived": {} }); // no tenant: refused by the table
 
-    let (good, bad) = tokio::join!(
-        batcher.append(vec![receipt(tenant, "good")]),
-        batcher.append(vec![receipt(tenant, "fine-too"), broken]),
+    let mut requests: Vec<Vec<ReceiptRow>> = (0..30)
+        .map(|n| vec![receipt(tenant, &format!("good-{n}"))])
+        .collect();
+    requests.insert(
+        15,
+        vec![receipt(tenant, "fine-but-together-with-broken"), broken],
     );
-    assert!(!good.unwrap()[0].duplicate);
-    assert!(bad.is_err());
+    let results =
+        futures_util::future::join_all(requests.into_iter().map(|rows| batcher.append(rows))).await;
+
+    for (index, result) in results.iter().enumerate() {
+        if index == 15 {
+            assert!(
+                result.is_err(),
+                "the request holding the broken receipt fails whole"
+            );
+        } else {
+            assert!(!result.as_ref().unwrap()[0].duplicate);
+        }
+    }
     let stored = stored_per_key(&db).await;
     assert_eq!(
-        stored.keys().cloned().collect::<Vec<_>>(),
-        vec![format!("{tenant}:good")]
+        stored.len(),
+        30,
+        "every good request stored, nothing of the failed one"
     );
+    assert!(!stored.contains_key(&format!("{tenant}:fine-but-together-with-broken")));
 }
