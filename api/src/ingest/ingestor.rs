@@ -32,6 +32,9 @@ pub struct NormalizedAlert {
     /// The source's own identity of this notification, used as the delivery key
     /// when the request names none.
     pub notification_key: DeliveryKey,
+    /// The tool reports the alert acknowledged (PagerDuty `acknowledge`): the
+    /// matching alert is acknowledged rather than a new problem raised.
+    pub acknowledged_by_source: bool,
 }
 
 /// Who delivered a request, and how.

@@ -15,7 +15,8 @@ use serde_json::{json, Value};
 
 use crate::auth::api_key::{hash_api_key, presented_api_key};
 use crate::error::ApiError;
-use crate::ingest::{parse_generic, Delivery};
+use crate::ingest::sources::{self, RawDelivery, SourcePayload, SourceSettings};
+use crate::ingest::Delivery;
 use crate::state::AppState;
 
 /// Largest webhook body accepted.
@@ -57,7 +58,7 @@ pub async fn receive(
         .key_owner(&hash_api_key(key))
         .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
 
-    require_json(&headers)?;
+    require_media_type(source, &headers)?;
     let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -69,10 +70,22 @@ pub async fn receive(
             ApiError::bad_request("unreadable_body", rejection.body_text())
         }
     })?;
-    let document: Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-    })?;
-    let alerts = parse_generic(&document, chrono::Utc::now())?;
+    let raw = RawDelivery {
+        body: &body,
+        headers: &headers,
+        received_at: chrono::Utc::now(),
+    };
+    let alerts = match sources::parse(source, &raw, &SourceSettings::default())? {
+        SourcePayload::Alerts(alerts) => alerts,
+        SourcePayload::SubscriptionConfirmation(subscription) => {
+            return Ok((
+                StatusCode::OK,
+                Json(
+                    json!({ "subscription_confirmation": { "subscribe_url": subscription.subscribe_url } }),
+                ),
+            ))
+        }
+    };
 
     let delivery = Delivery {
         tenant_id: owner.tenant_id,
@@ -105,7 +118,7 @@ pub async fn receive(
     ))
 }
 
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+fn require_media_type(source: WebhookSource, headers: &HeaderMap) -> Result<(), ApiError> {
     let content_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -116,7 +129,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    if essence == "application/json" || essence.ends_with("+json") {
+    if sources::accepts_media_type(source, &essence) {
         Ok(())
     } else {
         Err(ApiError::new(

@@ -11,12 +11,19 @@ use chrono::{DateTime, DurationRound, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::NormalizedAlert;
+use super::{RawDelivery, SourcePayload};
 use crate::error::ApiError;
+use crate::ingest::NormalizedAlert;
 
 /// Identical bodies without `occurred_at` or a request key count as one
 /// delivery within this window (tool retries), and as new alerts after it.
 const UNDATED_DEDUP_WINDOW_MINUTES: i64 = 5;
+
+/// Parses a generic delivery.
+pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
+    let body = super::json_body(delivery.body)?;
+    parse_generic(&body, delivery.received_at).map(SourcePayload::Alerts)
+}
 
 /// Parses a generic body (already valid JSON). A batch with one invalid alert
 /// is rejected whole: the error names the alert's index and the field.
@@ -113,6 +120,7 @@ fn parse_alert(
     .map_err(|e| field.invalid("delivery_key", &e))?;
 
     Ok(NormalizedAlert {
+        acknowledged_by_source: false,
         asset,
         signature,
         severity,

@@ -1,0 +1,87 @@
+//! One module per monitoring tool: its webhook payload in, normalized alerts
+//! out. Parsers are pure (no I/O): they see the raw request and the time it
+//! arrived, and reject a delivery whole when any alert in it is invalid.
+
+pub mod generic;
+
+use alertledger_domain::values::WebhookSource;
+use axum::http::{HeaderMap, StatusCode};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::ingest::NormalizedAlert;
+
+/// A delivery as a parser sees it: raw bytes (signatures are checked on these
+/// before parsing), headers, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct RawDelivery<'a> {
+    pub body: &'a [u8],
+    pub headers: &'a HeaderMap,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What a delivery amounts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourcePayload {
+    /// Alert notifications (firing, resolved, or acknowledged by the tool).
+    Alerts(Vec<NormalizedAlert>),
+    /// An AWS SNS subscription handshake, recorded and handed to an operator.
+    SubscriptionConfirmation(SnsSubscription),
+}
+
+/// An SNS `SubscriptionConfirmation`: an operator confirms it by visiting
+/// `subscribe_url` (alertledger never fetches URLs from request bodies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnsSubscription {
+    pub message_id: String,
+    pub topic_arn: String,
+    pub subscribe_url: String,
+}
+
+/// Settings parsers need beyond the request.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSettings {}
+
+/// The sources this build accepts.
+pub const SUPPORTED: &[WebhookSource] = &[WebhookSource::Generic];
+
+/// Parses a delivery from `source`.
+pub fn parse(
+    source: WebhookSource,
+    delivery: &RawDelivery<'_>,
+    _settings: &SourceSettings,
+) -> Result<SourcePayload, ApiError> {
+    match source {
+        WebhookSource::Generic => generic::parse(delivery),
+        other => Err(unsupported(other)),
+    }
+}
+
+/// Whether `source` accepts a body of this media type (`essence` is the
+/// lower-cased type without parameters).
+pub fn accepts_media_type(source: WebhookSource, essence: &str) -> bool {
+    let json = essence == "application/json" || essence.ends_with("+json");
+    // SNS posts JSON labelled text/plain.
+    json || (source == WebhookSource::Cloudwatch && essence == "text/plain")
+}
+
+/// The body as JSON, or 400 naming the problem.
+pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })
+}
+
+fn unsupported(source: WebhookSource) -> ApiError {
+    let supported: Vec<&str> = SUPPORTED.iter().map(|s| s.as_str()).collect();
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_source",
+        format!(
+            "webhook source {:?} is not supported; supported: {}",
+            source.as_str(),
+            supported.join(", ")
+        ),
+    )
+}
