@@ -32,6 +32,36 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Issue tokens for people and dashboards.
     Token(TokenArgs),
+    /// Administer tenants directly in the database.
+    Tenant(TenantArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TenantArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: TenantCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Register a tenant; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Unique short name: lowercase letters, digits and dashes.
+        #[arg(long)]
+        slug: String,
+    },
+    /// Issue an API key for webhooks; prints it once.
+    ApiKey {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        label: Option<String>,
+    },
 }
 
 /// Settings every command shares.

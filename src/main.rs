@@ -22,6 +22,7 @@ async fn main() -> std::process::ExitCode {
         Command::Demo(args) => commands::demo::run(&cli.global, args).await,
         Command::Migrate(args) => commands::migrate::run(&cli.global, args).await,
         Command::Token(args) => commands::token::run(&cli.global, args),
+        Command::Tenant(args) => commands::tenant::run(&cli.global, args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,6 +14,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: serde_json::Value,
+    /// Seconds for a `Retry-After` header (429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -23,7 +25,23 @@ impl ApiError {
             code,
             message: message.into(),
             details: json!({}),
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        // Round up: retrying before the bucket refills would only fail again.
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let seconds = seconds.max(1);
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("rate limit exceeded; retry in {seconds} s"),
+        )
+        .with_details(json!({ "retry_after_seconds": seconds }));
+        error.retry_after = Some(seconds);
+        error
     }
 
     /// Adds machine-readable details (e.g. the offending field).
@@ -98,12 +116,27 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({
             "error": { "code": self.code, "message": self.message, "details": self.details }
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

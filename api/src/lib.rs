@@ -10,9 +10,12 @@
 
 pub mod auth;
 pub mod error;
+pub mod extract;
 pub mod ingest;
+pub mod rate_limit;
 pub mod routes;
 pub mod state;
+pub mod tenant_admin;
 pub mod tenant_directory;
 
 use std::future::Future;
@@ -22,8 +25,9 @@ use alertledger_domain::alert::Alert;
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::{LogReader, LogSignal, LogTailer, TailSettings};
 use alertledger_projections::receipts::{BatcherSettings, ReceiptBatcher};
+use alertledger_projections::store::AggregateStore;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use cqrs_es::Aggregate;
 use sqlx::PgPool;
@@ -32,7 +36,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::ingest::AlertIngestor;
-use crate::state::AppState;
+use crate::rate_limit::TenantRateLimiter;
+use crate::state::{AppState, Parts};
 use crate::tenant_directory::TenantDirectory;
 
 /// What the API needs beyond its database.
@@ -59,10 +64,27 @@ impl Application {
         let reader = LogReader::new(pool.clone());
         let tailer = LogTailer::new(reader.clone(), signal.clone(), TailSettings::default());
         let directory = TenantDirectory::load_and_follow(&reader, &tailer).await?;
-        let batcher =
-            ReceiptBatcher::start(pool.clone(), signal, BatcherSettings::new(Alert::TYPE));
+        let batcher = ReceiptBatcher::start(
+            pool.clone(),
+            signal.clone(),
+            BatcherSettings::new(Alert::TYPE),
+        );
         let ingestor = AlertIngestor::new(batcher, directory.clone(), DomainServices::system());
-        let state = AppState::new(pool, settings.jwt, reader, directory, ingestor);
+        let tenants = AggregateStore::new(
+            pool.clone(),
+            DomainServices::system(),
+            signal.clone(),
+            Vec::new,
+        );
+        let state = AppState::new(Parts {
+            pool,
+            jwt: settings.jwt,
+            log: reader,
+            directory,
+            ingestor,
+            tenants,
+            rate_limiter: TenantRateLimiter::default(),
+        });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
             listener,
@@ -114,7 +136,27 @@ pub enum BuildError {
 }
 
 fn router(state: AppState) -> Router {
+    let tenants = Router::new()
+        .route(
+            "/",
+            post(routes::tenants::create).get(routes::tenants::list),
+        )
+        .route("/{id}", get(routes::tenants::show))
+        .route("/{id}/api-keys", post(routes::tenants::issue_api_key))
+        .route(
+            "/{id}/api-keys/{key_id}",
+            delete(routes::tenants::revoke_api_key),
+        )
+        .route("/{id}/webhook-signing", put(routes::tenants::set_signing))
+        .route(
+            "/{id}/correlation-policy",
+            put(routes::tenants::set_correlation_policy),
+        )
+        .route("/{id}/rate-limit", put(routes::tenants::set_rate_limit))
+        .route("/{id}/assets/{asset}", put(routes::tenants::upsert_asset))
+        .route("/{id}/aws", put(routes::tenants::configure_aws));
     let api = Router::new()
+        .nest("/tenants", tenants)
         .route("/events", get(routes::events::list_events))
         .route(
             "/webhooks/{source}",

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
+use alertledger_domain::tenant::Tenant;
 use alertledger_projections::log::LogReader;
+use alertledger_projections::store::AggregateStore;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::ingest::AlertIngestor;
+use crate::rate_limit::TenantRateLimiter;
 use crate::tenant_directory::TenantDirectory;
 
 /// Shared application state. Cheap to clone.
@@ -15,31 +18,32 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    pool: PgPool,
-    jwt: JwtVerifier,
-    log: LogReader,
-    directory: TenantDirectory,
-    ingestor: AlertIngestor,
+/// Everything the handlers share.
+pub struct Parts {
+    pub pool: PgPool,
+    pub jwt: JwtVerifier,
+    pub log: LogReader,
+    pub directory: TenantDirectory,
+    pub ingestor: AlertIngestor,
+    pub tenants: AggregateStore<Tenant>,
+    pub rate_limiter: TenantRateLimiter,
 }
 
+type Inner = Parts;
+
 impl AppState {
-    pub fn new(
-        pool: PgPool,
-        jwt: JwtVerifier,
-        log: LogReader,
-        directory: TenantDirectory,
-        ingestor: AlertIngestor,
-    ) -> Self {
+    pub fn new(parts: Parts) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                pool,
-                jwt,
-                log,
-                directory,
-                ingestor,
-            }),
+            inner: Arc::new(parts),
         }
+    }
+
+    pub fn tenants(&self) -> &AggregateStore<Tenant> {
+        &self.inner.tenants
+    }
+
+    pub fn rate_limiter(&self) -> &TenantRateLimiter {
+        &self.inner.rate_limiter
     }
 
     pub fn pool(&self) -> &PgPool {

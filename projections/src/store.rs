@@ -111,4 +111,12 @@ impl<A: Aggregate> AggregateStore<A> {
     pub async fn load(&self, id: &str) -> Result<A, AggregateError<A::Error>> {
         Ok(self.store.load_aggregate(id).await?.aggregate)
     }
+
+    /// The current state of aggregate `id` and the sequence of its last event
+    /// (0 for none): a version that orders it against the aggregate's events.
+    pub async fn load_versioned(&self, id: &str) -> Result<(A, i64), AggregateError<A::Error>> {
+        let context = self.store.load_aggregate(id).await?;
+        let version = i64::try_from(context.current_sequence).unwrap_or(i64::MAX);
+        Ok((context.aggregate, version))
+    }
 }

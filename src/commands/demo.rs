@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
 use alertledger_api::auth::jwt::{TokenIssuer, TokenRequest};
 use alertledger_api::ingest::{parse_generic, AlertIngestor, Delivery};
+use alertledger_api::tenant_admin;
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{
     Actor, ApiKeyId, ApiKeyLabel, AssetName, InstanceId, Role, TenantId, TenantName, TenantSlug,
@@ -96,7 +96,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             service.signal.clone(),
             Vec::new,
         );
-        let (key_id, api_key) = prepare_tenant(&tenants, tenant_id).await?;
+        let (key_id, api_key) = prepare_tenant(&service.pool, &tenants, tenant_id).await?;
         print_welcome(&service, &issuer, tenant_id, &api_key, jwt.ephemeral)?;
 
         let ingestor = service.app.state().ingestor().clone();
@@ -118,6 +118,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
 /// Registers the demo tenant (once) with its inventory, and issues a fresh API
 /// key, revoking the keys of earlier demo runs.
 async fn prepare_tenant(
+    pool: &sqlx::PgPool,
     tenants: &AggregateStore<Tenant>,
     tenant_id: TenantId,
 ) -> anyhow::Result<(ApiKeyId, String)> {
@@ -126,12 +127,11 @@ async fn prepare_tenant(
     let metadata = || EventMetadata::by("system:demo");
     let state = tenants.load(&id).await?;
     if state.tenant_id().is_none() {
-        let register = TenantCommand::RegisterTenant {
-            tenant_id,
-            name: TenantName::parse("Demo Client Ltd")?,
-            slug: TenantSlug::parse("demo")?,
-        };
-        tenants.execute(&id, register, metadata()).await?;
+        let name = TenantName::parse("Demo Client Ltd")?;
+        let slug = TenantSlug::parse("demo")?;
+        tenant_admin::create_tenant(pool, tenants, tenant_id, name, slug, metadata())
+            .await
+            .context("cannot register the demo tenant")?;
         for (asset, critical, instance) in ASSETS {
             let upsert = TenantCommand::UpsertAsset {
                 asset: AssetName::parse(asset)?,
@@ -149,15 +149,11 @@ async fn prepare_tenant(
         };
         tenants.execute(&id, revoke, metadata()).await?;
     }
-    let api_key = generate_api_key();
-    let key_id = ApiKeyId::new_v7();
-    let issue = TenantCommand::IssueApiKey {
-        key_id,
-        hash: hash_api_key(&api_key),
-        label: Some(ApiKeyLabel::parse("demo")?),
-        actor,
-    };
-    tenants.execute(&id, issue, metadata()).await?;
+    let label = Some(ApiKeyLabel::parse("demo")?);
+    let (key_id, api_key) =
+        tenant_admin::issue_api_key(tenants, tenant_id, label, actor, metadata())
+            .await
+            .context("cannot issue the demo API key")?;
     Ok((key_id, api_key))
 }
 

@@ -3,4 +3,5 @@
 pub mod demo;
 pub mod migrate;
 pub mod serve;
+pub mod tenant;
 pub mod token;

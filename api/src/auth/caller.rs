@@ -1,6 +1,6 @@
 //! The authenticated person or dashboard behind a request.
 
-use alertledger_domain::values::{Role, TenantId};
+use alertledger_domain::values::{Actor, Role, TenantId, UserId};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -28,6 +28,13 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as the domain records it on the events it causes.
+    pub fn actor(&self) -> Result<Actor, ApiError> {
+        let user_id = UserId::parse(&self.user_id)
+            .map_err(|_| ApiError::unauthorized("the token's subject is not a usable user id"))?;
+        Ok(Actor::new(user_id, self.name.clone(), self.role))
+    }
+
     /// Whether this caller may see anything of `tenant`.
     pub fn may_read(&self, tenant: &TenantId) -> bool {
         match &self.scope {

@@ -4,5 +4,7 @@
 pub mod api_key;
 pub mod caller;
 pub mod jwt;
+pub mod policy;
 
 pub use caller::{Caller, TenantScope};
+pub use policy::Action;

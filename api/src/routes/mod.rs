@@ -2,4 +2,5 @@
 
 pub mod events;
 pub mod health;
+pub mod tenants;
 pub mod webhooks;

@@ -57,6 +57,11 @@ pub async fn receive(
         .directory()
         .key_owner(&hash_api_key(key))
         .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+    let limit = state.directory().rate_limit(&owner.tenant_id);
+    state
+        .rate_limiter()
+        .check(owner.tenant_id, limit)
+        .map_err(ApiError::rate_limited)?;
 
     require_media_type(source, &headers)?;
     let body = body.map_err(|rejection| {

@@ -67,6 +67,21 @@ impl AssetSettings {
 }
 
 impl Tenant {
+    /// The tenant's display name, once registered.
+    pub fn name(&self) -> Option<&TenantName> {
+        self.registration.as_ref().map(|r| &r.name)
+    }
+
+    /// The tenant's slug, once registered.
+    pub fn slug(&self) -> Option<&TenantSlug> {
+        self.registration.as_ref().map(|r| &r.slug)
+    }
+
+    /// Every registered asset with its settings, by name.
+    pub fn assets(&self) -> impl Iterator<Item = (&AssetName, &AssetSettings)> {
+        self.assets.iter()
+    }
+
     /// The tenant's id, once registered.
     pub fn tenant_id(&self) -> Option<TenantId> {
         self.registration.as_ref().map(|r| r.tenant_id)

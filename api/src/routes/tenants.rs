@@ -1,0 +1,395 @@
+//! Tenants and their configuration (API.md "Tenants and configuration"). Every
+//! change is a command on the `Tenant` aggregate, so it is an event with its
+//! actor, and so it appears in the audit log.
+
+use std::collections::BTreeMap;
+
+use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
+use alertledger_domain::values::AggregationKeyTemplate;
+use alertledger_domain::values::{
+    ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
+    TenantId, TenantName, TenantSlug, ValueError,
+};
+use alertledger_projections::store::EventMetadata;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use cqrs_es::AggregateError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::auth::{Action, Caller};
+use crate::error::ApiError;
+use crate::extract::{optional_json, ApiJson};
+use crate::state::AppState;
+use crate::tenant_admin;
+
+#[derive(Debug, Deserialize)]
+pub struct CreateTenant {
+    name: String,
+    slug: String,
+}
+
+/// `POST /api/v1/tenants` (msp_admin).
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateTenant>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.authorize_role(Action::CreateTenant)?;
+    let name = TenantName::parse(&body.name).map_err(invalid)?;
+    let slug = TenantSlug::parse(&body.slug).map_err(invalid)?;
+    let metadata = metadata(&caller, &headers);
+    let tenant_id = TenantId::new_v7();
+    tenant_admin::create_tenant(
+        state.pool(),
+        state.tenants(),
+        tenant_id,
+        name,
+        slug,
+        metadata,
+    )
+    .await?;
+    refresh(&state, tenant_id).await?;
+    Ok((StatusCode::CREATED, Json(view(&state, tenant_id).await?)))
+}
+
+/// `GET /api/v1/tenants`: the tenants the caller may read.
+pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<Value> {
+    let mut tenants: Vec<Value> = state
+        .directory()
+        .tenants()
+        .into_iter()
+        .filter(|(id, _)| caller.may_read(id))
+        .map(|(id, profile)| json!({ "id": id, "name": profile.name, "slug": profile.slug }))
+        .collect();
+    tenants.sort_by(|a, b| a["slug"].as_str().cmp(&b["slug"].as_str()));
+    Json(json!({ "items": tenants, "next_cursor": null }))
+}
+
+/// `GET /api/v1/tenants/{id}`.
+pub async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = tenant_id(&tenant)?;
+    caller.authorize(Action::Read, &tenant_id)?;
+    Ok(Json(view(&state, tenant_id).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct IssueKey {
+    label: Option<String>,
+}
+
+/// `POST /api/v1/tenants/{id}/api-keys`: the key is shown here, once.
+pub async fn issue_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let label = optional_json::<IssueKey>(&body)?
+        .label
+        .map(|label| ApiKeyLabel::parse(&label).map_err(invalid))
+        .transpose()?;
+    let (key_id, api_key) = tenant_admin::issue_api_key(
+        state.tenants(),
+        tenant_id,
+        label.clone(),
+        caller.actor()?,
+        metadata(&caller, &headers),
+    )
+    .await?;
+    refresh(&state, tenant_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "key_id": key_id, "api_key": api_key, "label": label })),
+    ))
+}
+
+/// `DELETE /api/v1/tenants/{id}/api-keys/{key_id}`.
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tenant, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let key_id = ApiKeyId::parse(&key)
+        .map_err(|_| ApiError::not_found("api_key_not_found", "no such API key"))?;
+    let revoke = TenantCommand::RevokeApiKey {
+        key_id,
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, revoke).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SigningRequirement {
+    required: bool,
+}
+
+/// `PUT /api/v1/tenants/{id}/webhook-signing`.
+pub async fn set_signing(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<SigningRequirement>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let command = TenantCommand::SetSigningRequired {
+        required: body.required,
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(json!({ "required": body.required })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PolicyBody {
+    time_window_minutes: u32,
+    aggregation_key: String,
+    auto_correlate: bool,
+    min_alerts: u32,
+    #[serde(default)]
+    auto_resolve: bool,
+}
+
+/// `PUT /api/v1/tenants/{id}/correlation-policy`: applies to later alerts only.
+pub async fn set_correlation_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<PolicyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let key = AggregationKeyTemplate::parse(&body.aggregation_key).map_err(invalid)?;
+    let policy = CorrelationPolicy::new(
+        body.time_window_minutes,
+        key,
+        body.auto_correlate,
+        body.min_alerts,
+        body.auto_resolve,
+    )
+    .map_err(invalid)?;
+    let command = TenantCommand::ChangeCorrelationPolicy {
+        policy: policy.clone(),
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(json!(policy)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RateLimitBody {
+    requests_per_minute: u32,
+    burst: u32,
+}
+
+/// `PUT /api/v1/tenants/{id}/rate-limit`.
+pub async fn set_rate_limit(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<RateLimitBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let limit = RateLimit::new(body.requests_per_minute, body.burst).map_err(invalid)?;
+    let command = TenantCommand::ChangeRateLimit {
+        limit,
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(json!(limit)))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AssetBody {
+    #[serde(default)]
+    critical: bool,
+    #[serde(default)]
+    instance_ids: Vec<String>,
+}
+
+/// `PUT /api/v1/tenants/{id}/assets/{asset}`.
+pub async fn upsert_asset(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tenant, asset)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AssetBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let asset = AssetName::parse(&asset).map_err(invalid)?;
+    let instance_ids = body
+        .instance_ids
+        .iter()
+        .map(|id| InstanceId::parse(id))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let command = TenantCommand::UpsertAsset {
+        asset: asset.clone(),
+        critical: body.critical,
+        instance_ids: instance_ids.clone(),
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(
+        json!({ "asset": asset, "critical": body.critical, "instance_ids": instance_ids }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AwsBody {
+    role_arn: String,
+    external_id: String,
+    region: String,
+}
+
+/// `PUT /api/v1/tenants/{id}/aws`: a role to assume, never static keys.
+pub async fn configure_aws(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<AwsBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let config =
+        AwsRoleConfig::new(&body.role_arn, &body.external_id, &body.region).map_err(invalid)?;
+    let command = TenantCommand::ConfigureAwsRole {
+        config: config.clone(),
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(json!(config)))
+}
+
+/// The tenant id of a path, for a caller allowed to configure it.
+fn configurable(caller: &Caller, raw: &str) -> Result<TenantId, ApiError> {
+    let tenant_id = tenant_id(raw)?;
+    caller.authorize(Action::Configure, &tenant_id)?;
+    Ok(tenant_id)
+}
+
+/// A path's tenant id; a malformed one is simply not found.
+pub fn tenant_id(raw: &str) -> Result<TenantId, ApiError> {
+    TenantId::parse(raw).map_err(|_| ApiError::not_found("tenant_not_found", "no such tenant"))
+}
+
+/// Runs `command` on the tenant, recording who asked, then makes this process's
+/// directory see the change.
+pub(crate) async fn execute(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    tenant_id: TenantId,
+    command: TenantCommand,
+) -> Result<(), ApiError> {
+    state
+        .tenants()
+        .execute(&tenant_id.to_string(), command, metadata(caller, headers))
+        .await
+        .map_err(tenant_error)?;
+    refresh(state, tenant_id).await
+}
+
+/// Makes this process's directory reflect the tenant as just committed.
+async fn refresh(state: &AppState, tenant_id: TenantId) -> Result<(), ApiError> {
+    let (tenant, version) = state
+        .tenants()
+        .load_versioned(&tenant_id.to_string())
+        .await
+        .map_err(tenant_error)?;
+    state.directory().refresh(tenant_id, &tenant, version);
+    Ok(())
+}
+
+/// Who asked, for the events a request causes.
+fn metadata(caller: &Caller, headers: &HeaderMap) -> EventMetadata {
+    EventMetadata {
+        actor: Some(format!("user:{}", caller.user_id)),
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        ..EventMetadata::default()
+    }
+}
+
+/// The tenant as the API shows it (no key hashes, no secrets).
+async fn view(state: &AppState, tenant_id: TenantId) -> Result<Value, ApiError> {
+    let tenant: Tenant = state
+        .tenants()
+        .load(&tenant_id.to_string())
+        .await
+        .map_err(tenant_error)?;
+    let (Some(name), Some(slug)) = (tenant.name(), tenant.slug()) else {
+        return Err(ApiError::not_found("tenant_not_found", "no such tenant"));
+    };
+    let assets: BTreeMap<&str, Value> = tenant
+        .assets()
+        .map(|(name, settings)| {
+            (
+                name.as_str(),
+                json!({ "critical": settings.critical(), "instance_ids": settings.instance_ids() }),
+            )
+        })
+        .collect();
+    Ok(json!({
+        "id": tenant_id,
+        "name": name,
+        "slug": slug,
+        "api_keys": tenant.active_api_keys().map(|(id, _)| id).collect::<Vec<_>>(),
+        "webhook_secrets": tenant.active_webhook_secrets().collect::<Vec<_>>(),
+        "signing_required": tenant.signing_required(),
+        "rate_limit": tenant.rate_limit(),
+        "correlation_policy": tenant.correlation_policy(),
+        "assets": assets,
+        "aws": tenant.aws_role(),
+    }))
+}
+
+fn invalid(error: ValueError) -> ApiError {
+    ApiError::invalid_value(error.field(), error.to_string())
+}
+
+/// A tenant command's failure as an API error.
+pub(crate) fn tenant_error(error: AggregateError<TenantError>) -> ApiError {
+    match error {
+        AggregateError::UserError(rule) => {
+            let message = rule.to_string();
+            match rule {
+                TenantError::NotRegistered => {
+                    ApiError::not_found("tenant_not_found", "no such tenant")
+                }
+                TenantError::UnknownApiKey { .. } => {
+                    ApiError::not_found("api_key_not_found", message)
+                }
+                TenantError::UnknownWebhookSecret { .. } => {
+                    ApiError::not_found("webhook_secret_not_found", message)
+                }
+                TenantError::TooManyInstances { .. } => {
+                    ApiError::invalid_value("instance_ids", message)
+                }
+                _ => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            }
+        }
+        AggregateError::AggregateConflict => ApiError::new(
+            StatusCode::CONFLICT,
+            "concurrent_change",
+            "the tenant was changed at the same moment; retry",
+        ),
+        other => ApiError::internal(&other),
+    }
+}

@@ -1,0 +1,80 @@
+//! Tenant operations shared by the HTTP API and the command line: creating a
+//! tenant (claiming its unique slug) and issuing API keys.
+
+use alertledger_domain::tenant::{Tenant, TenantCommand};
+use alertledger_domain::values::{Actor, ApiKeyId, ApiKeyLabel, TenantId, TenantName, TenantSlug};
+use alertledger_projections::store::{AggregateStore, EventMetadata};
+use axum::http::StatusCode;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::auth::api_key::{generate_api_key, hash_api_key};
+use crate::error::ApiError;
+use crate::routes::tenants::tenant_error;
+
+/// Registers tenant `tenant_id` under a slug no other tenant has.
+pub async fn create_tenant(
+    pool: &PgPool,
+    tenants: &AggregateStore<Tenant>,
+    tenant_id: TenantId,
+    name: TenantName,
+    slug: TenantSlug,
+    metadata: EventMetadata,
+) -> Result<(), ApiError> {
+    let claimed = sqlx::query(
+        "INSERT INTO tenant_slugs (slug, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(slug.as_str())
+    .bind(tenant_id.as_uuid())
+    .execute(pool)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "slug_taken",
+            format!("a tenant with slug {slug} exists"),
+        )
+        .with_details(json!({ "field": "slug" })));
+    }
+    let register = TenantCommand::RegisterTenant {
+        tenant_id,
+        name,
+        slug: slug.clone(),
+    };
+    if let Err(error) = tenants
+        .execute(&tenant_id.to_string(), register, metadata)
+        .await
+    {
+        // Give the slug back: no tenant holds it.
+        sqlx::query("DELETE FROM tenant_slugs WHERE slug = $1")
+            .bind(slug.as_str())
+            .execute(pool)
+            .await?;
+        return Err(tenant_error(error));
+    }
+    Ok(())
+}
+
+/// Issues a new API key to `tenant_id`; the plaintext is returned once and
+/// only its hash is recorded.
+pub async fn issue_api_key(
+    tenants: &AggregateStore<Tenant>,
+    tenant_id: TenantId,
+    label: Option<ApiKeyLabel>,
+    actor: Actor,
+    metadata: EventMetadata,
+) -> Result<(ApiKeyId, String), ApiError> {
+    let api_key = generate_api_key();
+    let key_id = ApiKeyId::new_v7();
+    let issue = TenantCommand::IssueApiKey {
+        key_id,
+        hash: hash_api_key(&api_key),
+        label,
+        actor,
+    };
+    tenants
+        .execute(&tenant_id.to_string(), issue, metadata)
+        .await
+        .map_err(tenant_error)?;
+    Ok((key_id, api_key))
+}
