@@ -20,6 +20,7 @@ pub mod tenant_directory;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use alertledger_domain::alert::Alert;
 use alertledger_domain::DomainServices;
@@ -35,7 +36,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
-use crate::ingest::AlertIngestor;
+use crate::ingest::{AlertIngestor, SourceLifecycle};
 use crate::rate_limit::TenantRateLimiter;
 use crate::state::{AppState, Parts};
 use crate::tenant_directory::TenantDirectory;
@@ -69,7 +70,19 @@ impl Application {
             signal.clone(),
             BatcherSettings::new(Alert::TYPE),
         );
-        let ingestor = AlertIngestor::new(batcher, directory.clone(), DomainServices::system());
+        let alerts = Arc::new(AggregateStore::new(
+            pool.clone(),
+            DomainServices::system(),
+            signal.clone(),
+            Vec::new,
+        ));
+        let lifecycle = SourceLifecycle::new(pool.clone(), alerts);
+        let ingestor = AlertIngestor::new(
+            batcher,
+            directory.clone(),
+            DomainServices::system(),
+            lifecycle,
+        );
         let tenants = AggregateStore::new(
             pool.clone(),
             DomainServices::system(),

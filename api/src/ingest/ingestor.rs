@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 
+use super::lifecycle::SourceLifecycle;
 use crate::error::ApiError;
 use crate::tenant_directory::TenantDirectory;
 
@@ -63,6 +64,7 @@ pub struct AlertIngestor {
     batcher: ReceiptBatcher,
     directory: TenantDirectory,
     services: DomainServices,
+    lifecycle: SourceLifecycle,
 }
 
 impl AlertIngestor {
@@ -70,20 +72,62 @@ impl AlertIngestor {
         batcher: ReceiptBatcher,
         directory: TenantDirectory,
         services: DomainServices,
+        lifecycle: SourceLifecycle,
     ) -> Self {
         Self {
             batcher,
             directory,
             services,
+            lifecycle,
         }
     }
 
     /// Stores every alert of one delivery, all or nothing, and reports each one.
+    ///
+    /// A resolved notification is stored like any other and also resolves the
+    /// open alerts it refers to; an acknowledgement from the tool acknowledges
+    /// them instead of raising a new alert.
     pub async fn ingest(
         &self,
         delivery: &Delivery,
         alerts: Vec<NormalizedAlert>,
     ) -> Result<Vec<IngestedAlert>, ApiError> {
+        let (acknowledgements, notifications): (Vec<_>, Vec<_>) = alerts
+            .into_iter()
+            .partition(|alert| alert.acknowledged_by_source);
+        let now = self.services.now();
+        // A resolution closes occurrences that began no later than the one it
+        // names (for Alertmanager, its startsAt); it is recorded as of now.
+        let resolutions: Vec<(Fingerprint, DateTime<Utc>)> = notifications
+            .iter()
+            .filter(|alert| alert.status == AlertStatus::Resolved)
+            .map(|alert| (alert.fingerprint.clone(), alert.occurred_at.unwrap_or(now)))
+            .collect();
+        let mut ingested = self.store_receipts(delivery, notifications).await?;
+        for (fingerprint, began_by) in resolutions {
+            self.lifecycle
+                .resolve_matching(delivery, &fingerprint, began_by, now)
+                .await?;
+        }
+        for acknowledgement in acknowledgements {
+            let acknowledged = self
+                .lifecycle
+                .acknowledge_matching(delivery, &acknowledgement.fingerprint)
+                .await?;
+            ingested.extend(acknowledged);
+        }
+        Ok(ingested)
+    }
+
+    /// Stores the receipts of one delivery in one transaction.
+    async fn store_receipts(
+        &self,
+        delivery: &Delivery,
+        alerts: Vec<NormalizedAlert>,
+    ) -> Result<Vec<IngestedAlert>, ApiError> {
+        if alerts.is_empty() {
+            return Ok(Vec::new());
+        }
         let count = alerts.len();
         let mut rows = Vec::with_capacity(count);
         let mut ids = Vec::with_capacity(count);

@@ -4,7 +4,9 @@
 //! all of a request's alerts in one transaction, answered after commit.
 
 mod ingestor;
+mod lifecycle;
 pub mod sources;
 
 pub use ingestor::{AlertIngestor, Delivery, IngestedAlert, NormalizedAlert};
+pub use lifecycle::SourceLifecycle;
 pub use sources::generic::parse_generic;
