@@ -62,6 +62,12 @@ pub enum TenantCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// Add a webhook signing secret; prints it once (needs ALERTLEDGER_MASTER_KEY).
+    Secret {
+        /// The tenant's id.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// Settings every command shares.
@@ -84,6 +90,14 @@ pub struct GlobalArgs {
     /// PEM public key file for RS256/EdDSA JWTs (instead of a secret).
     #[arg(long, env = "ALERTLEDGER_JWT_PUBLIC_KEY", global = true)]
     pub jwt_public_key: Option<PathBuf>,
+    /// Base64 of 32 bytes: encrypts webhook signing secrets at rest.
+    #[arg(
+        long,
+        env = "ALERTLEDGER_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
     /// Expected `iss` of tokens.
     #[arg(
         long,

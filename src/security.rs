@@ -2,6 +2,7 @@
 //! an ephemeral one, loudly; in production it is a start-up error.
 
 use alertledger_api::auth::jwt::{JwtKey, JwtVerifier, TokenIssuer};
+use alertledger_api::auth::signing::MasterKey;
 use anyhow::{bail, Context};
 use base64::Engine;
 use rand::RngCore;
@@ -52,4 +53,25 @@ pub fn jwt_setup(global: &GlobalArgs) -> anyhow::Result<JwtSetup> {
         issuer: Some(TokenIssuer::hs256(&secret, issuer, audience)?),
         ephemeral,
     })
+}
+
+/// The master key for webhook secrets. In development a missing key is replaced
+/// by an ephemeral one, loudly: secrets stored under it are unreadable after a
+/// restart.
+pub fn master_key(global: &GlobalArgs) -> anyhow::Result<MasterKey> {
+    match global.master_key.as_deref().filter(|key| !key.is_empty()) {
+        Some(encoded) => MasterKey::from_base64(encoded)
+            .map_err(|e| anyhow::anyhow!("ALERTLEDGER_MASTER_KEY must be base64 of 32 bytes: {e}")),
+        None if global.environment.is_production() => {
+            bail!("ALERTLEDGER_MASTER_KEY must be set in production (base64 of 32 random bytes)")
+        }
+        None => {
+            tracing::warn!(
+                "NO MASTER KEY CONFIGURED: webhook signing secrets are encrypted under an ephemeral key \
+                 and become unusable when this process exits. Set ALERTLEDGER_MASTER_KEY \
+                 (e.g. `openssl rand -base64 32`)."
+            );
+            Ok(MasterKey::generate())
+        }
+    }
 }

@@ -334,20 +334,69 @@ async fn health_and_readiness_answer() {
 
 #[tokio::test]
 async fn requests_without_a_valid_token_are_401() {
+    use alertledger_api::auth::jwt::{
+        Claims, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
+    };
+
     let app = TestApp::spawn().await;
-    let forged = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4Iiwicm9sZSI6Im1zcF9hZG1pbiJ9.";
-    for auth in [
+    let request = TokenRequest {
+        sub: "u1".into(),
+        name: "U".into(),
+        role: Role::MspAdmin,
+        tenants: vec![],
+        ttl: std::time::Duration::from_secs(600),
+    };
+    let token_from = |issuer: &str, audience: &str| {
+        TokenIssuer::hs256(support::JWT_SECRET, issuer, audience)
+            .unwrap()
+            .issue(&request)
+            .unwrap()
+    };
+    let expired = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &Claims {
+            sub: "u1".into(),
+            name: "U".into(),
+            role: "msp_admin".into(),
+            tenants: vec![],
+            exp: chrono::Utc::now().timestamp() - 3_600,
+            iat: chrono::Utc::now().timestamp() - 7_200,
+            iss: DEFAULT_ISSUER.into(),
+            aud: DEFAULT_AUDIENCE.into(),
+        },
+        &jsonwebtoken::EncodingKey::from_secret(support::JWT_SECRET),
+    )
+    .unwrap();
+    let forged_none =
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ4Iiwicm9sZSI6Im1zcF9hZG1pbiJ9.";
+    let cases = [
         None,
-        Some("Bearer not-a-jwt"),
-        Some(&format!("Bearer {forged}")[..]),
-    ] {
+        Some("Bearer not-a-jwt".to_owned()),
+        Some(format!("Bearer {forged_none}")),
+        Some(format!(
+            "Bearer {}",
+            token_from(DEFAULT_ISSUER, "someone-else")
+        )),
+        Some(format!(
+            "Bearer {}",
+            token_from("evil-issuer", DEFAULT_AUDIENCE)
+        )),
+        Some(format!("Bearer {expired}")),
+    ];
+    for auth in cases {
         let mut request = app.client.get(app.url("/api/v1/events"));
-        if let Some(auth) = auth {
+        if let Some(auth) = &auth {
             request = request.header("Authorization", auth);
         }
         let response = request.send().await.unwrap();
-        assert_eq!(response.status(), 401);
+        assert_eq!(response.status(), 401, "{auth:?}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "unauthorized");
     }
+    // The same request with a good token passes.
+    let good = app
+        .client
+        .get(app.url("/api/v1/events"))
+        .bearer_auth(token_from(DEFAULT_ISSUER, DEFAULT_AUDIENCE));
+    assert_eq!(good.send().await.unwrap().status(), 200);
 }

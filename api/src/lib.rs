@@ -3,7 +3,7 @@
 //! - [`Application`] — builds the router on a pool, binds its own listener
 //!   (port 0 in tests), and runs until a shutdown future resolves.
 //! - [`routes`] — handlers, one module per area of API.md.
-//! - [`auth`] — JWT callers and tenant API keys.
+//! - [`auth`] — JWT callers, tenant API keys, webhook signatures, permissions.
 //! - [`ingest`] — webhook payloads to normalized alerts to stored receipts.
 //! - [`tenant_directory`] — in-memory tenant lookups fed from the log.
 //! - [`error`] — the one error type and its JSON body.
@@ -36,6 +36,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
+use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
 use crate::ingest::{AlertIngestor, SourceLifecycle};
 use crate::rate_limit::TenantRateLimiter;
 use crate::state::{AppState, Parts};
@@ -46,6 +47,8 @@ use crate::tenant_directory::TenantDirectory;
 pub struct ApiSettings {
     pub listen: SocketAddr,
     pub jwt: JwtVerifier,
+    /// Encrypts webhook signing secrets at rest.
+    pub master_key: MasterKey,
 }
 
 /// A built, bound, not yet running API server.
@@ -89,6 +92,7 @@ impl Application {
             signal.clone(),
             Vec::new,
         );
+        let pool_for_secrets = pool.clone();
         let state = AppState::new(Parts {
             pool,
             jwt: settings.jwt,
@@ -97,6 +101,10 @@ impl Application {
             ingestor,
             tenants,
             rate_limiter: TenantRateLimiter::default(),
+            secrets: ActiveSecrets::new(WebhookSecretStore::new(
+                pool_for_secrets,
+                WebhookSecretCipher::new(&settings.master_key),
+            )),
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
@@ -159,6 +167,14 @@ fn router(state: AppState) -> Router {
         .route(
             "/{id}/api-keys/{key_id}",
             delete(routes::tenants::revoke_api_key),
+        )
+        .route(
+            "/{id}/webhook-secrets",
+            post(routes::tenants::add_webhook_secret),
+        )
+        .route(
+            "/{id}/webhook-secrets/{secret_id}",
+            delete(routes::tenants::revoke_webhook_secret),
         )
         .route("/{id}/webhook-signing", put(routes::tenants::set_signing))
         .route(

@@ -8,6 +8,7 @@ use alertledger_projections::store::AggregateStore;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
+use crate::auth::signing::ActiveSecrets;
 use crate::ingest::AlertIngestor;
 use crate::rate_limit::TenantRateLimiter;
 use crate::tenant_directory::TenantDirectory;
@@ -27,6 +28,7 @@ pub struct Parts {
     pub ingestor: AlertIngestor,
     pub tenants: AggregateStore<Tenant>,
     pub rate_limiter: TenantRateLimiter,
+    pub secrets: ActiveSecrets,
 }
 
 type Inner = Parts;
@@ -44,6 +46,10 @@ impl AppState {
 
     pub fn rate_limiter(&self) -> &TenantRateLimiter {
         &self.inner.rate_limiter
+    }
+
+    pub fn secrets(&self) -> &ActiveSecrets {
+        &self.inner.secrets
     }
 
     pub fn pool(&self) -> &PgPool {

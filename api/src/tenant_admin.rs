@@ -1,14 +1,17 @@
 //! Tenant operations shared by the HTTP API and the command line: creating a
-//! tenant (claiming its unique slug) and issuing API keys.
+//! tenant (claiming its unique slug), issuing API keys and webhook secrets.
 
 use alertledger_domain::tenant::{Tenant, TenantCommand};
-use alertledger_domain::values::{Actor, ApiKeyId, ApiKeyLabel, TenantId, TenantName, TenantSlug};
+use alertledger_domain::values::{
+    Actor, ApiKeyId, ApiKeyLabel, TenantId, TenantName, TenantSlug, WebhookSecretId,
+};
 use alertledger_projections::store::{AggregateStore, EventMetadata};
 use axum::http::StatusCode;
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::auth::api_key::{generate_api_key, hash_api_key};
+use crate::auth::signing::{generate_webhook_secret, WebhookSecretStore};
 use crate::error::ApiError;
 use crate::routes::tenants::tenant_error;
 
@@ -77,4 +80,26 @@ pub async fn issue_api_key(
         .await
         .map_err(tenant_error)?;
     Ok((key_id, api_key))
+}
+
+/// Adds a webhook signing secret to `tenant_id`. The key material is stored
+/// encrypted before the event records the secret's id (a stored key without
+/// its event is harmless; an event without its key would be an unusable active
+/// secret). Returns the id and the secret, shown once.
+pub async fn add_webhook_secret(
+    store: &WebhookSecretStore,
+    tenants: &AggregateStore<Tenant>,
+    tenant_id: TenantId,
+    actor: Actor,
+    metadata: EventMetadata,
+) -> Result<(WebhookSecretId, String), ApiError> {
+    let (secret, key) = generate_webhook_secret();
+    let secret_id = WebhookSecretId::new_v7();
+    store.store(tenant_id, secret_id, &key).await?;
+    let add = TenantCommand::AddWebhookSecret { secret_id, actor };
+    tenants
+        .execute(&tenant_id.to_string(), add, metadata)
+        .await
+        .map_err(tenant_error)?;
+    Ok((secret_id, secret))
 }

@@ -183,6 +183,21 @@ impl TenantDirectory {
         self.read(|d| d.tenants.get(tenant).cloned())
     }
 
+    /// Whether `tenant` requires signed webhooks.
+    pub fn signing_required(&self, tenant: &TenantId) -> bool {
+        self.read(|d| d.tenants.get(tenant).is_some_and(|t| t.signing_required))
+    }
+
+    /// The ids of `tenant`'s active webhook secrets.
+    pub fn active_secrets(&self, tenant: &TenantId) -> BTreeSet<WebhookSecretId> {
+        self.read(|d| {
+            d.tenants
+                .get(tenant)
+                .map(|t| t.active_secrets.clone())
+                .unwrap_or_default()
+        })
+    }
+
     /// The tenant's rate limit (the default for an unknown tenant).
     pub fn rate_limit(&self, tenant: &TenantId) -> RateLimit {
         self.read(|d| {

@@ -1,5 +1,6 @@
 //! `alertledger serve`: the service.
 
+use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::{ApiSettings, Application};
 use alertledger_projections::log::LogSignal;
 use alertledger_schema::{connect, migrate, PoolSettings};
@@ -8,7 +9,7 @@ use sqlx::PgPool;
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::database::ProvisionedDatabase;
-use crate::security::{jwt_setup, JwtSetup};
+use crate::security::{jwt_setup, master_key, JwtSetup};
 use crate::shutdown;
 
 /// A migrated database with the API built on it, not yet serving.
@@ -24,6 +25,7 @@ impl Service {
         database_url: &str,
         args: &ServeArgs,
         jwt: &JwtSetup,
+        master_key: MasterKey,
     ) -> anyhow::Result<Self> {
         let pool = connect(database_url, &PoolSettings::default()).await?;
         migrate(&pool)
@@ -33,6 +35,7 @@ impl Service {
         let settings = ApiSettings {
             listen: args.listen,
             jwt: jwt.verifier.clone(),
+            master_key,
         };
         let app = Application::build(settings, pool.clone(), signal.clone())
             .await
@@ -51,9 +54,10 @@ impl Service {
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let jwt = jwt_setup(global)?;
+    let master_key = master_key(global)?;
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
-        Service::start(&database.url, &args, &jwt)
+        Service::start(&database.url, &args, &jwt, master_key)
             .await?
             .run_until_signalled()
             .await

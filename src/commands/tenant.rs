@@ -1,7 +1,8 @@
-//! `alertledger tenant create|api-key`: tenant administration from the command
+//! `alertledger tenant create|api-key|secret`: tenant administration from the command
 //! line, straight against the database (for bootstrapping, before anyone holds
 //! a token). Every change is recorded with the actor `cli:<operator>`.
 
+use alertledger_api::auth::signing::{MasterKey, WebhookSecretCipher, WebhookSecretStore};
 use alertledger_api::tenant_admin;
 use alertledger_domain::tenant::Tenant;
 use alertledger_domain::values::{
@@ -16,7 +17,7 @@ use anyhow::Context;
 use crate::cli::{GlobalArgs, TenantArgs, TenantCommand};
 use crate::database::ProvisionedDatabase;
 
-pub async fn run(_global: &GlobalArgs, args: TenantArgs) -> anyhow::Result<()> {
+pub async fn run(global: &GlobalArgs, args: TenantArgs) -> anyhow::Result<()> {
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
         let pool = connect(&database.url, &PoolSettings::default()).await?;
@@ -52,6 +53,27 @@ pub async fn run(_global: &GlobalArgs, args: TenantArgs) -> anyhow::Result<()> {
                 vec![
                     format!("key id: {key_id} (the key is shown once; store it now)"),
                     key,
+                ]
+            }
+            TenantCommand::Secret { tenant } => {
+                let tenant_id =
+                    TenantId::parse(&tenant).with_context(|| format!("--tenant {tenant:?}"))?;
+                let Some(encoded) = global.master_key.as_deref().filter(|k| !k.is_empty()) else {
+                    anyhow::bail!(
+                        "set ALERTLEDGER_MASTER_KEY (the service's key) to store a webhook secret"
+                    );
+                };
+                let master_key = MasterKey::from_base64(encoded).map_err(|e| {
+                    anyhow::anyhow!("ALERTLEDGER_MASTER_KEY must be base64 of 32 bytes: {e}")
+                })?;
+                let store =
+                    WebhookSecretStore::new(pool.clone(), WebhookSecretCipher::new(&master_key));
+                let (secret_id, secret) =
+                    tenant_admin::add_webhook_secret(&store, &tenants, tenant_id, actor, metadata)
+                        .await?;
+                vec![
+                    format!("secret id: {secret_id} (the secret is shown once; store it now)"),
+                    secret,
                 ]
             }
         };

@@ -8,6 +8,7 @@ use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
 use alertledger_api::auth::jwt::{
     JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
 };
+use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::{ApiSettings, Application};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{Actor, ApiKeyId, Role, TenantId, TenantName, TenantSlug, UserId};
@@ -47,6 +48,7 @@ impl TestApp {
                 DEFAULT_AUDIENCE,
             )
             .unwrap(),
+            master_key: MasterKey::generate(),
         };
         let app = Application::build(settings, db.pool().clone(), signal.clone())
             .await

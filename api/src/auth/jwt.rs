@@ -243,6 +243,64 @@ mod tests {
         assert!(verifier().verify(&format!("{header}.{payload}.")).is_err());
     }
 
+    const ED_PRIVATE: &[u8] = include_bytes!("testdata/test-only-ed25519-private.pem");
+    const ED_PUBLIC: &[u8] = include_bytes!("testdata/test-only-ed25519-public.pem");
+
+    #[test]
+    fn an_eddsa_token_verifies_against_the_configured_public_key() {
+        let issuer =
+            TokenIssuer::from_private_pem(ED_PRIVATE, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap();
+        let verifier = JwtVerifier::new(
+            &JwtKey::PublicPem(ED_PUBLIC.to_vec()),
+            DEFAULT_ISSUER,
+            DEFAULT_AUDIENCE,
+        )
+        .unwrap();
+        let claims = verifier
+            .verify(&issuer.issue(&request(Duration::from_secs(60))).unwrap())
+            .unwrap();
+        assert_eq!(claims.name, "Ada");
+    }
+
+    #[test]
+    fn a_token_of_another_algorithm_than_the_configured_one_is_rejected() {
+        // HS256 token, EdDSA configured.
+        let hs = TokenIssuer::hs256(SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap();
+        let ed_verifier = JwtVerifier::new(
+            &JwtKey::PublicPem(ED_PUBLIC.to_vec()),
+            DEFAULT_ISSUER,
+            DEFAULT_AUDIENCE,
+        )
+        .unwrap();
+        assert!(ed_verifier
+            .verify(&hs.issue(&request(Duration::from_secs(60))).unwrap())
+            .is_err());
+        // HS384 token with the right secret, HS256 configured.
+        let claims = verifier()
+            .verify(&hs.issue(&request(Duration::from_secs(60))).unwrap())
+            .unwrap();
+        let hs384 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS384),
+            &claims,
+            &EncodingKey::from_secret(SECRET),
+        )
+        .unwrap();
+        assert!(verifier().verify(&hs384).is_err());
+        // EdDSA token, HS256 configured.
+        let ed =
+            TokenIssuer::from_private_pem(ED_PRIVATE, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap();
+        assert!(verifier()
+            .verify(&ed.issue(&request(Duration::from_secs(60))).unwrap())
+            .is_err());
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected() {
+        for token in ["", "abc", "a.b.c", "eyJhbGciOiJIUzI1NiJ9..", "e30.e30.e30"] {
+            assert!(verifier().verify(token).is_err(), "{token:?}");
+        }
+    }
+
     #[test]
     fn short_hs256_secrets_are_refused() {
         assert!(JwtVerifier::new(

@@ -8,7 +8,7 @@ use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
 use alertledger_domain::values::AggregationKeyTemplate;
 use alertledger_domain::values::{
     ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
-    TenantId, TenantName, TenantSlug, ValueError,
+    TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
 };
 use alertledger_projections::store::EventMetadata;
 use axum::body::Bytes;
@@ -125,6 +125,49 @@ pub async fn revoke_api_key(
         .map_err(|_| ApiError::not_found("api_key_not_found", "no such API key"))?;
     let revoke = TenantCommand::RevokeApiKey {
         key_id,
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, revoke).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/v1/tenants/{id}/webhook-secrets`: the secret is shown here,
+/// once; only its id is recorded in the log, the key itself is stored
+/// encrypted. Two may be active at a time (rotation).
+pub async fn add_webhook_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let (secret_id, secret) = tenant_admin::add_webhook_secret(
+        state.secrets().store(),
+        state.tenants(),
+        tenant_id,
+        caller.actor()?,
+        metadata(&caller, &headers),
+    )
+    .await?;
+    refresh(&state, tenant_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "secret_id": secret_id, "secret": secret })),
+    ))
+}
+
+/// `DELETE /api/v1/tenants/{id}/webhook-secrets/{secret_id}`.
+pub async fn revoke_webhook_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tenant, secret)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let secret_id = WebhookSecretId::parse(&secret)
+        .map_err(|_| ApiError::not_found("webhook_secret_not_found", "no such webhook secret"))?;
+    let revoke = TenantCommand::RevokeWebhookSecret {
+        secret_id,
         actor: caller.actor()?,
     };
     execute(&state, &caller, &headers, tenant_id, revoke).await?;

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use alertledger_domain::values::WebhookSource;
+use alertledger_domain::values::{TenantId, WebhookSource};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::api_key::{hash_api_key, presented_api_key};
+use crate::auth::signing::{carries_signature, verify_signature};
 use crate::error::ApiError;
 use crate::ingest::sources::{self, RawDelivery, SourcePayload, SourceSettings};
 use crate::ingest::Delivery;
@@ -75,6 +76,8 @@ pub async fn receive(
             ApiError::bad_request("unreadable_body", rejection.body_text())
         }
     })?;
+    verify_signature_if_needed(&state, owner.tenant_id, &headers, &body).await?;
+
     let raw = RawDelivery {
         body: &body,
         headers: &headers,
@@ -121,6 +124,24 @@ pub async fn receive(
             "alerts": ingested,
         })),
     ))
+}
+
+/// Checks the request's signature on its raw bytes when the tenant requires
+/// signing, or when the tool signed anyway (a bad signature is never ignored).
+async fn verify_signature_if_needed(
+    state: &AppState,
+    tenant: TenantId,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    if !state.directory().signing_required(&tenant) && !carries_signature(headers) {
+        return Ok(());
+    }
+    let active = state.directory().active_secrets(&tenant);
+    let secrets = state.secrets().get(tenant, &active).await?;
+    let verified = verify_signature(headers, body, &secrets, chrono::Utc::now().timestamp())?;
+    tracing::debug!(scheme = verified.scheme.as_str(), secret_id = %verified.secret_id, "webhook signature verified");
+    Ok(())
 }
 
 fn require_media_type(source: WebhookSource, headers: &HeaderMap) -> Result<(), ApiError> {
