@@ -158,6 +158,10 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, env = "ALERTLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// PEM file with the AWS SNS signing certificate(s): CloudWatch deliveries
+    /// must then carry a valid SNS signature (the SigningCertURL is never fetched).
+    #[arg(long, env = "ALERTLEDGER_SNS_SIGNING_CERT")]
+    pub sns_signing_cert: Option<PathBuf>,
     #[command(flatten)]
     pub database: DatabaseArgs,
 }

@@ -37,6 +37,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
+use crate::ingest::sources::SourceSettings;
 use crate::ingest::{AlertIngestor, SourceLifecycle};
 use crate::rate_limit::TenantRateLimiter;
 use crate::state::{AppState, Parts};
@@ -49,6 +50,8 @@ pub struct ApiSettings {
     pub jwt: JwtVerifier,
     /// Encrypts webhook signing secrets at rest.
     pub master_key: MasterKey,
+    /// What source parsers need (e.g. the SNS signing certificate).
+    pub sources: SourceSettings,
 }
 
 /// A built, bound, not yet running API server.
@@ -105,6 +108,7 @@ impl Application {
                 pool_for_secrets,
                 WebhookSecretCipher::new(&settings.master_key),
             )),
+            sources: settings.sources,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::ActiveSecrets;
+use crate::ingest::sources::SourceSettings;
 use crate::ingest::AlertIngestor;
 use crate::rate_limit::TenantRateLimiter;
 use crate::tenant_directory::TenantDirectory;
@@ -29,6 +30,7 @@ pub struct Parts {
     pub tenants: AggregateStore<Tenant>,
     pub rate_limiter: TenantRateLimiter,
     pub secrets: ActiveSecrets,
+    pub sources: SourceSettings,
 }
 
 type Inner = Parts;
@@ -50,6 +52,10 @@ impl AppState {
 
     pub fn secrets(&self) -> &ActiveSecrets {
         &self.inner.secrets
+    }
+
+    pub fn source_settings(&self) -> &SourceSettings {
+        &self.inner.sources
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -332,7 +332,8 @@ impl Directory {
                     .insert(asset.as_str().to_owned());
             }
             TenantEvent::CorrelationPolicyChanged { .. }
-            | TenantEvent::AwsRoleConfigured { .. } => {}
+            | TenantEvent::AwsRoleConfigured { .. }
+            | TenantEvent::SnsSubscriptionRequested { .. } => {}
         }
     }
 }

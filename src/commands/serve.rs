@@ -1,6 +1,9 @@
 //! `alertledger serve`: the service.
 
+use std::sync::Arc;
+
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, Application};
 use alertledger_projections::log::LogSignal;
 use alertledger_schema::{connect, migrate, PoolSettings};
@@ -32,10 +35,25 @@ impl Service {
             .await
             .context("cannot migrate the database")?;
         let signal = LogSignal::start(pool.clone());
+        let sources = SourceSettings {
+            sns_signing_cert: match &args.sns_signing_cert {
+                Some(path) => {
+                    let pem = std::fs::read(path).with_context(|| {
+                        format!("cannot read the SNS signing certificate {}", path.display())
+                    })?;
+                    let certificate = SnsCertificate::from_pem(&pem).with_context(|| {
+                        format!("{} is not a usable SNS signing certificate", path.display())
+                    })?;
+                    Some(Arc::new(certificate))
+                }
+                None => None,
+            },
+        };
         let settings = ApiSettings {
             listen: args.listen,
             jwt: jwt.verifier.clone(),
             master_key,
+            sources,
         };
         let app = Application::build(settings, pool.clone(), signal.clone())
             .await

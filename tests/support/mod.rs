@@ -9,6 +9,7 @@ use alertledger_api::auth::jwt::{
     JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
 };
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::ingest::sources::SourceSettings;
 use alertledger_api::{ApiSettings, Application};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{Actor, ApiKeyId, Role, TenantId, TenantName, TenantSlug, UserId};
@@ -49,6 +50,7 @@ impl TestApp {
             )
             .unwrap(),
             master_key: MasterKey::generate(),
+            sources: SourceSettings::default(),
         };
         let app = Application::build(settings, db.pool().clone(), signal.clone())
             .await

@@ -3,7 +3,9 @@
 
 use std::net::SocketAddr;
 
-use alertledger_domain::values::{TenantId, WebhookSource};
+use alertledger_domain::tenant::TenantCommand;
+use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
+use alertledger_projections::store::EventMetadata;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -16,8 +18,9 @@ use serde_json::{json, Value};
 use crate::auth::api_key::{hash_api_key, presented_api_key};
 use crate::auth::signing::{carries_signature, verify_signature};
 use crate::error::ApiError;
-use crate::ingest::sources::{self, RawDelivery, SourcePayload, SourceSettings};
+use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
+use crate::routes::tenants::tenant_error;
 use crate::state::AppState;
 
 /// Largest webhook body accepted.
@@ -41,11 +44,15 @@ pub async fn receive(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let source = WebhookSource::parse(&source)
         .ok()
-        .filter(|source| *source == WebhookSource::Generic)
+        .filter(|source| sources::SUPPORTED.contains(source))
         .ok_or_else(|| {
+            let supported: Vec<&str> = sources::SUPPORTED.iter().map(|s| s.as_str()).collect();
             ApiError::not_found(
                 "unknown_source",
-                format!("no webhook source {source:?}; supported: generic"),
+                format!(
+                    "no webhook source {source:?}; supported: {}",
+                    supported.join(", ")
+                ),
             )
         })?;
 
@@ -83,15 +90,10 @@ pub async fn receive(
         headers: &headers,
         received_at: chrono::Utc::now(),
     };
-    let alerts = match sources::parse(source, &raw, &SourceSettings::default())? {
+    let alerts = match sources::parse(source, &raw, state.source_settings())? {
         SourcePayload::Alerts(alerts) => alerts,
         SourcePayload::SubscriptionConfirmation(subscription) => {
-            return Ok((
-                StatusCode::OK,
-                Json(
-                    json!({ "subscription_confirmation": { "subscribe_url": subscription.subscribe_url } }),
-                ),
-            ))
+            return record_subscription(&state, owner.tenant_id, owner.key_id, subscription).await;
         }
     };
 
@@ -122,6 +124,42 @@ pub async fn receive(
             "accepted": ingested.len() - duplicates,
             "duplicates": duplicates,
             "alerts": ingested,
+        })),
+    ))
+}
+
+/// Records an SNS subscription request for an operator to confirm; the
+/// `SubscribeURL` is returned, never fetched.
+async fn record_subscription(
+    state: &AppState,
+    tenant_id: TenantId,
+    key_id: ApiKeyId,
+    subscription: SnsSubscription,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let command = TenantCommand::RecordSnsSubscription {
+        topic_arn: subscription.topic_arn.clone(),
+        subscribe_url: subscription.subscribe_url.clone(),
+        message_id: subscription.message_id.clone(),
+    };
+    let metadata = EventMetadata::by(format!("api_key:{key_id}"));
+    state
+        .tenants()
+        .execute(&tenant_id.to_string(), command, metadata)
+        .await
+        .map_err(tenant_error)?;
+    tracing::warn!(
+        tenant_id = %tenant_id, topic_arn = %subscription.topic_arn,
+        "SNS subscription waiting for confirmation: an operator must visit its SubscribeURL"
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "subscription_confirmation": {
+                "topic_arn": subscription.topic_arn,
+                "message_id": subscription.message_id,
+                "subscribe_url": subscription.subscribe_url,
+            },
+            "message": "recorded; confirm the subscription by visiting subscribe_url",
         })),
     ))
 }

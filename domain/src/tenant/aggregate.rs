@@ -1,6 +1,6 @@
 //! The tenant's state and rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -31,6 +31,9 @@ pub struct Tenant {
     rate_limit: RateLimit,
     assets: BTreeMap<AssetName, AssetSettings>,
     aws_role: Option<AwsRoleConfig>,
+    /// SNS subscription requests recorded, by message id (SNS retries them).
+    #[serde(default)]
+    sns_subscription_messages: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -317,6 +320,31 @@ impl Aggregate for Tenant {
                     at,
                 }
             }
+            TenantCommand::RecordSnsSubscription {
+                topic_arn,
+                subscribe_url,
+                message_id,
+            } => {
+                let plausible = topic_arn.starts_with("arn:aws")
+                    && subscribe_url.starts_with("https://")
+                    && !message_id.is_empty()
+                    && [&topic_arn, &subscribe_url, &message_id]
+                        .iter()
+                        .all(|v| v.len() <= 2048);
+                if !plausible {
+                    return Err(TenantError::InvalidSnsSubscription);
+                }
+                if self.sns_subscription_messages.contains(&message_id) {
+                    return Ok(());
+                }
+                TenantEvent::SnsSubscriptionRequested {
+                    tenant_id,
+                    topic_arn,
+                    subscribe_url,
+                    message_id,
+                    at,
+                }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -380,6 +408,9 @@ impl Aggregate for Tenant {
                 );
             }
             TenantEvent::AwsRoleConfigured { config, .. } => self.aws_role = Some(config),
+            TenantEvent::SnsSubscriptionRequested { message_id, .. } => {
+                self.sns_subscription_messages.insert(message_id);
+            }
         }
     }
 }

@@ -51,4 +51,11 @@ pub enum TenantCommand {
     },
     /// Set the IAM role runbooks run under.
     ConfigureAwsRole { config: AwsRoleConfig, actor: Actor },
+    /// An AWS SNS topic asked to deliver to this tenant's webhook; an operator
+    /// confirms it by visiting `subscribe_url` (never fetched by us).
+    RecordSnsSubscription {
+        topic_arn: String,
+        subscribe_url: String,
+        message_id: String,
+    },
 }

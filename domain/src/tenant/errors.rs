@@ -31,4 +31,6 @@ pub enum TenantError {
     LastActiveSecret,
     #[error("an asset may list at most {max} instances")]
     TooManyInstances { max: usize },
+    #[error("an SNS subscription needs an arn:aws topic and an https subscribe URL (at most 2048 characters each)")]
+    InvalidSnsSubscription,
 }

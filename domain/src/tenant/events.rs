@@ -86,6 +86,14 @@ pub enum TenantEvent {
         actor: Actor,
         at: DateTime<Utc>,
     },
+    /// An SNS topic asked to subscribe; waiting for an operator to confirm.
+    SnsSubscriptionRequested {
+        tenant_id: TenantId,
+        topic_arn: String,
+        subscribe_url: String,
+        message_id: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl TenantEvent {
@@ -101,7 +109,8 @@ impl TenantEvent {
             | Self::CorrelationPolicyChanged { tenant_id, .. }
             | Self::RateLimitChanged { tenant_id, .. }
             | Self::AssetUpserted { tenant_id, .. }
-            | Self::AwsRoleConfigured { tenant_id, .. } => *tenant_id,
+            | Self::AwsRoleConfigured { tenant_id, .. }
+            | Self::SnsSubscriptionRequested { tenant_id, .. } => *tenant_id,
         }
     }
 }
@@ -119,6 +128,7 @@ impl DomainEvent for TenantEvent {
             Self::RateLimitChanged { .. } => "RateLimitChanged",
             Self::AssetUpserted { .. } => "AssetUpserted",
             Self::AwsRoleConfigured { .. } => "AwsRoleConfigured",
+            Self::SnsSubscriptionRequested { .. } => "SnsSubscriptionRequested",
         }
         .to_owned()
     }

@@ -619,3 +619,56 @@ fn the_tenant_state_round_trips_through_json() {
     let json = serde_json::to_string(&tenant).unwrap();
     assert_eq!(serde_json::from_str::<Tenant>(&json).unwrap(), tenant);
 }
+
+fn sns_request(message_id: &str) -> TenantCommand {
+    TenantCommand::RecordSnsSubscription {
+        topic_arn: "arn:aws:sns:eu-west-1:123456789012:alarms".into(),
+        subscribe_url: "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=t"
+            .into(),
+        message_id: message_id.into(),
+    }
+}
+
+fn sns_requested(message_id: &str) -> TenantEvent {
+    TenantEvent::SnsSubscriptionRequested {
+        tenant_id: tenant_id(),
+        topic_arn: "arn:aws:sns:eu-west-1:123456789012:alarms".into(),
+        subscribe_url: "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=t"
+            .into(),
+        message_id: message_id.into(),
+        at: now(),
+    }
+}
+
+#[test]
+fn an_sns_subscription_request_is_recorded_for_an_operator() {
+    given(vec![registered()])
+        .when(sns_request("m-1"))
+        .then_expect_events(vec![sns_requested("m-1")]);
+}
+
+#[test]
+fn a_retried_sns_subscription_request_is_recorded_once() {
+    given(vec![registered(), sns_requested("m-1")])
+        .when(sns_request("m-1"))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_sns_subscription_request_without_an_https_url_is_rejected() {
+    let command = TenantCommand::RecordSnsSubscription {
+        topic_arn: "arn:aws:sns:eu-west-1:123456789012:alarms".into(),
+        subscribe_url: "http://evil.example/confirm".into(),
+        message_id: "m-2".into(),
+    };
+    given(vec![registered()])
+        .when(command)
+        .then_expect_error(TenantError::InvalidSnsSubscription);
+}
+
+#[test]
+fn an_sns_subscription_request_for_an_unregistered_tenant_is_rejected() {
+    given(vec![])
+        .when(sns_request("m-1"))
+        .then_expect_error(TenantError::NotRegistered);
+}

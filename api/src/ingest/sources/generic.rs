@@ -1,16 +1,15 @@
 //! The `generic` source: one alert object or an array of them, in alertledger's
 //! own normalized shape (API.md, "Webhook ingestion").
 
-use std::collections::BTreeMap;
-
 use alertledger_domain::values::{
     AlertMessage, AlertSignature, AlertStatus, AssetName, DeliveryKey, Fingerprint, Labels,
-    Severity, ToolSource, ValueError,
+    Severity, ToolSource,
 };
 use chrono::{DateTime, DurationRound, Utc};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
+use super::fields::Fields;
+use super::normalize::short_hash;
 use super::{RawDelivery, SourcePayload};
 use crate::error::ApiError;
 use crate::ingest::NormalizedAlert;
@@ -73,7 +72,7 @@ fn parse_alert(
     path: &str,
     received_at: DateTime<Utc>,
 ) -> Result<NormalizedAlert, ApiError> {
-    let field = Fields { object, path };
+    let field = Fields::at(object, path.to_owned());
     let asset = field.parsed("asset_name", AssetName::parse)?;
     let signature = field.parsed("signature", AlertSignature::parse)?;
     let severity = field.parsed("severity", Severity::parse)?;
@@ -88,14 +87,15 @@ fn parse_alert(
     let occurred_at = field
         .optional_str("occurred_at")?
         .map(|raw| {
-            DateTime::parse_from_rfc3339(raw)
-                .map(|at| at.with_timezone(&Utc))
-                .map_err(|e| {
-                    field.invalid_message("occurred_at", format!("not an RFC 3339 timestamp: {e}"))
-                })
+            super::normalize::rfc3339(raw).map_err(|e| field.invalid_message("occurred_at", e))
         })
         .transpose()?;
-    let labels = field.labels()?;
+    // Our own format: labels over the limits are the sender's bug, so 422.
+    let labels = match field.object("labels")? {
+        Some(labels) => labels.string_map()?,
+        None => Default::default(),
+    };
+    let labels = Labels::new(labels).map_err(|e| field.invalid("labels", &e))?;
 
     let fingerprint = Fingerprint::parse(&short_hash(&[
         asset.as_str(),
@@ -132,86 +132,6 @@ fn parse_alert(
         fingerprint,
         notification_key,
     })
-}
-
-/// Hex SHA-256 (first 32 characters) of the parts joined by a separator no
-/// part can contain unescaped.
-fn short_hash(parts: &[&str]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part.as_bytes());
-        hasher.update([0_u8]);
-    }
-    hex::encode(hasher.finalize())[..32].to_owned()
-}
-
-struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    path: &'a str,
-}
-
-impl Fields<'_> {
-    fn name(&self, field: &str) -> String {
-        format!("{}{field}", self.path)
-    }
-
-    fn required_str(&self, field: &str) -> Result<&str, ApiError> {
-        match self.object.get(field) {
-            None | Some(Value::Null) => Err(ApiError::bad_request(
-                "missing_field",
-                format!("missing field `{}`", self.name(field)),
-            )
-            .with_details(serde_json::json!({ "field": self.name(field) }))),
-            Some(Value::String(raw)) => Ok(raw),
-            Some(_) => Err(self.invalid_message(field, "must be a string".to_owned())),
-        }
-    }
-
-    fn optional_str(&self, field: &str) -> Result<Option<&str>, ApiError> {
-        match self.object.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(raw)) => Ok(Some(raw)),
-            Some(_) => Err(self.invalid_message(field, "must be a string".to_owned())),
-        }
-    }
-
-    fn parsed<T>(
-        &self,
-        field: &str,
-        parse: impl FnOnce(&str) -> Result<T, ValueError>,
-    ) -> Result<T, ApiError> {
-        parse(self.required_str(field)?).map_err(|e| self.invalid(field, &e))
-    }
-
-    fn labels(&self) -> Result<Labels, ApiError> {
-        let entries = match self.object.get("labels") {
-            None | Some(Value::Null) => BTreeMap::new(),
-            Some(Value::Object(map)) => {
-                map.iter()
-                    .map(|(key, value)| match value {
-                        Value::String(value) => Ok((key.clone(), value.clone())),
-                        _ => Err(self
-                            .invalid_message("labels", format!("label `{key}` must be a string"))),
-                    })
-                    .collect::<Result<_, _>>()?
-            }
-            Some(_) => {
-                return Err(
-                    self.invalid_message("labels", "must be an object of strings".to_owned())
-                )
-            }
-        };
-        Labels::new(entries).map_err(|e| self.invalid("labels", &e))
-    }
-
-    fn invalid(&self, field: &str, error: &ValueError) -> ApiError {
-        self.invalid_message(field, error.problem().to_owned())
-    }
-
-    fn invalid_message(&self, field: &str, problem: String) -> ApiError {
-        let name = self.name(field);
-        ApiError::invalid_value(&name, format!("invalid `{name}`: {problem}"))
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,25 @@
 //! One module per monitoring tool: its webhook payload in, normalized alerts
 //! out. Parsers are pure (no I/O): they see the raw request and the time it
 //! arrived, and reject a delivery whole when any alert in it is invalid.
+//!
+//! Layout: `generic`, `alertmanager` (also Grafana), `datadog`, `cloudwatch`
+//! (with `sns`, the envelope and its signature), `zabbix` and `pagerduty`, one
+//! per source; `fields` reads JSON with errors naming the field's path;
+//! `normalize` fits vendor values into our value types and hashes keys.
 
+pub mod alertmanager;
+pub mod cloudwatch;
+pub mod datadog;
+mod fields;
 pub mod generic;
+mod normalize;
+pub mod pagerduty;
+mod sns;
+pub mod zabbix;
+
+pub use sns::{SnsCertificate, SnsCertificateError};
+
+use std::sync::Arc;
 
 use alertledger_domain::values::WebhookSource;
 use axum::http::{HeaderMap, StatusCode};
@@ -39,21 +56,44 @@ pub struct SnsSubscription {
     pub subscribe_url: String,
 }
 
-/// Settings parsers need beyond the request.
+/// Settings parsers need beyond the request, loaded once at start-up.
 #[derive(Debug, Clone, Default)]
-pub struct SourceSettings {}
+pub struct SourceSettings {
+    /// AWS's SNS signing certificate. When set, every `cloudwatch` delivery
+    /// must carry a valid SNS signature by it (else 401); when unset, SNS
+    /// messages are accepted unsigned. Its `SigningCertURL` is never fetched.
+    pub sns_signing_cert: Option<Arc<SnsCertificate>>,
+}
 
 /// The sources this build accepts.
-pub const SUPPORTED: &[WebhookSource] = &[WebhookSource::Generic];
+pub const SUPPORTED: &[WebhookSource] = &[
+    WebhookSource::Generic,
+    WebhookSource::Alertmanager,
+    WebhookSource::Grafana,
+    WebhookSource::Datadog,
+    WebhookSource::Cloudwatch,
+    WebhookSource::Zabbix,
+    WebhookSource::Pagerduty,
+];
 
 /// Parses a delivery from `source`.
 pub fn parse(
     source: WebhookSource,
     delivery: &RawDelivery<'_>,
-    _settings: &SourceSettings,
+    settings: &SourceSettings,
 ) -> Result<SourcePayload, ApiError> {
     match source {
         WebhookSource::Generic => generic::parse(delivery),
+        WebhookSource::Alertmanager => {
+            alertmanager::parse(delivery, alertmanager::Flavor::Alertmanager)
+        }
+        WebhookSource::Grafana => alertmanager::parse(delivery, alertmanager::Flavor::Grafana),
+        WebhookSource::Datadog => datadog::parse(delivery),
+        WebhookSource::Cloudwatch => {
+            cloudwatch::parse(delivery, settings.sns_signing_cert.as_deref())
+        }
+        WebhookSource::Zabbix => zabbix::parse(delivery),
+        WebhookSource::Pagerduty => pagerduty::parse(delivery),
         other => Err(unsupported(other)),
     }
 }

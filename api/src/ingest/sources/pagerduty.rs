@@ -1,0 +1,395 @@
+//! The `pagerduty` source: a PagerDuty Events API v2 event, sent to us as if
+//! we were PagerDuty, so any tool with a PagerDuty integration can feed
+//! alertledger. One alert per request.
+//!
+//! `trigger` (PagerDuty requires `payload.summary`, `source` and `severity`;
+//! missing: 400):
+//! - signature: `payload.class`, else `payload.summary` (cut to 255 characters);
+//! - asset: `payload.source`; message: `payload.summary`;
+//! - severity: critical → critical, error → high, warning → medium, info →
+//!   low; anything else is 422;
+//! - occurred_at: `payload.timestamp` (ISO 8601), else when received;
+//! - labels: string values of a flat `payload.custom_details`, then
+//!   `component`, `group`, `class` (which win over a custom detail of that name);
+//! - fingerprint: `pagerduty:<dedup_key>`; without one PagerDuty would make up
+//!   a key per event, we derive `pagerduty:<hash(summary, source, severity)>`
+//!   so a repeated identical trigger is the same alert.
+//!
+//! `acknowledge` and `resolve` need only `dedup_key`: they become an alert
+//! with the same fingerprint (the ingestor matches it to the original by it),
+//! status resolved (resolve) or firing and `acknowledged_by_source`
+//! (acknowledge). Its asset, signature and severity come from `payload` when
+//! given, else placeholders: asset `unknown`, signature `pagerduty:<dedup_key>`,
+//! severity low.
+//!
+//! Notification key: `pagerduty:` + hash(dedup key, event action,
+//! `payload.timestamp` or else the whole body). `routing_key` is ignored (the
+//! tenant's API key authenticates) and never stored: in PagerDuty it is a
+//! credential.
+
+use std::collections::BTreeMap;
+
+use alertledger_domain::values::{
+    AlertMessage, AlertSignature, AlertStatus, AssetName, Labels, Severity, ToolSource, ValueError,
+};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::fields::Fields;
+use super::{normalize, RawDelivery, SourcePayload};
+use crate::error::ApiError;
+use crate::ingest::NormalizedAlert;
+
+/// Parses a PagerDuty Events API v2 event.
+pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
+    let body = super::json_body(delivery.body)?;
+    let root = Fields::root(&body)?;
+    let action = root.required_str("event_action")?;
+    let payload = root.object("payload")?;
+    let dedup_key = root.non_empty_str("dedup_key")?;
+
+    let event = match action {
+        "trigger" => {
+            let payload = payload.as_ref().ok_or_else(|| root.missing("payload"))?;
+            trigger(payload, dedup_key)?
+        }
+        "acknowledge" | "resolve" => {
+            let dedup_key = dedup_key.ok_or_else(|| root.missing("dedup_key"))?;
+            follow_up(&root, payload.as_ref(), dedup_key, action == "resolve")?
+        }
+        other => {
+            return Err(root.invalid_message(
+                "event_action",
+                format!("unknown event action {other:?}; expected trigger, acknowledge or resolve"),
+            ))
+        }
+    };
+
+    let (labels, occurred_at, timestamp) = match &payload {
+        Some(payload) => (
+            normalize::labels(labels(payload)?)
+                .map_err(|e| payload.invalid("custom_details", &e))?,
+            occurred_at(payload)?,
+            payload.non_empty_str("timestamp")?,
+        ),
+        None => (Labels::default(), None, None),
+    };
+    let fingerprint = normalize::fingerprint(&format!("pagerduty:{}", event.dedup))
+        .map_err(|e| root.invalid("dedup_key", &e))?;
+    let body_text = String::from_utf8_lossy(delivery.body);
+    let identity = timestamp.unwrap_or(&body_text);
+    let notification_key =
+        normalize::hashed_key("pagerduty", &[fingerprint.as_str(), action, identity])?;
+
+    Ok(SourcePayload::Alerts(vec![NormalizedAlert {
+        asset: event.asset,
+        signature: event.signature,
+        severity: event.severity,
+        message: event.message,
+        tool_source: ToolSource::parse("pagerduty").map_err(|e| ApiError::internal(&e))?,
+        status: event.status,
+        labels,
+        occurred_at,
+        fingerprint,
+        notification_key,
+        acknowledged_by_source: event.acknowledged,
+    }]))
+}
+
+/// What one event says about its alert; labels, time and keys come from the
+/// fields every action shares.
+struct Event {
+    asset: AssetName,
+    signature: AlertSignature,
+    severity: Severity,
+    message: AlertMessage,
+    status: AlertStatus,
+    acknowledged: bool,
+    /// The dedup key, or what stands in for a trigger's missing one.
+    dedup: String,
+}
+
+/// A `trigger`: everything PagerDuty requires must be there.
+fn trigger(payload: &Fields<'_>, dedup_key: Option<&str>) -> Result<Event, ApiError> {
+    let summary = payload.required_str("summary")?;
+    let source = payload.required_str("source")?;
+    let raw_severity = payload.required_str("severity")?;
+    let severity = severity(raw_severity).ok_or_else(|| {
+        payload.invalid_message(
+            "severity",
+            format!("unknown severity {raw_severity:?}; expected critical, error, warning or info"),
+        )
+    })?;
+    let signature = payload.non_empty_str("class")?.unwrap_or(summary);
+    Ok(Event {
+        asset: normalize::asset(source).map_err(|e| payload.invalid("source", &e))?,
+        signature: normalize::signature(signature).map_err(|e| payload.invalid("summary", &e))?,
+        severity,
+        message: normalize::message(summary).map_err(|e| payload.invalid("summary", &e))?,
+        status: AlertStatus::Firing,
+        acknowledged: false,
+        dedup: match dedup_key {
+            Some(key) => key.to_owned(),
+            None => normalize::short_hash(&[summary, source, raw_severity]),
+        },
+    })
+}
+
+/// An `acknowledge` or `resolve`: the payload is optional, and PagerDuty
+/// ignores it, so what it lacks gets a placeholder and a bad severity is low.
+fn follow_up(
+    root: &Fields<'_>,
+    payload: Option<&Fields<'_>>,
+    dedup_key: &str,
+    resolve: bool,
+) -> Result<Event, ApiError> {
+    let field = |name: &str| match payload {
+        Some(payload) => payload.non_empty_str(name),
+        None => Ok(None),
+    };
+    let summary = field("summary")?;
+    let placeholder = format!("pagerduty:{dedup_key}");
+    let signature = field("class")?.or(summary).unwrap_or(&placeholder);
+    let message = match summary {
+        Some(summary) => summary.to_owned(),
+        None => format!(
+            "{} through the PagerDuty Events API (dedup_key {dedup_key})",
+            if resolve { "resolved" } else { "acknowledged" }
+        ),
+    };
+    let invalid = |name: &str, e: ValueError| match payload {
+        Some(payload) => payload.invalid(name, &e),
+        None => root.invalid("dedup_key", &e),
+    };
+    Ok(Event {
+        asset: normalize::asset(field("source")?.unwrap_or("unknown"))
+            .map_err(|e| invalid("source", e))?,
+        signature: normalize::signature(signature).map_err(|e| invalid("summary", e))?,
+        severity: field("severity")?
+            .and_then(severity)
+            .unwrap_or(Severity::Low),
+        message: normalize::message(&message).map_err(|e| invalid("summary", e))?,
+        status: if resolve {
+            AlertStatus::Resolved
+        } else {
+            AlertStatus::Firing
+        },
+        acknowledged: !resolve,
+        dedup: dedup_key.to_owned(),
+    })
+}
+
+fn severity(raw: &str) -> Option<Severity> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "critical" => Some(Severity::Critical),
+        "error" => Some(Severity::High),
+        "warning" => Some(Severity::Medium),
+        "info" => Some(Severity::Low),
+        _ => None,
+    }
+}
+
+fn occurred_at(payload: &Fields<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    payload
+        .non_empty_str("timestamp")?
+        .map(|raw| normalize::rfc3339(raw).map_err(|p| payload.invalid_message("timestamp", p)))
+        .transpose()
+}
+
+/// String custom details, then component, group and class.
+fn labels(payload: &Fields<'_>) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut labels = BTreeMap::new();
+    if let Some(Value::Object(details)) = payload.get("custom_details") {
+        for (key, value) in details {
+            if let Value::String(value) = value {
+                labels.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    for field in ["component", "group", "class"] {
+        if let Some(value) = payload.non_empty_str(field)? {
+            labels.insert(field.to_owned(), value.to_owned());
+        }
+    }
+    Ok(labels)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use axum::http::{HeaderMap, StatusCode};
+    use serde_json::json;
+
+    fn trigger_event() -> Value {
+        json!({
+            "routing_key": "R0UT1NGK3Y0000000000000000000000",
+            "event_action": "trigger",
+            "dedup_key": "srv01/mysql/replication-lag",
+            "payload": {
+                "summary": "Replication lag on srv01 is 340 seconds",
+                "source": "srv01.prod.example.com",
+                "severity": "error",
+                "timestamp": "2026-11-22T03:07:32.643+00:00",
+                "component": "mysql",
+                "group": "prod-datapipe",
+                "class": "replication lag",
+                "custom_details": {
+                    "lag_seconds": 340,
+                    "replica": "srv01-replica-2",
+                    "thresholds": {"warn": 60, "crit": 300}
+                }
+            },
+            "client": "Sample Monitoring Service",
+            "client_url": "https://monitoring.example.com",
+            "links": [{"href": "https://example.com/", "text": "Link text"}],
+            "images": [{"src": "https://example.com/graph.png", "alt": "lag"}]
+        })
+    }
+
+    fn parse_value(body: &Value) -> Result<NormalizedAlert, ApiError> {
+        let headers = HeaderMap::new();
+        let bytes = body.to_string();
+        let delivery = RawDelivery {
+            body: bytes.as_bytes(),
+            headers: &headers,
+            received_at: Utc::now(),
+        };
+        match parse(&delivery)? {
+            SourcePayload::Alerts(mut alerts) => Ok(alerts.remove(0)),
+            other => panic!("expected an alert, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_trigger_becomes_a_firing_alert() {
+        let alert = parse_value(&trigger_event()).unwrap();
+        assert_eq!(alert.asset.as_str(), "srv01.prod.example.com");
+        assert_eq!(alert.signature.as_str(), "replication lag");
+        assert_eq!(alert.severity, Severity::High);
+        assert_eq!(
+            alert.message.as_str(),
+            "Replication lag on srv01 is 340 seconds"
+        );
+        assert_eq!(alert.tool_source.as_str(), "pagerduty");
+        assert_eq!(alert.status, AlertStatus::Firing);
+        assert!(!alert.acknowledged_by_source);
+        assert_eq!(
+            alert.occurred_at,
+            Some(normalize::rfc3339("2026-11-22T03:07:32.643Z").unwrap())
+        );
+        assert_eq!(
+            alert.fingerprint.as_str(),
+            "pagerduty:srv01/mysql/replication-lag"
+        );
+        assert!(alert.notification_key.as_str().starts_with("pagerduty:"));
+        let labels: Vec<(&str, &str)> = alert.labels.iter().collect();
+        assert_eq!(
+            labels,
+            [
+                ("class", "replication lag"),
+                ("component", "mysql"),
+                ("group", "prod-datapipe"),
+                ("replica", "srv01-replica-2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_resolve_needs_only_the_dedup_key_and_matches_by_fingerprint() {
+        let firing = parse_value(&trigger_event()).unwrap();
+        let resolve = json!({
+            "routing_key": "R0UT1NGK3Y0000000000000000000000",
+            "event_action": "resolve",
+            "dedup_key": "srv01/mysql/replication-lag"
+        });
+        let resolved = parse_value(&resolve).unwrap();
+        assert_eq!(resolved.status, AlertStatus::Resolved);
+        assert!(!resolved.acknowledged_by_source);
+        assert_eq!(resolved.fingerprint, firing.fingerprint);
+        assert_ne!(resolved.notification_key, firing.notification_key);
+        assert_eq!(resolved.asset.as_str(), "unknown");
+        assert_eq!(
+            resolved.signature.as_str(),
+            "pagerduty:srv01/mysql/replication-lag"
+        );
+        assert_eq!(resolved.severity, Severity::Low);
+        assert_eq!(resolved.occurred_at, None);
+    }
+
+    #[test]
+    fn an_acknowledge_marks_the_alert_acknowledged_and_keeps_it_firing() {
+        let mut acknowledge = trigger_event();
+        acknowledge["event_action"] = json!("acknowledge");
+        let acknowledged = parse_value(&acknowledge).unwrap();
+        let firing = parse_value(&trigger_event()).unwrap();
+        assert_eq!(acknowledged.status, AlertStatus::Firing);
+        assert!(acknowledged.acknowledged_by_source);
+        assert_eq!(acknowledged.asset, firing.asset);
+        assert_eq!(acknowledged.signature, firing.signature);
+        assert_eq!(acknowledged.severity, firing.severity);
+        assert_eq!(acknowledged.fingerprint, firing.fingerprint);
+        assert_ne!(acknowledged.notification_key, firing.notification_key);
+    }
+
+    #[test]
+    fn a_trigger_without_source_is_400_naming_it() {
+        let mut body = trigger_event();
+        body["payload"].as_object_mut().unwrap().remove("source");
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert!(format!("{error:?}").contains("payload.source"));
+        body["payload"]["source"] = json!("srv01");
+        body["payload"].as_object_mut().unwrap().remove("severity");
+        let error = parse_value(&body).unwrap_err();
+        assert!(format!("{error:?}").contains("payload.severity"));
+    }
+
+    #[test]
+    fn an_unknown_severity_is_422_naming_it() {
+        let mut body = trigger_event();
+        body["payload"]["severity"] = json!("sev1");
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(format!("{error:?}").contains("payload.severity"));
+    }
+
+    #[test]
+    fn an_unknown_event_action_is_422() {
+        let mut body = trigger_event();
+        body["event_action"] = json!("snooze");
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(format!("{error:?}").contains("event_action"));
+    }
+
+    #[test]
+    fn a_resolve_without_dedup_key_is_400() {
+        let body = json!({"routing_key": "R0UT1NGK3Y", "event_action": "resolve"});
+        let error = parse_value(&body).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert!(format!("{error:?}").contains("dedup_key"));
+    }
+
+    #[test]
+    fn a_trigger_without_dedup_key_gets_a_stable_derived_fingerprint() {
+        let mut body = trigger_event();
+        body.as_object_mut().unwrap().remove("dedup_key");
+        let first = parse_value(&body).unwrap();
+        body["payload"]["timestamp"] = json!("2026-11-22T04:00:00Z");
+        let later = parse_value(&body).unwrap();
+        assert!(first.fingerprint.as_str().starts_with("pagerduty:"));
+        assert_eq!(first.fingerprint, later.fingerprint);
+        assert_ne!(first.notification_key, later.notification_key);
+    }
+
+    #[test]
+    fn a_long_summary_is_cut_to_the_signature_limit() {
+        let mut body = trigger_event();
+        body["payload"].as_object_mut().unwrap().remove("class");
+        body["payload"]["summary"] = json!("ü".repeat(1024));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.signature.as_str().chars().count(), 255);
+        assert_eq!(alert.message.as_str().chars().count(), 1024);
+    }
+}

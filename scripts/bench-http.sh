@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# HTTP load benchmark of webhook ingestion (see BENCHMARKS.md).
+#
+# Starts the release build on a fresh database on the local PostgreSQL, creates
+# a tenant with an API key, a webhook secret and signing required, then drives
+# POST /api/v1/webhooks/{generic,alertmanager} with wrk at concurrency 8 and 32.
+# Every request is signed (X-Timestamp/X-Signature) and carries a unique
+# Idempotency-Key, so each one stores new alerts durably.
+#
+# Usage: scripts/bench-http.sh [DURATION_SECONDS]   (default 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration="${1:-20}"
+server="postgres://postgres@127.0.0.1:5432"
+database="alertledger_bench"
+port=18099
+url="http://127.0.0.1:$port"
+work="$(mktemp -d)"
+
+if ! command -v wrk >/dev/null 2>&1; then
+  echo "bench-http: installing wrk from Debian's packages" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
+fi
+cargo build --release --quiet --bin alertledger
+bin=target/release/alertledger
+
+psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $database WITH (FORCE)"
+export DATABASE_URL="$server/$database"
+export ALERTLEDGER_JWT_SECRET="bench-only-jwt-secret-of-32-bytes-or-more"
+export ALERTLEDGER_MASTER_KEY="$(openssl rand -base64 32)"
+export RUST_LOG=warn
+
+"$bin" serve --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+trap 'kill $server_pid 2>/dev/null; wait $server_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "$url/readyz" >/dev/null && break; sleep 0.2; done
+
+tenant=$("$bin" tenant create --name "Bench Ltd" --slug bench 2>/dev/null | tail -n 1)
+api_key=$("$bin" tenant api-key --tenant "$tenant" 2>/dev/null | tail -n 1)
+secret=$("$bin" tenant secret --tenant "$tenant" 2>/dev/null | tail -n 1)
+token=$("$bin" token issue --sub bench --name Bench --role msp_admin 2>/dev/null | tail -n 1)
+api() { curl -sf -X PUT -H "Authorization: Bearer $token" -H 'Content-Type: application/json' "$url/api/v1/tenants/$tenant/$1" -d "$2" >/dev/null; }
+# The tenant directory follows the log: give it a moment to see the CLI's changes.
+for _ in $(seq 1 50); do api webhook-signing '{"required": true}' && break; sleep 0.2; done
+api rate-limit '{"requests_per_minute": 1000000, "burst": 1000000}'
+
+key_hex=$(printf '%s' "${secret#whsec_}" | base64 -d | xxd -p -c 256)
+sign() {  # body file -> "X-Timestamp: ..." and "X-Signature: ..." lines
+  local ts sig
+  ts=$(date +%s)
+  sig=$( (printf '%s.' "$ts"; cat "$1") | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$key_hex" | awk '{print $NF}')
+  printf 'X-Timestamp: %s\nX-Signature: sha256=%s\n' "$ts" "$sig"
+}
+
+cat >"$work/generic.json" <<'JSON'
+{"asset_name":"web01","signature":"HighCPU","severity":"critical","message":"CPU above 95% for 5 minutes","tool_source":"prometheus","labels":{"env":"production","team":"web"},"occurred_at":"2026-11-22T03:07:32Z"}
+JSON
+python3 - "$work/alertmanager.json" <<'PY'
+import json, sys
+alerts = [{
+    "status": "firing",
+    "labels": {"alertname": "HighCPU", "instance": f"web{i:02}:9100", "job": "node", "severity": "critical"},
+    "annotations": {"summary": f"CPU > 95% on web{i:02}"},
+    "startsAt": "2026-11-22T03:07:32Z", "endsAt": "0001-01-01T00:00:00Z",
+    "generatorURL": "http://prometheus.local/graph", "fingerprint": f"{i:016x}",
+} for i in range(50)]
+body = {"receiver": "alertledger", "status": "firing", "alerts": alerts,
+        "groupLabels": {"alertname": "HighCPU"}, "commonLabels": {"alertname": "HighCPU", "job": "node"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "version": "4",
+        "groupKey": "{}:{alertname=\"HighCPU\"}", "truncatedAlerts": 0}
+open(sys.argv[1], "w").write(json.dumps(body, separators=(",", ":")))
+PY
+
+stored() { psql -qAt -h 127.0.0.1 -U postgres -d "$database" -c "SELECT count(*) FROM events WHERE event_type = 'AlertReceived'"; }
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql -At -h 127.0.0.1 -U postgres -c 'show server_version')"
+for source in generic alertmanager; do
+  for connections in 8 32; do
+    mapfile -t signature < <(sign "$work/$source.json")
+    before=$(stored)
+    echo
+    echo "== $source, $connections connections, ${duration}s"
+    echo "   wrk -t2 -c$connections -d${duration}s --latency -s bench/unique-delivery.lua -H 'X-API-Key: ...' -H '${signature[0]}' -H 'X-Signature: ...' $url/api/v1/webhooks/$source"
+    BODY_FILE="$work/$source.json" RUN_ID="$source-$connections" \
+      wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/unique-delivery.lua \
+        -H "X-API-Key: $api_key" -H "${signature[0]}" -H "${signature[1]}" \
+        "$url/api/v1/webhooks/$source" | sed 's/^/   /'
+    after=$(stored)
+    echo "   alerts stored during the run: $((after - before)) ($(( (after - before) / duration ))/s)"
+  done
+done
