@@ -63,7 +63,8 @@ async fn the_real_alertmanager_payload_stores_its_alerts_once_and_its_resolution
     assert_eq!(count(&app, "AlertReceived").await, 2);
 
     let stored: Value = sqlx::query_scalar(
-        "SELECT payload -> 'AlertReceived' FROM events WHERE event_type = 'AlertReceived' ORDER BY position LIMIT 1",
+        "SELECT payload -> 'AlertReceived' FROM events
+          WHERE event_type = 'AlertReceived' AND payload -> 'AlertReceived' ->> 'asset' = 'web01'",
     )
     .fetch_one(app.db.pool())
     .await

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use alertledger_domain::alert::Alert;
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::{LogReader, LogSignal, LogTailer, TailSettings};
+use alertledger_projections::log::{LogReader, LogSignal, LogTailer, TailSettings, WakeOn};
 use alertledger_projections::receipts::{BatcherSettings, ReceiptBatcher};
 use alertledger_projections::store::AggregateStore;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -69,7 +69,15 @@ impl Application {
         signal: LogSignal,
     ) -> Result<Self, BuildError> {
         let reader = LogReader::new(pool.clone());
-        let tailer = LogTailer::new(reader.clone(), signal.clone(), TailSettings::default());
+        // The directory follows configuration, not the stream of receipts.
+        let tailer = LogTailer::new(
+            reader.clone(),
+            signal.clone(),
+            TailSettings {
+                wake_on: WakeOn::NonReceiptAppends,
+                ..TailSettings::default()
+            },
+        );
         let directory = TenantDirectory::load_and_follow(&reader, &tailer).await?;
         let batcher = ReceiptBatcher::start(
             pool.clone(),

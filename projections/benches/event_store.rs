@@ -40,8 +40,8 @@ fn receipt(tenant: Uuid, n: usize) -> ReceiptRow {
             "status": "firing", "labels": { "alertname": "HighCPU", "instance": format!("web{:02}:9100", n % 40), "job": "node", "env": "production" },
             "occurred_at": "2026-11-22T03:07:32Z", "fingerprint": format!("{:016x}", n % 977),
             "asset_known": true, "at": "2026-11-22T03:07:33.120Z"
-        }}),
-        metadata: json!({ "actor": "api_key:0195d1a0-0000-7000-8000-000000000001", "request_id": Uuid::new_v4(), "source_ip": "10.1.2.3", "delivery_key": format!("bench-{n}") }),
+        }}).to_string(),
+        metadata: json!({ "actor": "api_key:0195d1a0-0000-7000-8000-000000000001", "request_id": Uuid::new_v4(), "source_ip": "10.1.2.3", "delivery_key": format!("bench-{n}") }).to_string(),
     }
 }
 

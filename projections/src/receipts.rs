@@ -21,13 +21,15 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::log::LogSignal;
 
 /// One alert receipt ready to store: the first event of an `Alert` aggregate.
+/// Payload and metadata are serialized JSON text (parsed once, by PostgreSQL),
+/// so the hot path builds no JSON trees.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReceiptRow {
     pub aggregate_id: String,
     pub event_type: String,
     pub event_version: String,
-    pub payload: serde_json::Value,
-    pub metadata: serde_json::Value,
+    pub payload: String,
+    pub metadata: String,
 }
 
 /// What became of one receipt.
@@ -94,14 +96,14 @@ pub async fn append_receipts(
         ids.push(row.aggregate_id.as_str());
         types.push(row.event_type.as_str());
         versions.push(row.event_version.as_str());
-        payloads.push(&row.payload);
-        metadata.push(&row.metadata);
+        payloads.push(row.payload.as_str());
+        metadata.push(row.metadata.as_str());
     }
 
     let inserted: Vec<(String, i64)> = sqlx::query_as(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         SELECT $1, r.aggregate_id, 1, r.event_type, r.event_version, r.payload, r.metadata
-           FROM UNNEST($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+         SELECT $1, r.aggregate_id, 1, r.event_type, r.event_version, r.payload::jsonb, r.metadata::jsonb
+           FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
                 WITH ORDINALITY AS r(aggregate_id, event_type, event_version, payload, metadata, ord)
           ORDER BY r.ord
          ON CONFLICT (aggregate_type, aggregate_id, sequence) DO NOTHING
@@ -281,7 +283,7 @@ async fn write_requests(
     }
     match append_receipts(pool, aggregate_type, &rows).await {
         Ok(outcomes) => {
-            signal.appended();
+            signal.appended_receipts();
             let mut outcomes = outcomes.into_iter();
             for (reply, count) in replies {
                 let _ = reply.send(Ok(outcomes.by_ref().take(count).collect()));
@@ -311,7 +313,7 @@ async fn write_alone(
     for request in requests {
         let result = append_receipts(pool, aggregate_type, &request.rows).await;
         if result.is_ok() {
-            signal.appended();
+            signal.appended_receipts();
         }
         let _ = request.reply.send(result);
     }

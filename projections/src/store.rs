@@ -50,15 +50,10 @@ impl EventMetadata {
         .collect()
     }
 
-    /// The same map as a JSON object (for rows written outside cqrs-es).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.clone()
-                .into_map()
-                .into_iter()
-                .map(|(key, value)| (key, serde_json::Value::String(value)))
-                .collect(),
-        )
+    /// The same map as JSON text (for rows written outside cqrs-es).
+    pub fn to_json_text(&self) -> String {
+        // A map of strings always serializes.
+        serde_json::to_string(&self.clone().into_map()).unwrap_or_else(|_| "{}".to_owned())
     }
 }
 

@@ -17,8 +17,10 @@ fn receipt(tenant: Uuid, key: &str) -> ReceiptRow {
         aggregate_id: format!("{tenant}:{key}"),
         event_type: "AlertReceived".into(),
         event_version: "1.0".into(),
-        payload: serde_json::json!({ "AlertReceived": { "tenant_id": tenant, "delivery_key": key } }),
-        metadata: serde_json::json!({ "delivery_key": key }),
+        payload:
+            serde_json::json!({ "AlertReceived": { "tenant_id": tenant, "delivery_key": key } })
+                .to_string(),
+        metadata: serde_json::json!({ "delivery_key": key }).to_string(),
     }
 }
 
@@ -187,7 +189,7 @@ async fn a_failing_request_writes_nothing_and_does_not_fail_its_neighbours() {
         },
     );
     let mut broken = receipt(tenant, "broken");
-    broken.payload = serde_json::json!({ "AlertReceived": {} }); // no tenant: refused by the table
+    broken.payload = serde_json::json!({ "AlertReceived": {} }).to_string(); // no tenant: refused by the table
 
     let mut requests: Vec<Vec<ReceiptRow>> = (0..30)
         .map(|n| vec![receipt(tenant, &format!("good-{n}"))])

@@ -197,7 +197,7 @@ impl AlertIngestor {
             .handle(command, &self.services, &sink)
             .await
             .map_err(|error| ApiError::internal(&error))?;
-        let metadata = metadata.to_json();
+        let metadata = metadata.to_json_text();
         sink.collect()
             .await
             .into_iter()
@@ -206,7 +206,7 @@ impl AlertIngestor {
                     aggregate_id: alert_id.to_string(),
                     event_type: event.event_type(),
                     event_version: event.event_version(),
-                    payload: serde_json::to_value(&event)
+                    payload: serde_json::to_string(&event)
                         .map_err(|error| ApiError::internal(&error))?,
                     metadata: metadata.clone(),
                 })

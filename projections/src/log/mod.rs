@@ -16,5 +16,5 @@ mod xid8;
 
 pub use cursor::LogCursor;
 pub use reader::{LogBatch, LogEvent, LogFilter, LogReader};
-pub use signal::{LogSignal, LOG_CHANNEL};
+pub use signal::{LogSignal, WakeOn, LOG_CHANNEL};
 pub use tail::{LogTailer, TailSettings};

@@ -7,7 +7,7 @@ use tokio::sync::watch;
 
 use super::cursor::LogCursor;
 use super::reader::{LogEvent, LogFilter, LogReader};
-use super::signal::LogSignal;
+use super::signal::{LogSignal, WakeOn};
 
 /// How a tailer reads and waits.
 #[derive(Debug, Clone)]
@@ -20,6 +20,8 @@ pub struct TailSettings {
     /// older transaction still open holds the horizon); doubles up to
     /// `poll_interval`.
     pub hint_retry: Duration,
+    /// Which appends wake the tailer before its next poll.
+    pub wake_on: WakeOn,
 }
 
 impl Default for TailSettings {
@@ -28,6 +30,7 @@ impl Default for TailSettings {
             batch_size: 1_000,
             poll_interval: Duration::from_millis(500),
             hint_retry: Duration::from_millis(5),
+            wake_on: WakeOn::AllAppends,
         }
     }
 }
@@ -72,7 +75,7 @@ impl LogTailer {
             filter,
             settings: self.settings.clone(),
             cursor: after,
-            wake: self.signal.subscribe(),
+            wake: self.signal.subscribe(self.settings.wake_on),
             retry_delay: None,
         };
         futures_util::stream::unfold(state, |mut state| async move {
