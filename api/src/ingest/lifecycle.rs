@@ -42,24 +42,9 @@ impl SourceLifecycle {
         began_by: DateTime<Utc>,
         resolved_at: DateTime<Utc>,
     ) -> Result<(), ApiError> {
-        let open: Vec<String> = sqlx::query_scalar(
-            "SELECT r.aggregate_id FROM events r
-              WHERE r.tenant_id = $1 AND r.event_type = 'AlertReceived'
-                AND r.payload -> 'AlertReceived' ->> 'fingerprint' = $2
-                AND r.payload -> 'AlertReceived' ->> 'status' = 'firing'
-                AND (r.payload -> 'AlertReceived' ->> 'occurred_at')::timestamptz <= $3
-                AND NOT EXISTS (SELECT 1 FROM events x
-                                 WHERE x.aggregate_type = 'Alert' AND x.aggregate_id = r.aggregate_id
-                                   AND x.event_type = 'AlertResolvedBySource')
-              ORDER BY r.position DESC
-              LIMIT $4",
-        )
-        .bind(delivery.tenant_id.as_uuid())
-        .bind(fingerprint.as_str())
-        .bind(began_by)
-        .bind(MAX_MATCHES)
-        .fetch_all(&self.pool)
-        .await?;
+        let open = self
+            .open_alerts(delivery, fingerprint, Some(began_by))
+            .await?;
         for alert_id in open {
             let resolve = AlertCommand::ResolveAlertFromSource {
                 resolved_at,
@@ -77,22 +62,7 @@ impl SourceLifecycle {
         delivery: &Delivery,
         fingerprint: &Fingerprint,
     ) -> Result<Vec<IngestedAlert>, ApiError> {
-        let open: Vec<String> = sqlx::query_scalar(
-            "SELECT r.aggregate_id FROM events r
-              WHERE r.tenant_id = $1 AND r.event_type = 'AlertReceived'
-                AND r.payload -> 'AlertReceived' ->> 'fingerprint' = $2
-                AND r.payload -> 'AlertReceived' ->> 'status' = 'firing'
-                AND NOT EXISTS (SELECT 1 FROM events x
-                                 WHERE x.aggregate_type = 'Alert' AND x.aggregate_id = r.aggregate_id
-                                   AND x.event_type = 'AlertResolvedBySource')
-              ORDER BY r.position DESC
-              LIMIT $3",
-        )
-        .bind(delivery.tenant_id.as_uuid())
-        .bind(fingerprint.as_str())
-        .bind(MAX_MATCHES)
-        .fetch_all(&self.pool)
-        .await?;
+        let open = self.open_alerts(delivery, fingerprint, None).await?;
         let mut acknowledged = Vec::with_capacity(open.len());
         for alert_id in open {
             let acknowledge = AlertCommand::AcknowledgeAlert {
@@ -122,6 +92,35 @@ impl SourceLifecycle {
             });
         }
         Ok(acknowledged)
+    }
+
+    /// The tenant's firing alerts with `fingerprint` not yet resolved by their
+    /// source, newest first; with `began_by`, only those that began by then.
+    async fn open_alerts(
+        &self,
+        delivery: &Delivery,
+        fingerprint: &Fingerprint,
+        began_by: Option<DateTime<Utc>>,
+    ) -> Result<Vec<String>, ApiError> {
+        Ok(sqlx::query_scalar(
+            "SELECT r.aggregate_id FROM events r
+              WHERE r.tenant_id = $1 AND r.event_type = 'AlertReceived'
+                AND r.payload -> 'AlertReceived' ->> 'fingerprint' = $2
+                AND r.payload -> 'AlertReceived' ->> 'status' = 'firing'
+                AND ($3::timestamptz IS NULL
+                     OR (r.payload -> 'AlertReceived' ->> 'occurred_at')::timestamptz <= $3)
+                AND NOT EXISTS (SELECT 1 FROM events x
+                                 WHERE x.aggregate_type = 'Alert' AND x.aggregate_id = r.aggregate_id
+                                   AND x.event_type = 'AlertResolvedBySource')
+              ORDER BY r.position DESC
+              LIMIT $4",
+        )
+        .bind(delivery.tenant_id.as_uuid())
+        .bind(fingerprint.as_str())
+        .bind(began_by)
+        .bind(MAX_MATCHES)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Runs `command` on one alert. `Ok(false)` when the alert already was in
