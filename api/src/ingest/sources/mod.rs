@@ -125,3 +125,22 @@ fn unsupported(source: WebhookSource) -> ApiError {
         ),
     )
 }
+
+/// For the parsers' tests: a body delivered now, and the one alert it yields.
+#[cfg(test)]
+pub(crate) fn parse_one(
+    parse: impl Fn(&RawDelivery<'_>) -> Result<SourcePayload, ApiError>,
+    body: &Value,
+) -> Result<NormalizedAlert, ApiError> {
+    let headers = HeaderMap::new();
+    let bytes = body.to_string();
+    let delivery = RawDelivery {
+        body: bytes.as_bytes(),
+        headers: &headers,
+        received_at: Utc::now(),
+    };
+    match parse(&delivery)? {
+        SourcePayload::Alerts(mut alerts) if alerts.len() == 1 => Ok(alerts.remove(0)),
+        other => panic!("expected one alert, got {other:?}"),
+    }
+}

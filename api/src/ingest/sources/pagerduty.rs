@@ -218,7 +218,7 @@ fn labels(payload: &Fields<'_>) -> Result<BTreeMap<String, String>, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use axum::http::{HeaderMap, StatusCode};
+    use axum::http::StatusCode;
     use serde_json::json;
 
     fn trigger_event() -> Value {
@@ -248,17 +248,7 @@ mod tests {
     }
 
     fn parse_value(body: &Value) -> Result<NormalizedAlert, ApiError> {
-        let headers = HeaderMap::new();
-        let bytes = body.to_string();
-        let delivery = RawDelivery {
-            body: bytes.as_bytes(),
-            headers: &headers,
-            received_at: Utc::now(),
-        };
-        match parse(&delivery)? {
-            SourcePayload::Alerts(mut alerts) => Ok(alerts.remove(0)),
-            other => panic!("expected an alert, got {other:?}"),
-        }
+        crate::ingest::sources::parse_one(parse, body)
     }
 
     #[test]

@@ -247,7 +247,7 @@ fn tag_objects(items: &[Value]) -> Option<Vec<(String, String)>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use axum::http::{HeaderMap, StatusCode};
+    use axum::http::StatusCode;
     use serde_json::json;
 
     fn problem() -> Value {
@@ -283,17 +283,7 @@ mod tests {
     }
 
     fn parse_value(body: &Value) -> Result<NormalizedAlert, ApiError> {
-        let headers = HeaderMap::new();
-        let bytes = body.to_string();
-        let delivery = RawDelivery {
-            body: bytes.as_bytes(),
-            headers: &headers,
-            received_at: Utc::now(),
-        };
-        match parse(&delivery)? {
-            SourcePayload::Alerts(mut alerts) => Ok(alerts.remove(0)),
-            other => panic!("expected an alert, got {other:?}"),
-        }
+        crate::ingest::sources::parse_one(parse, body)
     }
 
     #[test]
