@@ -1,19 +1,19 @@
 //! Tenant operations shared by the HTTP API and the command line: creating a
 //! tenant (claiming its unique slug), issuing API keys and webhook secrets.
 
-use alertledger_domain::tenant::{Tenant, TenantCommand};
+use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
 use alertledger_domain::values::{
     Actor, ApiKeyId, ApiKeyLabel, TenantId, TenantName, TenantSlug, WebhookSecretId,
 };
 use alertledger_projections::store::{AggregateStore, EventMetadata};
 use axum::http::StatusCode;
+use cqrs_es::AggregateError;
 use serde_json::json;
 use sqlx::PgPool;
 
 use crate::auth::api_key::{generate_api_key, hash_api_key};
 use crate::auth::signing::{generate_webhook_secret, WebhookSecretStore};
 use crate::error::ApiError;
-use crate::routes::tenants::tenant_error;
 
 /// Registers tenant `tenant_id` under a slug no other tenant has.
 pub async fn create_tenant(
@@ -102,4 +102,34 @@ pub async fn add_webhook_secret(
         .await
         .map_err(tenant_error)?;
     Ok((secret_id, secret))
+}
+
+/// A tenant command's failure as an API error.
+pub fn tenant_error(error: AggregateError<TenantError>) -> ApiError {
+    match error {
+        AggregateError::UserError(rule) => {
+            let message = rule.to_string();
+            match rule {
+                TenantError::NotRegistered => {
+                    ApiError::not_found("tenant_not_found", "no such tenant")
+                }
+                TenantError::UnknownApiKey { .. } => {
+                    ApiError::not_found("api_key_not_found", message)
+                }
+                TenantError::UnknownWebhookSecret { .. } => {
+                    ApiError::not_found("webhook_secret_not_found", message)
+                }
+                TenantError::TooManyInstances { .. } => {
+                    ApiError::invalid_value("instance_ids", message)
+                }
+                _ => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            }
+        }
+        AggregateError::AggregateConflict => ApiError::new(
+            StatusCode::CONFLICT,
+            "concurrent_change",
+            "the tenant was changed at the same moment; retry",
+        ),
+        other => ApiError::internal(&other),
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
+use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::AggregationKeyTemplate;
 use alertledger_domain::values::{
     ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
@@ -15,7 +15,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use cqrs_es::AggregateError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -23,7 +22,7 @@ use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::extract::{optional_json, ApiJson};
 use crate::state::AppState;
-use crate::tenant_admin;
+use crate::tenant_admin::{self, tenant_error};
 
 #[derive(Debug, Deserialize)]
 pub struct CreateTenant {
@@ -405,34 +404,4 @@ async fn view(state: &AppState, tenant_id: TenantId) -> Result<Value, ApiError> 
 
 fn invalid(error: ValueError) -> ApiError {
     ApiError::invalid_value(error.field(), error.to_string())
-}
-
-/// A tenant command's failure as an API error.
-pub(crate) fn tenant_error(error: AggregateError<TenantError>) -> ApiError {
-    match error {
-        AggregateError::UserError(rule) => {
-            let message = rule.to_string();
-            match rule {
-                TenantError::NotRegistered => {
-                    ApiError::not_found("tenant_not_found", "no such tenant")
-                }
-                TenantError::UnknownApiKey { .. } => {
-                    ApiError::not_found("api_key_not_found", message)
-                }
-                TenantError::UnknownWebhookSecret { .. } => {
-                    ApiError::not_found("webhook_secret_not_found", message)
-                }
-                TenantError::TooManyInstances { .. } => {
-                    ApiError::invalid_value("instance_ids", message)
-                }
-                _ => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            }
-        }
-        AggregateError::AggregateConflict => ApiError::new(
-            StatusCode::CONFLICT,
-            "concurrent_change",
-            "the tenant was changed at the same moment; retry",
-        ),
-        other => ApiError::internal(&other),
-    }
 }

@@ -20,8 +20,8 @@ use crate::auth::signing::{carries_signature, verify_signature};
 use crate::error::ApiError;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
-use crate::routes::tenants::tenant_error;
 use crate::state::AppState;
+use crate::tenant_admin::tenant_error;
 
 /// Largest webhook body accepted.
 pub const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
