@@ -112,7 +112,8 @@ fn parse_alert(
             .unwrap_or(received_at)
             .to_rfc3339(),
     };
-    let canonical_body = Value::Object(object.clone()).to_string();
+    // serde_json's map is ordered by key, so this text is canonical.
+    let canonical_body = serde_json::to_string(object).map_err(|e| ApiError::internal(&e))?;
     let notification_key = DeliveryKey::parse(&format!(
         "generic:{}",
         short_hash(&[&canonical_body, &dated])
@@ -205,6 +206,20 @@ mod tests {
             first[0].fingerprint,
             parse_generic(&alert(), now()).unwrap()[0].fingerprint
         );
+    }
+
+    #[test]
+    fn the_same_alert_with_keys_in_another_order_is_the_same_delivery() {
+        let reordered: Value = serde_json::from_str(
+            r#"{"message": "CPU > 95%", "severity": "critical", "signature": "HighCPU", "asset_name": "web01"}"#,
+        )
+        .unwrap();
+        let key = |body: &Value| {
+            parse_generic(body, now()).unwrap()[0]
+                .notification_key
+                .clone()
+        };
+        assert_eq!(key(&alert()), key(&reordered));
     }
 
     #[test]
