@@ -16,6 +16,7 @@
 //!   - [`incident`]: the incident lifecycle (open, attach, ack, assign, escalate, resolve, reopen);
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
 //!   - [`execution`]: one SSM run of a runbook and its per-instance invocations.
+//! - [`upcasters`]: how older stored event shapes are brought up to date on read.
 //!
 //! Every event is externally tagged (`{"VariantName": {...}}`) and carries
 //! `tenant_id` and `at`; the event store derives the tenant column from
@@ -27,6 +28,7 @@ pub mod execution;
 pub mod incident;
 pub mod services;
 pub mod tenant;
+pub mod upcasters;
 pub mod values;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use alertledger_domain::incident::{Incident, IncidentCommand, IncidentStatus};
 use alertledger_domain::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationDecision, CorrelationReason, IncidentId,
-    PriorityScore, Role, Severity, TenantId, UserId,
+    PriorityScore, Role, Severity, TenantId, ToolSource, UserId,
 };
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
@@ -33,6 +33,7 @@ fn open(incident_id: IncidentId, tenant_id: TenantId) -> IncidentCommand {
             decision: CorrelationDecision::Opened,
             explanation: "no open incident with this key".into(),
         },
+        tool_source: ToolSource::parse("zabbix").unwrap(),
     }
 }
 
@@ -45,7 +46,6 @@ fn store(db: &TestDatabase) -> AggregateStore<Incident> {
         db.pool().clone(),
         DomainServices::system(),
         LogSignal::local(),
-        Vec::new,
     )
 }
 

@@ -122,6 +122,7 @@ impl Aggregate for Incident {
                 severity,
                 priority,
                 reason,
+                tool_source,
                 ..
             } => {
                 let event = IncidentEvent::IncidentOpened {
@@ -134,6 +135,7 @@ impl Aggregate for Incident {
                     severity,
                     priority,
                     reason,
+                    tool_source,
                     at,
                 };
                 sink.write(event, self).await;
@@ -142,6 +144,7 @@ impl Aggregate for Incident {
                 alert_id,
                 reason,
                 priority,
+                tool_source,
             } => {
                 if self.is_resolved() {
                     return Err(IncidentError::IncidentResolved);
@@ -153,6 +156,7 @@ impl Aggregate for Incident {
                     tenant_id,
                     alert_id,
                     reason,
+                    tool_source,
                     at,
                 };
                 sink.write(attached, self).await;

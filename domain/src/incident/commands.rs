@@ -3,7 +3,7 @@
 use super::Resolution;
 use crate::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationReason, IncidentId, Note, PriorityScore,
-    Severity, TenantId, UserId,
+    Severity, TenantId, ToolSource, UserId,
 };
 
 /// A request to open or change an incident.
@@ -21,12 +21,16 @@ pub enum IncidentCommand {
         severity: Severity,
         priority: PriorityScore,
         reason: CorrelationReason,
+        /// The tool that reported the first alert.
+        tool_source: ToolSource,
     },
     /// Add a correlated alert, with the recomputed priority if the correlator has one.
     AttachAlert {
         alert_id: AlertId,
         reason: CorrelationReason,
         priority: Option<PriorityScore>,
+        /// The tool that reported it.
+        tool_source: ToolSource,
     },
     /// Someone is looking at it.
     AcknowledgeIncident { actor: Actor },

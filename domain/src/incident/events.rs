@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Resolution;
 use crate::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationReason, IncidentId, Note, PriorityScore,
-    Severity, TenantId, UserId,
+    Severity, TenantId, ToolSource, UserId,
 };
 
 /// A fact about an incident.
@@ -24,6 +24,8 @@ pub enum IncidentEvent {
         severity: Severity,
         priority: PriorityScore,
         reason: CorrelationReason,
+        /// The tool that reported the first alert (since version 1.1).
+        tool_source: ToolSource,
         at: DateTime<Utc>,
     },
     /// Another alert joined, for the recorded reason.
@@ -31,6 +33,8 @@ pub enum IncidentEvent {
         tenant_id: TenantId,
         alert_id: AlertId,
         reason: CorrelationReason,
+        /// The tool that reported it (since version 1.1).
+        tool_source: ToolSource,
         at: DateTime<Utc>,
     },
     /// The priority score changed.
@@ -134,6 +138,12 @@ impl DomainEvent for IncidentEvent {
     }
 
     fn event_version(&self) -> String {
-        crate::EVENT_VERSION.to_owned()
+        match self {
+            Self::IncidentOpened { .. } | Self::AlertAttached { .. } => {
+                crate::upcasters::INCIDENT_TOOL_SOURCE_VERSION
+            }
+            _ => crate::EVENT_VERSION,
+        }
+        .to_owned()
     }
 }

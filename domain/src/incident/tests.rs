@@ -9,7 +9,7 @@ use super::*;
 use crate::testing::{actor, now, services, tenant_id};
 use crate::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationDecision, CorrelationReason, ExecutionId,
-    IncidentId, Note, PriorityScore, Role, Severity, UserId,
+    IncidentId, Note, PriorityScore, Role, Severity, ToolSource, UserId,
 };
 
 fn given(events: Vec<IncidentEvent>) -> AggregateTestExecutor<Incident> {
@@ -53,6 +53,10 @@ fn attached_reason() -> CorrelationReason {
     }
 }
 
+fn tool(name: &str) -> ToolSource {
+    ToolSource::parse(name).unwrap()
+}
+
 fn open() -> IncidentCommand {
     IncidentCommand::OpenIncident {
         incident_id: incident_id(),
@@ -64,6 +68,7 @@ fn open() -> IncidentCommand {
         severity: Severity::High,
         priority: score(60),
         reason: opened_reason(),
+        tool_source: tool("zabbix"),
     }
 }
 
@@ -78,6 +83,7 @@ fn opened() -> IncidentEvent {
         severity: Severity::High,
         priority: score(60),
         reason: opened_reason(),
+        tool_source: tool("zabbix"),
         at: now(),
     }
 }
@@ -87,6 +93,7 @@ fn attached(n: u128) -> IncidentEvent {
         tenant_id: tenant_id(),
         alert_id: alert(n),
         reason: attached_reason(),
+        tool_source: tool("zabbix"),
         at: now(),
     }
 }
@@ -96,6 +103,7 @@ fn attach(n: u128, priority: Option<i64>) -> IncidentCommand {
         alert_id: alert(n),
         reason: attached_reason(),
         priority: priority.map(score),
+        tool_source: tool("zabbix"),
     }
 }
 
