@@ -88,7 +88,6 @@ impl Application {
             pool.clone(),
             DomainServices::system(),
             signal.clone(),
-            Vec::new,
         ));
         let lifecycle = SourceLifecycle::new(pool.clone(), alerts);
         let ingestor = AlertIngestor::new(
@@ -97,12 +96,7 @@ impl Application {
             DomainServices::system(),
             lifecycle,
         );
-        let tenants = AggregateStore::new(
-            pool.clone(),
-            DomainServices::system(),
-            signal.clone(),
-            Vec::new,
-        );
+        let tenants = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
         let pool_for_secrets = pool.clone();
         let state = AppState::new(Parts {
             pool,

@@ -7,7 +7,10 @@
 //!   transaction, idempotent on the alert's aggregate id.
 //! - [`store`] — command execution on every other aggregate (cqrs-es over
 //!   postgres-es), with event metadata and log hints.
+//! - [`projector`] — checkpointed projectors over the log, their rebuild from
+//!   history, and their status.
 
 pub mod log;
+pub mod projector;
 pub mod receipts;
 pub mod store;

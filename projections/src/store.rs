@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use cqrs_es::persist::{EventUpcaster, PersistedEventStore};
+use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
@@ -67,16 +67,12 @@ pub struct AggregateStore<A: Aggregate> {
 }
 
 impl<A: Aggregate> AggregateStore<A> {
-    /// A store on `pool`; `upcasters` bring old event shapes up to date on read.
-    pub fn new(
-        pool: PgPool,
-        services: A::Services,
-        signal: LogSignal,
-        upcasters: impl Fn() -> Vec<Box<dyn EventUpcaster>>,
-    ) -> Self {
+    /// A store on `pool`; the domain's upcasters bring old event shapes up to
+    /// date on read.
+    pub fn new(pool: PgPool, services: A::Services, signal: LogSignal) -> Self {
         let event_store = || {
             PersistedEventStore::new_event_store(PostgresEventRepository::new(pool.clone()))
-                .with_upcasters(upcasters())
+                .with_upcasters(alertledger_domain::upcasters::all())
         };
         Self {
             framework: CqrsFramework::new(event_store(), Vec::new(), services),

@@ -94,7 +94,6 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             service.pool.clone(),
             DomainServices::system(),
             service.signal.clone(),
-            Vec::new,
         );
         let (key_id, api_key) = prepare_tenant(&service.pool, &tenants, tenant_id).await?;
         print_welcome(&service, &issuer, tenant_id, &api_key, jwt.ephemeral)?;

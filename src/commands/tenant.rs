@@ -26,7 +26,6 @@ pub async fn run(global: &GlobalArgs, args: TenantArgs) -> anyhow::Result<()> {
             pool.clone(),
             DomainServices::system(),
             LogSignal::start(pool.clone()),
-            Vec::new,
         );
         let operator = std::env::var("USER").unwrap_or_else(|_| "operator".to_owned());
         let metadata = EventMetadata::by(format!("cli:{operator}"));

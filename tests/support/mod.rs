@@ -60,12 +60,7 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let tenants = AggregateStore::new(
-            db.pool().clone(),
-            DomainServices::system(),
-            signal,
-            Vec::new,
-        );
+        let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
         Self {
             address,
             client: reqwest::Client::new(),

@@ -12,7 +12,7 @@ mod cursor;
 mod reader;
 mod signal;
 mod tail;
-mod xid8;
+pub(crate) mod xid8;
 
 pub use cursor::LogCursor;
 pub use reader::{LogBatch, LogEvent, LogFilter, LogReader};

@@ -1,6 +1,8 @@
 //! Batch reads of the global log in log order.
 
+use alertledger_domain::upcasters;
 use chrono::{DateTime, Utc};
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use futures_util::Stream;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -55,6 +57,29 @@ impl LogEvent {
     /// The cursor just after this event.
     pub fn cursor(&self) -> LogCursor {
         LogCursor::new(self.transaction_id, self.position)
+    }
+
+    /// This event in its current shape: a stored older version goes through
+    /// the upcasters; a current one is returned as it is, untouched.
+    pub fn upcast(self, upcasters: &[Box<dyn EventUpcaster>]) -> Result<Self, serde_json::Error> {
+        if !upcasters::needs_upcast(upcasters, &self.event_type, &self.event_version) {
+            return Ok(self);
+        }
+        let stored = SerializedEvent {
+            aggregate_id: self.aggregate_id.clone(),
+            sequence: usize::try_from(self.sequence).unwrap_or_default(),
+            aggregate_type: self.aggregate_type.clone(),
+            event_type: self.event_type.clone(),
+            event_version: self.event_version.clone(),
+            payload: serde_json::from_str(self.payload.get())?,
+            metadata: serde_json::from_str(self.metadata.get())?,
+        };
+        let current = upcasters::upcast(upcasters, stored);
+        Ok(Self {
+            event_version: current.event_version,
+            payload: serde_json::value::to_raw_value(&current.payload)?,
+            ..self
+        })
     }
 }
 

@@ -1,0 +1,127 @@
+//! Checkpointed projectors: consumers of the global log that keep read models
+//! (or, for workers, their own state) in PostgreSQL tables.
+//!
+//! - [`Projection`] — what a projector does with a batch of events, inside the
+//!   transaction that also moves its checkpoint (exactly-once effect).
+//! - [`ProjectorRunner`] — runs one projection: takes its advisory lock (one
+//!   active instance per database), follows the log, applies batches, and stops
+//!   with a clear error on an event it cannot apply.
+//! - [`rebuild`] — builds a projection from history into shadow tables and
+//!   swaps them in atomically, or keeps them apart (`--until`).
+//! - [`rows`] — load/fold/upsert helpers so a batch costs a few statements,
+//!   not one per event.
+//! - [`status`] — position and lag of every projector.
+
+mod checkpoint;
+pub mod rebuild;
+pub mod rows;
+mod runner;
+pub mod status;
+
+use async_trait::async_trait;
+use sqlx::PgConnection;
+
+use crate::log::LogEvent;
+
+pub use checkpoint::Checkpoint;
+pub use runner::{ProjectorRunner, RunnerSettings, RunnerState, Step};
+
+/// A consumer of the global log that writes tables.
+///
+/// `apply` gets the events of one batch in log order and writes them through
+/// `conn`, which is inside the transaction that also moves the checkpoint: if
+/// anything fails, none of the batch happened.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name: the checkpoint key and the CLI's `projections rebuild NAME`.
+    fn name(&self) -> &'static str;
+
+    /// The tables it owns, which a rebuild recreates in a shadow schema.
+    fn tables(&self) -> &'static [&'static str];
+
+    /// The event types it reads (`None`: every event); others are never fetched.
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    /// Whether it can be rebuilt from history. Workers that append events
+    /// (the correlator) cannot: replaying them would decide again.
+    fn rebuildable(&self) -> bool {
+        true
+    }
+
+    /// Whether it appends events to the log (so tailers should be woken after
+    /// each batch it commits).
+    fn appends_events(&self) -> bool {
+        false
+    }
+
+    /// Applies `events` (already upcast) to the tables in `target`.
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        target: &Target,
+        events: &[LogEvent],
+    ) -> Result<(), ProjectionError>;
+}
+
+/// Where a projection writes: the live tables (schema `public`) or a shadow
+/// schema during a rebuild. Projections name every table through
+/// [`Target::table`], never bare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    schema: String,
+}
+
+impl Target {
+    /// The live read models.
+    pub fn live() -> Self {
+        Self {
+            schema: "public".to_owned(),
+        }
+    }
+
+    /// A named schema (must be a plain lowercase identifier).
+    pub(crate) fn schema(schema: impl Into<String>) -> Self {
+        Self {
+            schema: schema.into(),
+        }
+    }
+
+    /// The schema's name.
+    pub fn schema_name(&self) -> &str {
+        &self.schema
+    }
+
+    /// `table` qualified by this target's schema, ready to splice into SQL.
+    pub fn table(&self, table: &str) -> String {
+        format!("\"{}\".\"{}\"", self.schema, table)
+    }
+}
+
+/// Why a batch could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The event cannot be applied (unknown shape, or it contradicts the read
+    /// model): the projector stops here rather than skip it.
+    #[error("cannot apply event at position {position} ({event_type}): {reason}")]
+    Event {
+        position: i64,
+        event_type: String,
+        reason: String,
+    },
+    /// The database failed; the batch is retried.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl ProjectionError {
+    /// An event that cannot be applied, with the reason.
+    pub fn event(event: &LogEvent, reason: impl std::fmt::Display) -> Self {
+        Self::Event {
+            position: event.position,
+            event_type: event.event_type.clone(),
+            reason: reason.to_string(),
+        }
+    }
+}

@@ -1,0 +1,399 @@
+//! Building a projection from history: into shadow tables swapped in
+//! atomically (readers never see an empty or half-built view), or into a
+//! schema of its own that shows the read model as it stood at a point in the
+//! past (`--until`, and `kpis?as_of=`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::checkpoint::Checkpoint;
+use super::runner::upcast_all;
+use super::{Projection, ProjectionError, Target};
+use crate::log::{LogCursor, LogEvent, LogFilter, LogReader};
+
+/// Where history stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Up to and including the event at this position (in log order).
+    Position(i64),
+    /// Events recorded at or before this time (`recorded_at`, the start of
+    /// the writing transaction).
+    Time(DateTime<Utc>),
+}
+
+impl std::str::FromStr for Until {
+    type Err = String;
+
+    /// A position (`12345`) or an RFC 3339 time (`2026-11-01T00:00:00Z`).
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if let Ok(position) = raw.parse::<i64>() {
+            return Ok(Self::Position(position));
+        }
+        DateTime::parse_from_rfc3339(raw)
+            .map(|time| Self::Time(time.with_timezone(&Utc)))
+            .map_err(|_| format!("{raw:?} is neither a log position nor an RFC 3339 time"))
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryOptions {
+    /// Stop here (`None`: everything readable now).
+    pub until: Option<Until>,
+    /// Only these tenants' events (`None`: all).
+    pub tenants: Option<Vec<Uuid>>,
+    /// Events per transaction.
+    pub batch_size: Option<usize>,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RebuildReport {
+    pub projection: &'static str,
+    /// The schema holding the result (`public` after a swap).
+    pub schema: String,
+    pub events: i64,
+    pub elapsed: Duration,
+    /// Position of the last event applied (0 for none).
+    pub last_position: i64,
+}
+
+/// Why a build failed. Nothing live was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("projection {0} cannot be rebuilt: it records decisions as events")]
+    NotRebuildable(&'static str),
+    #[error("no event has position {0}")]
+    UnknownPosition(i64),
+    #[error("schema name {0:?} must be 1..=48 of a-z, 0-9 and _, starting with a letter")]
+    InvalidSchema(String),
+    #[error("schema {0} already exists")]
+    SchemaExists(String),
+    #[error(transparent)]
+    Projection(#[from] ProjectionError),
+}
+
+impl From<sqlx::Error> for RebuildError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Projection(ProjectionError::Database(error))
+    }
+}
+
+const DEFAULT_BATCH: usize = 5_000;
+
+/// Rebuilds `projection` from the whole log into shadow tables, then swaps them
+/// in for the live ones in one transaction that also replaces its checkpoint;
+/// the live projector pauses only for the swap.
+pub async fn rebuild_live(
+    pool: &PgPool,
+    projection: Arc<dyn Projection>,
+    batch_size: Option<usize>,
+) -> Result<RebuildReport, RebuildError> {
+    let started = Instant::now();
+    let shadow = format!("rebuild_{}_{}", projection.name(), short_id());
+    let options = HistoryOptions {
+        batch_size,
+        ..HistoryOptions::default()
+    };
+    let built = build(pool, projection.as_ref(), &shadow, &options).await?;
+    match swap_in(pool, projection.as_ref(), &shadow, built, &options).await {
+        Ok(built) => Ok(RebuildReport {
+            projection: projection.name(),
+            schema: "public".to_owned(),
+            events: built.events,
+            elapsed: started.elapsed(),
+            last_position: built.last_position,
+        }),
+        Err(error) => {
+            drop_schema(pool, &shadow).await;
+            Err(error)
+        }
+    }
+}
+
+/// Builds `projection` as history stood at `options.until` into the new schema
+/// `schema` (left in place for SQL; drop it with [`drop_schema`]).
+pub async fn build_history(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+    options: &HistoryOptions,
+) -> Result<RebuildReport, RebuildError> {
+    let started = Instant::now();
+    let built = build(pool, projection, schema, options).await?;
+    Ok(RebuildReport {
+        projection: projection.name(),
+        schema: schema.to_owned(),
+        events: built.events,
+        elapsed: started.elapsed(),
+        last_position: built.last_position,
+    })
+}
+
+/// A fresh schema name for a throw-away build (`prefix_<random>`).
+pub fn scratch_schema(prefix: &str) -> String {
+    format!("{prefix}_{}", short_id())
+}
+
+/// Drops a schema a build made, with its tables; failures are only logged
+/// (a leftover schema holds no live data).
+pub async fn drop_schema(pool: &PgPool, schema: &str) {
+    if valid_schema(schema).is_err() {
+        return;
+    }
+    if let Err(error) = sqlx::query(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+        .execute(pool)
+        .await
+    {
+        tracing::warn!(schema, %error, "cannot drop a rebuild schema");
+    }
+}
+
+/// Where a build stopped.
+#[derive(Debug, Clone, Copy)]
+struct Built {
+    cursor: LogCursor,
+    events: i64,
+    last_position: i64,
+    last_event_at: Option<DateTime<Utc>>,
+}
+
+impl Built {
+    fn record(&mut self, events: &[LogEvent]) {
+        if let Some(last) = events.last() {
+            self.cursor = last.cursor();
+            self.last_position = last.position;
+            self.last_event_at = Some(last.recorded_at);
+        }
+        self.events += i64::try_from(events.len()).unwrap_or(i64::MAX);
+    }
+}
+
+async fn build(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+    options: &HistoryOptions,
+) -> Result<Built, RebuildError> {
+    if !projection.rebuildable() {
+        return Err(RebuildError::NotRebuildable(projection.name()));
+    }
+    valid_schema(schema)?;
+    let reader = LogReader::new(pool.clone());
+    let until = match options.until {
+        Some(Until::Position(position)) => Some(StopAt::Cursor(
+            reader
+                .cursor_after_position(position)
+                .await?
+                .ok_or(RebuildError::UnknownPosition(position))?,
+        )),
+        Some(Until::Time(time)) => Some(StopAt::Time(time)),
+        None => None,
+    };
+    create_shadow_tables(pool, projection, schema).await?;
+    let result = fill(pool, &reader, projection, schema, options, until).await;
+    if result.is_err() {
+        drop_schema(pool, schema).await;
+    }
+    result
+}
+
+#[derive(Debug, Clone, Copy)]
+enum StopAt {
+    Cursor(LogCursor),
+    Time(DateTime<Utc>),
+}
+
+async fn fill(
+    pool: &PgPool,
+    reader: &LogReader,
+    projection: &dyn Projection,
+    schema: &str,
+    options: &HistoryOptions,
+    until: Option<StopAt>,
+) -> Result<Built, RebuildError> {
+    let target = Target::schema(schema);
+    let upcasters = alertledger_domain::upcasters::all();
+    let batch_size = options.batch_size.unwrap_or(DEFAULT_BATCH);
+    let mut built = Built {
+        cursor: LogCursor::START,
+        events: 0,
+        last_position: 0,
+        last_event_at: None,
+    };
+    let mut batches =
+        std::pin::pin!(reader.scan(LogCursor::START, batch_size, filter_of(projection, options)));
+    while let Some(batch) = batches.next().await {
+        let mut events = batch?;
+        let mut reached_end = false;
+        match until {
+            Some(StopAt::Cursor(stop)) => {
+                if let Some(beyond) = events.iter().position(|event| event.cursor() > stop) {
+                    events.truncate(beyond);
+                    reached_end = true;
+                }
+            }
+            Some(StopAt::Time(time)) => events.retain(|event| event.recorded_at <= time),
+            None => {}
+        }
+        let events = upcast_all(&upcasters, events)?;
+        if !events.is_empty() {
+            let mut tx = pool.begin().await?;
+            projection.apply(&mut tx, &target, &events).await?;
+            tx.commit().await?;
+            built.record(&events);
+        }
+        if reached_end {
+            break;
+        }
+    }
+    Ok(built)
+}
+
+fn filter_of(projection: &dyn Projection, options: &HistoryOptions) -> LogFilter {
+    LogFilter {
+        tenants: options.tenants.clone(),
+        event_types: projection
+            .event_types()
+            .map(|types| types.iter().map(|t| (*t).to_owned()).collect()),
+    }
+}
+
+async fn create_shadow_tables(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), RebuildError> {
+    let mut tx = pool.begin().await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(&mut *tx)
+            .await?;
+    if exists {
+        return Err(RebuildError::SchemaExists(schema.to_owned()));
+    }
+    sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+        .execute(&mut *tx)
+        .await?;
+    for table in projection.tables() {
+        sqlx::query(&format!(
+            "CREATE TABLE \"{schema}\".\"{table}\" (LIKE public.\"{table}\" INCLUDING ALL)"
+        ))
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Catches the shadow tables up with the live log under the projector's batch
+/// lock, swaps them in and moves the checkpoint, all in one transaction.
+async fn swap_in(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    shadow: &str,
+    mut built: Built,
+    options: &HistoryOptions,
+) -> Result<Built, RebuildError> {
+    let reader = LogReader::new(pool.clone());
+    let target = Target::schema(shadow);
+    let upcasters = alertledger_domain::upcasters::all();
+    let filter = filter_of(projection, options);
+    let batch_size = options.batch_size.unwrap_or(DEFAULT_BATCH);
+
+    let mut tx = pool.begin().await?;
+    Checkpoint::lock(&mut tx, projection.name()).await?;
+    loop {
+        let batch = reader.read(built.cursor, batch_size, &filter).await?;
+        let events = upcast_all(&upcasters, batch.events)?;
+        if !events.is_empty() {
+            projection.apply(&mut tx, &target, &events).await?;
+            built.record(&events);
+        }
+        built.cursor = batch.next;
+        if events.len() < batch_size {
+            break;
+        }
+    }
+    swap_tables(&mut tx, projection, shadow).await?;
+    Checkpoint::replace(
+        &mut tx,
+        projection.name(),
+        built.cursor,
+        built.events,
+        built.last_event_at,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(built)
+}
+
+async fn swap_tables(
+    conn: &mut PgConnection,
+    projection: &dyn Projection,
+    shadow: &str,
+) -> Result<(), sqlx::Error> {
+    let retired = format!("{shadow}_retired");
+    sqlx::query(&format!("CREATE SCHEMA \"{retired}\""))
+        .execute(&mut *conn)
+        .await?;
+    for table in projection.tables() {
+        // LIKE copies column comments but not the table's own.
+        let comment: Option<String> = sqlx::query_scalar(
+            "SELECT obj_description(format('public.%I', $1::text)::regclass, 'pg_class')",
+        )
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await?;
+        if let Some(comment) = comment {
+            sqlx::query(&format!(
+                "COMMENT ON TABLE \"{shadow}\".\"{table}\" IS {}",
+                quote_literal(&comment)
+            ))
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::query(&format!(
+            "ALTER TABLE public.\"{table}\" SET SCHEMA \"{retired}\""
+        ))
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(&format!(
+            "ALTER TABLE \"{shadow}\".\"{table}\" SET SCHEMA public"
+        ))
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query(&format!("DROP SCHEMA \"{retired}\" CASCADE"))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(&format!("DROP SCHEMA \"{shadow}\""))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+fn valid_schema(schema: &str) -> Result<(), RebuildError> {
+    let mut chars = schema.chars();
+    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+    let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if starts_with_letter && rest_ok && schema.len() <= 48 && schema != "public" {
+        Ok(())
+    } else {
+        Err(RebuildError::InvalidSchema(schema.to_owned()))
+    }
+}
+
+fn quote_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+fn short_id() -> String {
+    Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
