@@ -333,7 +333,8 @@ impl Directory {
             }
             TenantEvent::CorrelationPolicyChanged { .. }
             | TenantEvent::AwsRoleConfigured { .. }
-            | TenantEvent::SnsSubscriptionRequested { .. } => {}
+            | TenantEvent::SnsSubscriptionRequested { .. }
+            | TenantEvent::CorrelationRequested { .. } => {}
         }
     }
 }

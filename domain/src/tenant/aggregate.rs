@@ -345,6 +345,11 @@ impl Aggregate for Tenant {
                     at,
                 }
             }
+            TenantCommand::RequestCorrelation { actor } => TenantEvent::CorrelationRequested {
+                tenant_id,
+                actor,
+                at,
+            },
         };
         sink.write(event, self).await;
         Ok(())
@@ -411,6 +416,7 @@ impl Aggregate for Tenant {
             TenantEvent::SnsSubscriptionRequested { message_id, .. } => {
                 self.sns_subscription_messages.insert(message_id);
             }
+            TenantEvent::CorrelationRequested { .. } => {}
         }
     }
 }

@@ -58,4 +58,7 @@ pub enum TenantCommand {
         subscribe_url: String,
         message_id: String,
     },
+    /// Correlate the tenant's waiting alerts now (for policies without
+    /// `auto_correlate`, or alerts short of `min_alerts`).
+    RequestCorrelation { actor: Actor },
 }

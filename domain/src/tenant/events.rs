@@ -94,6 +94,13 @@ pub enum TenantEvent {
         message_id: String,
         at: DateTime<Utc>,
     },
+    /// Someone asked for the tenant's waiting alerts to be correlated now
+    /// (the correlator acts on it in log order).
+    CorrelationRequested {
+        tenant_id: TenantId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
 }
 
 impl TenantEvent {
@@ -110,7 +117,8 @@ impl TenantEvent {
             | Self::RateLimitChanged { tenant_id, .. }
             | Self::AssetUpserted { tenant_id, .. }
             | Self::AwsRoleConfigured { tenant_id, .. }
-            | Self::SnsSubscriptionRequested { tenant_id, .. } => *tenant_id,
+            | Self::SnsSubscriptionRequested { tenant_id, .. }
+            | Self::CorrelationRequested { tenant_id, .. } => *tenant_id,
         }
     }
 }
@@ -129,6 +137,7 @@ impl DomainEvent for TenantEvent {
             Self::AssetUpserted { .. } => "AssetUpserted",
             Self::AwsRoleConfigured { .. } => "AwsRoleConfigured",
             Self::SnsSubscriptionRequested { .. } => "SnsSubscriptionRequested",
+            Self::CorrelationRequested { .. } => "CorrelationRequested",
         }
         .to_owned()
     }
