@@ -95,6 +95,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The machine-readable code of the error body.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
 }
 
 impl ApiError {

@@ -89,7 +89,7 @@ impl Application {
             DomainServices::system(),
             signal.clone(),
         ));
-        let lifecycle = SourceLifecycle::new(pool.clone(), alerts);
+        let lifecycle = SourceLifecycle::new(pool.clone(), Arc::clone(&alerts));
         let ingestor = AlertIngestor::new(
             batcher,
             directory.clone(),
@@ -97,6 +97,7 @@ impl Application {
             lifecycle,
         );
         let tenants = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
+        let incidents = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
         let pool_for_secrets = pool.clone();
         let state = AppState::new(Parts {
             pool,
@@ -105,6 +106,8 @@ impl Application {
             directory,
             ingestor,
             tenants,
+            alerts,
+            incidents,
             rate_limiter: TenantRateLimiter::default(),
             secrets: ActiveSecrets::new(WebhookSecretStore::new(
                 pool_for_secrets,
@@ -193,6 +196,22 @@ fn router(state: AppState) -> Router {
     let api = Router::new()
         .nest("/tenants", tenants)
         .route("/events", get(routes::events::list_events))
+        .route(
+            "/incidents/{id}/acknowledge",
+            post(routes::incidents::acknowledge),
+        )
+        .route("/incidents/{id}/assign", post(routes::incidents::assign))
+        .route("/incidents/{id}/resolve", post(routes::incidents::resolve))
+        .route(
+            "/incidents/{id}/escalate",
+            post(routes::incidents::escalate),
+        )
+        .route("/incidents/{id}/reopen", post(routes::incidents::reopen))
+        .route("/incidents/{id}/comment", post(routes::incidents::comment))
+        .route(
+            "/alerts/{id}/acknowledge",
+            post(routes::alerts::acknowledge),
+        )
         .route(
             "/webhooks/{source}",
             post(routes::webhooks::receive)

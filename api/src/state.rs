@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use alertledger_domain::alert::Alert;
+use alertledger_domain::incident::Incident;
 use alertledger_domain::tenant::Tenant;
 use alertledger_projections::log::LogReader;
 use alertledger_projections::store::AggregateStore;
@@ -28,6 +30,9 @@ pub struct Parts {
     pub directory: TenantDirectory,
     pub ingestor: AlertIngestor,
     pub tenants: AggregateStore<Tenant>,
+    /// Shared with the ingestor's source lifecycle, which changes alerts too.
+    pub alerts: Arc<AggregateStore<Alert>>,
+    pub incidents: AggregateStore<Incident>,
     pub rate_limiter: TenantRateLimiter,
     pub secrets: ActiveSecrets,
     pub sources: SourceSettings,
@@ -44,6 +49,14 @@ impl AppState {
 
     pub fn tenants(&self) -> &AggregateStore<Tenant> {
         &self.inner.tenants
+    }
+
+    pub fn alerts(&self) -> &AggregateStore<Alert> {
+        &self.inner.alerts
+    }
+
+    pub fn incidents(&self) -> &AggregateStore<Incident> {
+        &self.inner.incidents
     }
 
     pub fn rate_limiter(&self) -> &TenantRateLimiter {

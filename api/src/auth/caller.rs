@@ -1,9 +1,11 @@
 //! The authenticated person or dashboard behind a request.
 
 use alertledger_domain::values::{Actor, Role, TenantId, UserId};
+use alertledger_projections::store::EventMetadata;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 
 use super::jwt::JwtError;
 use crate::error::ApiError;
@@ -33,6 +35,19 @@ impl Caller {
         let user_id = UserId::parse(&self.user_id)
             .map_err(|_| ApiError::unauthorized("the token's subject is not a usable user id"))?;
         Ok(Actor::new(user_id, self.name.clone(), self.role))
+    }
+
+    /// Who asked, and in which request, for the metadata of the events a
+    /// request causes (the audit trail's `actor` is `user:<sub>`).
+    pub fn event_metadata(&self, headers: &HeaderMap) -> EventMetadata {
+        EventMetadata {
+            actor: Some(format!("user:{}", self.user_id)),
+            request_id: headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            ..EventMetadata::default()
+        }
     }
 
     /// Whether this caller may see anything of `tenant`.

@@ -1,6 +1,9 @@
 //! HTTP routes, one module per area of API.md.
 
+pub mod alerts;
 pub mod events;
 pub mod health;
+pub mod incidents;
+mod operate;
 pub mod tenants;
 pub mod webhooks;

@@ -359,14 +359,7 @@ async fn refresh(state: &AppState, tenant_id: TenantId) -> Result<(), ApiError> 
 
 /// Who asked, for the events a request causes.
 fn metadata(caller: &Caller, headers: &HeaderMap) -> EventMetadata {
-    EventMetadata {
-        actor: Some(format!("user:{}", caller.user_id)),
-        request_id: headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
-        ..EventMetadata::default()
-    }
+    caller.event_metadata(headers)
 }
 
 /// The tenant as the API shows it (no key hashes, no secrets).
