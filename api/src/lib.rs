@@ -208,6 +208,7 @@ fn router(state: AppState) -> Router {
         )
         .route("/incidents/{id}/reopen", post(routes::incidents::reopen))
         .route("/incidents/{id}/comment", post(routes::incidents::comment))
+        .route("/incidents/correlate", post(routes::correlation::correlate))
         .route(
             "/alerts/{id}/acknowledge",
             post(routes::alerts::acknowledge),

@@ -7,6 +7,8 @@
 //!   transaction, idempotent on the alert's aggregate id.
 //! - [`store`] — command execution on every other aggregate (cqrs-es over
 //!   postgres-es), with event metadata and log hints.
+//! - [`unit_of_work`] — commands on aggregates inside a caller's transaction
+//!   (decisions stored together with a worker's checkpoint).
 //! - [`projector`] — checkpointed projectors over the log, their rebuild from
 //!   history, and their status.
 
@@ -14,3 +16,4 @@ pub mod log;
 pub mod projector;
 pub mod receipts;
 pub mod store;
+pub mod unit_of_work;

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, Application};
+use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
+use alertledger_projections::projector::RunnerSettings;
 use alertledger_schema::{connect, migrate, PoolSettings};
+use alertledger_workers::background::Background;
 use anyhow::Context;
 use sqlx::PgPool;
 
@@ -20,6 +23,8 @@ pub struct Service {
     pub app: Application,
     pub pool: PgPool,
     pub signal: LogSignal,
+    /// Projectors and workers (one active instance of each per database).
+    pub background: Background,
 }
 
 impl Service {
@@ -58,13 +63,25 @@ impl Service {
         let app = Application::build(settings, pool.clone(), signal.clone())
             .await
             .context("cannot start the API")?;
+        let background = Background::start(
+            &pool,
+            &signal,
+            DomainServices::system(),
+            RunnerSettings::default(),
+        );
         tracing::info!(address = %app.local_addr()?, "alertledger is listening");
-        Ok(Self { app, pool, signal })
+        Ok(Self {
+            app,
+            pool,
+            signal,
+            background,
+        })
     }
 
     /// Serves until SIGINT/SIGTERM, then drains requests and closes the pool.
     pub async fn run_until_signalled(self) -> anyhow::Result<()> {
         self.app.run_until_stopped(shutdown::signal()).await?;
+        drop(self.background);
         self.pool.close().await;
         Ok(())
     }

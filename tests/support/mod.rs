@@ -15,8 +15,10 @@ use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{Actor, ApiKeyId, Role, TenantId, TenantName, TenantSlug, UserId};
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
+use alertledger_projections::projector::RunnerSettings;
 use alertledger_projections::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
+use alertledger_workers::background::Background;
 use tokio::sync::oneshot;
 
 pub const JWT_SECRET: &[u8] = b"end-to-end-test-secret-of-32-bytes!!";
@@ -29,6 +31,8 @@ pub struct TestApp {
     tenants: AggregateStore<Tenant>,
     issuer: TokenIssuer,
     stop: Option<oneshot::Sender<()>>,
+    /// The projectors and workers, as `serve` runs them.
+    pub background: Background,
 }
 
 /// A tenant with an API key that the running application already accepts.
@@ -60,6 +64,12 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
+        let background = Background::start(
+            db.pool(),
+            &signal,
+            DomainServices::system(),
+            RunnerSettings::default(),
+        );
         let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
         Self {
             address,
@@ -68,6 +78,7 @@ impl TestApp {
             tenants,
             issuer: TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
             stop: Some(stop),
+            background,
         }
     }
 

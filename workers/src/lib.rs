@@ -1,8 +1,14 @@
-//! Home of alertledger's process managers: consumers of the global log that
-//! issue commands or call the outside world (correlator, runbook dispatcher,
-//! SSM executor, approval expirer, sealer).
+//! alertledger's process managers: consumers of the global log that record
+//! decisions or call the outside world.
 //!
-//! Rules for every worker here: it keeps a checkpoint in the log's order, is
-//! idempotent when it re-reads events after a restart, and takes a PostgreSQL
-//! advisory lock so that only one instance runs per database. It depends on
-//! `domain` and `projections`, never on `api`.
+//! - [`correlator`] — alert receipts → incidents, each decision with its reason.
+//! - [`background`] — every projector and worker a service process runs.
+//!
+//! Rules for every worker here: it keeps a checkpoint in the log's order
+//! (moved in the same transaction as what it records), is idempotent when it
+//! re-reads events after a restart, and takes a PostgreSQL advisory lock so
+//! that only one instance runs per database. It depends on `domain` and
+//! `projections`, never on `api`.
+
+pub mod background;
+pub mod correlator;

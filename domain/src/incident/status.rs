@@ -51,4 +51,7 @@ pub enum Resolution {
         /// The execution that succeeded.
         execution_id: ExecutionId,
     },
+    /// Every alert was resolved at its source and the tenant's policy
+    /// resolves such incidents automatically.
+    SourceResolved,
 }

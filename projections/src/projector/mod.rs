@@ -125,3 +125,30 @@ impl ProjectionError {
         }
     }
 }
+
+/// Waits until projector `name` has applied (or read past) the event at
+/// `position`, polling its checkpoint; `false` if `timeout` passed first.
+/// For requests that want to answer after a worker acted on what they wrote.
+pub async fn wait_until_applied(
+    pool: &sqlx::PgPool,
+    name: &str,
+    position: i64,
+    timeout: std::time::Duration,
+) -> Result<bool, sqlx::Error> {
+    let reader = crate::log::LogReader::new(pool.clone());
+    let Some(target) = reader.cursor_after_position(position).await? else {
+        return Ok(false);
+    };
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(checkpoint) = Checkpoint::find(pool, name).await? {
+            if checkpoint.cursor >= target {
+                return Ok(true);
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,78 @@
+//! `POST /api/v1/incidents/correlate?tenant=`: correlate a tenant's waiting
+//! alerts now.
+//!
+//! The request is an event (`CorrelationRequested`, with its actor), so the
+//! correlator acts on it in log order like on everything else, in whichever
+//! process holds its lock. The route then waits briefly for the correlator to
+//! pass the request, so a caller usually sees the incidents right away.
+
+use std::time::Duration;
+
+use alertledger_domain::tenant::TenantCommand;
+use alertledger_projections::projector::wait_until_applied;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::tenants::{execute, tenant_id};
+use crate::auth::policy::Action;
+use crate::auth::{Caller, TenantScope};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The correlator's checkpoint name (its projector name in `alertledger-workers`).
+const CORRELATOR: &str = "correlator";
+
+/// How long the request waits for the correlator before answering anyway.
+const WAIT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Deserialize)]
+pub struct CorrelateQuery {
+    tenant: Option<String>,
+}
+
+/// Records the request, then answers `202` once the correlator has acted on it
+/// (`"completed": true`) or after a short wait (`false`: it will, shortly).
+pub async fn correlate(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(query): Query<CorrelateQuery>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant = match (query.tenant.as_deref(), &caller.scope) {
+        (Some(raw), _) => tenant_id(raw)?,
+        (None, TenantScope::Only(tenants)) if tenants.len() == 1 => tenants[0],
+        (None, _) => {
+            return Err(ApiError::bad_request(
+                "missing_field",
+                "`tenant` is required: name the tenant whose alerts to correlate",
+            ))
+        }
+    };
+    caller.authorize(Action::Operate, &tenant)?;
+    let command = TenantCommand::RequestCorrelation {
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant, command).await?;
+    let position: i64 = sqlx::query_scalar(
+        "SELECT position FROM events WHERE aggregate_type = 'Tenant' AND aggregate_id = $1
+          ORDER BY sequence DESC LIMIT 1",
+    )
+    .bind(tenant.to_string())
+    .fetch_one(state.pool())
+    .await
+    .map_err(|error| ApiError::database(&error))?;
+    let completed = wait_until_applied(state.pool(), CORRELATOR, position, WAIT)
+        .await
+        .map_err(|error| ApiError::database(&error))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "tenant_id": tenant,
+            "request_position": position,
+            "completed": completed,
+        })),
+    ))
+}
