@@ -34,6 +34,35 @@ pub enum Command {
     Token(TokenArgs),
     /// Administer tenants directly in the database.
     Tenant(TenantArgs),
+    /// Inspect and rebuild projections (the read models and workers' positions).
+    Projections(ProjectionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProjectionsArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub command: ProjectionsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Position, lag and last error of every projector and worker.
+    Status,
+    /// Rebuild read models from the log into shadow tables and swap them in
+    /// atomically (all of them, or NAME); with --until, build history as it
+    /// stood then into a schema of its own instead.
+    Rebuild {
+        /// One projection (default: every rebuildable one).
+        name: Option<String>,
+        /// A log position or an RFC 3339 time: build history up to it.
+        #[arg(long)]
+        until: Option<alertledger_projections::projector::rebuild::Until>,
+        /// Schema for --until results (default: history_<position or time>).
+        #[arg(long, requires = "until")]
+        into: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate(args) => commands::migrate::run(&cli.global, args).await,
         Command::Token(args) => commands::token::run(&cli.global, args),
         Command::Tenant(args) => commands::tenant::run(&cli.global, args).await,
+        Command::Projections(args) => commands::projections::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,116 @@
+//! `alertledger projections status|rebuild`.
+
+use std::sync::Arc;
+
+use alertledger_domain::DomainServices;
+use alertledger_projections::projector::rebuild::{
+    build_history, rebuild_live, HistoryOptions, Until,
+};
+use alertledger_projections::projector::status::statuses;
+use alertledger_projections::projector::Projection;
+use alertledger_schema::{connect, migrate, PoolSettings};
+use alertledger_workers::background::consumers;
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::cli::{ProjectionsArgs, ProjectionsCommand};
+use crate::database::ProvisionedDatabase;
+
+pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
+    let database = ProvisionedDatabase::provision(&args.database).await?;
+    let result = async {
+        let pool = connect(&database.url, &PoolSettings::default()).await?;
+        migrate(&pool).await?;
+        let outcome = match args.command {
+            ProjectionsCommand::Status => status(&pool).await,
+            ProjectionsCommand::Rebuild { name, until, into } => {
+                rebuild(&pool, name.as_deref(), until, into).await
+            }
+        };
+        pool.close().await;
+        outcome
+    }
+    .await;
+    database.shut_down().await;
+    result
+}
+
+#[allow(clippy::print_stdout)]
+async fn status(pool: &PgPool) -> anyhow::Result<()> {
+    let names: Vec<&str> = consumers(DomainServices::system())
+        .iter()
+        .map(|consumer| consumer.name())
+        .collect();
+    println!(
+        "{:<12} {:>10} {:>12} {:>10} {:>9}  last error",
+        "projector", "position", "applied", "lag", "lag (s)"
+    );
+    for status in statuses(pool, &names).await? {
+        println!(
+            "{:<12} {:>10} {:>12} {:>10} {:>9.3}  {}",
+            status.name,
+            status.position,
+            status.events_applied,
+            status.lag_events,
+            status.lag_seconds,
+            status.last_error.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+async fn rebuild(
+    pool: &PgPool,
+    name: Option<&str>,
+    until: Option<Until>,
+    into: Option<String>,
+) -> anyhow::Result<()> {
+    let all = consumers(DomainServices::system());
+    let chosen: Vec<Arc<dyn Projection>> = match name {
+        Some(name) => {
+            let found = all
+                .into_iter()
+                .find(|projection| projection.name() == name)
+                .with_context(|| format!("no projection is named {name:?}"))?;
+            anyhow::ensure!(
+                found.rebuildable(),
+                "{name} records decisions as events and cannot be rebuilt"
+            );
+            vec![found]
+        }
+        None => all.into_iter().filter(|p| p.rebuildable()).collect(),
+    };
+    for projection in chosen {
+        let report = match until {
+            None => rebuild_live(pool, Arc::clone(&projection), None).await?,
+            Some(until) => {
+                let schema = into.clone().unwrap_or_else(|| history_schema(until));
+                let options = HistoryOptions {
+                    until: Some(until),
+                    ..HistoryOptions::default()
+                };
+                build_history(pool, projection.as_ref(), &schema, &options).await?
+            }
+        };
+        let seconds = report.elapsed.as_secs_f64();
+        println!(
+            "{}: {} events in {:.2} s ({:.0} events/s) into schema {}, up to position {}",
+            report.projection,
+            report.events,
+            seconds,
+            report.events as f64 / seconds.max(f64::EPSILON),
+            report.schema,
+            report.last_position
+        );
+    }
+    Ok(())
+}
+
+/// `history_<position>` or `history_<yyyymmddThhmmss>`.
+fn history_schema(until: Until) -> String {
+    match until {
+        Until::Position(position) => format!("history_{position}"),
+        Until::Time(time) => format!("history_{}", time.format("%Y%m%dt%H%M%S")),
+    }
+}
