@@ -196,6 +196,8 @@ fn router(state: AppState) -> Router {
     let api = Router::new()
         .nest("/tenants", tenants)
         .route("/events", get(routes::events::list_events))
+        .route("/audit", get(routes::audit::list_audit))
+        .route("/kpis", get(routes::kpis::summary))
         .route(
             "/incidents/{id}/acknowledge",
             post(routes::incidents::acknowledge),

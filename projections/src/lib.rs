@@ -11,9 +11,12 @@
 //!   (decisions stored together with a worker's checkpoint).
 //! - [`projector`] — checkpointed projectors over the log, their rebuild from
 //!   history, and their status.
+//! - [`read_models`] — the tables analysts query (audit trail, KPIs) and
+//!   their queries.
 
 pub mod log;
 pub mod projector;
+pub mod read_models;
 pub mod receipts;
 pub mod store;
 pub mod unit_of_work;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
+use alertledger_projections::read_models;
 use alertledger_projections::projector::{
     Projection, ProjectorRunner, RunnerSettings, RunnerState,
 };
@@ -18,7 +19,9 @@ use crate::correlator::Correlator;
 
 /// Every projection and worker, in start order.
 pub fn consumers(services: DomainServices) -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(Correlator::new(services))]
+    let mut all: Vec<Arc<dyn Projection>> = vec![Arc::new(Correlator::new(services))];
+    all.extend(read_models::audit_and_kpis());
+    all
 }
 
 /// The names of [`consumers`], for status pages.

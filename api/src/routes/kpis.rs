@@ -1,0 +1,69 @@
+//! `GET /api/v1/kpis`: noise reduction, MTTA, MTTR, self-healed and more over
+//! a range of days, from the `kpi_daily` read model, or as history stood at
+//! `as_of`.
+
+use alertledger_projections::read_models::kpis::{self, KpiError, KpiSummary};
+use axum::extract::{Query, State};
+use axum::Json;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+
+use super::analyst_query::{optional, tenant_scope};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Days covered when the caller gives no range (today included).
+const DEFAULT_DAYS: i64 = 30;
+
+/// Query string of `GET /api/v1/kpis` (all optional, parsed by hand for
+/// precise errors).
+#[derive(Debug, Deserialize)]
+pub struct KpiParams {
+    tenant: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    as_of: Option<String>,
+}
+
+/// The KPI summary: `from` and `to` are dates or times (the days they fall
+/// on, both included; by default the last 30 days); `as_of` (a time, or a
+/// date meaning its end) answers from history as it stood then.
+#[tracing::instrument(skip_all, fields(tenant = ?params.tenant))]
+pub async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<KpiParams>,
+) -> Result<Json<KpiSummary>, ApiError> {
+    let tenants = tenant_scope(&caller, params.tenant.as_deref())?;
+    let now = Utc::now();
+    let from = optional("from", params.from.as_deref())?.map(|from| from.day());
+    let to = optional("to", params.to.as_deref())?.map(|to| to.day());
+    let as_of = optional("as_of", params.as_of.as_deref())?
+        // A moment still to come is answered as of now.
+        .map(|as_of| as_of.end().min(now));
+    let last_days = |to| to - Duration::days(DEFAULT_DAYS - 1);
+    let (from, to) = match (from, to) {
+        (Some(from), Some(to)) => (from, to),
+        (Some(from), None) => (from, now.date_naive()),
+        (None, Some(to)) => (last_days(to), to),
+        (None, None) => (last_days(now.date_naive()), now.date_naive()),
+    };
+    if from > to {
+        return Err(ApiError::invalid_value(
+            "to",
+            "`to` must not be before `from`",
+        ));
+    }
+
+    let summary = match as_of {
+        None => kpis::summary(state.pool(), tenants.as_deref(), from, to).await?,
+        Some(as_of) => kpis::summary_as_of(state.pool(), tenants.as_deref(), from, to, as_of)
+            .await
+            .map_err(|error| match error {
+                KpiError::Database(error) => ApiError::database(&error),
+                other => ApiError::internal(&other),
+            })?,
+    };
+    Ok(Json(summary))
+}
