@@ -9,8 +9,11 @@
 //!   postgres-es), with event metadata and log hints.
 //! - [`projector`] — checkpointed projectors over the log, their rebuild from
 //!   history, and their status.
+//! - [`read_models`] — the tables projectors keep (alerts, incidents, ...) and
+//!   the queries the API answers from.
 
 pub mod log;
 pub mod projector;
+pub mod read_models;
 pub mod receipts;
 pub mod store;
