@@ -6,20 +6,25 @@ use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, Application};
 use alertledger_projections::log::LogSignal;
+use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
+use alertledger_projections::read_models;
 use alertledger_schema::{connect, migrate, PoolSettings};
 use anyhow::Context;
 use sqlx::PgPool;
+use tokio::task::JoinHandle;
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::database::ProvisionedDatabase;
 use crate::security::{jwt_setup, master_key, JwtSetup};
 use crate::shutdown;
 
-/// A migrated database with the API built on it, not yet serving.
+/// A migrated database with the API built on it, not yet serving, and the
+/// read-model projectors already following the log.
 pub struct Service {
     pub app: Application,
     pub pool: PgPool,
     pub signal: LogSignal,
+    projectors: Vec<JoinHandle<()>>,
 }
 
 impl Service {
@@ -58,16 +63,46 @@ impl Service {
         let app = Application::build(settings, pool.clone(), signal.clone())
             .await
             .context("cannot start the API")?;
+        let projectors = spawn_read_models(&pool, &signal);
         tracing::info!(address = %app.local_addr()?, "alertledger is listening");
-        Ok(Self { app, pool, signal })
+        Ok(Self {
+            app,
+            pool,
+            signal,
+            projectors,
+        })
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains requests and closes the pool.
+    /// Serves until SIGINT/SIGTERM, then drains requests, stops the
+    /// projectors (a batch in flight rolls back) and closes the pool.
     pub async fn run_until_signalled(self) -> anyhow::Result<()> {
         self.app.run_until_stopped(shutdown::signal()).await?;
+        for projector in &self.projectors {
+            projector.abort();
+        }
         self.pool.close().await;
         Ok(())
     }
+}
+
+/// Starts one projector per read model ([`read_models::all`]). Each waits for
+/// its advisory lock (one active instance per database), then follows the log
+/// until the process stops, or until an event cannot be applied, which it logs
+/// and records in its checkpoint.
+fn spawn_read_models(pool: &PgPool, signal: &LogSignal) -> Vec<JoinHandle<()>> {
+    read_models::all()
+        .into_iter()
+        .map(|projection| {
+            let runner = ProjectorRunner::new(
+                pool.clone(),
+                signal.clone(),
+                projection,
+                RunnerSettings::default(),
+            );
+            let (task, _state) = runner.spawn();
+            task
+        })
+        .collect()
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
