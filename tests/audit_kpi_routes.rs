@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use alertledger_domain::values::Role;
 use alertledger_projections::log::LogSignal;
 use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
-use alertledger_projections::read_models::audit_and_kpis;
+use alertledger_projections::read_models;
 use serde_json::{json, Value};
 use support::{generic_alert, TestApp, TestTenant};
 
@@ -97,7 +97,7 @@ async fn project_everything(app: &TestApp) {
         assert!(Instant::now() < deadline, "events never became readable");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for projection in audit_and_kpis() {
+    for projection in read_models::all() {
         ProjectorRunner::new(
             pool.clone(),
             LogSignal::local(),

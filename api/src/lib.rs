@@ -215,6 +215,13 @@ fn router(state: AppState) -> Router {
             "/alerts/{id}/acknowledge",
             post(routes::alerts::acknowledge),
         )
+        .route("/alerts", get(routes::alert_views::list_alerts))
+        .route("/alerts/{id}", get(routes::alert_views::show_alert))
+        .route("/incidents", get(routes::incident_views::list_incidents))
+        .route(
+            "/incidents/{id}",
+            get(routes::incident_views::show_incident),
+        )
         .route(
             "/webhooks/{source}",
             post(routes::webhooks::receive)

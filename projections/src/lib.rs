@@ -11,8 +11,8 @@
 //!   (decisions stored together with a worker's checkpoint).
 //! - [`projector`] — checkpointed projectors over the log, their rebuild from
 //!   history, and their status.
-//! - [`read_models`] — the tables analysts query (audit trail, KPIs) and
-//!   their queries.
+//! - [`read_models`] — the tables projectors keep (alerts, incidents, audit
+//!   trail, KPIs) and the queries the API answers from.
 
 pub mod log;
 pub mod projector;

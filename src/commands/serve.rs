@@ -18,7 +18,8 @@ use crate::database::ProvisionedDatabase;
 use crate::security::{jwt_setup, master_key, JwtSetup};
 use crate::shutdown;
 
-/// A migrated database with the API built on it, not yet serving.
+/// A migrated database with the API built on it, not yet serving, and the
+/// read-model projectors already following the log.
 pub struct Service {
     pub app: Application,
     pub pool: PgPool,
@@ -78,7 +79,8 @@ impl Service {
         })
     }
 
-    /// Serves until SIGINT/SIGTERM, then drains requests and closes the pool.
+    /// Serves until SIGINT/SIGTERM, then drains requests, stops the
+    /// projectors (a batch in flight rolls back) and closes the pool.
     pub async fn run_until_signalled(self) -> anyhow::Result<()> {
         self.app.run_until_stopped(shutdown::signal()).await?;
         drop(self.background);

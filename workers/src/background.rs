@@ -20,7 +20,7 @@ use crate::correlator::Correlator;
 /// Every projection and worker, in start order.
 pub fn consumers(services: DomainServices) -> Vec<Arc<dyn Projection>> {
     let mut all: Vec<Arc<dyn Projection>> = vec![Arc::new(Correlator::new(services))];
-    all.extend(read_models::audit_and_kpis());
+    all.extend(read_models::all());
     all
 }
 

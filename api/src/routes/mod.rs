@@ -1,13 +1,16 @@
 //! HTTP routes, one module per area of API.md.
 
+pub mod alert_views;
 pub mod alerts;
 pub(crate) mod analyst_query;
 pub mod audit;
 pub mod correlation;
 pub mod events;
 pub mod health;
+pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
+mod list_params;
 mod operate;
 pub mod tenants;
 pub mod webhooks;

@@ -125,6 +125,9 @@ impl Checkpoint {
     }
 
     /// Records that the projector stopped at `position` because of `error`.
+    ///
+    /// Inserts the row if need be: a projector that fails on its very first
+    /// batch rolled back the row that batch created.
     pub(crate) async fn record_failure(
         pool: &PgPool,
         name: &str,
@@ -132,9 +135,11 @@ impl Checkpoint {
         error: &str,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE projector_checkpoints
-                SET failed_position = $2, last_error = $3, updated_at = now()
-              WHERE name = $1",
+            "INSERT INTO projector_checkpoints (name, failed_position, last_error)
+             VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE
+                SET failed_position = EXCLUDED.failed_position,
+                    last_error = EXCLUDED.last_error, updated_at = now()",
         )
         .bind(name)
         .bind(position)

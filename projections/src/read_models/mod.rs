@@ -1,21 +1,34 @@
-//! Read models for analysts: plain tables kept by projectors from the log, and
-//! the queries the API serves from them.
+//! The read models: plain tables analysts query with SQL, each kept by a
+//! projector from the global log and rebuildable from it, with the queries the
+//! API answers from.
 //!
-//! - [`audit`] — the audit trail (`audit_entries`).
+//! - [`alerts`] — `alerts`: one row per received alert.
+//! - [`incidents`] — `incidents` (one row per incident, with its alerts,
+//!   priority and tools) and `incident_timeline` (its events, in order, with a
+//!   sentence and the correlation reason).
+//! - [`audit`] — the audit trail (`audit_entries`): every event as who did
+//!   what to which target, when.
 //! - [`kpis`] — KPIs per tenant per day (`kpi_daily`, `kpi_incidents`), also
 //!   as history stood at a past time.
+//! - [`page`] — keyset pagination with opaque cursors, shared by the lists.
 
+pub mod alerts;
 pub mod audit;
+mod decode;
+pub mod incidents;
 pub mod kpis;
+pub mod page;
 
 use std::sync::Arc;
 
 use crate::projector::Projection;
 
-/// The audit and KPI projectors, for the service to run (one
+/// Every read-model projection, for the service to run (one
 /// [`crate::projector::ProjectorRunner`] each) and the CLI to rebuild.
-pub fn audit_and_kpis() -> Vec<Arc<dyn Projection>> {
+pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
+        Arc::new(alerts::AlertsProjection),
+        Arc::new(incidents::IncidentsProjection),
         Arc::new(audit::AuditProjection),
         Arc::new(kpis::KpiProjection),
     ]

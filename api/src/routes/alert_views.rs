@@ -1,0 +1,81 @@
+//! `GET /api/v1/alerts` and `GET /api/v1/alerts/{id}`: the alerts read model,
+//! scoped to the tenants the caller may read.
+
+use alertledger_domain::values::{AlertStatus, AssetName, Severity};
+use alertledger_projections::read_models::alerts::{self, AlertQuery, AlertRow};
+use alertledger_projections::read_models::page::Page;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::list_params;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Query string of `GET /api/v1/alerts` (all optional, parsed by hand so an
+/// invalid value is a 422 naming its field).
+#[derive(Debug, Deserialize)]
+pub struct AlertsQuery {
+    status: Option<String>,
+    severity: Option<String>,
+    asset: Option<String>,
+    tenant: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/alerts?status=&severity=&asset=&tenant=&limit=&cursor=`:
+/// newest received first.
+#[tracing::instrument(name = "list_alerts", skip_all, fields(user = %caller.user_id))]
+pub async fn list_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<AlertsQuery>,
+) -> Result<Json<Page<AlertRow>>, ApiError> {
+    let query = AlertQuery {
+        tenants: list_params::tenants(&caller, query.tenant.as_deref())?,
+        status: query
+            .status
+            .as_deref()
+            .map(AlertStatus::parse)
+            .transpose()
+            .map_err(|error| list_params::invalid("status", &error))?,
+        severity: query
+            .severity
+            .as_deref()
+            .map(Severity::parse)
+            .transpose()
+            .map_err(|error| list_params::invalid("severity", &error))?,
+        asset: query
+            .asset
+            .as_deref()
+            .map(AssetName::parse)
+            .transpose()
+            .map_err(|error| list_params::invalid("asset", &error))?
+            .map(|asset| asset.as_str().to_owned()),
+        limit: list_params::limit(query.limit.as_deref())?,
+        cursor: query.cursor,
+    };
+    let page = alerts::list(state.pool(), &query)
+        .await
+        .map_err(list_params::query_error)?;
+    Ok(Json(page))
+}
+
+/// `GET /api/v1/alerts/{id}`: 404 for an unknown id and for another tenant's.
+#[tracing::instrument(name = "show_alert", skip_all, fields(user = %caller.user_id, alert_id = %id))]
+pub async fn show_alert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AlertRow>, ApiError> {
+    let not_found = || ApiError::not_found("alert_not_found", "no such alert");
+    let alert_id = Uuid::try_parse(&id).map_err(|_| not_found())?;
+    let alert = alerts::find(state.pool(), alert_id)
+        .await?
+        .filter(|alert| caller.may_read(&alert.tenant_id.into()))
+        .ok_or_else(not_found)?;
+    Ok(Json(alert))
+}

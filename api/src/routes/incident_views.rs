@@ -1,0 +1,149 @@
+//! `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}`: the incidents
+//! read model with its timeline, scoped to the tenants the caller may read.
+
+use alertledger_domain::incident::IncidentStatus;
+use alertledger_domain::values::Severity;
+use alertledger_projections::read_models::incidents::{
+    self, IncidentQuery, IncidentRow, IncidentSort, TimelineRow,
+};
+use alertledger_projections::read_models::page::Page;
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::list_params;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Query string of `GET /api/v1/incidents` (all optional, parsed by hand so
+/// an invalid value is a 422 naming its field).
+#[derive(Debug, Deserialize)]
+pub struct IncidentsQuery {
+    status: Option<String>,
+    severity: Option<String>,
+    sort: Option<String>,
+    tenant: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/incidents?status=&severity=&sort=priority&tenant=&limit=&cursor=`:
+/// newest opened first, or by priority score with `sort=priority`.
+#[tracing::instrument(name = "list_incidents", skip_all, fields(user = %caller.user_id))]
+pub async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<IncidentsQuery>,
+) -> Result<Json<Page<IncidentRow>>, ApiError> {
+    let query = IncidentQuery {
+        tenants: list_params::tenants(&caller, query.tenant.as_deref())?,
+        status: query.status.as_deref().map(parse_status).transpose()?,
+        severity: query
+            .severity
+            .as_deref()
+            .map(Severity::parse)
+            .transpose()
+            .map_err(|error| list_params::invalid("severity", &error))?,
+        sort: parse_sort(query.sort.as_deref())?,
+        limit: list_params::limit(query.limit.as_deref())?,
+        cursor: query.cursor,
+    };
+    let page = incidents::list(state.pool(), &query)
+        .await
+        .map_err(list_params::query_error)?;
+    Ok(Json(page))
+}
+
+/// An incident with its timeline.
+#[derive(Debug, Serialize)]
+pub struct IncidentDetail {
+    #[serde(flatten)]
+    incident: IncidentRow,
+    timeline: Vec<TimelineEntry>,
+}
+
+/// One event of an incident, as the detail shows it.
+#[derive(Debug, Serialize)]
+pub struct TimelineEntry {
+    position: i64,
+    at: DateTime<Utc>,
+    event_type: String,
+    actor: Option<String>,
+    summary: String,
+    /// The correlator's recorded reason, on the events that carry one.
+    correlation_reason: Option<serde_json::Value>,
+    details: serde_json::Value,
+}
+
+impl From<TimelineRow> for TimelineEntry {
+    fn from(row: TimelineRow) -> Self {
+        Self {
+            correlation_reason: row.correlation_reason().cloned(),
+            position: row.position,
+            at: row.at,
+            event_type: row.event_type,
+            actor: row.actor,
+            summary: row.summary,
+            details: row.details,
+        }
+    }
+}
+
+/// `GET /api/v1/incidents/{id}`: the incident with `alert_ids`,
+/// `priority_score`, `tool_sources` and its `timeline` in order; 404 for an
+/// unknown id and for another tenant's.
+#[tracing::instrument(name = "show_incident", skip_all, fields(user = %caller.user_id, incident_id = %id))]
+pub async fn show_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentDetail>, ApiError> {
+    let not_found = || ApiError::not_found("incident_not_found", "no such incident");
+    let incident_id = Uuid::try_parse(&id).map_err(|_| not_found())?;
+    let incident = incidents::find(state.pool(), incident_id)
+        .await?
+        .filter(|incident| caller.may_read(&incident.tenant_id.into()))
+        .ok_or_else(not_found)?;
+    let timeline = incidents::timeline(state.pool(), incident_id)
+        .await?
+        .into_iter()
+        .map(TimelineEntry::from)
+        .collect();
+    Ok(Json(IncidentDetail { incident, timeline }))
+}
+
+/// `?status=`: the API spellings of [`IncidentStatus`].
+fn parse_status(raw: &str) -> Result<IncidentStatus, ApiError> {
+    const ALL: [IncidentStatus; 5] = [
+        IncidentStatus::New,
+        IncidentStatus::Acknowledged,
+        IncidentStatus::InProgress,
+        IncidentStatus::Escalated,
+        IncidentStatus::Resolved,
+    ];
+    let wanted = raw.trim();
+    ALL.into_iter()
+        .find(|status| status.as_str().eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| {
+            let accepted: Vec<&str> = ALL.iter().map(IncidentStatus::as_str).collect();
+            ApiError::invalid_value(
+                "status",
+                format!("invalid `status`: must be one of {}", accepted.join(", ")),
+            )
+        })
+}
+
+/// `?sort=`: `priority`, or `newest` (the default).
+fn parse_sort(raw: Option<&str>) -> Result<IncidentSort, ApiError> {
+    match raw.map(str::trim) {
+        None | Some("") | Some("newest") => Ok(IncidentSort::Newest),
+        Some("priority") => Ok(IncidentSort::Priority),
+        Some(_) => Err(ApiError::invalid_value(
+            "sort",
+            "invalid `sort`: must be priority or newest",
+        )),
+    }
+}

@@ -1,0 +1,69 @@
+//! Reading the parts of a log event that read models fold, with errors that
+//! name the event (so the projector stops there instead of skipping it).
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::log::LogEvent;
+use crate::projector::ProjectionError;
+
+/// The event's payload as the aggregate's event enum.
+pub(crate) fn payload<T: DeserializeOwned>(event: &LogEvent) -> Result<T, ProjectionError> {
+    event
+        .payload_as()
+        .map_err(|error| ProjectionError::event(event, format!("unreadable payload: {error}")))
+}
+
+/// The fields of an externally tagged payload (`{"Variant": {fields}}` →
+/// `{fields}`), as they are stored.
+pub(crate) fn payload_fields(event: &LogEvent) -> Result<serde_json::Value, ProjectionError> {
+    let tagged: serde_json::Map<String, serde_json::Value> = event
+        .payload_as()
+        .map_err(|error| ProjectionError::event(event, format!("unreadable payload: {error}")))?;
+    let mut variants = tagged.into_iter();
+    match (variants.next(), variants.next()) {
+        (Some((_, fields)), None) => Ok(fields),
+        _ => Err(ProjectionError::event(
+            event,
+            "the payload is not one tagged event variant",
+        )),
+    }
+}
+
+/// The aggregate id, which for alerts and incidents is a UUID.
+pub(crate) fn aggregate_uuid(event: &LogEvent) -> Result<Uuid, ProjectionError> {
+    Uuid::try_parse(&event.aggregate_id).map_err(|_| {
+        ProjectionError::event(
+            event,
+            format!("aggregate id {:?} is not a UUID", event.aggregate_id),
+        )
+    })
+}
+
+/// The `actor` of the event's metadata (`user:<id>`, `api_key:<id>`,
+/// `worker:<name>`), if it names one.
+pub(crate) fn metadata_actor(event: &LogEvent) -> Option<String> {
+    event
+        .metadata_as::<HashMap<String, serde_json::Value>>()
+        .ok()?
+        .remove("actor")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Checks that an event about an existing row belongs to the row's tenant.
+pub(crate) fn same_tenant(event: &LogEvent, row_tenant: Uuid) -> Result<(), ProjectionError> {
+    if event.tenant_id == row_tenant {
+        Ok(())
+    } else {
+        Err(ProjectionError::event(
+            event,
+            format!(
+                "tenant {} differs from the tenant {row_tenant} the row belongs to",
+                event.tenant_id
+            ),
+        ))
+    }
+}

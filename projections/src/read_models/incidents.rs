@@ -1,0 +1,614 @@
+//! The `incidents` and `incident_timeline` read models: one row per incident,
+//! folded from the `Incident` aggregate's events exactly as its `apply` folds
+//! them, plus every event as a timeline entry with a sentence for people; and
+//! the queries behind `GET /api/v1/incidents`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use alertledger_domain::incident::{IncidentEvent, IncidentStatus, Resolution};
+use alertledger_domain::values::{Actor, CorrelationReason, Severity};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::decode::{aggregate_uuid, metadata_actor, payload, payload_fields, same_tenant};
+use super::page::{bounded, decode_cursor, fetch_limit, Page, QueryError, DEFAULT_LIMIT};
+use crate::log::LogEvent;
+use crate::projector::rows::{insert, load, upsert, ReadModelRow};
+use crate::projector::{Projection, ProjectionError, Target};
+
+/// Keeps the `incidents` and `incident_timeline` tables.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IncidentsProjection;
+
+/// Every event type of the `Incident` aggregate.
+const EVENT_TYPES: &[&str] = &[
+    "IncidentOpened",
+    "AlertAttached",
+    "PriorityChanged",
+    "IncidentAcknowledged",
+    "IncidentAssigned",
+    "IncidentCommented",
+    "IncidentEscalated",
+    "IncidentResolved",
+    "IncidentReopened",
+    "IncidentAlertResolved",
+    "AllAlertsResolved",
+];
+
+/// One row of `incidents` (see the migration for what each column means).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentRow {
+    pub incident_id: Uuid,
+    pub tenant_id: Uuid,
+    pub key: String,
+    pub asset: String,
+    pub signature: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub priority_score: i16,
+    pub alert_ids: Vec<Uuid>,
+    pub alert_count: i32,
+    pub resolved_alert_ids: Vec<Uuid>,
+    pub resolved_alert_count: i32,
+    pub tool_sources: Vec<String>,
+    pub assignee: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<serde_json::Value>,
+    pub escalation_count: i32,
+    pub all_alerts_resolved_at: Option<DateTime<Utc>>,
+    pub opening_reason: serde_json::Value,
+    pub last_event_at: DateTime<Utc>,
+    pub opened_position: i64,
+    pub last_position: i64,
+}
+
+impl ReadModelRow for IncidentRow {
+    const TABLE: &'static str = "incidents";
+    const KEY: &'static [&'static str] = &["incident_id"];
+    const COLUMNS: &'static [&'static str] = &[
+        "incident_id",
+        "tenant_id",
+        "key",
+        "asset",
+        "signature",
+        "severity",
+        "status",
+        "priority_score",
+        "alert_ids",
+        "alert_count",
+        "resolved_alert_ids",
+        "resolved_alert_count",
+        "tool_sources",
+        "assignee",
+        "opened_at",
+        "acknowledged_at",
+        "resolved_at",
+        "resolution",
+        "escalation_count",
+        "all_alerts_resolved_at",
+        "opening_reason",
+        "last_event_at",
+        "opened_position",
+        "last_position",
+    ];
+}
+
+/// One entry of `incident_timeline`: an event of the incident, for people.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineRow {
+    pub position: i64,
+    pub incident_id: Uuid,
+    pub tenant_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub event_type: String,
+    pub actor: Option<String>,
+    pub summary: String,
+    pub details: serde_json::Value,
+}
+
+impl ReadModelRow for TimelineRow {
+    const TABLE: &'static str = "incident_timeline";
+    const KEY: &'static [&'static str] = &["position"];
+    const COLUMNS: &'static [&'static str] = &[
+        "position",
+        "incident_id",
+        "tenant_id",
+        "at",
+        "event_type",
+        "actor",
+        "summary",
+        "details",
+    ];
+}
+
+impl TimelineRow {
+    /// The correlator's recorded reason, for the entries that carry one
+    /// (`IncidentOpened`, `AlertAttached`).
+    pub fn correlation_reason(&self) -> Option<&serde_json::Value> {
+        match self.event_type.as_str() {
+            "IncidentOpened" | "AlertAttached" => self.details.get("reason"),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Projection for IncidentsProjection {
+    fn name(&self) -> &'static str {
+        "incidents"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["incidents", "incident_timeline"]
+    }
+
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        Some(EVENT_TYPES)
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        target: &Target,
+        events: &[LogEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut ids = BTreeSet::new();
+        for event in events {
+            ids.insert(aggregate_uuid(event)?);
+        }
+        let keys: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| serde_json::json!({ "incident_id": id }))
+            .collect();
+        let mut rows: HashMap<Uuid, IncidentRow> = load::<IncidentRow>(conn, target, &keys)
+            .await?
+            .into_iter()
+            .map(|row| (row.incident_id, row))
+            .collect();
+        let mut timeline = Vec::with_capacity(events.len());
+        for event in events {
+            timeline.push(fold(&mut rows, event)?);
+        }
+        let changed: Vec<IncidentRow> = ids.iter().filter_map(|id| rows.remove(id)).collect();
+        upsert(conn, target, &changed).await?;
+        insert(conn, target, &timeline).await
+    }
+}
+
+/// Folds one event into the rows of its batch and returns its timeline entry.
+fn fold(
+    rows: &mut HashMap<Uuid, IncidentRow>,
+    event: &LogEvent,
+) -> Result<TimelineRow, ProjectionError> {
+    let incident_id = aggregate_uuid(event)?;
+    let change: IncidentEvent = payload(event)?;
+    let entry = TimelineRow {
+        position: event.position,
+        incident_id,
+        tenant_id: event.tenant_id,
+        at: event_at(&change),
+        event_type: event.event_type.clone(),
+        actor: metadata_actor(event)
+            .or_else(|| payload_actor(&change).map(|actor| format!("user:{}", actor.user_id()))),
+        summary: summary(&change),
+        details: payload_fields(event)?,
+    };
+
+    if let IncidentEvent::IncidentOpened {
+        tenant_id,
+        incident_id: opened_id,
+        key,
+        first_alert,
+        asset,
+        signature,
+        severity,
+        priority,
+        reason,
+        tool_source,
+        at,
+    } = change
+    {
+        if *opened_id.as_uuid() != incident_id {
+            return Err(ProjectionError::event(
+                event,
+                format!("incident {opened_id} opened under aggregate {incident_id}"),
+            ));
+        }
+        if rows.contains_key(&incident_id) {
+            return Err(ProjectionError::event(
+                event,
+                format!("incident {incident_id} was already opened"),
+            ));
+        }
+        rows.insert(
+            incident_id,
+            IncidentRow {
+                incident_id,
+                tenant_id: *tenant_id.as_uuid(),
+                key,
+                asset: asset.as_str().to_owned(),
+                signature: signature.as_str().to_owned(),
+                severity,
+                status: IncidentStatus::New,
+                priority_score: i16::from(priority.value()),
+                alert_ids: vec![*first_alert.as_uuid()],
+                alert_count: 1,
+                resolved_alert_ids: Vec::new(),
+                resolved_alert_count: 0,
+                tool_sources: vec![tool_source.as_str().to_owned()],
+                assignee: None,
+                opened_at: at,
+                acknowledged_at: None,
+                resolved_at: None,
+                resolution: None,
+                escalation_count: 0,
+                all_alerts_resolved_at: None,
+                opening_reason: json_of(event, &reason)?,
+                last_event_at: at,
+                opened_position: event.position,
+                last_position: event.position,
+            },
+        );
+        return Ok(entry);
+    }
+
+    let row = rows.get_mut(&incident_id).ok_or_else(|| {
+        ProjectionError::event(event, format!("incident {incident_id} was never opened"))
+    })?;
+    same_tenant(event, row.tenant_id)?;
+    // Status changes mirror `Incident::apply` (domain/src/incident/aggregate.rs).
+    match change {
+        IncidentEvent::IncidentOpened { .. } => {}
+        IncidentEvent::AlertAttached {
+            alert_id,
+            tool_source,
+            ..
+        } => {
+            let alert_id = *alert_id.as_uuid();
+            if row.alert_ids.contains(&alert_id) {
+                return Err(ProjectionError::event(
+                    event,
+                    format!("alert {alert_id} is already attached"),
+                ));
+            }
+            row.alert_ids.push(alert_id);
+            row.alert_count += 1;
+            let tool = tool_source.as_str().to_owned();
+            if !row.tool_sources.contains(&tool) {
+                row.tool_sources.push(tool);
+                row.tool_sources.sort();
+            }
+            // A new alert fires, so no longer are all of them resolved.
+            row.all_alerts_resolved_at = None;
+        }
+        IncidentEvent::PriorityChanged { to, .. } => {
+            row.priority_score = i16::from(to.value());
+        }
+        IncidentEvent::IncidentAcknowledged { at, .. } => {
+            row.acknowledged_at.get_or_insert(at);
+            if row.status == IncidentStatus::New {
+                row.status = IncidentStatus::Acknowledged;
+            }
+        }
+        IncidentEvent::IncidentAssigned { assignee, .. } => {
+            row.assignee = Some(assignee.as_str().to_owned());
+            row.status = IncidentStatus::InProgress;
+        }
+        IncidentEvent::IncidentCommented { .. } => {}
+        IncidentEvent::IncidentEscalated { .. } => {
+            row.status = IncidentStatus::Escalated;
+            row.escalation_count += 1;
+        }
+        IncidentEvent::IncidentResolved {
+            resolved_by,
+            resolution,
+            note,
+            at,
+            ..
+        } => {
+            row.status = IncidentStatus::Resolved;
+            row.resolved_at = Some(at);
+            row.resolution = Some(resolution_json(
+                event,
+                &resolution,
+                &resolved_by,
+                note.as_ref().map(|n| n.as_str()),
+            )?);
+        }
+        IncidentEvent::IncidentReopened { .. } => {
+            row.status = IncidentStatus::New;
+            row.resolved_at = None;
+            row.resolution = None;
+        }
+        IncidentEvent::IncidentAlertResolved { alert_id, .. } => {
+            let alert_id = *alert_id.as_uuid();
+            if !row.alert_ids.contains(&alert_id) {
+                return Err(ProjectionError::event(
+                    event,
+                    format!("alert {alert_id} is not attached to incident {incident_id}"),
+                ));
+            }
+            if !row.resolved_alert_ids.contains(&alert_id) {
+                row.resolved_alert_ids.push(alert_id);
+                row.resolved_alert_count += 1;
+            }
+        }
+        IncidentEvent::AllAlertsResolved { at, .. } => {
+            row.all_alerts_resolved_at = Some(at);
+        }
+    }
+    row.last_event_at = entry.at;
+    row.last_position = event.position;
+    Ok(entry)
+}
+
+fn json_of<T: Serialize>(
+    event: &LogEvent,
+    value: &T,
+) -> Result<serde_json::Value, ProjectionError> {
+    serde_json::to_value(value).map_err(|error| ProjectionError::event(event, error))
+}
+
+/// The resolution with who resolved it and their note, e.g.
+/// `{"kind": "manual", "resolved_by": {...}, "note": "..."}`.
+fn resolution_json(
+    event: &LogEvent,
+    resolution: &Resolution,
+    resolved_by: &Actor,
+    note: Option<&str>,
+) -> Result<serde_json::Value, ProjectionError> {
+    let mut value = json_of(event, resolution)?;
+    if let Some(object) = value.as_object_mut() {
+        object.insert("resolved_by".to_owned(), json_of(event, resolved_by)?);
+        object.insert("note".to_owned(), serde_json::json!(note));
+    }
+    Ok(value)
+}
+
+fn event_at(event: &IncidentEvent) -> DateTime<Utc> {
+    match event {
+        IncidentEvent::IncidentOpened { at, .. }
+        | IncidentEvent::AlertAttached { at, .. }
+        | IncidentEvent::PriorityChanged { at, .. }
+        | IncidentEvent::IncidentAcknowledged { at, .. }
+        | IncidentEvent::IncidentAssigned { at, .. }
+        | IncidentEvent::IncidentCommented { at, .. }
+        | IncidentEvent::IncidentEscalated { at, .. }
+        | IncidentEvent::IncidentResolved { at, .. }
+        | IncidentEvent::IncidentReopened { at, .. }
+        | IncidentEvent::IncidentAlertResolved { at, .. }
+        | IncidentEvent::AllAlertsResolved { at, .. } => *at,
+    }
+}
+
+/// The person an event names, for events whose metadata names nobody.
+fn payload_actor(event: &IncidentEvent) -> Option<&Actor> {
+    match event {
+        IncidentEvent::IncidentAcknowledged { actor, .. }
+        | IncidentEvent::IncidentAssigned { actor, .. }
+        | IncidentEvent::IncidentCommented { actor, .. }
+        | IncidentEvent::IncidentEscalated { actor, .. }
+        | IncidentEvent::IncidentReopened { actor, .. }
+        | IncidentEvent::IncidentResolved {
+            resolved_by: actor, ..
+        } => Some(actor),
+        _ => None,
+    }
+}
+
+/// Longest free text quoted in a summary; the whole text is in `details`.
+const QUOTE_CHARS: usize = 200;
+
+/// A sentence for people about what happened.
+fn summary(event: &IncidentEvent) -> String {
+    let by = |actor: &Actor| format!("{} ({})", actor.name(), actor.user_id());
+    match event {
+        IncidentEvent::IncidentOpened {
+            first_alert,
+            severity,
+            priority,
+            reason,
+            ..
+        } => format!(
+            "Incident opened for alert {first_alert} ({severity}, priority {priority}): {}",
+            explanation(reason)
+        ),
+        IncidentEvent::AlertAttached {
+            alert_id, reason, ..
+        } => format!("Alert {alert_id} attached: {}", explanation(reason)),
+        IncidentEvent::PriorityChanged {
+            from, to, reason, ..
+        } => format!("Priority changed from {from} to {to}: {reason}"),
+        IncidentEvent::IncidentAcknowledged { actor, .. } => {
+            format!("Acknowledged by {}", by(actor))
+        }
+        IncidentEvent::IncidentAssigned {
+            assignee, actor, ..
+        } => format!("Assigned to {assignee} by {}", by(actor)),
+        IncidentEvent::IncidentCommented { text, actor, .. } => {
+            format!("{} commented: {}", by(actor), quoted(text.as_str()))
+        }
+        IncidentEvent::IncidentEscalated { reason, actor, .. } => {
+            format!("Escalated by {}: {}", by(actor), quoted(reason.as_str()))
+        }
+        IncidentEvent::IncidentResolved {
+            resolved_by,
+            resolution,
+            note,
+            ..
+        } => {
+            let how = match resolution {
+                Resolution::Manual => format!("Resolved by {}", by(resolved_by)),
+                Resolution::SelfHealed { execution_id } => format!(
+                    "Resolved as self-healed by execution {execution_id} ({})",
+                    by(resolved_by)
+                ),
+                Resolution::SourceResolved => {
+                    "Resolved automatically: every alert was resolved at its source".to_owned()
+                }
+            };
+            match note {
+                Some(note) => format!("{how}: {}", quoted(note.as_str())),
+                None => how,
+            }
+        }
+        IncidentEvent::IncidentReopened { actor, reason, .. } => match reason {
+            Some(reason) => format!("Reopened by {}: {}", by(actor), quoted(reason.as_str())),
+            None => format!("Reopened by {}", by(actor)),
+        },
+        IncidentEvent::IncidentAlertResolved { alert_id, .. } => {
+            format!("Alert {alert_id} resolved at its source")
+        }
+        IncidentEvent::AllAlertsResolved { .. } => {
+            "Every attached alert is resolved at its source".to_owned()
+        }
+    }
+}
+
+fn explanation(reason: &CorrelationReason) -> &str {
+    if reason.explanation.is_empty() {
+        &reason.key
+    } else {
+        &reason.explanation
+    }
+}
+
+fn quoted(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(QUOTE_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
+}
+
+/// How `GET /api/v1/incidents` orders incidents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IncidentSort {
+    /// Most recently opened first.
+    #[default]
+    Newest,
+    /// Highest priority score first, then most recently opened.
+    Priority,
+}
+
+/// What `GET /api/v1/incidents` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentQuery {
+    /// The tenants to list (`None`: every tenant, for an MSP admin).
+    pub tenants: Option<Vec<Uuid>>,
+    pub status: Option<IncidentStatus>,
+    pub severity: Option<Severity>,
+    pub sort: IncidentSort,
+    /// Rows per page (1..=500).
+    pub limit: usize,
+    /// The `next_cursor` of the previous page (of the same sort).
+    pub cursor: Option<String>,
+}
+
+impl Default for IncidentQuery {
+    fn default() -> Self {
+        Self {
+            tenants: None,
+            status: None,
+            severity: None,
+            sort: IncidentSort::Newest,
+            limit: DEFAULT_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
+/// Sort keys, one shape per sort, so a cursor of one sort is refused by the other.
+type NewestKey = (DateTime<Utc>, Uuid);
+type PriorityKey = (i16, DateTime<Utc>, Uuid);
+
+/// One page of incidents matching `query`, in its sort order.
+pub async fn list(pool: &PgPool, query: &IncidentQuery) -> Result<Page<IncidentRow>, QueryError> {
+    let limit = bounded(query.limit);
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT to_jsonb(i) FROM {} i WHERE true",
+        Target::live().table(IncidentRow::TABLE)
+    ));
+    if let Some(tenants) = &query.tenants {
+        sql.push(" AND i.tenant_id = ANY(")
+            .push_bind(tenants.clone())
+            .push(")");
+    }
+    if let Some(status) = query.status {
+        sql.push(" AND i.status = ").push_bind(status.as_str());
+    }
+    if let Some(severity) = query.severity {
+        sql.push(" AND i.severity = ").push_bind(severity.as_str());
+    }
+    match query.sort {
+        IncidentSort::Newest => {
+            if let Some(cursor) = &query.cursor {
+                let (opened_at, incident_id): NewestKey = decode_cursor(cursor)?;
+                sql.push(" AND (i.opened_at, i.incident_id) < (")
+                    .push_bind(opened_at)
+                    .push(", ")
+                    .push_bind(incident_id)
+                    .push(")");
+            }
+            sql.push(" ORDER BY i.opened_at DESC, i.incident_id DESC");
+        }
+        IncidentSort::Priority => {
+            if let Some(cursor) = &query.cursor {
+                let (score, opened_at, incident_id): PriorityKey = decode_cursor(cursor)?;
+                sql.push(" AND (i.priority_score, i.opened_at, i.incident_id) < (")
+                    .push_bind(score)
+                    .push(", ")
+                    .push_bind(opened_at)
+                    .push(", ")
+                    .push_bind(incident_id)
+                    .push(")");
+            }
+            sql.push(" ORDER BY i.priority_score DESC, i.opened_at DESC, i.incident_id DESC");
+        }
+    }
+    sql.push(" LIMIT ").push_bind(fetch_limit(limit));
+    let rows: Vec<Json<IncidentRow>> = sql.build_query_scalar().fetch_all(pool).await?;
+    let rows: Vec<IncidentRow> = rows.into_iter().map(|Json(row)| row).collect();
+    Ok(match query.sort {
+        IncidentSort::Newest => Page::from_rows(rows, limit, |row: &IncidentRow| -> NewestKey {
+            (row.opened_at, row.incident_id)
+        }),
+        IncidentSort::Priority => {
+            Page::from_rows(rows, limit, |row: &IncidentRow| -> PriorityKey {
+                (row.priority_score, row.opened_at, row.incident_id)
+            })
+        }
+    })
+}
+
+/// The incident `incident_id`, of whichever tenant (callers check they may read it).
+pub async fn find(pool: &PgPool, incident_id: Uuid) -> Result<Option<IncidentRow>, sqlx::Error> {
+    let row: Option<Json<IncidentRow>> = sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(i) FROM {} i WHERE i.incident_id = $1",
+        Target::live().table(IncidentRow::TABLE)
+    ))
+    .bind(incident_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|Json(row)| row))
+}
+
+/// Every timeline entry of incident `incident_id`, in log order.
+pub async fn timeline(pool: &PgPool, incident_id: Uuid) -> Result<Vec<TimelineRow>, sqlx::Error> {
+    let rows: Vec<Json<TimelineRow>> = sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(t) FROM {} t WHERE t.incident_id = $1 ORDER BY t.position",
+        Target::live().table(TimelineRow::TABLE)
+    ))
+    .bind(incident_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|Json(row)| row).collect())
+}
