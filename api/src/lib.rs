@@ -230,6 +230,7 @@ fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::metrics::metrics))
         .nest("/api/v1", api)
         .fallback(error::route_not_found)
         .with_state(state)

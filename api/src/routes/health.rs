@@ -1,5 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can do its job).
 
+use alertledger_projections::projector::status::statuses;
+use alertledger_projections::projector::Checkpoint;
 use alertledger_schema::MIGRATOR;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -32,13 +34,44 @@ pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<V
         .with_details(json!({ "applied": applied, "expected": expected })));
     }
     let head = state.log().head().await?;
+    let projectors = projector_report(&state).await?;
+    // A stopped projector leaves its read model stale, but the service still
+    // accepts alerts and commands: degraded, not unready.
+    let degraded = projectors
+        .iter()
+        .any(|projector| !projector["failed_position"].is_null());
     Ok((
         StatusCode::OK,
         Json(json!({
-            "status": "ready",
+            "status": if degraded { "degraded" } else { "ready" },
             "database": "ok",
             "migrations": { "applied": applied },
             "log": { "readable_below_transaction": head.transaction_id() },
+            "projectors": projectors,
         })),
     ))
+}
+
+/// Position and lag of every projector and worker that has a checkpoint.
+async fn projector_report(state: &AppState) -> Result<Vec<Value>, ApiError> {
+    let stored = Checkpoint::all(state.pool())
+        .await
+        .map_err(|error| ApiError::database(&error))?;
+    let names: Vec<&str> = stored.iter().map(|c| c.name.as_str()).collect();
+    let statuses = statuses(state.pool(), &names)
+        .await
+        .map_err(|error| ApiError::database(&error))?;
+    Ok(statuses
+        .into_iter()
+        .map(|status| {
+            json!({
+                "name": status.name,
+                "position": status.position,
+                "lag_events": status.lag_events,
+                "lag_seconds": status.lag_seconds,
+                "failed_position": status.failed_position,
+                "last_error": status.last_error,
+            })
+        })
+        .collect())
 }

@@ -10,6 +10,7 @@ pub mod health;
 pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
+pub mod metrics;
 mod list_params;
 mod operate;
 pub mod tenants;
