@@ -1,6 +1,8 @@
 //! Correlation end to end: alerts posted over HTTP become incidents through
 //! the correlator the application runs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};
@@ -82,7 +84,11 @@ async fn correlate_now_groups_alerts_waiting_under_a_manual_policy() {
     }
     wait_for(&app, "AlertReceived", 3).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.stored("IncidentOpened").await, 0, "nothing correlates by itself");
+    assert_eq!(
+        app.stored("IncidentOpened").await,
+        0,
+        "nothing correlates by itself"
+    );
 
     let technician = app.token(Role::Technician, &[tenant.id]);
     let response = app

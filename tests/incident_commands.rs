@@ -113,10 +113,10 @@ async fn events_of(app: &TestApp, aggregate_id: &str) -> i64 {
         "SELECT count(*) FROM events
           WHERE aggregate_id = $1 AND metadata->>'actor' IS DISTINCT FROM 'worker:correlator'",
     )
-        .bind(aggregate_id)
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap()
+    .bind(aggregate_id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -31,8 +31,9 @@ pub struct TestApp {
     tenants: AggregateStore<Tenant>,
     issuer: TokenIssuer,
     stop: Option<oneshot::Sender<()>>,
-    /// The projectors and workers, as `serve` runs them.
-    pub background: Background,
+    /// The projectors and workers, as `serve` runs them (`None` when the
+    /// test runs them itself).
+    pub background: Option<Background>,
 }
 
 /// A tenant with an API key that the running application already accepts.
@@ -43,6 +44,16 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
+        Self::spawn_with(true).await
+    }
+
+    /// The application without its projectors and workers, for tests that
+    /// drive (and kill) them on their own.
+    pub async fn spawn_without_background() -> Self {
+        Self::spawn_with(false).await
+    }
+
+    async fn spawn_with(background: bool) -> Self {
         let db = TestDatabase::create().await;
         let signal = LogSignal::start(db.pool().clone());
         let settings = ApiSettings {
@@ -64,12 +75,14 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let background = Background::start(
-            db.pool(),
-            &signal,
-            DomainServices::system(),
-            RunnerSettings::default(),
-        );
+        let background = background.then(|| {
+            Background::start(
+                db.pool(),
+                &signal,
+                DomainServices::system(),
+                RunnerSettings::default(),
+            )
+        });
         let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
         Self {
             address,

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
-use alertledger_projections::read_models;
 use alertledger_projections::projector::{
     Projection, ProjectorRunner, RunnerSettings, RunnerState,
 };
+use alertledger_projections::read_models;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;

@@ -29,7 +29,9 @@ type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
 /// Projector positions and lag, and the log's readable horizon.
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let pool = state.pool();
-    let stored = Checkpoint::all(pool).await.map_err(|e| ApiError::database(&e))?;
+    let stored = Checkpoint::all(pool)
+        .await
+        .map_err(|e| ApiError::database(&e))?;
     let names: Vec<&str> = stored.iter().map(|c| c.name.as_str()).collect();
     let statuses = statuses(pool, &names)
         .await
@@ -47,22 +49,46 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
             projector: status.name.clone(),
         };
         position.get_or_create(&label).set(status.position as f64);
-        applied.get_or_create(&label).set(status.events_applied as f64);
-        lag_events.get_or_create(&label).set(status.lag_events as f64);
+        applied
+            .get_or_create(&label)
+            .set(status.events_applied as f64);
+        lag_events
+            .get_or_create(&label)
+            .set(status.lag_events as f64);
         lag_seconds.get_or_create(&label).set(status.lag_seconds);
         failed
             .get_or_create(&label)
-            .set(if status.failed_position.is_some() { 1.0 } else { 0.0 });
+            .set(if status.failed_position.is_some() {
+                1.0
+            } else {
+                0.0
+            });
     }
-    registry.register("projector_position", "Log position the projector has read past", position);
-    registry.register("projector_events_applied", "Events the projector has applied", applied);
-    registry.register("projector_lag_events", "Committed events not yet applied", lag_events);
+    registry.register(
+        "projector_position",
+        "Log position the projector has read past",
+        position,
+    );
+    registry.register(
+        "projector_events_applied",
+        "Events the projector has applied",
+        applied,
+    );
+    registry.register(
+        "projector_lag_events",
+        "Committed events not yet applied",
+        lag_events,
+    );
     registry.register(
         "projector_lag_seconds",
         "Age of the oldest committed event not yet applied",
         lag_seconds,
     );
-    registry.register("projector_failed", "1 when the projector stopped on an event", failed);
+    registry.register(
+        "projector_failed",
+        "1 when the projector stopped on an event",
+        failed,
+    );
     let horizon: Gauge<f64, AtomicU64> = Gauge::default();
     horizon.set(head.transaction_id() as f64);
     registry.register(
@@ -74,7 +100,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let mut body = String::new();
     encode(&mut body, &registry).map_err(|e| ApiError::internal(&e))?;
     Ok((
-        [(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         body,
     )
         .into_response())

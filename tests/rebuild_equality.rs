@@ -1,0 +1,432 @@
+//! Rebuild equality: after a realistic mixed workload (several tenants,
+//! thousands of alerts over HTTP, incident and alert actions, policy changes,
+//! source resolutions, an event of an older schema version), with the
+//! read-model projectors killed at random moments all along, every rebuilt
+//! projection equals the live tables row for row, and history `--until` a
+//! midpoint equals the live tables captured at that midpoint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertledger_domain::values::Role;
+use alertledger_domain::DomainServices;
+use alertledger_projections::log::LogSignal;
+use alertledger_projections::projector::rebuild::{
+    build_history, drop_schema, rebuild_live, HistoryOptions, Until,
+};
+use alertledger_projections::projector::{wait_until_applied, ProjectorRunner, RunnerSettings};
+use alertledger_projections::read_models;
+use alertledger_workers::correlator::Correlator;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use support::{TestApp, TestTenant};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// Every read-model table with its key (for a stable order).
+const TABLES: &[(&str, &str, &str)] = &[
+    ("alerts", "alerts", "alert_id"),
+    ("incidents", "incidents", "incident_id"),
+    ("incidents", "incident_timeline", "position"),
+    ("audit", "audit_entries", "position"),
+    ("kpis", "kpi_daily", "tenant_id, day"),
+    ("kpis", "kpi_incidents", "incident_id"),
+];
+
+type Snapshot = BTreeMap<&'static str, Vec<Value>>;
+
+async fn snapshot(pool: &PgPool, schema: &str, projection: Option<&str>) -> Snapshot {
+    let mut tables = Snapshot::new();
+    for (owner, table, key) in TABLES {
+        if projection.is_some_and(|name| name != *owner) {
+            continue;
+        }
+        let rows: Vec<Value> = sqlx::query_scalar(&format!(
+            "SELECT to_jsonb(t) FROM \"{schema}\".\"{table}\" t ORDER BY {key}"
+        ))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        tables.insert(*table, rows);
+    }
+    tables
+}
+
+/// The last event in log order (what `--until` counts to).
+async fn last_in_log_order(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT coalesce((SELECT position FROM events ORDER BY transaction_id DESC, position DESC LIMIT 1), 0)",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// Waits until the correlator and every read model have applied everything
+/// written, and nothing more is being written.
+async fn settle(pool: &PgPool) {
+    let names: Vec<&str> = std::iter::once(Correlator::NAME)
+        .chain(read_models::all().iter().map(|p| p.name()))
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let last = last_in_log_order(pool).await;
+        let mut done = true;
+        for name in &names {
+            done &= wait_until_applied(pool, name, last, Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        if done && last_in_log_order(pool).await == last {
+            return;
+        }
+        assert!(Instant::now() < deadline, "projectors never settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs every read-model projector in small batches and "kills the process"
+/// at random moments (inside or between batches) before starting it again,
+/// until `stop`. Each incarnation has its own pool, closed when it is killed,
+/// so the server rolls back whatever it was doing, as after a crash.
+fn kill_and_restart_projectors(
+    url: String,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<u32> {
+    tokio::spawn(async move {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut kills = 0;
+        while !*stop.borrow() {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .connect(&url)
+                .await
+                .unwrap();
+            let tasks: Vec<_> = read_models::all()
+                .into_iter()
+                .map(|projection| {
+                    let runner = ProjectorRunner::new(
+                        pool.clone(),
+                        LogSignal::local(),
+                        projection,
+                        RunnerSettings {
+                            batch_size: 23,
+                            ..RunnerSettings::default()
+                        },
+                    );
+                    tokio::spawn(async move {
+                        loop {
+                            if runner.step().await.is_err() {
+                                tokio::time::sleep(Duration::from_millis(5)).await;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            let lifetime = Duration::from_millis(rng.gen_range(10..120));
+            let _ = tokio::time::timeout(lifetime, stop.changed()).await;
+            for task in tasks {
+                task.abort();
+                let _ = task.await;
+                kills += 1;
+            }
+            pool.close().await;
+        }
+        kills
+    })
+}
+
+struct Workload<'a> {
+    app: &'a TestApp,
+    rng: StdRng,
+    request: u32,
+}
+
+impl Workload<'_> {
+    /// 400 alerts per tenant, posted as arrays of 40.
+    async fn alerts(&mut self, tenant: &TestTenant) {
+        const SIGNATURES: &[&str] = &["HighCPU", "DiskFull", "OOMKilled", "Latency"];
+        const SEVERITIES: &[&str] = &["critical", "high", "medium", "low"];
+        const TOOLS: &[&str] = &["prometheus", "zabbix", "datadog"];
+        for _ in 0..10 {
+            let alerts: Vec<Value> = (0..40)
+                .map(|_| {
+                    json!({
+                        "asset_name": format!("host{:02}", self.rng.gen_range(0..12)),
+                        "signature": SIGNATURES[self.rng.gen_range(0..SIGNATURES.len())],
+                        "severity": SEVERITIES[self.rng.gen_range(0..SEVERITIES.len())],
+                        "message": "threshold crossed",
+                        "tool_source": TOOLS[self.rng.gen_range(0..TOOLS.len())],
+                        "labels": {"env": "production"}
+                    })
+                })
+                .collect();
+            self.post(tenant, Value::Array(alerts)).await;
+        }
+    }
+
+    /// Resolutions at the source for a few asset/signature pairs.
+    async fn source_resolutions(&mut self, tenant: &TestTenant) {
+        for host in 0..4 {
+            let resolved = json!({
+                "asset_name": format!("host{host:02}"), "signature": "HighCPU",
+                "severity": "high", "message": "back to normal", "status": "resolved",
+            });
+            self.post(tenant, resolved).await;
+        }
+    }
+
+    async fn post(&mut self, tenant: &TestTenant, body: Value) {
+        self.request += 1;
+        let response = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/webhooks/generic"))
+            .header("X-API-Key", &tenant.api_key)
+            .header("Idempotency-Key", format!("request-{}", self.request))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+
+    /// People working on the tenant's incidents and alerts.
+    async fn actions(&mut self, tenant: &TestTenant) {
+        let token = self.app.token(Role::Technician, &[tenant.id]);
+        let list = self
+            .get(
+                &format!("/api/v1/incidents?tenant={}&limit=24", tenant.id),
+                &token,
+            )
+            .await;
+        for (n, incident) in list["items"].as_array().unwrap().iter().enumerate() {
+            let id = incident["incident_id"].as_str().unwrap();
+            let act = |path: &'static str, body: Value| {
+                let url = self.app.url(&format!("/api/v1/incidents/{id}/{path}"));
+                let request = self.app.client.post(url).bearer_auth(&token).json(&body);
+                async move { request.send().await.unwrap().status().as_u16() }
+            };
+            if incident["status"] == "new" {
+                act("acknowledge", json!({})).await;
+            }
+            if n % 3 == 0 {
+                act("assign", json!({"assignee": "grace"})).await;
+            }
+            if n % 4 == 0 {
+                act("comment", json!({"text": "looking into it"})).await;
+            }
+            if n % 5 == 0 {
+                act("escalate", json!({"reason": "needs the database team"})).await;
+            }
+            if n % 2 == 0 {
+                act("resolve", json!({"note": "fixed"})).await;
+                if n % 6 == 0 {
+                    act("reopen", json!({"reason": "came back"})).await;
+                }
+            }
+        }
+        let alerts = self
+            .get(
+                &format!("/api/v1/alerts?tenant={}&limit=8", tenant.id),
+                &token,
+            )
+            .await;
+        for alert in alerts["items"].as_array().unwrap() {
+            let url = self.app.url(&format!(
+                "/api/v1/alerts/{}/acknowledge",
+                alert["alert_id"].as_str().unwrap()
+            ));
+            let response = self
+                .app
+                .client
+                .post(url)
+                .bearer_auth(&token)
+                .json(&json!({"note": "seen"}))
+                .send()
+                .await
+                .unwrap();
+            assert!([200, 409].contains(&response.status().as_u16()));
+        }
+    }
+
+    async fn set_policy(&self, tenant: &TestTenant, policy: Value) {
+        let token = self.app.token(Role::TenantAdmin, &[tenant.id]);
+        let response = self
+            .app
+            .client
+            .put(
+                self.app
+                    .url(&format!("/api/v1/tenants/{}/correlation-policy", tenant.id)),
+            )
+            .bearer_auth(&token)
+            .json(&policy)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.unwrap()
+    }
+}
+
+/// An `IncidentOpened` as stored by version 1.0 of the schema (no `tool_source`).
+async fn insert_version_1_0_incident(pool: &PgPool, tenant: &TestTenant) -> Uuid {
+    let incident = Uuid::now_v7();
+    let payload = json!({"IncidentOpened": {
+        "tenant_id": tenant.id.to_string(), "incident_id": incident, "key": "legacy|Check",
+        "first_alert": Uuid::now_v7(), "asset": "legacy", "signature": "Check",
+        "severity": "low", "priority": 10,
+        "reason": {"key": "legacy|Check", "window_minutes": 15,
+                   "decision": {"kind": "opened"}, "explanation": "recorded by release 1.0"},
+        "at": "2026-11-01T00:00:00Z"
+    }});
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('Incident', $1, 1, 'IncidentOpened', '1.0', $2, '{}')",
+    )
+    .bind(incident.to_string())
+    .bind(payload)
+    .execute(pool)
+    .await
+    .unwrap();
+    incident
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
+    let app = TestApp::spawn_without_background().await;
+    let pool = app.db.pool().clone();
+    let tenants = [
+        app.create_tenant("north").await,
+        app.create_tenant("south").await,
+        app.create_tenant("east").await,
+    ];
+    let (correlator, _) = ProjectorRunner::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        Arc::new(Correlator::new(DomainServices::system())),
+        RunnerSettings::default(),
+    )
+    .spawn();
+    let (stop, stopped) = watch::channel(false);
+    let chaos = kill_and_restart_projectors(app.db.url().to_owned(), stopped);
+    let mut work = Workload {
+        app: &app,
+        rng: StdRng::seed_from_u64(42),
+        request: 0,
+    };
+
+    // Phase 1.
+    work.set_policy(
+        &tenants[1],
+        json!({"time_window_minutes": 5, "aggregation_key": "asset|signature",
+                                        "auto_correlate": true, "min_alerts": 2}),
+    )
+    .await;
+    work.set_policy(&tenants[2], json!({"time_window_minutes": 30, "aggregation_key": "asset",
+                                        "auto_correlate": true, "min_alerts": 1, "auto_resolve": true})).await;
+    let legacy = insert_version_1_0_incident(&pool, &tenants[0]).await;
+    for tenant in &tenants {
+        work.alerts(tenant).await;
+    }
+    settle(&pool).await;
+    for tenant in &tenants {
+        work.actions(tenant).await;
+        work.source_resolutions(tenant).await;
+    }
+    settle(&pool).await;
+    let midpoint = last_in_log_order(&pool).await;
+    let at_midpoint = snapshot(&pool, "public", None).await;
+
+    // Phase 2.
+    work.set_policy(
+        &tenants[0],
+        json!({"time_window_minutes": 60, "aggregation_key": "signature",
+                                        "auto_correlate": true, "min_alerts": 1}),
+    )
+    .await;
+    for tenant in &tenants {
+        work.alerts(tenant).await;
+    }
+    settle(&pool).await;
+    for tenant in &tenants {
+        work.actions(tenant).await;
+        work.source_resolutions(tenant).await;
+    }
+    settle(&pool).await;
+    stop.send_replace(true);
+    let kills = chaos.await.unwrap();
+    correlator.abort();
+    assert!(kills > 20, "the projectors were killed only {kills} times");
+
+    let live = snapshot(&pool, "public", None).await;
+    let received: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'AlertReceived'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(live["alerts"].len() as i64, received);
+    assert!(received >= 2_000, "{received} alerts");
+    assert!(live["incidents"].len() > 50);
+    assert!(live["incident_timeline"].len() > live["incidents"].len());
+    let upcast = live["incidents"]
+        .iter()
+        .find(|row| row["incident_id"] == legacy.to_string())
+        .expect("the 1.0 incident is projected");
+    assert_eq!(upcast["tool_sources"], json!(["unknown"]));
+
+    for projection in read_models::all() {
+        let name = projection.name();
+        // History up to the midpoint, beside the live tables.
+        let schema = format!("mid_{name}");
+        let options = HistoryOptions {
+            until: Some(Until::Position(midpoint)),
+            ..HistoryOptions::default()
+        };
+        build_history(&pool, projection.as_ref(), &schema, &options)
+            .await
+            .unwrap();
+        let history = snapshot(&pool, &schema, Some(name)).await;
+        for (table, rows) in &history {
+            assert!(
+                rows == &at_midpoint[table],
+                "{table} --until {midpoint} differs from the midpoint"
+            );
+        }
+        drop_schema(&pool, &schema).await;
+
+        // A full rebuild swapped in for the live tables.
+        let report = rebuild_live(&pool, Arc::clone(&projection), Some(500))
+            .await
+            .unwrap();
+        assert!(report.events > 0);
+        let rebuilt = snapshot(&pool, "public", Some(name)).await;
+        for (table, rows) in &rebuilt {
+            assert_eq!(
+                rows.len(),
+                live[table].len(),
+                "{table} row count after rebuild"
+            );
+            assert!(rows == &live[table], "{table} differs after rebuild");
+        }
+    }
+}
