@@ -1,0 +1,269 @@
+//! Projection throughput and lag.
+//!
+//! `cargo bench -p alertledger-workers --bench projections`
+//!
+//! 1. Generates a log: `BENCH_ALERTS` alert receipts (default 330,000; 80 % on
+//!    40 hot keys, 20 % on 4,000 cold ones, received 500 ms apart), then runs
+//!    the real correlator over them, which records ~1 event per alert more plus
+//!    the incidents: about 1,000,000 events in all.
+//! 2. Rebuilds every read model from that log (shadow tables + swap), one
+//!    after the other and then all four at once, and reports events/s.
+//! 3. Ingests `BENCH_RATE` alerts/s (default 2,000) for `BENCH_SECONDS`
+//!    (default 30) with the correlator and all projectors running as `serve`
+//!    runs them, and reports the lag from a receipt's commit until the alerts
+//!    read model shows it, and until it shows the alert's incident.
+//!
+//! Uses a fresh database on `DATABASE_URL` (default local). See BENCHMARKS.md.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use alertledger_domain::DomainServices;
+use alertledger_projections::log::LogSignal;
+use alertledger_projections::projector::rebuild::rebuild_live;
+use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
+use alertledger_projections::read_models;
+use alertledger_projections::receipts::{append_receipts, ReceiptRow};
+use alertledger_schema::TestDatabase;
+use alertledger_workers::background::Background;
+use alertledger_workers::correlator::Correlator;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An `AlertReceived` receipt like the webhook path stores.
+fn receipt(tenant: Uuid, n: usize, at: DateTime<Utc>) -> (Uuid, ReceiptRow) {
+    let key = format!("bench-{n}");
+    let alert_id = Uuid::new_v5(&tenant, key.as_bytes());
+    let (asset, signature) = if n % 5 == 0 {
+        (
+            format!("cold{:04}", (n / 5) % 1000),
+            ["HighCPU", "DiskFull", "OOMKilled", "Latency"][(n / 5000) % 4],
+        )
+    } else {
+        (
+            format!("web{:02}", n % 20),
+            ["HighCPU", "DiskFull"][(n / 20) % 2],
+        )
+    };
+    let severity = ["critical", "high", "medium", "low"][n % 4];
+    let tool = ["prometheus", "zabbix", "datadog"][n % 3];
+    let row = ReceiptRow {
+        aggregate_id: alert_id.to_string(),
+        event_type: "AlertReceived".into(),
+        event_version: "1.0".into(),
+        payload: json!({ "AlertReceived": {
+            "alert_id": alert_id, "tenant_id": tenant, "delivery_key": key, "source": "alertmanager",
+            "asset": asset, "signature": signature, "severity": severity,
+            "message": "threshold crossed on the node exporter target", "tool_source": tool,
+            "status": "firing", "labels": { "job": "node", "env": "production" },
+            "occurred_at": at, "fingerprint": format!("{:016x}", n % 977),
+            "asset_known": true, "at": at
+        }})
+        .to_string(),
+        metadata: json!({ "actor": "api_key:bench", "request_id": Uuid::new_v4() }).to_string(),
+    };
+    (alert_id, row)
+}
+
+async fn generate(pool: &PgPool, tenants: &[Uuid], alerts: usize) {
+    let start = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let started = Instant::now();
+    for chunk in (0..alerts).collect::<Vec<_>>().chunks(2_000) {
+        let rows: Vec<ReceiptRow> = chunk
+            .iter()
+            .map(|&n| {
+                let at = start + chrono::Duration::milliseconds(500 * n as i64);
+                receipt(tenants[n % tenants.len()], n, at).1
+            })
+            .collect();
+        append_receipts(pool, "Alert", &rows).await.unwrap();
+    }
+    println!(
+        "generate: {alerts} receipts in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let correlator = ProjectorRunner::new(
+        pool.clone(),
+        LogSignal::local(),
+        Arc::new(Correlator::new(DomainServices::system())),
+        RunnerSettings::default(),
+    );
+    let started = Instant::now();
+    let mut decided = 0;
+    loop {
+        let applied = correlator.catch_up().await.unwrap();
+        decided += applied;
+        if applied == 0 && decided >= alerts {
+            break;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "correlate: {decided} receipts in {elapsed:.1} s ({:.0} alerts/s)",
+        decided as f64 / elapsed
+    );
+}
+
+async fn count(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+async fn rebuild_all(pool: &PgPool) {
+    let events = count(pool, "SELECT count(*) FROM events").await;
+    println!("log: {events} events");
+    // Warm the cache the way a live system has it.
+    count(pool, "SELECT count(*) FROM (SELECT payload FROM events) e").await;
+
+    let started = Instant::now();
+    for projection in read_models::all() {
+        let report = rebuild_live(pool, projection, None).await.unwrap();
+        let seconds = report.elapsed.as_secs_f64();
+        println!(
+            "rebuild {:<10} {:>8} events in {:>6.2} s ({:>7.0} events/s)",
+            report.projection,
+            report.events,
+            seconds,
+            report.events as f64 / seconds
+        );
+    }
+    let sequential = started.elapsed().as_secs_f64();
+    println!(
+        "rebuild all, one after the other: {events} events in {sequential:.2} s ({:.0} log events/s)",
+        events as f64 / sequential
+    );
+
+    let started = Instant::now();
+    let runs: Vec<_> = read_models::all()
+        .into_iter()
+        .map(|projection| {
+            let pool = pool.clone();
+            tokio::spawn(async move { rebuild_live(&pool, projection, None).await.unwrap() })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
+    let parallel = started.elapsed().as_secs_f64();
+    println!(
+        "rebuild all, four at once: {events} events in {parallel:.2} s ({:.0} log events/s)",
+        events as f64 / parallel
+    );
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// Polls until `sql` (with the alert id) is true; returns the wait.
+async fn wait_for(pool: PgPool, sql: &'static str, alert: Uuid, from: Instant) -> f64 {
+    loop {
+        let seen: Option<bool> = sqlx::query_scalar(sql)
+            .bind(alert)
+            .fetch_optional(&pool)
+            .await
+            .unwrap();
+        if seen == Some(true) {
+            return from.elapsed().as_secs_f64() * 1000.0;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn live_lag(pool: &PgPool, tenants: &[Uuid], rate: usize, seconds: usize) {
+    let signal = LogSignal::start(pool.clone());
+    let background = Background::start(
+        pool,
+        &signal,
+        DomainServices::system(),
+        RunnerSettings::default(),
+    );
+    // Let the background catch up with the generated history first.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let per_tick = (rate / 100).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let (mut row_probes, mut incident_probes) = (Vec::new(), Vec::new());
+    let offset = 10_000_000;
+    let started = Instant::now();
+    for t in 0..seconds * 100 {
+        tick.tick().await;
+        let now = Utc::now();
+        let batch: Vec<(Uuid, ReceiptRow)> = (0..per_tick)
+            .map(|i| {
+                receipt(
+                    tenants[(t + i) % tenants.len()],
+                    offset + t * per_tick + i,
+                    now,
+                )
+            })
+            .collect();
+        let rows: Vec<ReceiptRow> = batch.iter().map(|(_, row)| row.clone()).collect();
+        append_receipts(pool, "Alert", &rows).await.unwrap();
+        let committed = Instant::now();
+        signal.appended_receipts();
+        if t % 10 == 0 {
+            let alert = batch[0].0;
+            row_probes.push(tokio::spawn(wait_for(
+                pool.clone(),
+                "SELECT true FROM alerts WHERE alert_id = $1",
+                alert,
+                committed,
+            )));
+            incident_probes.push(tokio::spawn(wait_for(
+                pool.clone(),
+                "SELECT incident_id IS NOT NULL FROM alerts WHERE alert_id = $1",
+                alert,
+                committed,
+            )));
+        }
+    }
+    let sent = started.elapsed().as_secs_f64();
+    let mut received = Vec::new();
+    for probe in row_probes {
+        received.push(probe.await.unwrap());
+    }
+    let mut incident = Vec::new();
+    for probe in incident_probes {
+        incident.push(probe.await.unwrap());
+    }
+    drop(background);
+    println!(
+        "ingest: {} alerts in {sent:.1} s ({:.0} alerts/s offered)",
+        seconds * 100 * per_tick,
+        (seconds * 100 * per_tick) as f64 / sent
+    );
+    for (what, mut lags) in [("alert row", received), ("alert's incident", incident)] {
+        lags.sort_by(f64::total_cmp);
+        println!(
+            "lag until the read model shows the {what}: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} probes)",
+            percentile(&lags, 0.5),
+            percentile(&lags, 0.99),
+            lags.last().copied().unwrap_or_default(),
+            lags.len()
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let alerts = setting("BENCH_ALERTS", 330_000);
+    let rate = setting("BENCH_RATE", 2_000);
+    let seconds = setting("BENCH_SECONDS", 30);
+    let db = TestDatabase::create().await;
+    let tenants: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+    generate(db.pool(), &tenants, alerts).await;
+    rebuild_all(db.pool()).await;
+    live_lag(db.pool(), &tenants, rate, seconds).await;
+}
