@@ -72,13 +72,28 @@ impl UnitOfWork {
         conn: &mut PgConnection,
         ids: &[String],
     ) -> Result<HashMap<String, Loaded<A>>, UnitOfWorkError> {
-        let mut loaded: HashMap<String, Loaded<A>> = ids
+        let starts = ids
             .iter()
             .map(|id| (id.clone(), Loaded::default()))
             .collect();
-        if ids.is_empty() {
-            return Ok(loaded);
+        self.load_after(conn, starts).await
+    }
+
+    /// Brings known states up to date: for each `(id, state)`, applies the
+    /// committed events after `state.sequence` (one query for all). A caller
+    /// that keeps committed states between transactions reads only what is
+    /// new instead of whole histories.
+    pub async fn load_after<A: Aggregate>(
+        &self,
+        conn: &mut PgConnection,
+        starts: Vec<(String, Loaded<A>)>,
+    ) -> Result<HashMap<String, Loaded<A>>, UnitOfWorkError> {
+        if starts.is_empty() {
+            return Ok(HashMap::new());
         }
+        let ids: Vec<String> = starts.iter().map(|(id, _)| id.clone()).collect();
+        let after: Vec<i64> = starts.iter().map(|(_, state)| state.sequence).collect();
+        let mut loaded: HashMap<String, Loaded<A>> = starts.into_iter().collect();
         let rows: Vec<(
             String,
             i64,
@@ -87,13 +102,15 @@ impl UnitOfWork {
             serde_json::Value,
             serde_json::Value,
         )> = sqlx::query_as(
-            "SELECT aggregate_id, sequence, event_type, event_version, payload, metadata
-                   FROM events
-                  WHERE aggregate_type = $1 AND aggregate_id = ANY($2)
-                  ORDER BY aggregate_id, sequence",
+            "SELECT e.aggregate_id, e.sequence, e.event_type, e.event_version, e.payload, e.metadata
+               FROM UNNEST($2::text[], $3::bigint[]) AS k(aggregate_id, after)
+               JOIN events e ON e.aggregate_type = $1 AND e.aggregate_id = k.aggregate_id
+                            AND e.sequence > k.after
+              ORDER BY e.aggregate_id, e.sequence",
         )
         .bind(A::TYPE)
-        .bind(ids)
+        .bind(&ids)
+        .bind(&after)
         .fetch_all(conn)
         .await?;
         for (aggregate_id, sequence, event_type, event_version, payload, metadata) in rows {

@@ -669,3 +669,71 @@ async fn concurrent_correlators_decide_each_alert_once() {
             .unwrap();
     assert_eq!(decisions, 100);
 }
+
+#[tokio::test]
+async fn a_long_running_correlator_sees_what_people_did_to_its_incidents_meanwhile() {
+    let world = World::new().await;
+    // One runner (one correlator and its cache of incident states) throughout.
+    let runner = world.runner(1_000);
+    let first = world
+        .receive("web01", "HighCPU", Severity::High, "zabbix", t0())
+        .await;
+    world.correlate_with(runner.clone()).await;
+    let incident = world.incidents().await[0].0;
+    let store: AggregateStore<Incident> = AggregateStore::new(
+        world.db.pool().clone(),
+        world.services(),
+        LogSignal::local(),
+    );
+    let by_person = |command| {
+        let store = &store;
+        async move {
+            store
+                .execute(
+                    &incident.to_string(),
+                    command,
+                    EventMetadata::by("user:admin"),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    by_person(IncidentCommand::AcknowledgeIncident { actor: admin() }).await;
+
+    // The cached state is behind the store by one event: the attach must still land.
+    let second = world
+        .receive(
+            "web01",
+            "HighCPU",
+            Severity::High,
+            "zabbix",
+            t0() + Duration::minutes(1),
+        )
+        .await;
+    world.correlate_with(runner.clone()).await;
+    assert_eq!(world.incidents().await[0].1, sorted(vec![first, second]));
+
+    by_person(IncidentCommand::ResolveIncident {
+        actor: admin(),
+        note: None,
+        resolution: Resolution::Manual,
+    })
+    .await;
+    let third = world
+        .receive(
+            "web01",
+            "HighCPU",
+            Severity::High,
+            "zabbix",
+            t0() + Duration::minutes(2),
+        )
+        .await;
+    world.correlate_with(runner).await;
+    let incidents = world.incidents().await;
+    assert_eq!(
+        incidents.len(),
+        2,
+        "a resolved incident takes no more alerts"
+    );
+    assert_eq!(incidents[1].1, vec![third]);
+}

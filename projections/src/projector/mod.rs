@@ -63,6 +63,10 @@ pub trait Projection: Send + Sync + 'static {
         target: &Target,
         events: &[LogEvent],
     ) -> Result<(), ProjectionError>;
+
+    /// Called after the transaction of the last `apply` committed, for
+    /// projections that keep committed state in memory between batches.
+    async fn committed(&self) {}
 }
 
 /// Where a projection writes: the live tables (schema `public`) or a shadow
@@ -110,6 +114,10 @@ pub enum ProjectionError {
         event_type: String,
         reason: String,
     },
+    /// A stored event the projection needed (e.g. to load an aggregate) does
+    /// not decode: the projector stops, as for an event it cannot apply.
+    #[error("stored event {0}")]
+    Corrupt(String),
     /// The database failed; the batch is retried.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

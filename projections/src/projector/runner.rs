@@ -141,12 +141,12 @@ impl ProjectorRunner {
                     backoff = (backoff * 2).min(self.settings.max_error_backoff);
                     continue;
                 }
-                Err(error @ ProjectionError::Event { .. }) => {
+                Err(error @ (ProjectionError::Event { .. } | ProjectionError::Corrupt(_))) => {
                     let message = error.to_string();
                     tracing::error!(projector = name, error = %message, "projector stopped");
                     let position = match &error {
                         ProjectionError::Event { position, .. } => Some(*position),
-                        ProjectionError::Database(_) => None,
+                        ProjectionError::Corrupt(_) | ProjectionError::Database(_) => None,
                     };
                     if let Err(db) =
                         Checkpoint::record_failure(&self.pool, name, position, &message).await
@@ -203,6 +203,7 @@ impl ProjectorRunner {
         let last_event_at = events.last().map(|event| event.recorded_at);
         Checkpoint::advance(&mut tx, name, batch.next, events.len(), last_event_at).await?;
         tx.commit().await?;
+        self.projection.committed().await;
         if self.projection.appends_events() {
             self.signal.appended();
         }

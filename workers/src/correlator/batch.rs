@@ -2,6 +2,7 @@
 //! everything written back in the batch's transaction.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use alertledger_domain::alert::{Alert, AlertCommand, AlertEvent};
 use alertledger_domain::incident::{
@@ -24,6 +25,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::state::{KeyRow, TenantRow, WaitingAlert};
+use super::IncidentCache;
 
 /// The actor the correlator's own commands (auto-resolve) are recorded under.
 pub const CORRELATOR: &str = "worker:correlator";
@@ -42,6 +44,7 @@ enum Trigger {
 pub(crate) struct CorrelationBatch<'c> {
     conn: &'c mut PgConnection,
     services: &'c DomainServices,
+    cache: &'c Mutex<IncidentCache>,
     target: Target,
     tenants: HashMap<Uuid, TenantRow>,
     dirty_tenants: HashSet<Uuid>,
@@ -53,10 +56,16 @@ pub(crate) struct CorrelationBatch<'c> {
 }
 
 impl<'c> CorrelationBatch<'c> {
-    pub fn new(conn: &'c mut PgConnection, services: &'c DomainServices, target: Target) -> Self {
+    pub fn new(
+        conn: &'c mut PgConnection,
+        services: &'c DomainServices,
+        target: Target,
+        cache: &'c Mutex<IncidentCache>,
+    ) -> Self {
         Self {
             conn,
             services,
+            cache,
             target,
             tenants: HashMap::new(),
             dirty_tenants: HashSet::new(),
@@ -69,8 +78,11 @@ impl<'c> CorrelationBatch<'c> {
     }
 
     /// Decides for every event of the batch, in log order, then writes state
-    /// and decisions.
-    pub async fn run(mut self, events: &[LogEvent]) -> Result<(), ProjectionError> {
+    /// and decisions; returns the incidents' states as this batch leaves them.
+    pub async fn run(
+        mut self,
+        events: &[LogEvent],
+    ) -> Result<HashMap<String, Loaded<Incident>>, ProjectionError> {
         self.prefetch(events).await?;
         for event in events {
             self.handle(event).await?;
@@ -589,16 +601,21 @@ impl<'c> CorrelationBatch<'c> {
         if self.incidents.contains_key(id) {
             return Ok(());
         }
+        let start = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .start(id);
         let loaded = self
             .work
-            .load::<Incident>(self.conn, &[id.to_owned()])
+            .load_after::<Incident>(self.conn, vec![(id.to_owned(), start)])
             .await
             .map_err(store_error)?;
         self.incidents.extend(loaded);
         Ok(())
     }
 
-    async fn write(mut self) -> Result<(), ProjectionError> {
+    async fn write(mut self) -> Result<HashMap<String, Loaded<Incident>>, ProjectionError> {
         let tenants: Vec<TenantRow> = self
             .dirty_tenants
             .iter()
@@ -612,7 +629,7 @@ impl<'c> CorrelationBatch<'c> {
             .collect();
         rows::upsert(self.conn, &self.target, &keys).await?;
         self.work.write(self.conn).await?;
-        Ok(())
+        Ok(self.incidents)
     }
 }
 
@@ -681,10 +698,8 @@ fn store_error(error: UnitOfWorkError) -> ProjectionError {
             aggregate_id,
             sequence,
             reason,
-        } => ProjectionError::Event {
-            position: 0,
-            event_type: aggregate_type,
-            reason: format!("stored event {aggregate_id}#{sequence} does not decode: {reason}"),
-        },
+        } => ProjectionError::Corrupt(format!(
+            "{aggregate_type}/{aggregate_id}#{sequence} does not decode: {reason}"
+        )),
     }
 }

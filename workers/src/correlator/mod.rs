@@ -28,9 +28,14 @@
 mod batch;
 mod state;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use alertledger_domain::incident::Incident;
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogEvent;
 use alertledger_projections::projector::{Projection, ProjectionError, Target};
+use alertledger_projections::unit_of_work::Loaded;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 
@@ -49,6 +54,28 @@ const EVENT_TYPES: &[&str] = &[
 /// The correlator as a [`Projection`] (run it with a `ProjectorRunner`).
 pub struct Correlator {
     services: DomainServices,
+    incidents: Mutex<IncidentCache>,
+}
+
+/// Incident states as last committed, so a batch reads only the events an
+/// incident gained since (a busy incident can hold thousands of alerts).
+/// Entries are checked against the store by sequence before use, so writes
+/// by people or other processes are never missed.
+#[derive(Default)]
+pub(crate) struct IncidentCache {
+    committed: HashMap<String, Loaded<Incident>>,
+    /// States the last batch left, until its transaction commits.
+    pending: HashMap<String, Loaded<Incident>>,
+}
+
+/// Past this many cached incidents the cache starts over (a plain bound on memory).
+const CACHE_LIMIT: usize = 20_000;
+
+impl IncidentCache {
+    /// The committed state of `id` to start from (default: none known).
+    pub(crate) fn start(&self, id: &str) -> Loaded<Incident> {
+        self.committed.get(id).cloned().unwrap_or_default()
+    }
 }
 
 impl Correlator {
@@ -56,7 +83,17 @@ impl Correlator {
     pub const NAME: &'static str = "correlator";
 
     pub fn new(services: DomainServices) -> Self {
-        Self { services }
+        Self {
+            services,
+            incidents: Mutex::new(IncidentCache::default()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, IncidentCache> {
+        // A panic while holding the lock leaves only a cache behind: keep using it.
+        self.incidents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -88,8 +125,21 @@ impl Projection for Correlator {
         target: &Target,
         events: &[LogEvent],
     ) -> Result<(), ProjectionError> {
-        batch::CorrelationBatch::new(conn, &self.services, target.clone())
-            .run(events)
-            .await
+        self.cache().pending.clear();
+        let touched =
+            batch::CorrelationBatch::new(conn, &self.services, target.clone(), &self.incidents)
+                .run(events)
+                .await?;
+        self.cache().pending = touched;
+        Ok(())
+    }
+
+    async fn committed(&self) {
+        let mut cache = self.cache();
+        let pending = std::mem::take(&mut cache.pending);
+        if cache.committed.len() + pending.len() > CACHE_LIMIT {
+            cache.committed.clear();
+        }
+        cache.committed.extend(pending);
     }
 }
