@@ -394,6 +394,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         .expect("the 1.0 incident is projected");
     assert_eq!(upcast["tool_sources"], json!(["unknown"]));
 
+    let indexes_before = index_definitions(&pool).await;
     for projection in read_models::all() {
         let name = projection.name();
         // History up to the midpoint, beside the live tables.
@@ -429,4 +430,21 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
             assert!(rows == &live[table], "{table} differs after rebuild");
         }
     }
+    assert_eq!(
+        index_definitions(&pool).await,
+        indexes_before,
+        "a rebuild keeps every index"
+    );
+}
+
+/// Every index of the read-model tables, as PostgreSQL would recreate it.
+async fn index_definitions(pool: &PgPool) -> Vec<String> {
+    let tables: Vec<&str> = TABLES.iter().map(|(_, table, _)| *table).collect();
+    sqlx::query_scalar(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename = ANY($1) ORDER BY indexdef",
+    )
+    .bind(&tables)
+    .fetch_all(pool)
+    .await
+    .unwrap()
 }

@@ -196,7 +196,12 @@ async fn build(
         None => None,
     };
     create_shadow_tables(pool, projection, schema).await?;
-    let result = fill(pool, &reader, projection, schema, options, until).await;
+    let result = async {
+        let built = fill(pool, &reader, projection, schema, options, until).await?;
+        create_secondary_indexes(pool, projection, schema).await?;
+        Ok(built)
+    }
+    .await;
     if result.is_err() {
         drop_schema(pool, schema).await;
     }
@@ -244,6 +249,11 @@ async fn fill(
         let events = upcast_all(&upcasters, events)?;
         if !events.is_empty() {
             let mut tx = pool.begin().await?;
+            // Nothing reads the shadow tables before the swap, whose own commit
+            // is durable: a crash before it only means building again.
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
             projection.apply(&mut tx, &target, &events).await?;
             tx.commit().await?;
             built.record(&events);
@@ -282,13 +292,57 @@ async fn create_shadow_tables(
         .execute(&mut *tx)
         .await?;
     for table in projection.tables() {
+        // Everything but the indexes, then the primary key alone (upserts need
+        // it): secondary indexes are built once, after the fill, which is far
+        // cheaper than maintaining them row by row.
         sqlx::query(&format!(
-            "CREATE TABLE \"{schema}\".\"{table}\" (LIKE public.\"{table}\" INCLUDING ALL)"
+            "CREATE TABLE \"{schema}\".\"{table}\" (LIKE public.\"{table}\" INCLUDING ALL EXCLUDING INDEXES)"
         ))
         .execute(&mut *tx)
         .await?;
+        let primary_key: Option<String> = sqlx::query_scalar(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+              WHERE conrelid = format('public.%I', $1::text)::regclass AND contype = 'p'",
+        )
+        .bind(table)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(primary_key) = primary_key {
+            sqlx::query(&format!(
+                "ALTER TABLE \"{schema}\".\"{table}\" ADD {primary_key}"
+            ))
+            .execute(&mut *tx)
+            .await?;
+        }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Creates on the shadow tables every secondary index the live tables have,
+/// under the same names (index names are per schema; they move with the table).
+async fn create_secondary_indexes(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), RebuildError> {
+    for table in projection.tables() {
+        let definitions: Vec<String> = sqlx::query_scalar(
+            "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i
+              WHERE i.indrelid = format('public.%I', $1::text)::regclass AND NOT i.indisprimary
+              ORDER BY i.indexrelid",
+        )
+        .bind(table)
+        .fetch_all(pool)
+        .await?;
+        for definition in definitions {
+            let live = format!(" ON public.{table} ");
+            let shadow = format!(" ON \"{schema}\".{table} ");
+            sqlx::query(&definition.replacen(&live, &shadow, 1))
+                .execute(pool)
+                .await?;
+        }
+    }
     Ok(())
 }
 

@@ -107,7 +107,53 @@ impl<'c> CorrelationBatch<'c> {
             .filter(|event| event.aggregate_type == "Alert")
             .map(|event| event.aggregate_id.clone())
             .collect();
-        self.load_alerts(&alert_ids).await
+        self.load_alerts(&alert_ids).await?;
+        self.prefetch_keys(events).await
+    }
+
+    /// Loads the key rows the batch's receipts will need, with one query. Keys
+    /// are rendered under the policies as the batch starts; a policy change
+    /// inside the batch only means a few rows load on demand instead.
+    async fn prefetch_keys(&mut self, events: &[LogEvent]) -> Result<(), ProjectionError> {
+        let mut wanted = HashSet::new();
+        for event in events.iter().filter(|e| e.event_type == "AlertReceived") {
+            if let AlertEvent::AlertReceived {
+                tenant_id,
+                asset,
+                signature,
+                severity,
+                tool_source,
+                labels,
+                ..
+            } = decode::<AlertEvent>(event)?
+            {
+                let tenant = self.tenant(tenant_id.into());
+                let key = tenant.policy.aggregation_key().render(
+                    &asset,
+                    &signature,
+                    &tool_source,
+                    severity,
+                    &labels,
+                );
+                wanted.insert((Uuid::from(tenant_id), key));
+            }
+        }
+        let lookups: Vec<serde_json::Value> = wanted
+            .iter()
+            .filter(|id| !self.keys.contains_key(*id))
+            .map(|(tenant_id, key)| serde_json::json!({ "tenant_id": tenant_id, "key": key }))
+            .collect();
+        for row in rows::load::<KeyRow>(self.conn, &self.target, &lookups).await? {
+            wanted.remove(&(row.tenant_id, row.key.clone()));
+            self.keys.insert((row.tenant_id, row.key.clone()), row);
+        }
+        // Keys never seen before start empty, without another lookup.
+        for (tenant_id, key) in wanted {
+            self.keys
+                .entry((tenant_id, key.clone()))
+                .or_insert_with(|| KeyRow::new(tenant_id, key));
+        }
+        Ok(())
     }
 
     async fn handle(&mut self, event: &LogEvent) -> Result<(), ProjectionError> {
@@ -305,6 +351,9 @@ impl<'c> CorrelationBatch<'c> {
             return Ok(());
         };
         let incident_id = IncidentId::new_v7();
+        // A new id has no history: nothing to load.
+        self.incidents
+            .insert(incident_id.to_string(), Loaded::default());
         let window = tenant.policy.time_window_minutes();
         let explanation = match trigger {
             Trigger::Request => format!(
