@@ -63,18 +63,40 @@ pub struct Correlator {
 /// by people or other processes are never missed.
 #[derive(Default)]
 pub(crate) struct IncidentCache {
-    committed: HashMap<String, Loaded<Incident>>,
+    /// Each state with the number of the batch that last touched it.
+    committed: HashMap<String, (u64, Loaded<Incident>)>,
     /// States the last batch left, until its transaction commits.
     pending: HashMap<String, Loaded<Incident>>,
+    batches: u64,
 }
 
-/// Past this many cached incidents the cache starts over (a plain bound on memory).
+/// Past this many cached incidents, the least recently touched half goes
+/// (busy incidents, the expensive ones to reload, stay).
 const CACHE_LIMIT: usize = 20_000;
 
 impl IncidentCache {
     /// The committed state of `id` to start from (default: none known).
     pub(crate) fn start(&self, id: &str) -> Loaded<Incident> {
-        self.committed.get(id).cloned().unwrap_or_default()
+        self.committed
+            .get(id)
+            .map(|(_, state)| state.clone())
+            .unwrap_or_default()
+    }
+
+    /// Keeps what the last batch left, now that it committed.
+    fn commit(&mut self) {
+        self.batches += 1;
+        let batch = self.batches;
+        let pending = std::mem::take(&mut self.pending);
+        self.committed
+            .extend(pending.into_iter().map(|(id, state)| (id, (batch, state))));
+        if self.committed.len() > CACHE_LIMIT {
+            let mut touched: Vec<u64> = self.committed.values().map(|(b, _)| *b).collect();
+            let middle = touched.len() / 2;
+            let (_, median, _) = touched.select_nth_unstable(middle);
+            let cutoff = *median;
+            self.committed.retain(|_, (b, _)| *b > cutoff);
+        }
     }
 }
 
@@ -135,11 +157,28 @@ impl Projection for Correlator {
     }
 
     async fn committed(&self) {
-        let mut cache = self.cache();
-        let pending = std::mem::take(&mut cache.pending);
-        if cache.committed.len() + pending.len() > CACHE_LIMIT {
-            cache.committed.clear();
+        self.cache().commit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_overfull_cache_drops_the_least_recently_touched_half() {
+        let mut cache = IncidentCache::default();
+        for batch in 0..CACHE_LIMIT + 1 {
+            cache
+                .pending
+                .insert(format!("cold-{batch}"), Loaded::default());
+            // A busy incident is touched by every batch.
+            cache.pending.insert("busy".to_owned(), Loaded::default());
+            cache.commit();
         }
-        cache.committed.extend(pending);
+        assert!(cache.committed.len() <= CACHE_LIMIT / 2 + 2);
+        assert!(cache.committed.contains_key("busy"));
+        assert!(cache.committed.contains_key(&format!("cold-{CACHE_LIMIT}")));
+        assert!(!cache.committed.contains_key("cold-0"));
     }
 }
