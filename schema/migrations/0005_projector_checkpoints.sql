@@ -11,6 +11,9 @@ CREATE TABLE projector_checkpoints
     transaction_id  xid8        NOT NULL DEFAULT '0',
     position        bigint      NOT NULL DEFAULT 0,
     events_applied  bigint      NOT NULL DEFAULT 0,
+    -- Position of the last event applied (the cursor may stand past it, between
+    -- transactions, when what followed was not for this projector).
+    last_position   bigint      NOT NULL DEFAULT 0,
     -- recorded_at of the last event applied (lag = head's recorded_at - this).
     last_event_at   timestamptz,
     updated_at      timestamptz NOT NULL DEFAULT now(),

@@ -66,7 +66,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     }
     registry.register(
         "projector_position",
-        "Log position the projector has read past",
+        "Position of the last event the projector applied",
         position,
     );
     registry.register(

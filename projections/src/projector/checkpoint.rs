@@ -13,6 +13,8 @@ pub struct Checkpoint {
     pub name: String,
     pub cursor: LogCursor,
     pub events_applied: i64,
+    /// Position of the last event applied (0: none yet).
+    pub last_position: i64,
     /// `recorded_at` of the last event applied.
     pub last_event_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
@@ -26,8 +28,8 @@ pub struct Checkpoint {
 pub(crate) const BATCH_LOCK_CLASS: i32 = 0x414c_5042; // "ALPB"
 pub(crate) const INSTANCE_LOCK_CLASS: i32 = 0x414c_5049; // "ALPI"
 
-const COLUMNS: &str = "name, transaction_id, position, events_applied, last_event_at, updated_at, \
-     failed_position, last_error";
+const COLUMNS: &str = "name, transaction_id, position, events_applied, last_position, \
+     last_event_at, updated_at, failed_position, last_error";
 
 impl Checkpoint {
     fn from_row(row: &PgRow) -> Result<Self, sqlx::Error> {
@@ -36,6 +38,7 @@ impl Checkpoint {
             name: row.try_get("name")?,
             cursor: LogCursor::new(transaction.0, row.try_get("position")?),
             events_applied: row.try_get("events_applied")?,
+            last_position: row.try_get("last_position")?,
             last_event_at: row.try_get("last_event_at")?,
             updated_at: row.try_get("updated_at")?,
             failed_position: row.try_get("failed_position")?,
@@ -73,18 +76,20 @@ impl Checkpoint {
         Self::from_row(&row)
     }
 
-    /// Moves the locked row to `cursor` after applying `applied` more events.
+    /// Moves the locked row to `cursor` after applying `applied` more events,
+    /// the last of them `last` (position and recorded_at).
     pub(crate) async fn advance(
         conn: &mut PgConnection,
         name: &str,
         cursor: LogCursor,
         applied: usize,
-        last_event_at: Option<DateTime<Utc>>,
+        last: Option<(i64, DateTime<Utc>)>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE projector_checkpoints
                 SET transaction_id = $2, position = $3,
                     events_applied = events_applied + $4,
+                    last_position = COALESCE($6, last_position),
                     last_event_at = COALESCE($5, last_event_at),
                     updated_at = now(), failed_position = NULL, last_error = NULL
               WHERE name = $1",
@@ -93,7 +98,8 @@ impl Checkpoint {
         .bind(cursor.xid8())
         .bind(cursor.position())
         .bind(i64::try_from(applied).unwrap_or(i64::MAX))
-        .bind(last_event_at)
+        .bind(last.map(|(_, at)| at))
+        .bind(last.map(|(position, _)| position))
         .execute(conn)
         .await?;
         Ok(())
@@ -105,12 +111,12 @@ impl Checkpoint {
         name: &str,
         cursor: LogCursor,
         events_applied: i64,
-        last_event_at: Option<DateTime<Utc>>,
+        last: Option<(i64, DateTime<Utc>)>,
     ) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE projector_checkpoints
                 SET transaction_id = $2, position = $3, events_applied = $4,
-                    last_event_at = $5, updated_at = now(),
+                    last_event_at = $5, last_position = COALESCE($6, 0), updated_at = now(),
                     failed_position = NULL, last_error = NULL
               WHERE name = $1",
         )
@@ -118,7 +124,8 @@ impl Checkpoint {
         .bind(cursor.xid8())
         .bind(cursor.position())
         .bind(events_applied)
-        .bind(last_event_at)
+        .bind(last.map(|(_, at)| at))
+        .bind(last.map(|(position, _)| position))
         .execute(conn)
         .await?;
         Ok(())

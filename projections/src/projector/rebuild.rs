@@ -381,7 +381,7 @@ async fn swap_in(
         projection.name(),
         built.cursor,
         built.events,
-        built.last_event_at,
+        built.last_event_at.map(|at| (built.last_position, at)),
     )
     .await?;
     tx.commit().await?;

@@ -200,8 +200,10 @@ impl ProjectorRunner {
         self.projection
             .apply(&mut tx, &Target::live(), &events)
             .await?;
-        let last_event_at = events.last().map(|event| event.recorded_at);
-        Checkpoint::advance(&mut tx, name, batch.next, events.len(), last_event_at).await?;
+        let last = events
+            .last()
+            .map(|event| (event.position, event.recorded_at));
+        Checkpoint::advance(&mut tx, name, batch.next, events.len(), last).await?;
         tx.commit().await?;
         self.projection.committed().await;
         if self.projection.appends_events() {

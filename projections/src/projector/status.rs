@@ -10,7 +10,7 @@ use super::Checkpoint;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProjectorStatus {
     pub name: String,
-    /// Position of the last event it has read past (0 at the start).
+    /// Position of the last event it applied (0: none yet).
     pub position: i64,
     pub events_applied: i64,
     pub last_event_at: Option<DateTime<Utc>>,
@@ -53,7 +53,7 @@ pub async fn statuses(pool: &PgPool, names: &[&str]) -> Result<Vec<ProjectorStat
         .await?;
         result.push(ProjectorStatus {
             name: (*name).to_owned(),
-            position: cursor.position(),
+            position: checkpoint.map_or(0, |c| c.last_position),
             events_applied: checkpoint.map_or(0, |c| c.events_applied),
             last_event_at: checkpoint.and_then(|c| c.last_event_at),
             updated_at: checkpoint.map_or_else(Utc::now, |c| c.updated_at),
