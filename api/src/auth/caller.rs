@@ -50,6 +50,28 @@ impl Caller {
         }
     }
 
+    /// The tenants a read covers: `?tenant=` when the caller may read it
+    /// (another tenant is 404, its existence never revealed), else every tenant
+    /// the caller may read (`None`: all of them, for an MSP admin).
+    pub fn readable_tenants(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<Option<Vec<uuid::Uuid>>, ApiError> {
+        let Some(raw) = requested else {
+            return Ok(match &self.scope {
+                TenantScope::All => None,
+                TenantScope::Only(tenants) => Some(tenants.iter().map(|t| *t.as_uuid()).collect()),
+            });
+        };
+        let tenant = TenantId::parse(raw).map_err(|_| {
+            ApiError::invalid_value("tenant", "`tenant` must be a tenant id (UUID)")
+        })?;
+        if !self.may_read(&tenant) {
+            return Err(ApiError::not_found("tenant_not_found", "no such tenant"));
+        }
+        Ok(Some(vec![*tenant.as_uuid()]))
+    }
+
     /// Whether this caller may see anything of `tenant`.
     pub fn may_read(&self, tenant: &TenantId) -> bool {
         match &self.scope {

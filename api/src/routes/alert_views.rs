@@ -35,7 +35,7 @@ pub async fn list_alerts(
     Query(query): Query<AlertsQuery>,
 ) -> Result<Json<Page<AlertRow>>, ApiError> {
     let query = AlertQuery {
-        tenants: list_params::tenants(&caller, query.tenant.as_deref())?,
+        tenants: caller.readable_tenants(query.tenant.as_deref())?,
         status: query
             .status
             .as_deref()

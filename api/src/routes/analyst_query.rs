@@ -1,36 +1,9 @@
 //! Query-string values the analysts' read models share (`/audit`, `/kpis`):
-//! the tenant scope of the caller and RFC 3339 dates or times.
+//! RFC 3339 dates or times.
 
-use alertledger_domain::values::TenantId;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
-use uuid::Uuid;
 
-use crate::auth::{Caller, TenantScope};
 use crate::error::ApiError;
-
-/// The tenants a read covers: `?tenant=` if the caller may read it (another
-/// tenant is 404, never revealed), else every tenant the caller may read
-/// (`None`: all of them, for an MSP admin).
-pub(crate) fn tenant_scope(
-    caller: &Caller,
-    tenant: Option<&str>,
-) -> Result<Option<Vec<Uuid>>, ApiError> {
-    match tenant {
-        Some(raw) => {
-            let tenant = TenantId::parse(raw).map_err(|_| {
-                ApiError::invalid_value("tenant", "`tenant` must be a tenant id (UUID)")
-            })?;
-            if !caller.may_read(&tenant) {
-                return Err(ApiError::not_found("tenant_not_found", "no such tenant"));
-            }
-            Ok(Some(vec![*tenant.as_uuid()]))
-        }
-        None => Ok(match &caller.scope {
-            TenantScope::All => None,
-            TenantScope::Only(tenants) => Some(tenants.iter().map(|t| *t.as_uuid()).collect()),
-        }),
-    }
-}
 
 /// A query value that is an RFC 3339 date (`2026-11-01`) or time
 /// (`2026-11-01T08:00:00Z`).

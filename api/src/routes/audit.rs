@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;
 
-use super::analyst_query::{optional, tenant_scope};
+use super::analyst_query::optional;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -32,7 +32,7 @@ pub async fn list_audit(
     caller: Caller,
     Query(params): Query<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let tenants = tenant_scope(&caller, params.tenant.as_deref())?;
+    let tenants = caller.readable_tenants(params.tenant.as_deref())?;
     let from = optional("from", params.from.as_deref())?.map(|from| from.start());
     let to = optional("to", params.to.as_deref())?.map(|to| to.end());
     if let (Some(from), Some(to)) = (from, to) {

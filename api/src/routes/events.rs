@@ -112,21 +112,7 @@ fn parse_limit(raw: Option<&str>) -> Result<usize, ApiError> {
 
 /// The tenants and event types the caller asked for, within what it may read.
 fn filter_for(caller: &Caller, query: &EventsQuery) -> Result<LogFilter, ApiError> {
-    let tenants = match query.tenant.as_deref() {
-        Some(raw) => {
-            let tenant = TenantId::parse(raw).map_err(|_| {
-                ApiError::invalid_value("tenant", "`tenant` must be a tenant id (UUID)")
-            })?;
-            if !caller.may_read(&tenant) {
-                return Err(ApiError::not_found("tenant_not_found", "no such tenant"));
-            }
-            Some(vec![*tenant.as_uuid()])
-        }
-        None => match &caller.scope {
-            TenantScope::All => None,
-            TenantScope::Only(tenants) => Some(tenants.iter().map(|t| *t.as_uuid()).collect()),
-        },
-    };
+    let tenants = caller.readable_tenants(query.tenant.as_deref())?;
     let event_types = query.types.as_deref().map(|raw| {
         raw.split(',')
             .map(str::trim)

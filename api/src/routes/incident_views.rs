@@ -39,7 +39,7 @@ pub async fn list_incidents(
     Query(query): Query<IncidentsQuery>,
 ) -> Result<Json<Page<IncidentRow>>, ApiError> {
     let query = IncidentQuery {
-        tenants: list_params::tenants(&caller, query.tenant.as_deref())?,
+        tenants: caller.readable_tenants(query.tenant.as_deref())?,
         status: query.status.as_deref().map(parse_status).transpose()?,
         severity: query
             .severity

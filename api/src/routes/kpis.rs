@@ -8,7 +8,7 @@ use axum::Json;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
 
-use super::analyst_query::{optional, tenant_scope};
+use super::analyst_query::optional;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -35,7 +35,7 @@ pub async fn summary(
     caller: Caller,
     Query(params): Query<KpiParams>,
 ) -> Result<Json<KpiSummary>, ApiError> {
-    let tenants = tenant_scope(&caller, params.tenant.as_deref())?;
+    let tenants = caller.readable_tenants(params.tenant.as_deref())?;
     let now = Utc::now();
     let from = optional("from", params.from.as_deref())?.map(|from| from.day());
     let to = optional("to", params.to.as_deref())?.map(|to| to.day());

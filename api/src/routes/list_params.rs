@@ -1,11 +1,8 @@
 //! What every read-model list route reads from its query string the same way:
 //! the page size, the cursor and the tenants to list.
 
-use alertledger_domain::values::TenantId;
 use alertledger_projections::read_models::page::{QueryError, DEFAULT_LIMIT, MAX_LIMIT};
-use uuid::Uuid;
 
-use crate::auth::{Caller, TenantScope};
 use crate::error::ApiError;
 
 /// `?limit=`: 1..=500, default 50.
@@ -20,27 +17,6 @@ pub(crate) fn limit(raw: Option<&str>) -> Result<usize, ApiError> {
             format!("`limit` must be a whole number from 1 to {MAX_LIMIT}"),
         )),
     }
-}
-
-/// The tenants to list: `?tenant=` if the caller may read it (404 if not),
-/// else every tenant the caller may read (`None`: all of them).
-pub(crate) fn tenants(
-    caller: &Caller,
-    tenant: Option<&str>,
-) -> Result<Option<Vec<Uuid>>, ApiError> {
-    if let Some(raw) = tenant {
-        let tenant = TenantId::parse(raw).map_err(|_| {
-            ApiError::invalid_value("tenant", "`tenant` must be a tenant id (UUID)")
-        })?;
-        if !caller.may_read(&tenant) {
-            return Err(ApiError::not_found("tenant_not_found", "no such tenant"));
-        }
-        return Ok(Some(vec![*tenant.as_uuid()]));
-    }
-    Ok(match &caller.scope {
-        TenantScope::All => None,
-        TenantScope::Only(tenants) => Some(tenants.iter().map(|t| *t.as_uuid()).collect()),
-    })
 }
 
 /// A list query's failure: a cursor we did not issue is the client's mistake.
