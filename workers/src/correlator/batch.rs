@@ -614,19 +614,21 @@ impl<'c> CorrelationBatch<'c> {
             .or_insert_with(|| TenantRow::new(tenant_id))
     }
 
+    /// The key's row: from this batch, else stored, else a fresh one.
     async fn key(&mut self, key_id: &KeyId) -> Result<&mut KeyRow, ProjectionError> {
-        if !self.keys.contains_key(key_id) {
+        let stored = if self.keys.contains_key(key_id) {
+            None
+        } else {
             let lookup = [serde_json::json!({ "tenant_id": key_id.0, "key": key_id.1 })];
-            let row = rows::load::<KeyRow>(self.conn, &self.target, &lookup)
+            rows::load::<KeyRow>(self.conn, &self.target, &lookup)
                 .await?
                 .into_iter()
                 .next()
-                .unwrap_or_else(|| KeyRow::new(key_id.0, key_id.1.clone()));
-            self.keys.insert(key_id.clone(), row);
-        }
-        self.keys
-            .get_mut(key_id)
-            .ok_or_else(|| ProjectionError::Database(sqlx::Error::RowNotFound))
+        };
+        Ok(self
+            .keys
+            .entry(key_id.clone())
+            .or_insert_with(|| stored.unwrap_or_else(|| KeyRow::new(key_id.0, key_id.1.clone()))))
     }
 
     async fn load_alerts(&mut self, ids: &[String]) -> Result<(), ProjectionError> {

@@ -14,12 +14,14 @@
 //! - an alert joins the key's open incident when the incident's previous alert
 //!   was received at most `time_window_minutes` before it;
 //! - otherwise it waits with the key's other waiting alerts of the window, and
-//!   once `min_alerts` wait, an incident opens with all of them;
+//!   once `min_alerts` wait, an incident opens with all of them (an alert that
+//!   falls out of the window before that stays uncorrelated: noise);
 //! - with `auto_correlate` off, alerts only wait; a `CorrelationRequested`
 //!   event (from `POST /incidents/correlate`) groups every waiting alert;
 //! - a source resolution is noted on the incident; when all its alerts are
 //!   resolved and the policy has `auto_resolve`, the incident is resolved;
-//! - a resolved incident takes no more alerts: the next one opens a new one.
+//! - a resolved incident takes no more alerts: the next one opens a new one
+//!   (also after a reopen: a reopened incident is a person's to finish).
 //!
 //! Windows are measured in receipt time (the `at` of `AlertReceived`), so the
 //! same log always yields the same decisions. The priority score follows the
