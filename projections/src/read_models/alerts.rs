@@ -1,7 +1,7 @@
 //! The `alerts` read model: one row per received alert, folded from the
 //! `Alert` aggregate's events, and the queries behind `GET /api/v1/alerts`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::values::{AlertStatus, Severity};
@@ -12,10 +12,10 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::decode::{aggregate_uuid, payload, same_tenant};
+use super::decode::{aggregate_uuid, payload, rows_of_aggregates, same_tenant};
 use super::page::{bounded, decode_cursor, fetch_limit, Page, QueryError, DEFAULT_LIMIT};
 use crate::log::LogEvent;
-use crate::projector::rows::{load, upsert, ReadModelRow};
+use crate::projector::rows::{upsert, ReadModelRow};
 use crate::projector::{Projection, ProjectionError, Target};
 
 /// Keeps the `alerts` table.
@@ -108,19 +108,11 @@ impl Projection for AlertsProjection {
         target: &Target,
         events: &[LogEvent],
     ) -> Result<(), ProjectionError> {
-        let mut ids = BTreeSet::new();
-        for event in events {
-            ids.insert(aggregate_uuid(event)?);
-        }
-        let keys: Vec<serde_json::Value> = ids
-            .iter()
-            .map(|id| serde_json::json!({ "alert_id": id }))
-            .collect();
-        let mut rows: HashMap<Uuid, AlertRow> = load::<AlertRow>(conn, target, &keys)
-            .await?
-            .into_iter()
-            .map(|row| (row.alert_id, row))
-            .collect();
+        let (ids, mut rows) =
+            rows_of_aggregates(conn, target, events, "alert_id", |row: &AlertRow| {
+                row.alert_id
+            })
+            .await?;
         for event in events {
             fold(&mut rows, event)?;
         }

@@ -1,13 +1,15 @@
 //! Reading the parts of a log event that read models fold, with errors that
 //! name the event (so the projector stops there instead of skipping it).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::log::LogEvent;
-use crate::projector::ProjectionError;
+use crate::projector::rows::{load, ReadModelRow};
+use crate::projector::{ProjectionError, Target};
 
 /// The event's payload as the aggregate's event enum.
 pub(crate) fn payload<T: DeserializeOwned>(event: &LogEvent) -> Result<T, ProjectionError> {
@@ -66,4 +68,31 @@ pub(crate) fn same_tenant(event: &LogEvent, row_tenant: Uuid) -> Result<(), Proj
             ),
         ))
     }
+}
+
+/// The rows one per aggregate (alerts, incidents) that a batch touches: every
+/// event's aggregate id in order, and the stored rows among them, by id.
+/// `key_column` is the table's key (the aggregate's UUID); `id_of` reads it
+/// back from a row.
+pub(crate) async fn rows_of_aggregates<R: ReadModelRow>(
+    conn: &mut PgConnection,
+    target: &Target,
+    events: &[LogEvent],
+    key_column: &str,
+    id_of: fn(&R) -> Uuid,
+) -> Result<(BTreeSet<Uuid>, HashMap<Uuid, R>), ProjectionError> {
+    let mut ids = BTreeSet::new();
+    for event in events {
+        ids.insert(aggregate_uuid(event)?);
+    }
+    let keys: Vec<serde_json::Value> = ids
+        .iter()
+        .map(|id| serde_json::json!({ key_column: id }))
+        .collect();
+    let rows = load::<R>(conn, target, &keys)
+        .await?
+        .into_iter()
+        .map(|row| (id_of(&row), row))
+        .collect();
+    Ok((ids, rows))
 }

@@ -3,7 +3,7 @@
 //! them, plus every event as a timeline entry with a sentence for people; and
 //! the queries behind `GET /api/v1/incidents`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use alertledger_domain::incident::{IncidentEvent, IncidentStatus, Resolution};
 use alertledger_domain::values::{Actor, CorrelationReason, Severity};
@@ -14,10 +14,12 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
-use super::decode::{aggregate_uuid, metadata_actor, payload, payload_fields, same_tenant};
+use super::decode::{
+    aggregate_uuid, metadata_actor, payload, payload_fields, rows_of_aggregates, same_tenant,
+};
 use super::page::{bounded, decode_cursor, fetch_limit, Page, QueryError, DEFAULT_LIMIT};
 use crate::log::LogEvent;
-use crate::projector::rows::{insert, load, upsert, ReadModelRow};
+use crate::projector::rows::{insert, upsert, ReadModelRow};
 use crate::projector::{Projection, ProjectionError, Target};
 
 /// Keeps the `incidents` and `incident_timeline` tables.
@@ -158,19 +160,11 @@ impl Projection for IncidentsProjection {
         target: &Target,
         events: &[LogEvent],
     ) -> Result<(), ProjectionError> {
-        let mut ids = BTreeSet::new();
-        for event in events {
-            ids.insert(aggregate_uuid(event)?);
-        }
-        let keys: Vec<serde_json::Value> = ids
-            .iter()
-            .map(|id| serde_json::json!({ "incident_id": id }))
-            .collect();
-        let mut rows: HashMap<Uuid, IncidentRow> = load::<IncidentRow>(conn, target, &keys)
-            .await?
-            .into_iter()
-            .map(|row| (row.incident_id, row))
-            .collect();
+        let (ids, mut rows) =
+            rows_of_aggregates(conn, target, events, "incident_id", |row: &IncidentRow| {
+                row.incident_id
+            })
+            .await?;
         let mut timeline = Vec::with_capacity(events.len());
         for event in events {
             timeline.push(fold(&mut rows, event)?);
