@@ -32,6 +32,25 @@ pub const CORRELATOR: &str = "worker:correlator";
 
 type KeyId = (Uuid, String);
 
+/// One event of the batch, decoded as its aggregate's event type.
+enum Fact {
+    Alert(AlertEvent),
+    Tenant(TenantEvent),
+    Incident(IncidentEvent),
+    Other,
+}
+
+impl Fact {
+    fn decode(event: &LogEvent) -> Result<Self, ProjectionError> {
+        Ok(match event.aggregate_type.as_str() {
+            "Alert" => Self::Alert(decode(event)?),
+            "Tenant" => Self::Tenant(decode(event)?),
+            "Incident" => Self::Incident(decode(event)?),
+            _ => Self::Other,
+        })
+    }
+}
+
 /// Why an alert is being placed now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Trigger {
@@ -83,15 +102,24 @@ impl<'c> CorrelationBatch<'c> {
         mut self,
         events: &[LogEvent],
     ) -> Result<HashMap<String, Loaded<Incident>>, ProjectionError> {
-        self.prefetch(events).await?;
-        for event in events {
-            self.handle(event).await?;
+        // Each payload is decoded once, for the prefetch and the decisions alike.
+        let facts = events
+            .iter()
+            .map(Fact::decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.prefetch(events, &facts).await?;
+        for (event, fact) in events.iter().zip(facts) {
+            self.handle(event, fact).await?;
         }
         self.write().await
     }
 
     /// Loads the tenants and alerts the batch names with one query each.
-    async fn prefetch(&mut self, events: &[LogEvent]) -> Result<(), ProjectionError> {
+    async fn prefetch(
+        &mut self,
+        events: &[LogEvent],
+        facts: &[Fact],
+    ) -> Result<(), ProjectionError> {
         let tenant_keys: Vec<serde_json::Value> = events
             .iter()
             .map(|event| event.tenant_id)
@@ -108,16 +136,16 @@ impl<'c> CorrelationBatch<'c> {
             .map(|event| event.aggregate_id.clone())
             .collect();
         self.load_alerts(&alert_ids).await?;
-        self.prefetch_keys(events).await
+        self.prefetch_keys(facts).await
     }
 
     /// Loads the key rows the batch's receipts will need, with one query. Keys
     /// are rendered under the policies as the batch starts; a policy change
     /// inside the batch only means a few rows load on demand instead.
-    async fn prefetch_keys(&mut self, events: &[LogEvent]) -> Result<(), ProjectionError> {
+    async fn prefetch_keys(&mut self, facts: &[Fact]) -> Result<(), ProjectionError> {
         let mut wanted = HashSet::new();
-        for event in events.iter().filter(|e| e.event_type == "AlertReceived") {
-            if let AlertEvent::AlertReceived {
+        for fact in facts {
+            if let Fact::Alert(AlertEvent::AlertReceived {
                 tenant_id,
                 asset,
                 signature,
@@ -125,17 +153,17 @@ impl<'c> CorrelationBatch<'c> {
                 tool_source,
                 labels,
                 ..
-            } = decode::<AlertEvent>(event)?
+            }) = fact
             {
-                let tenant = self.tenant(tenant_id.into());
+                let tenant = self.tenant((*tenant_id).into());
                 let key = tenant.policy.aggregation_key().render(
-                    &asset,
-                    &signature,
-                    &tool_source,
-                    severity,
-                    &labels,
+                    asset,
+                    signature,
+                    tool_source,
+                    *severity,
+                    labels,
                 );
-                wanted.insert((Uuid::from(tenant_id), key));
+                wanted.insert((Uuid::from(*tenant_id), key));
             }
         }
         let lookups: Vec<serde_json::Value> = wanted
@@ -156,9 +184,9 @@ impl<'c> CorrelationBatch<'c> {
         Ok(())
     }
 
-    async fn handle(&mut self, event: &LogEvent) -> Result<(), ProjectionError> {
-        match event.aggregate_type.as_str() {
-            "Alert" => match decode::<AlertEvent>(event)? {
+    async fn handle(&mut self, event: &LogEvent, fact: Fact) -> Result<(), ProjectionError> {
+        match fact {
+            Fact::Alert(alert) => match alert {
                 AlertEvent::AlertReceived {
                     tenant_id,
                     alert_id,
@@ -202,7 +230,7 @@ impl<'c> CorrelationBatch<'c> {
                 }
                 AlertEvent::AlertAcknowledged { .. } | AlertEvent::AlertCorrelated { .. } => Ok(()),
             },
-            "Tenant" => match decode::<TenantEvent>(event)? {
+            Fact::Tenant(change) => match change {
                 TenantEvent::CorrelationPolicyChanged {
                     tenant_id, policy, ..
                 } => {
@@ -232,14 +260,14 @@ impl<'c> CorrelationBatch<'c> {
                 }
                 _ => Ok(()),
             },
-            "Incident" => match decode::<IncidentEvent>(event)? {
+            Fact::Incident(change) => match change {
                 IncidentEvent::IncidentResolved { tenant_id, .. } => {
                     let incident_id = parse_uuid(event, &event.aggregate_id)?;
                     self.forget_incident(tenant_id.into(), incident_id).await
                 }
                 _ => Ok(()),
             },
-            _ => Ok(()),
+            Fact::Other => Ok(()),
         }
     }
 
