@@ -14,6 +14,7 @@
 //!   - [`tenant`]: registration, API keys, webhook secrets, policies, assets, AWS role;
 //!   - [`alert`]: one received alert, its acknowledgement, correlation and resolution;
 //!   - [`incident`]: the incident lifecycle (open, attach, ack, assign, escalate, resolve, reopen);
+//!   - [`runbook`]: a tenant's remediation for one alert signature;
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
 //!   - [`execution`]: one SSM run of a runbook and its per-instance invocations.
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -26,6 +27,7 @@ pub mod alert;
 pub mod approval;
 pub mod execution;
 pub mod incident;
+pub mod runbook;
 pub mod services;
 pub mod tenant;
 pub mod upcasters;

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ pub enum ExecutionStatus {
     /// Requested, not yet sent to SSM.
     #[default]
     Requested,
+    /// SendCommand was (about to be) called; its command id is not known yet.
+    Dispatching,
     /// Sent to SSM; invocations are being polled.
     Dispatched,
     /// Every instance succeeded.
@@ -52,6 +55,10 @@ struct Request {
     tenant_id: TenantId,
     incident_id: IncidentId,
     instance_ids: Vec<InstanceId>,
+    requested_at: DateTime<Utc>,
+    document: String,
+    /// Every SendCommand parameter, `commands` included.
+    parameters: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +81,26 @@ impl Execution {
     /// The SSM command id, once dispatched (to resume polling after a restart).
     pub fn command_id(&self) -> Option<&SsmCommandId> {
         self.command_id.as_ref()
+    }
+
+    /// The incident it remedies, once requested.
+    pub fn incident_id(&self) -> Option<IncidentId> {
+        self.request.as_ref().map(|r| r.incident_id)
+    }
+
+    /// When it was requested (the executor's timeout counts from here).
+    pub fn requested_at(&self) -> Option<DateTime<Utc>> {
+        self.request.as_ref().map(|r| r.requested_at)
+    }
+
+    /// The SSM document to run.
+    pub fn document(&self) -> Option<&str> {
+        self.request.as_ref().map(|r| r.document.as_str())
+    }
+
+    /// Every SendCommand parameter, `commands` included.
+    pub fn send_parameters(&self) -> Option<&BTreeMap<String, Vec<String>>> {
+        self.request.as_ref().map(|r| &r.parameters)
     }
 
     /// The target instances.
@@ -136,6 +163,7 @@ impl Aggregate for Execution {
                 approval_id,
                 document,
                 commands,
+                parameters,
                 instance_ids,
                 requested_by,
             } => {
@@ -162,8 +190,20 @@ impl Aggregate for Execution {
                     approval_id,
                     document,
                     commands,
+                    parameters,
                     instance_ids: targets,
                     requested_by,
+                    at,
+                }
+            }
+            ExecutionCommand::MarkDispatching { comment } => {
+                let tenant_id = self.requested()?.tenant_id;
+                if self.status != ExecutionStatus::Requested {
+                    return Err(ExecutionError::AlreadyDispatched);
+                }
+                ExecutionEvent::ExecutionDispatching {
+                    tenant_id,
+                    comment,
                     at,
                 }
             }
@@ -256,14 +296,27 @@ impl Aggregate for Execution {
                 tenant_id,
                 incident_id,
                 instance_ids,
+                document,
+                commands,
+                mut parameters,
+                at,
                 ..
             } => {
+                if !commands.is_empty() {
+                    parameters.insert("commands".to_owned(), commands);
+                }
                 self.request = Some(Request {
                     tenant_id,
                     incident_id,
                     instance_ids,
+                    requested_at: at,
+                    document,
+                    parameters,
                 });
                 self.status = ExecutionStatus::Requested;
+            }
+            ExecutionEvent::ExecutionDispatching { .. } => {
+                self.status = ExecutionStatus::Dispatching;
             }
             ExecutionEvent::ExecutionDispatched { command_id, .. } => {
                 self.command_id = Some(command_id);

@@ -1,5 +1,7 @@
 //! What can be asked of an execution.
 
+use std::collections::BTreeMap;
+
 use crate::values::{
     Actor, ApprovalId, ExecutionId, IncidentId, InstanceId, InvocationStatus, RunbookId,
     SsmCommandId, TenantId,
@@ -19,9 +21,13 @@ pub enum ExecutionCommand {
         /// The SSM document, e.g. `AWS-RunShellScript`.
         document: String,
         commands: Vec<String>,
+        /// Document parameters besides `commands`.
+        parameters: BTreeMap<String, Vec<String>>,
         instance_ids: Vec<InstanceId>,
         requested_by: Actor,
     },
+    /// SendCommand is about to be called with this comment.
+    MarkDispatching { comment: String },
     /// SSM accepted the command (`SendCommand`).
     MarkDispatched { command_id: SsmCommandId },
     /// One instance's invocation was polled.

@@ -1,5 +1,7 @@
 //! What happened to an execution. Variant names are stored and permanent.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
@@ -22,8 +24,20 @@ pub enum ExecutionEvent {
         approval_id: Option<ApprovalId>,
         document: String,
         commands: Vec<String>,
+        /// Document parameters besides `commands` (absent in older events).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        parameters: BTreeMap<String, Vec<String>>,
         instance_ids: Vec<InstanceId>,
         requested_by: Actor,
+        at: DateTime<Utc>,
+    },
+    /// The executor is about to call SendCommand. Recorded first, so that
+    /// after a crash an execution stuck here is looked up in SSM (by the
+    /// command's comment) instead of being sent a second time.
+    ExecutionDispatching {
+        tenant_id: TenantId,
+        /// The comment the command carries, naming the execution.
+        comment: String,
         at: DateTime<Utc>,
     },
     /// SSM accepted the command.
@@ -69,6 +83,7 @@ impl ExecutionEvent {
     pub fn tenant_id(&self) -> TenantId {
         match self {
             Self::ExecutionRequested { tenant_id, .. }
+            | Self::ExecutionDispatching { tenant_id, .. }
             | Self::ExecutionDispatched { tenant_id, .. }
             | Self::InvocationUpdated { tenant_id, .. }
             | Self::ExecutionSucceeded { tenant_id, .. }
@@ -82,6 +97,7 @@ impl DomainEvent for ExecutionEvent {
     fn event_type(&self) -> String {
         match self {
             Self::ExecutionRequested { .. } => "ExecutionRequested",
+            Self::ExecutionDispatching { .. } => "ExecutionDispatching",
             Self::ExecutionDispatched { .. } => "ExecutionDispatched",
             Self::InvocationUpdated { .. } => "InvocationUpdated",
             Self::ExecutionSucceeded { .. } => "ExecutionSucceeded",

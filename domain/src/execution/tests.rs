@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeMap;
+
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use cqrs_es::{Aggregate, DomainEvent};
 use uuid::Uuid;
@@ -48,6 +50,7 @@ fn request_with(document: &str, instance_ids: Vec<InstanceId>) -> ExecutionComma
         approval_id: Some(approval_id()),
         document: document.to_owned(),
         commands: vec!["systemctl restart nginx".to_owned()],
+        parameters: BTreeMap::new(),
         instance_ids,
         requested_by: actor("tech-1", Role::Technician),
     }
@@ -62,6 +65,7 @@ fn requested() -> ExecutionEvent {
         approval_id: Some(approval_id()),
         document: "AWS-RunShellScript".to_owned(),
         commands: vec!["systemctl restart nginx".to_owned()],
+        parameters: BTreeMap::new(),
         instance_ids: vec![instance(1), instance(2)],
         requested_by: actor("tech-1", Role::Technician),
         at: now(),
@@ -195,6 +199,44 @@ fn dispatching_records_the_ssm_command_id() {
             command_id: command_id(),
         })
         .then_expect_events(vec![dispatched()]);
+}
+
+fn dispatching() -> ExecutionEvent {
+    ExecutionEvent::ExecutionDispatching {
+        tenant_id: tenant_id(),
+        comment: "alertledger execution x".to_owned(),
+        at: now(),
+    }
+}
+
+#[test]
+fn marking_dispatching_is_recorded_once_and_then_the_command_id() {
+    given(vec![requested()])
+        .when(ExecutionCommand::MarkDispatching {
+            comment: "alertledger execution x".to_owned(),
+        })
+        .then_expect_events(vec![dispatching()]);
+    given(vec![requested(), dispatching()])
+        .when(ExecutionCommand::MarkDispatching {
+            comment: "again".to_owned(),
+        })
+        .then_expect_error(ExecutionError::AlreadyDispatched);
+    given(vec![requested(), dispatching()])
+        .when(ExecutionCommand::MarkDispatched {
+            command_id: command_id(),
+        })
+        .then_expect_events(vec![dispatched()]);
+}
+
+#[test]
+fn an_execution_requested_before_parameters_existed_still_decodes() {
+    let mut json = serde_json::to_value(requested()).unwrap();
+    json["ExecutionRequested"]
+        .as_object_mut()
+        .unwrap()
+        .remove("parameters");
+    let event: ExecutionEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(event, requested());
 }
 
 #[test]

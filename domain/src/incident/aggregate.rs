@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{IncidentCommand, IncidentError, IncidentEvent, IncidentStatus};
 use crate::services::DomainServices;
-use crate::values::{AlertId, IncidentId, PriorityScore, TenantId, UserId};
+use crate::values::{
+    AlertId, AlertSignature, AssetName, IncidentId, PriorityScore, TenantId, UserId,
+};
 
 /// One incident, folded from its events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,10 +33,22 @@ struct Opened {
     tenant_id: TenantId,
     incident_id: IncidentId,
     key: String,
+    asset: AssetName,
+    signature: AlertSignature,
     at: DateTime<Utc>,
 }
 
 impl Incident {
+    /// The asset of its first alert, once opened (runbooks target its instances).
+    pub fn asset(&self) -> Option<&AssetName> {
+        self.opened.as_ref().map(|o| &o.asset)
+    }
+
+    /// The signature of its first alert, once opened (runbooks match on it).
+    pub fn signature(&self) -> Option<&AlertSignature> {
+        self.opened.as_ref().map(|o| &o.signature)
+    }
+
     /// The incident's tenant, once opened.
     pub fn tenant_id(&self) -> Option<TenantId> {
         self.opened.as_ref().map(|o| o.tenant_id)
@@ -282,6 +296,8 @@ impl Aggregate for Incident {
                 incident_id,
                 key,
                 first_alert,
+                asset,
+                signature,
                 priority,
                 at,
                 ..
@@ -290,6 +306,8 @@ impl Aggregate for Incident {
                     tenant_id,
                     incident_id,
                     key,
+                    asset,
+                    signature,
                     at,
                 });
                 self.status = IncidentStatus::New;

@@ -11,6 +11,7 @@ mod ids;
 mod labels;
 mod policy;
 mod priority;
+mod runbook;
 mod text;
 
 #[cfg(test)]
@@ -27,9 +28,10 @@ pub use ids::{
 pub use labels::Labels;
 pub use policy::{AggregationKeyTemplate, CorrelationPolicy, RateLimit};
 pub use priority::PriorityScore;
+pub use runbook::{RunbookAction, SsmDocumentName};
 pub use text::{
     AlertMessage, AlertSignature, ApiKeyHash, ApiKeyLabel, AssetName, DeliveryKey, Fingerprint,
-    Note, TenantName, TenantSlug, ToolSource, UserId,
+    Note, RunbookName, TenantName, TenantSlug, ToolSource, UserId,
 };
 
 /// Why a raw input could not become a value type; names the field so the API

@@ -78,6 +78,11 @@ text_value!(
     TextRule { field: "signature", min: 1, max: 255, trim: true, multiline: false }
 );
 text_value!(
+    /// A runbook's display name (1..=200 characters, trimmed).
+    RunbookName,
+    TextRule { field: "name", min: 1, max: 200, trim: true, multiline: false }
+);
+text_value!(
     /// The identity of one webhook delivery; kept exactly as sent because it
     /// derives the alert id (1..=255 printable characters).
     DeliveryKey,
