@@ -39,10 +39,41 @@ if ! postgres_answers; then
   exit 1
 fi
 
+# moto, the local AWS double (STS, SSM) the remediation tests call through
+# the real AWS SDK: installed from PyPI into a virtualenv under target/ (kept
+# between runs), started on a free loopback port for this run only.
+MOTO_VENV="${MOTO_VENV:-target/moto-venv}"
+if ! "$MOTO_VENV/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
+  echo "test.sh: installing moto[server] into $MOTO_VENV" >&2
+  mkdir -p "$(dirname "$MOTO_VENV")"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install -q 'moto[server]>=5.1,<6' >&2
+fi
+moto_port="$("$MOTO_VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+mkdir -p target
+"$MOTO_VENV/bin/python" -m moto.server -H 127.0.0.1 -p "$moto_port" >target/moto.log 2>&1 &
+moto_pid=$!
+moto_answers() {
+  "$MOTO_VENV/bin/python" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$moto_port/moto-api/')" >/dev/null 2>&1
+}
+for _ in $(seq 1 150); do
+  moto_answers && break
+  sleep 0.2
+done
+if ! moto_answers; then
+  echo "test.sh: moto did not start; its log:" >&2
+  cat target/moto.log >&2
+  kill "$moto_pid" 2>/dev/null || true
+  exit 1
+fi
+export ALERTLEDGER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
+# Dummy credentials and region for moto (it accepts any).
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+
 # cargo ends on per-binary lines (often doc tests with 0 tests); close with the
 # suite's total so a reader of the last line sees what really ran.
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; kill "$moto_pid" 2>/dev/null || true' EXIT
 status=0
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }

@@ -192,7 +192,23 @@ pub struct ServeArgs {
     #[arg(long, env = "ALERTLEDGER_SNS_SIGNING_CERT")]
     pub sns_signing_cert: Option<PathBuf>,
     #[command(flatten)]
+    pub remediation: RemediationArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// Runbooks, approvals and the SSM executor.
+#[derive(Debug, Clone, Args)]
+pub struct RemediationArgs {
+    /// Send every AWS call (SSM, STS) to this endpoint (a local double such as moto).
+    #[arg(long, env = "ALERTLEDGER_AWS_ENDPOINT_URL")]
+    pub aws_endpoint_url: Option<String>,
+    /// How long an approval request stays decidable (e.g. 1h, 30m).
+    #[arg(long, env = "ALERTLEDGER_APPROVAL_TTL", default_value = "1h", value_parser = parse_ttl)]
+    pub approval_ttl: Duration,
+    /// How long a runbook execution may take before it counts as timed out.
+    #[arg(long, env = "ALERTLEDGER_EXECUTION_TIMEOUT", default_value = "10m", value_parser = parse_ttl)]
+    pub execution_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Args)]

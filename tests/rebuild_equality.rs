@@ -1,6 +1,7 @@
 //! Rebuild equality: after a realistic mixed workload (several tenants,
 //! thousands of alerts over HTTP, incident and alert actions, policy changes,
-//! source resolutions, an event of an older schema version), with the
+//! source resolutions, runbooks with approvals and SSM executions (through a
+//! scripted SSM), an event of an older schema version), with the
 //! read-model projectors killed at random moments all along, every rebuilt
 //! projection equals the live tables row for row, and history `--until` a
 //! midpoint equals the live tables captured at that midpoint.
@@ -21,7 +22,10 @@ use alertledger_projections::projector::rebuild::{
 };
 use alertledger_projections::projector::{wait_until_applied, ProjectorRunner, RunnerSettings};
 use alertledger_projections::read_models;
+use alertledger_ssm::scripted::ScriptedSsm;
 use alertledger_workers::correlator::Correlator;
+use alertledger_workers::remediation::dispatcher::DISPATCHER;
+use alertledger_workers::remediation::{ExecutorSettings, RunbookDispatcher, SsmExecutor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -38,6 +42,10 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("audit", "audit_entries", "position"),
     ("kpis", "kpi_daily", "tenant_id, day"),
     ("kpis", "kpi_incidents", "incident_id"),
+    ("remediation", "runbooks", "runbook_id"),
+    ("remediation", "approvals", "approval_id"),
+    ("remediation", "executions", "execution_id"),
+    ("remediation", "remediation_timeline", "position"),
 ];
 
 type Snapshot = BTreeMap<&'static str, Vec<Value>>;
@@ -69,10 +77,12 @@ async fn last_in_log_order(pool: &PgPool) -> i64 {
     .unwrap()
 }
 
-/// Waits until the correlator and every read model have applied everything
-/// written, and nothing more is being written.
+/// Waits until the correlator, the dispatcher and every read model have
+/// applied everything written, no execution is in flight, and nothing more
+/// is being written.
 async fn settle(pool: &PgPool) {
-    let names: Vec<&str> = std::iter::once(Correlator::NAME)
+    let names: Vec<&str> = [Correlator::NAME, DISPATCHER]
+        .into_iter()
         .chain(read_models::all().iter().map(|p| p.name()))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -84,7 +94,11 @@ async fn settle(pool: &PgPool) {
                 .await
                 .unwrap();
         }
-        if done && last_in_log_order(pool).await == last {
+        let in_flight: i64 = sqlx::query_scalar("SELECT count(*) FROM executor_queue")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if done && in_flight == 0 && last_in_log_order(pool).await == last {
             return;
         }
         assert!(Instant::now() < deadline, "projectors never settled");
@@ -257,6 +271,73 @@ impl Workload<'_> {
         }
     }
 
+    /// Instances for every host and an AWS role; a low-risk runbook for
+    /// `DiskFull` that runs by itself and a medium-risk one for `OOMKilled`
+    /// that asks for approval.
+    async fn runbooks(&self, tenant: &TestTenant) {
+        let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
+        for host in 0..12 {
+            let path = format!("/api/v1/tenants/{}/assets/host{host:02}", tenant.id);
+            let body = json!({"critical": host == 0, "instance_ids": [format!("i-00000000000000{host:02}")]});
+            self.send(self.app.client.put(self.app.url(&path)), &admin, body, 200)
+                .await;
+        }
+        let path = format!("/api/v1/tenants/{}/aws", tenant.id);
+        let role = json!({"role_arn": "arn:aws:iam::123456789012:role/Fix", "external_id": "ext-1", "region": "eu-west-1"});
+        self.send(self.app.client.put(self.app.url(&path)), &admin, role, 200)
+            .await;
+        for (signature, risk) in [("DiskFull", "low"), ("OOMKilled", "medium")] {
+            let body = json!({"tenant_id": tenant.id, "name": format!("Fix {signature}"), "signature": signature,
+                              "risk": risk, "commands": ["/opt/fix.sh"], "auto_execute": true});
+            self.send(
+                self.app.client.post(self.app.url("/api/v1/runbooks")),
+                &admin,
+                body,
+                201,
+            )
+            .await;
+        }
+    }
+
+    /// An MSP admin approves every other pending approval and rejects the rest.
+    async fn decide_approvals(&self, tenant: &TestTenant) {
+        let admin = self.app.token(Role::MspAdmin, &[]);
+        let pending = self
+            .get(
+                &format!("/api/v1/approvals?tenant={}&status=pending", tenant.id),
+                &admin,
+            )
+            .await;
+        for (n, approval) in pending["items"].as_array().unwrap().iter().enumerate() {
+            let id = approval["approval_id"].as_str().unwrap();
+            let decision = if n % 2 == 0 { "approve" } else { "reject" };
+            let path = format!("/api/v1/approvals/{id}/{decision}");
+            self.send(
+                self.app.client.post(self.app.url(&path)),
+                &admin,
+                json!({}),
+                200,
+            )
+            .await;
+        }
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &str,
+        body: Value,
+        expected: u16,
+    ) {
+        let response = request.bearer_auth(token).json(&body).send().await.unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            expected,
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
     async fn set_policy(&self, tenant: &TestTenant, policy: Value) {
         let token = self.app.token(Role::TenantAdmin, &[tenant.id]);
         let response = self
@@ -327,6 +408,29 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         RunnerSettings::default(),
     )
     .spawn();
+    let (dispatcher, _) = ProjectorRunner::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        Arc::new(RunbookDispatcher::new(
+            DomainServices::system(),
+            Duration::from_secs(3600),
+        )),
+        RunnerSettings::default(),
+    )
+    .spawn();
+    let ssm = Arc::new(ScriptedSsm::new());
+    let executor = SsmExecutor::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        DomainServices::system(),
+        ssm.clone(),
+        ExecutorSettings {
+            first_backoff: Duration::from_millis(10),
+            queue_poll: Duration::from_millis(50),
+            ..ExecutorSettings::default()
+        },
+    )
+    .spawn();
     let (stop, stopped) = watch::channel(false);
     let chaos = kill_and_restart_projectors(app.db.url().to_owned(), stopped);
     let mut work = Workload {
@@ -345,6 +449,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
     work.set_policy(&tenants[2], json!({"time_window_minutes": 30, "aggregation_key": "asset",
                                         "auto_correlate": true, "min_alerts": 1, "auto_resolve": true})).await;
     let legacy = insert_version_1_0_incident(&pool, &tenants[0]).await;
+    work.runbooks(&tenants[0]).await;
     for tenant in &tenants {
         work.alerts(tenant).await;
     }
@@ -353,6 +458,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         work.actions(tenant).await;
         work.source_resolutions(tenant).await;
     }
+    work.decide_approvals(&tenants[0]).await;
     settle(&pool).await;
     let midpoint = last_in_log_order(&pool).await;
     let at_midpoint = snapshot(&pool, "public", None).await;
@@ -373,9 +479,13 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         work.source_resolutions(tenant).await;
     }
     settle(&pool).await;
+    work.decide_approvals(&tenants[0]).await;
+    settle(&pool).await;
     stop.send_replace(true);
     let kills = chaos.await.unwrap();
     correlator.abort();
+    dispatcher.abort();
+    executor.abort();
     assert!(kills > 20, "the projectors were killed only {kills} times");
 
     let live = snapshot(&pool, "public", None).await;
@@ -388,6 +498,18 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
     assert!(received >= 2_000, "{received} alerts");
     assert!(live["incidents"].len() > 50);
     assert!(live["incident_timeline"].len() > live["incidents"].len());
+    assert_eq!(live["runbooks"].len(), 2);
+    assert!(
+        live["approvals"].len() >= 2,
+        "{} approvals",
+        live["approvals"].len()
+    );
+    let succeeded = live["executions"]
+        .iter()
+        .filter(|row| row["status"] == "succeeded")
+        .count();
+    assert!(succeeded >= 2, "{succeeded} executions succeeded");
+    assert_eq!(succeeded, ssm.sent().len());
     let upcast = live["incidents"]
         .iter()
         .find(|row| row["incident_id"] == legacy.to_string())

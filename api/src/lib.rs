@@ -52,6 +52,26 @@ pub struct ApiSettings {
     pub master_key: MasterKey,
     /// What source parsers need (e.g. the SNS signing certificate).
     pub sources: SourceSettings,
+    /// Runbook runs and approvals.
+    pub remediation: RemediationSettings,
+}
+
+/// What the runbook, approval and patch-compliance routes need.
+#[derive(Clone)]
+pub struct RemediationSettings {
+    /// How long an approval request made through the API stays decidable.
+    pub approval_ttl: std::time::Duration,
+    /// SSM, for `GET /api/v1/patch-compliance` (`None`: that route is 503).
+    pub ssm: Option<std::sync::Arc<dyn alertledger_ssm::SsmService>>,
+}
+
+impl Default for RemediationSettings {
+    fn default() -> Self {
+        Self {
+            approval_ttl: std::time::Duration::from_secs(60 * 60),
+            ssm: None,
+        }
+    }
 }
 
 /// A built, bound, not yet running API server.
@@ -99,6 +119,7 @@ impl Application {
         let tenants = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
         let incidents = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
         let pool_for_secrets = pool.clone();
+        let pool_for_stores = pool.clone();
         let state = AppState::new(Parts {
             pool,
             jwt: settings.jwt,
@@ -114,6 +135,22 @@ impl Application {
                 WebhookSecretCipher::new(&settings.master_key),
             )),
             sources: settings.sources,
+            runbooks: AggregateStore::new(
+                pool_for_stores.clone(),
+                DomainServices::system(),
+                signal.clone(),
+            ),
+            approvals: AggregateStore::new(
+                pool_for_stores.clone(),
+                DomainServices::system(),
+                signal.clone(),
+            ),
+            executions: AggregateStore::new(
+                pool_for_stores,
+                DomainServices::system(),
+                signal.clone(),
+            ),
+            remediation: settings.remediation,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
@@ -221,6 +258,30 @@ fn router(state: AppState) -> Router {
         .route(
             "/incidents/{id}",
             get(routes::incident_views::show_incident),
+        )
+        .route(
+            "/runbooks",
+            get(routes::runbooks::list_runbooks).post(routes::runbooks::create_runbook),
+        )
+        .route(
+            "/runbooks/{id}",
+            get(routes::runbooks::show_runbook)
+                .put(routes::runbooks::change_runbook)
+                .delete(routes::runbooks::retire_runbook),
+        )
+        .route(
+            "/runbooks/{id}/execute",
+            post(routes::runbooks::execute_runbook),
+        )
+        .route("/approvals", get(routes::approvals::list_approvals))
+        .route("/approvals/{id}", get(routes::approvals::show_approval))
+        .route("/approvals/{id}/approve", post(routes::approvals::approve))
+        .route("/approvals/{id}/reject", post(routes::approvals::reject))
+        .route("/executions", get(routes::executions::list_executions))
+        .route("/executions/{id}", get(routes::executions::show_execution))
+        .route(
+            "/patch-compliance",
+            get(routes::patch_compliance::patch_compliance),
         )
         .route(
             "/webhooks/{source}",

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use alertledger_domain::alert::Alert;
+use alertledger_domain::approval::Approval;
+use alertledger_domain::execution::Execution;
 use alertledger_domain::incident::Incident;
+use alertledger_domain::runbook::Runbook;
 use alertledger_domain::tenant::Tenant;
 use alertledger_projections::log::LogReader;
 use alertledger_projections::store::AggregateStore;
@@ -15,6 +18,7 @@ use crate::ingest::sources::SourceSettings;
 use crate::ingest::AlertIngestor;
 use crate::rate_limit::TenantRateLimiter;
 use crate::tenant_directory::TenantDirectory;
+use crate::RemediationSettings;
 
 /// Shared application state. Cheap to clone.
 #[derive(Clone)]
@@ -36,6 +40,10 @@ pub struct Parts {
     pub rate_limiter: TenantRateLimiter,
     pub secrets: ActiveSecrets,
     pub sources: SourceSettings,
+    pub runbooks: AggregateStore<Runbook>,
+    pub approvals: AggregateStore<Approval>,
+    pub executions: AggregateStore<Execution>,
+    pub remediation: RemediationSettings,
 }
 
 type Inner = Parts;
@@ -57,6 +65,22 @@ impl AppState {
 
     pub fn incidents(&self) -> &AggregateStore<Incident> {
         &self.inner.incidents
+    }
+
+    pub fn runbooks(&self) -> &AggregateStore<Runbook> {
+        &self.inner.runbooks
+    }
+
+    pub fn approvals(&self) -> &AggregateStore<Approval> {
+        &self.inner.approvals
+    }
+
+    pub fn executions(&self) -> &AggregateStore<Execution> {
+        &self.inner.executions
+    }
+
+    pub fn remediation(&self) -> &RemediationSettings {
+        &self.inner.remediation
     }
 
     pub fn rate_limiter(&self) -> &TenantRateLimiter {

@@ -39,6 +39,22 @@ pub enum UnitOfWorkError {
     },
 }
 
+impl From<UnitOfWorkError> for crate::projector::ProjectionError {
+    fn from(error: UnitOfWorkError) -> Self {
+        match error {
+            UnitOfWorkError::Database(error) => Self::Database(error),
+            UnitOfWorkError::Decode {
+                aggregate_type,
+                aggregate_id,
+                sequence,
+                reason,
+            } => Self::Corrupt(format!(
+                "{aggregate_type}/{aggregate_id}#{sequence} does not decode: {reason}"
+            )),
+        }
+    }
+}
+
 struct StagedEvent {
     aggregate_type: &'static str,
     aggregate_id: String,

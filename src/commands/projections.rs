@@ -9,7 +9,8 @@ use alertledger_projections::projector::rebuild::{
 use alertledger_projections::projector::status::statuses;
 use alertledger_projections::projector::Projection;
 use alertledger_schema::{connect, migrate, PoolSettings};
-use alertledger_workers::background::consumers;
+use alertledger_workers::background::{consumer_names, consumers};
+use alertledger_workers::remediation::DEFAULT_APPROVAL_TTL;
 use anyhow::Context;
 use sqlx::PgPool;
 
@@ -37,17 +38,14 @@ pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
 
 #[allow(clippy::print_stdout)]
 async fn status(pool: &PgPool) -> anyhow::Result<()> {
-    let names: Vec<&str> = consumers(DomainServices::system())
-        .iter()
-        .map(|consumer| consumer.name())
-        .collect();
+    let names = consumer_names();
     println!(
-        "{:<12} {:>10} {:>12} {:>10} {:>9}  last error",
+        "{:<18} {:>10} {:>12} {:>10} {:>9}  last error",
         "projector", "position", "applied", "lag", "lag (s)"
     );
     for status in statuses(pool, &names).await? {
         println!(
-            "{:<12} {:>10} {:>12} {:>10} {:>9.3}  {}",
+            "{:<18} {:>10} {:>12} {:>10} {:>9.3}  {}",
             status.name,
             status.position,
             status.events_applied,
@@ -66,7 +64,7 @@ async fn rebuild(
     until: Option<Until>,
     into: Option<String>,
 ) -> anyhow::Result<()> {
-    let all = consumers(DomainServices::system());
+    let all = consumers(DomainServices::system(), DEFAULT_APPROVAL_TTL);
     let chosen: Vec<Arc<dyn Projection>> = match name {
         Some(name) => {
             let found = all

@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
-use alertledger_api::{ApiSettings, Application};
+use alertledger_api::{ApiSettings, Application, RemediationSettings};
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::RunnerSettings;
 use alertledger_schema::{connect, migrate, PoolSettings};
-use alertledger_workers::background::Background;
+use alertledger_ssm::{AwsSsm, SsmService};
+use alertledger_workers::background::{Background, BackgroundSettings};
+use alertledger_workers::remediation::ExecutorSettings;
 use anyhow::Context;
 use sqlx::PgPool;
 
@@ -55,11 +56,20 @@ impl Service {
                 None => None,
             },
         };
+        if let Some(endpoint) = &args.remediation.aws_endpoint_url {
+            tracing::warn!(%endpoint, "every AWS call goes to this endpoint (ALERTLEDGER_AWS_ENDPOINT_URL)");
+        }
+        let ssm: Arc<dyn SsmService> =
+            Arc::new(AwsSsm::from_environment(args.remediation.aws_endpoint_url.as_deref()).await);
         let settings = ApiSettings {
             listen: args.listen,
             jwt: jwt.verifier.clone(),
             master_key,
             sources,
+            remediation: RemediationSettings {
+                approval_ttl: args.remediation.approval_ttl,
+                ssm: Some(ssm.clone()),
+            },
         };
         let app = Application::build(settings, pool.clone(), signal.clone())
             .await
@@ -68,7 +78,15 @@ impl Service {
             &pool,
             &signal,
             DomainServices::system(),
-            RunnerSettings::default(),
+            BackgroundSettings {
+                approval_ttl: args.remediation.approval_ttl,
+                executor: ExecutorSettings {
+                    timeout: args.remediation.execution_timeout,
+                    ..ExecutorSettings::default()
+                },
+                ssm: Some(ssm),
+                ..BackgroundSettings::default()
+            },
         );
         tracing::info!(address = %app.local_addr()?, "alertledger is listening");
         Ok(Self {

@@ -2,6 +2,8 @@
 //! router on port 0, and helpers to make tenants, keys and tokens.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod remediation;
+
 use std::time::{Duration, Instant};
 
 use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
@@ -10,15 +12,14 @@ use alertledger_api::auth::jwt::{
 };
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::ingest::sources::SourceSettings;
-use alertledger_api::{ApiSettings, Application};
+use alertledger_api::{ApiSettings, Application, RemediationSettings};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{Actor, ApiKeyId, Role, TenantId, TenantName, TenantSlug, UserId};
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::RunnerSettings;
 use alertledger_projections::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
-use alertledger_workers::background::Background;
+use alertledger_workers::background::{Background, BackgroundSettings};
 use tokio::sync::oneshot;
 
 pub const JWT_SECRET: &[u8] = b"end-to-end-test-secret-of-32-bytes!!";
@@ -44,16 +45,22 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(true).await
+        Self::spawn_with(Some(BackgroundSettings::default())).await
+    }
+
+    /// The application with its background under `settings` (e.g. with an
+    /// SSM double for the executor).
+    pub async fn spawn_with_background(settings: BackgroundSettings) -> Self {
+        Self::spawn_with(Some(settings)).await
     }
 
     /// The application without its projectors and workers, for tests that
     /// drive (and kill) them on their own.
     pub async fn spawn_without_background() -> Self {
-        Self::spawn_with(false).await
+        Self::spawn_with(None).await
     }
 
-    async fn spawn_with(background: bool) -> Self {
+    async fn spawn_with(background: Option<BackgroundSettings>) -> Self {
         let db = TestDatabase::create().await;
         let signal = LogSignal::start(db.pool().clone());
         let settings = ApiSettings {
@@ -66,6 +73,14 @@ impl TestApp {
             .unwrap(),
             master_key: MasterKey::generate(),
             sources: SourceSettings::default(),
+            remediation: RemediationSettings {
+                approval_ttl: background
+                    .as_ref()
+                    .map_or(Duration::from_secs(3600), |settings| settings.approval_ttl),
+                ssm: background
+                    .as_ref()
+                    .and_then(|settings| settings.ssm.clone()),
+            },
         };
         let app = Application::build(settings, db.pool().clone(), signal.clone())
             .await
@@ -75,13 +90,8 @@ impl TestApp {
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let background = background.then(|| {
-            Background::start(
-                db.pool(),
-                &signal,
-                DomainServices::system(),
-                RunnerSettings::default(),
-            )
+        let background = background.map(|settings| {
+            Background::start(db.pool(), &signal, DomainServices::system(), settings)
         });
         let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
         Self {
@@ -150,9 +160,14 @@ impl TestApp {
     }
 
     pub fn token(&self, role: Role, tenants: &[TenantId]) -> String {
+        self.token_for(&format!("user-{}", role.as_str()), role, tenants)
+    }
+
+    /// A token of user `sub` (for rules about who did what, e.g. no self-approval).
+    pub fn token_for(&self, sub: &str, role: Role, tenants: &[TenantId]) -> String {
         self.issuer
             .issue(&TokenRequest {
-                sub: format!("user-{}", role.as_str()),
+                sub: sub.to_owned(),
                 name: "Test User".into(),
                 role,
                 tenants: tenants.to_vec(),

@@ -27,7 +27,7 @@ use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
 use alertledger_projections::read_models;
 use alertledger_projections::receipts::{append_receipts, ReceiptRow};
 use alertledger_schema::TestDatabase;
-use alertledger_workers::background::Background;
+use alertledger_workers::background::{Background, BackgroundSettings};
 use alertledger_workers::correlator::Correlator;
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
@@ -187,7 +187,7 @@ async fn live_lag(pool: &PgPool, tenants: &[Uuid], rate: usize, seconds: usize) 
         pool,
         &signal,
         DomainServices::system(),
-        RunnerSettings::default(),
+        BackgroundSettings::default(),
     );
     // Let the background catch up with the generated history first.
     tokio::time::sleep(Duration::from_secs(2)).await;

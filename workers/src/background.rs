@@ -4,6 +4,7 @@
 //! stand by.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
@@ -15,47 +16,108 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::correlator::Correlator;
+use alertledger_ssm::SsmService;
 
-/// Every projection and worker, in start order.
-pub fn consumers(services: DomainServices) -> Vec<Arc<dyn Projection>> {
-    let mut all: Vec<Arc<dyn Projection>> = vec![Arc::new(Correlator::new(services))];
+use crate::correlator::Correlator;
+use crate::remediation::{
+    ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
+};
+
+/// Every log consumer (projections and the workers that are projectors), in
+/// start order.
+pub fn consumers(services: DomainServices, approval_ttl: Duration) -> Vec<Arc<dyn Projection>> {
+    let mut all: Vec<Arc<dyn Projection>> = vec![
+        Arc::new(Correlator::new(services.clone())),
+        Arc::new(RunbookDispatcher::new(services, approval_ttl)),
+    ];
     all.extend(read_models::all());
     all
 }
 
 /// The names of [`consumers`], for status pages.
 pub fn consumer_names() -> Vec<&'static str> {
-    consumers(DomainServices::system())
+    consumers(DomainServices::system(), DEFAULT_APPROVAL_TTL)
         .iter()
         .map(|consumer| consumer.name())
         .collect()
 }
 
-/// The running consumers of one process; stopped when dropped.
+/// How the background of a process runs.
+#[derive(Clone)]
+pub struct BackgroundSettings {
+    pub runners: RunnerSettings,
+    /// How long an approval request stays decidable.
+    pub approval_ttl: Duration,
+    /// How often the expirer looks for overdue approvals.
+    pub expiry_check: Duration,
+    pub executor: ExecutorSettings,
+    /// The SSM the executor calls; `None` runs no executor (executions then
+    /// wait in the queue for a process that has one).
+    pub ssm: Option<Arc<dyn SsmService>>,
+}
+
+impl Default for BackgroundSettings {
+    fn default() -> Self {
+        Self {
+            runners: RunnerSettings::default(),
+            approval_ttl: DEFAULT_APPROVAL_TTL,
+            expiry_check: Duration::from_secs(10),
+            executor: ExecutorSettings::default(),
+            ssm: None,
+        }
+    }
+}
+
+/// The running consumers and workers of one process; stopped when dropped.
 pub struct Background {
     runners: Vec<(&'static str, JoinHandle<()>, watch::Receiver<RunnerState>)>,
+    /// The SSM executor and the approval expirer.
+    workers: Vec<JoinHandle<()>>,
 }
 
 impl Background {
-    /// Starts one runner per consumer.
+    /// Starts one runner per consumer, the approval expirer, and the SSM
+    /// executor when there is an SSM to call.
     pub fn start(
         pool: &PgPool,
         signal: &LogSignal,
         services: DomainServices,
-        settings: RunnerSettings,
+        settings: BackgroundSettings,
     ) -> Self {
-        let runners = consumers(services)
+        let runners = consumers(services.clone(), settings.approval_ttl)
             .into_iter()
             .map(|consumer| {
-                let runner =
-                    ProjectorRunner::new(pool.clone(), signal.clone(), consumer, settings.clone());
+                let runner = ProjectorRunner::new(
+                    pool.clone(),
+                    signal.clone(),
+                    consumer,
+                    settings.runners.clone(),
+                );
                 let name = runner.name();
                 let (handle, state) = runner.spawn();
                 (name, handle, state)
             })
             .collect();
-        Self { runners }
+        let mut workers = vec![ApprovalExpirer::new(
+            pool.clone(),
+            signal.clone(),
+            services.clone(),
+            settings.expiry_check,
+        )
+        .spawn()];
+        if let Some(ssm) = settings.ssm {
+            workers.push(
+                SsmExecutor::new(
+                    pool.clone(),
+                    signal.clone(),
+                    services,
+                    ssm,
+                    settings.executor,
+                )
+                .spawn(),
+            );
+        }
+        Self { runners, workers }
     }
 
     /// What each runner is doing now.
@@ -71,6 +133,10 @@ impl Drop for Background {
     fn drop(&mut self) {
         // Batches are transactional: aborting between or inside one loses nothing.
         for (_, handle, _) in &self.runners {
+            handle.abort();
+        }
+        // Executions resume from their recorded state on the next start.
+        for handle in &self.workers {
             handle.abort();
         }
     }

@@ -2,6 +2,7 @@
 //! decisions or call the outside world.
 //!
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
+//! - [`remediation`] — runbook dispatcher, SSM executor and approval expirer.
 //! - [`background`] — every projector and worker a service process runs.
 //!
 //! Rules for every worker here: it keeps a checkpoint in the log's order
@@ -12,3 +13,4 @@
 
 pub mod background;
 pub mod correlator;
+pub mod remediation;

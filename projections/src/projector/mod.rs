@@ -24,7 +24,7 @@ use sqlx::PgConnection;
 use crate::log::LogEvent;
 
 pub use checkpoint::Checkpoint;
-pub use runner::{ProjectorRunner, RunnerSettings, RunnerState, Step};
+pub use runner::{try_instance_lock, ProjectorRunner, RunnerSettings, RunnerState, Step};
 
 /// A consumer of the global log that writes tables.
 ///

@@ -243,18 +243,29 @@ impl ProjectorRunner {
     }
 
     async fn try_instance_lock(&self) -> Result<Option<PgConnection>, sqlx::Error> {
-        let mut connection = PgConnection::connect_with(&self.pool.connect_options()).await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
-            .bind(INSTANCE_LOCK_CLASS)
-            .bind(self.name())
-            .fetch_one(&mut connection)
-            .await?;
-        if locked {
-            Ok(Some(connection))
-        } else {
-            connection.close().await?;
-            Ok(None)
-        }
+        try_instance_lock(&self.pool, self.name()).await
+    }
+}
+
+/// Tries to become the one active instance of `name` across every process on
+/// this database: `Some(connection)` holds the session advisory lock for as
+/// long as the connection lives; `None` when another process holds it.
+/// Workers that are not projectors (the SSM executor) use it too.
+pub async fn try_instance_lock(
+    pool: &PgPool,
+    name: &str,
+) -> Result<Option<PgConnection>, sqlx::Error> {
+    let mut connection = PgConnection::connect_with(&pool.connect_options()).await?;
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+        .bind(INSTANCE_LOCK_CLASS)
+        .bind(name)
+        .fetch_one(&mut connection)
+        .await?;
+    if locked {
+        Ok(Some(connection))
+    } else {
+        connection.close().await?;
+        Ok(None)
     }
 }
 

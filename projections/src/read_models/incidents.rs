@@ -595,11 +595,17 @@ pub async fn find(pool: &PgPool, incident_id: Uuid) -> Result<Option<IncidentRow
     Ok(row.map(|Json(row)| row))
 }
 
-/// Every timeline entry of incident `incident_id`, in log order.
+/// Every timeline entry of incident `incident_id`, in log order: its own
+/// events and its approvals' and executions' (`remediation_timeline`).
 pub async fn timeline(pool: &PgPool, incident_id: Uuid) -> Result<Vec<TimelineRow>, sqlx::Error> {
     let rows: Vec<Json<TimelineRow>> = sqlx::query_scalar(&format!(
-        "SELECT to_jsonb(t) FROM {} t WHERE t.incident_id = $1 ORDER BY t.position",
-        Target::live().table(TimelineRow::TABLE)
+        "SELECT to_jsonb(t) FROM (
+                SELECT * FROM {} WHERE incident_id = $1
+                UNION ALL
+                SELECT * FROM {} WHERE incident_id = $1
+            ) t ORDER BY t.position",
+        Target::live().table(TimelineRow::TABLE),
+        Target::live().table("remediation_timeline")
     ))
     .bind(incident_id)
     .fetch_all(pool)

@@ -10,6 +10,8 @@
 //!   what to which target, when.
 //! - [`kpis`] — KPIs per tenant per day (`kpi_daily`, `kpi_incidents`), also
 //!   as history stood at a past time.
+//! - [`remediation`] — `runbooks`, `approvals`, `executions` and
+//!   `remediation_timeline` (their events on the incident's timeline).
 //! - [`page`] — keyset pagination with opaque cursors, shared by the lists.
 
 pub mod alerts;
@@ -18,6 +20,7 @@ mod decode;
 pub mod incidents;
 pub mod kpis;
 pub mod page;
+pub mod remediation;
 
 use std::sync::Arc;
 
@@ -31,5 +34,6 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(incidents::IncidentsProjection),
         Arc::new(audit::AuditProjection),
         Arc::new(kpis::KpiProjection),
+        Arc::new(remediation::RemediationProjection),
     ]
 }

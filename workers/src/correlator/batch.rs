@@ -18,7 +18,7 @@ use alertledger_projections::log::LogEvent;
 use alertledger_projections::projector::rows;
 use alertledger_projections::projector::{ProjectionError, Target};
 use alertledger_projections::store::EventMetadata;
-use alertledger_projections::unit_of_work::{Loaded, UnitOfWork, UnitOfWorkError};
+use alertledger_projections::unit_of_work::{Loaded, UnitOfWork};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::PgConnection;
@@ -667,11 +667,7 @@ impl<'c> CorrelationBatch<'c> {
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
-        let loaded = self
-            .work
-            .load::<Alert>(self.conn, &missing)
-            .await
-            .map_err(store_error)?;
+        let loaded = self.work.load::<Alert>(self.conn, &missing).await?;
         self.alerts.extend(loaded);
         Ok(())
     }
@@ -688,8 +684,7 @@ impl<'c> CorrelationBatch<'c> {
         let loaded = self
             .work
             .load_after::<Incident>(self.conn, vec![(id.to_owned(), start)])
-            .await
-            .map_err(store_error)?;
+            .await?;
         self.incidents.extend(loaded);
         Ok(())
     }
@@ -767,18 +762,4 @@ fn decode<T: serde::de::DeserializeOwned>(event: &LogEvent) -> Result<T, Project
 fn parse_uuid(event: &LogEvent, raw: &str) -> Result<Uuid, ProjectionError> {
     Uuid::parse_str(raw)
         .map_err(|error| ProjectionError::event(event, format!("bad aggregate id: {error}")))
-}
-
-fn store_error(error: UnitOfWorkError) -> ProjectionError {
-    match error {
-        UnitOfWorkError::Database(error) => ProjectionError::Database(error),
-        UnitOfWorkError::Decode {
-            aggregate_type,
-            aggregate_id,
-            sequence,
-            reason,
-        } => ProjectionError::Corrupt(format!(
-            "{aggregate_type}/{aggregate_id}#{sequence} does not decode: {reason}"
-        )),
-    }
 }

@@ -1,0 +1,181 @@
+//! Approvals (API.md): list, show, approve, reject.
+//!
+//! Who may decide is the domain's rule, applied to the caller's role as the
+//! event records it: a technician never (medium and high need more), a
+//! tenant admin medium risk, only an MSP admin high risk, and nobody their
+//! own request. An expired, rejected or already decided approval cannot be
+//! used (409). A granted approval is turned into an execution by the runbook
+//! dispatcher.
+
+use alertledger_domain::approval::{ApprovalCommand, ApprovalError};
+use alertledger_domain::values::{ApprovalId, Note};
+use alertledger_projections::read_models::page::Page;
+use alertledger_projections::read_models::remediation::{self, ApprovalRow, RemediationQuery};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use cqrs_es::AggregateError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::list_params;
+use super::operate::{execute_with_retries, invalid_field, store_failure};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::optional_json;
+use crate::state::AppState;
+
+/// Query string of `GET /api/v1/approvals`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    status: Option<String>,
+    tenant: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+const STATUSES: &[&str] = &["pending", "granted", "rejected", "expired"];
+
+/// `GET /api/v1/approvals?status=pending&tenant=&limit=&cursor=`: newest first.
+pub async fn list_approvals(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<ApprovalRow>>, ApiError> {
+    let status = match query.status {
+        Some(status) if !STATUSES.contains(&status.as_str()) => {
+            return Err(ApiError::invalid_value(
+                "status",
+                format!("`status` must be one of {}", STATUSES.join(", ")),
+            ))
+        }
+        other => other,
+    };
+    let query = RemediationQuery {
+        tenants: caller.readable_tenants(query.tenant.as_deref())?,
+        status,
+        limit: list_params::limit(query.limit.as_deref())?,
+        cursor: query.cursor,
+    };
+    let page = remediation::list_approvals(state.pool(), &query)
+        .await
+        .map_err(list_params::query_error)?;
+    Ok(Json(page))
+}
+
+/// `GET /api/v1/approvals/{id}`.
+pub async fn show_approval(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ApprovalRow>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| approval_not_found())?;
+    let row = remediation::find_approval(state.pool(), id)
+        .await
+        .map_err(|error| ApiError::database(&error))?
+        .filter(|row| caller.may_read(&row.tenant_id.into()))
+        .ok_or_else(approval_not_found)?;
+    Ok(Json(row))
+}
+
+/// The optional body of a decision.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/approvals/{id}/approve` `{"reason"?}`.
+pub async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let reason = reason(&body)?;
+    let command = ApprovalCommand::GrantApproval {
+        approver: caller.actor()?,
+        reason,
+    };
+    decide(&state, &caller, &headers, &id, command).await
+}
+
+/// `POST /api/v1/approvals/{id}/reject` `{"reason"?}`.
+pub async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let reason = reason(&body)?;
+    let command = ApprovalCommand::RejectApproval {
+        approver: caller.actor()?,
+        reason,
+    };
+    decide(&state, &caller, &headers, &id, command).await
+}
+
+fn reason(body: &[u8]) -> Result<Option<Note>, ApiError> {
+    let body: DecisionBody = optional_json(body)?;
+    body.reason
+        .as_deref()
+        .map(|raw| Note::parse(raw).map_err(|error| invalid_field("reason", &error)))
+        .transpose()
+}
+
+#[tracing::instrument(name = "approval_decision", skip_all, fields(approval_id = %raw_id))]
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    raw_id: &str,
+    command: ApprovalCommand,
+) -> Result<Json<Value>, ApiError> {
+    let approval_id = ApprovalId::parse(raw_id).map_err(|_| approval_not_found())?;
+    let key = approval_id.to_string();
+    let approval = state.approvals().load(&key).await.map_err(approval_error)?;
+    match approval.tenant_id() {
+        Some(tenant) if caller.may_read(&tenant) => {}
+        _ => return Err(approval_not_found()),
+    }
+    execute_with_retries(
+        state.approvals(),
+        &key,
+        command,
+        caller.event_metadata(headers),
+    )
+    .await
+    .map_err(approval_error)?;
+    let approval = state.approvals().load(&key).await.map_err(approval_error)?;
+    Ok(Json(
+        json!({ "approval_id": approval_id, "status": approval.status() }),
+    ))
+}
+
+fn approval_not_found() -> ApiError {
+    ApiError::not_found("approval_not_found", "no such approval")
+}
+
+/// 403 for who may not decide, 409 for an approval that cannot be used.
+fn approval_error(error: AggregateError<ApprovalError>) -> ApiError {
+    let rule = match error {
+        AggregateError::UserError(rule) => rule,
+        other => return store_failure(other, "approval"),
+    };
+    let message = rule.to_string();
+    match rule {
+        ApprovalError::NotRequested => approval_not_found(),
+        ApprovalError::SelfApproval | ApprovalError::InsufficientRole { .. } => {
+            ApiError::forbidden(message)
+        }
+        ApprovalError::Expired => ApiError::new(StatusCode::CONFLICT, "approval_expired", message),
+        ApprovalError::AlreadyDecided { .. } => {
+            ApiError::new(StatusCode::CONFLICT, "approval_already_decided", message)
+        }
+        _ => ApiError::new(StatusCode::CONFLICT, "approval_refused", message),
+    }
+}

@@ -1,0 +1,398 @@
+//! Runbooks (API.md "Incidents, alerts, runbooks, approvals, executions"):
+//! define, list, show, change, retire, and run one on an incident.
+//!
+//! Every change is a `Runbook` event naming its actor. Defining and changing
+//! runbooks is configuration (tenant admins and MSP admins). Running one is
+//! for anyone who may operate: low risk starts an execution at once; medium
+//! and high risk open an approval request that others decide.
+
+use std::collections::BTreeMap;
+
+use alertledger_domain::approval::ApprovalCommand;
+use alertledger_domain::execution::{ExecutionCommand, ExecutionError};
+use alertledger_domain::incident::IncidentStatus;
+use alertledger_domain::runbook::{Runbook, RunbookCommand, RunbookError, RunbookSpec};
+use alertledger_domain::values::{
+    AlertSignature, ApprovalId, ExecutionId, IncidentId, Risk, RunbookAction, RunbookId,
+    RunbookName, SsmDocumentName, TenantId,
+};
+use alertledger_domain::Clock;
+use alertledger_projections::read_models::page::Page;
+use alertledger_projections::read_models::remediation::{self, RemediationQuery, RunbookRow};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use cqrs_es::AggregateError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::list_params;
+use super::operate::{execute_with_retries, invalid_field, store_failure};
+use crate::auth::{Action, Caller};
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// The body of `POST /api/v1/runbooks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    tenant_id: String,
+    #[serde(flatten)]
+    spec: SpecBody,
+}
+
+/// What a runbook says, as sent (`PUT` sends it alone).
+#[derive(Debug, Deserialize)]
+pub struct SpecBody {
+    name: String,
+    signature: String,
+    risk: String,
+    document: Option<String>,
+    #[serde(default)]
+    commands: Vec<String>,
+    #[serde(default)]
+    parameters: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    auto_execute: bool,
+}
+
+impl SpecBody {
+    fn parse(self) -> Result<RunbookSpec, ApiError> {
+        let document = match self.document.as_deref() {
+            Some(raw) => SsmDocumentName::parse(raw).map_err(|e| invalid_field("document", &e))?,
+            None => SsmDocumentName::default(),
+        };
+        Ok(RunbookSpec {
+            name: RunbookName::parse(&self.name).map_err(|e| invalid_field("name", &e))?,
+            signature: AlertSignature::parse(&self.signature)
+                .map_err(|e| invalid_field("signature", &e))?,
+            risk: Risk::parse(&self.risk).map_err(|e| invalid_field("risk", &e))?,
+            action: RunbookAction::new(document, self.commands, self.parameters)
+                .map_err(|e| ApiError::invalid_value(e.field(), e.to_string()))?,
+            auto_execute: self.auto_execute,
+        })
+    }
+}
+
+/// `POST /api/v1/runbooks`: defines a runbook for a tenant (201).
+pub async fn create_runbook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let tenant_id = TenantId::parse(&body.tenant_id).map_err(|_| {
+        ApiError::invalid_value("tenant_id", "`tenant_id` must be a tenant id (UUID)")
+    })?;
+    caller.authorize(Action::Configure, &tenant_id)?;
+    let spec = body.spec.parse()?;
+    let runbook_id = RunbookId::new_v7();
+    let command = RunbookCommand::DefineRunbook {
+        runbook_id,
+        tenant_id,
+        spec,
+        actor: caller.actor()?,
+    };
+    let id = runbook_id.to_string();
+    execute_with_retries(
+        state.runbooks(),
+        &id,
+        command,
+        caller.event_metadata(&headers),
+    )
+    .await
+    .map_err(runbook_error)?;
+    let runbook = state.runbooks().load(&id).await.map_err(runbook_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(runbook_json(runbook_id, &runbook)),
+    ))
+}
+
+/// Query string of `GET /api/v1/runbooks`.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    tenant: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/runbooks?tenant=&limit=&cursor=`: newest first, retired ones flagged.
+pub async fn list_runbooks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Page<RunbookRow>>, ApiError> {
+    let query = RemediationQuery {
+        tenants: caller.readable_tenants(query.tenant.as_deref())?,
+        status: None,
+        limit: list_params::limit(query.limit.as_deref())?,
+        cursor: query.cursor,
+    };
+    let page = remediation::list_runbooks(state.pool(), &query)
+        .await
+        .map_err(list_params::query_error)?;
+    Ok(Json(page))
+}
+
+/// `GET /api/v1/runbooks/{id}`: as it stands now (from its events).
+pub async fn show_runbook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
+    Ok(Json(runbook_json(runbook_id, &runbook)))
+}
+
+/// `PUT /api/v1/runbooks/{id}`: replaces what it says.
+pub async fn change_runbook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SpecBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
+    configure(&caller, &runbook)?;
+    let command = RunbookCommand::ChangeRunbook {
+        spec: body.parse()?,
+        actor: caller.actor()?,
+    };
+    let key = runbook_id.to_string();
+    execute_with_retries(
+        state.runbooks(),
+        &key,
+        command,
+        caller.event_metadata(&headers),
+    )
+    .await
+    .map_err(runbook_error)?;
+    let runbook = state.runbooks().load(&key).await.map_err(runbook_error)?;
+    Ok(Json(runbook_json(runbook_id, &runbook)))
+}
+
+/// `DELETE /api/v1/runbooks/{id}`: retires it (its history stays).
+pub async fn retire_runbook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
+    configure(&caller, &runbook)?;
+    let command = RunbookCommand::RetireRunbook {
+        actor: caller.actor()?,
+    };
+    let key = runbook_id.to_string();
+    execute_with_retries(
+        state.runbooks(),
+        &key,
+        command,
+        caller.event_metadata(&headers),
+    )
+    .await
+    .map_err(runbook_error)?;
+    let runbook = state.runbooks().load(&key).await.map_err(runbook_error)?;
+    Ok(Json(runbook_json(runbook_id, &runbook)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteBody {
+    incident_id: String,
+}
+
+/// `POST /api/v1/runbooks/{id}/execute` `{"incident_id"}`: 202 with the
+/// execution (low risk) or with the approval request (medium, high).
+pub async fn execute_runbook(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ExecuteBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
+    let (Some(tenant_id), Some(spec)) = (runbook.tenant_id(), runbook.spec().cloned()) else {
+        return Err(runbook_not_found());
+    };
+    caller.authorize(Action::RunRunbook(spec.risk), &tenant_id)?;
+    if runbook.is_retired() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "runbook_retired",
+            "the runbook has been retired",
+        ));
+    }
+    let incident_not_found = || ApiError::not_found("incident_not_found", "no such incident");
+    let incident_id = IncidentId::parse(&body.incident_id).map_err(|_| incident_not_found())?;
+    let incident = state
+        .incidents()
+        .load(&incident_id.to_string())
+        .await
+        .map_err(|error| store_failure(error, "incident"))?;
+    if incident.tenant_id() != Some(tenant_id) {
+        return Err(incident_not_found());
+    }
+    if incident.status() == IncidentStatus::Resolved {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "incident_resolved",
+            "the incident is resolved; reopen it to run a runbook on it",
+        ));
+    }
+    let metadata = caller.event_metadata(&headers);
+    let actor = caller.actor()?;
+    if spec.risk.requires_approval() {
+        let approval_id = ApprovalId::new_v7();
+        let ttl = chrono::Duration::from_std(state.remediation().approval_ttl)
+            .unwrap_or_else(|_| chrono::Duration::hours(1));
+        let expires_at = alertledger_domain::SystemClock.now() + ttl;
+        let command = ApprovalCommand::RequestApproval {
+            approval_id,
+            tenant_id,
+            runbook_id,
+            incident_id,
+            risk: spec.risk,
+            requested_by: actor,
+            expires_at,
+        };
+        execute_with_retries(
+            state.approvals(),
+            &approval_id.to_string(),
+            command,
+            metadata,
+        )
+        .await
+        .map_err(|error| match error {
+            AggregateError::UserError(rule) => conflict("approval_refused", &rule),
+            other => store_failure(other, "approval"),
+        })?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({
+                "approval_id": approval_id,
+                "status": "pending",
+                "risk": spec.risk,
+                "runbook_id": runbook_id,
+                "incident_id": incident_id,
+                "expires_at": expires_at,
+            })),
+        ));
+    }
+    let tenant = state
+        .tenants()
+        .load(&tenant_id.to_string())
+        .await
+        .map_err(|error| store_failure(error, "tenant"))?;
+    let instance_ids = incident
+        .asset()
+        .and_then(|asset| tenant.asset(asset))
+        .map(|settings| settings.instance_ids().to_vec())
+        .unwrap_or_default();
+    if instance_ids.is_empty() {
+        let asset = incident.asset().map_or("?", |asset| asset.as_str());
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_target_instances",
+            format!("asset {asset} has no registered instance_ids (PUT /api/v1/tenants/{{id}}/assets/{{asset}})"),
+        ));
+    }
+    let execution_id = ExecutionId::new_v7();
+    let command = ExecutionCommand::RequestExecution {
+        execution_id,
+        tenant_id,
+        runbook_id,
+        incident_id,
+        approval_id: None,
+        document: spec.action.document().as_str().to_owned(),
+        commands: spec.action.commands().to_vec(),
+        parameters: spec.action.parameters().clone(),
+        instance_ids: instance_ids.clone(),
+        requested_by: actor,
+    };
+    execute_with_retries(
+        state.executions(),
+        &execution_id.to_string(),
+        command,
+        metadata,
+    )
+    .await
+    .map_err(|error| match error {
+        AggregateError::UserError(rule) => conflict::<ExecutionError>("execution_refused", &rule),
+        other => store_failure(other, "execution"),
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "execution_id": execution_id,
+            "status": "requested",
+            "runbook_id": runbook_id,
+            "incident_id": incident_id,
+            "instance_ids": instance_ids,
+        })),
+    ))
+}
+
+/// The runbook of a path, for a caller who may read its tenant (else 404).
+async fn readable_runbook(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<(RunbookId, Runbook), ApiError> {
+    let runbook_id = RunbookId::parse(raw).map_err(|_| runbook_not_found())?;
+    let runbook = state
+        .runbooks()
+        .load(&runbook_id.to_string())
+        .await
+        .map_err(runbook_error)?;
+    match runbook.tenant_id() {
+        Some(tenant) if caller.may_read(&tenant) => Ok((runbook_id, runbook)),
+        _ => Err(runbook_not_found()),
+    }
+}
+
+fn configure(caller: &Caller, runbook: &Runbook) -> Result<(), ApiError> {
+    let tenant = runbook.tenant_id().ok_or_else(runbook_not_found)?;
+    caller.authorize(Action::Configure, &tenant)
+}
+
+fn runbook_json(runbook_id: RunbookId, runbook: &Runbook) -> Value {
+    let spec = runbook.spec();
+    json!({
+        "runbook_id": runbook_id,
+        "tenant_id": runbook.tenant_id(),
+        "name": spec.map(|s| s.name.as_str()),
+        "signature": spec.map(|s| s.signature.as_str()),
+        "risk": spec.map(|s| s.risk),
+        "document": spec.map(|s| s.action.document().as_str()),
+        "commands": spec.map(|s| s.action.commands()),
+        "parameters": spec.map(|s| s.action.parameters()),
+        "auto_execute": spec.map(|s| s.auto_execute),
+        "retired": runbook.is_retired(),
+    })
+}
+
+fn runbook_not_found() -> ApiError {
+    ApiError::not_found("runbook_not_found", "no such runbook")
+}
+
+fn runbook_error(error: AggregateError<RunbookError>) -> ApiError {
+    match error {
+        AggregateError::UserError(RunbookError::NotDefined) => runbook_not_found(),
+        AggregateError::UserError(RunbookError::Retired) => ApiError::new(
+            StatusCode::CONFLICT,
+            "runbook_retired",
+            "the runbook has been retired",
+        ),
+        AggregateError::UserError(rule @ RunbookError::AlreadyDefined) => {
+            conflict("runbook_exists", &rule)
+        }
+        other => store_failure(other, "runbook"),
+    }
+}
+
+fn conflict<E: std::fmt::Display>(code: &'static str, rule: &E) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, rule.to_string())
+}
