@@ -44,18 +44,9 @@ pub async fn list_approvals(
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Page<ApprovalRow>>, ApiError> {
-    let status = match query.status {
-        Some(status) if !STATUSES.contains(&status.as_str()) => {
-            return Err(ApiError::invalid_value(
-                "status",
-                format!("`status` must be one of {}", STATUSES.join(", ")),
-            ))
-        }
-        other => other,
-    };
     let query = RemediationQuery {
         tenants: caller.readable_tenants(query.tenant.as_deref())?,
-        status,
+        status: list_params::status(query.status, STATUSES)?,
         limit: list_params::limit(query.limit.as_deref())?,
         cursor: query.cursor,
     };

@@ -35,3 +35,14 @@ pub(crate) fn query_error(error: QueryError) -> ApiError {
 pub(crate) fn invalid(field: &'static str, error: &alertledger_domain::ValueError) -> ApiError {
     ApiError::invalid_value(field, format!("invalid `{field}`: {}", error.problem()))
 }
+
+/// `?status=`, one of `allowed` (the list's statuses as the API spells them).
+pub(crate) fn status(raw: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+    match raw {
+        Some(status) if !allowed.contains(&status.as_str()) => Err(ApiError::invalid_value(
+            "status",
+            format!("`status` must be one of {}", allowed.join(", ")),
+        )),
+        other => Ok(other),
+    }
+}

@@ -154,23 +154,11 @@ pub async fn change_runbook(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SpecBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
-    configure(&caller, &runbook)?;
-    let command = RunbookCommand::ChangeRunbook {
-        spec: body.parse()?,
-        actor: caller.actor()?,
-    };
-    let key = runbook_id.to_string();
-    execute_with_retries(
-        state.runbooks(),
-        &key,
-        command,
-        caller.event_metadata(&headers),
-    )
+    let spec = body.parse()?;
+    configure_runbook(&state, &caller, &headers, &id, |actor| {
+        RunbookCommand::ChangeRunbook { spec, actor }
+    })
     .await
-    .map_err(runbook_error)?;
-    let runbook = state.runbooks().load(&key).await.map_err(runbook_error)?;
-    Ok(Json(runbook_json(runbook_id, &runbook)))
 }
 
 /// `DELETE /api/v1/runbooks/{id}`: retires it (its history stays).
@@ -180,17 +168,31 @@ pub async fn retire_runbook(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
-    configure(&caller, &runbook)?;
-    let command = RunbookCommand::RetireRunbook {
-        actor: caller.actor()?,
-    };
+    configure_runbook(&state, &caller, &headers, &id, |actor| {
+        RunbookCommand::RetireRunbook { actor }
+    })
+    .await
+}
+
+/// Runs a configuration command on runbook `raw_id` for a caller who may
+/// configure its tenant; answers with the runbook as it then stands.
+async fn configure_runbook(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    raw_id: &str,
+    command: impl FnOnce(alertledger_domain::values::Actor) -> RunbookCommand,
+) -> Result<Json<Value>, ApiError> {
+    let (runbook_id, runbook) = readable_runbook(state, caller, raw_id).await?;
+    let tenant = runbook.tenant_id().ok_or_else(runbook_not_found)?;
+    caller.authorize(Action::Configure, &tenant)?;
+    let command = command(caller.actor()?);
     let key = runbook_id.to_string();
     execute_with_retries(
         state.runbooks(),
         &key,
         command,
-        caller.event_metadata(&headers),
+        caller.event_metadata(headers),
     )
     .await
     .map_err(runbook_error)?;
@@ -351,11 +353,6 @@ async fn readable_runbook(
         Some(tenant) if caller.may_read(&tenant) => Ok((runbook_id, runbook)),
         _ => Err(runbook_not_found()),
     }
-}
-
-fn configure(caller: &Caller, runbook: &Runbook) -> Result<(), ApiError> {
-    let tenant = runbook.tenant_id().ok_or_else(runbook_not_found)?;
-    caller.authorize(Action::Configure, &tenant)
 }
 
 fn runbook_json(runbook_id: RunbookId, runbook: &Runbook) -> Value {
