@@ -1,5 +1,5 @@
 //! Every log consumer a service process runs: the read-model projectors and
-//! the workers. Each runs as its own task under its own advisory lock, so in
+//! the workers (correlator, sealer), and the audit checkpointer. Each runs as its own task under its own advisory lock, so in
 //! a fleet of processes exactly one instance of each is active and the others
 //! stand by.
 
@@ -11,15 +11,19 @@ use alertledger_projections::projector::{
     Projection, ProjectorRunner, RunnerSettings, RunnerState,
 };
 use alertledger_projections::read_models;
+use alertledger_seal::CheckpointSigner;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
+use crate::sealer::checkpointer::{CheckpointSettings, Checkpointer};
+use crate::sealer::Sealer;
 
 /// Every projection and worker, in start order.
 pub fn consumers(services: DomainServices) -> Vec<Arc<dyn Projection>> {
-    let mut all: Vec<Arc<dyn Projection>> = vec![Arc::new(Correlator::new(services))];
+    let mut all: Vec<Arc<dyn Projection>> =
+        vec![Arc::new(Correlator::new(services)), Arc::new(Sealer::new())];
     all.extend(read_models::all());
     all
 }
@@ -35,6 +39,7 @@ pub fn consumer_names() -> Vec<&'static str> {
 /// The running consumers of one process; stopped when dropped.
 pub struct Background {
     runners: Vec<(&'static str, JoinHandle<()>, watch::Receiver<RunnerState>)>,
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 impl Background {
@@ -55,7 +60,25 @@ impl Background {
                 (name, handle, state)
             })
             .collect();
-        Self { runners }
+        Self {
+            runners,
+            checkpointer: None,
+        }
+    }
+
+    /// Also signs checkpoints of the sealed log with `signer` (every service
+    /// process does; an advisory lock keeps the chain single).
+    pub fn with_audit_checkpoints(
+        mut self,
+        pool: &PgPool,
+        signer: Arc<CheckpointSigner>,
+        settings: CheckpointSettings,
+    ) -> Self {
+        let checkpointer = Checkpointer::new(pool.clone(), signer, settings);
+        if let Some(previous) = self.checkpointer.replace(tokio::spawn(checkpointer.run())) {
+            previous.abort();
+        }
+        self
     }
 
     /// What each runner is doing now.
@@ -72,6 +95,9 @@ impl Drop for Background {
         // Batches are transactional: aborting between or inside one loses nothing.
         for (_, handle, _) in &self.runners {
             handle.abort();
+        }
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.abort();
         }
     }
 }

@@ -2,6 +2,8 @@
 //! decisions or call the outside world.
 //!
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
+//! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
+//!   checkpoints of it.
 //! - [`background`] — every projector and worker a service process runs.
 //!
 //! Rules for every worker here: it keeps a checkpoint in the log's order
@@ -12,3 +14,4 @@
 
 pub mod background;
 pub mod correlator;
+pub mod sealer;
