@@ -7,6 +7,7 @@ use alertledger_domain::incident::Incident;
 use alertledger_domain::tenant::Tenant;
 use alertledger_projections::log::LogReader;
 use alertledger_projections::store::AggregateStore;
+use alertledger_seal::PublicKey;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
@@ -36,6 +37,8 @@ pub struct Parts {
     pub rate_limiter: TenantRateLimiter,
     pub secrets: ActiveSecrets,
     pub sources: SourceSettings,
+    /// The key that signs audit checkpoints (published, never secret).
+    pub audit_public_key: PublicKey,
 }
 
 type Inner = Parts;
@@ -73,6 +76,10 @@ impl AppState {
 
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    pub fn audit_public_key(&self) -> &PublicKey {
+        &self.inner.audit_public_key
     }
 
     pub fn jwt(&self) -> &JwtVerifier {

@@ -4,6 +4,7 @@ pub mod alert_views;
 pub mod alerts;
 pub(crate) mod analyst_query;
 pub mod audit;
+pub mod audit_seal;
 pub mod correlation;
 pub mod events;
 pub mod health;
