@@ -330,8 +330,8 @@ async fn live_lag(
             )));
             signed_probes.push(tokio::spawn(wait_for(
                 pool.clone(),
-                "SELECT (SELECT max(tree_size) FROM audit_checkpoints)
-                        > (SELECT leaf_index FROM audit_leaves WHERE position = $1)",
+                "SELECT COALESCE((SELECT max(tree_size) FROM audit_checkpoints)
+                        > (SELECT leaf_index FROM audit_leaves WHERE position = $1), false)",
                 position,
                 committed,
             )));

@@ -3,8 +3,11 @@
 //! checkpoint's signature, chain link, last position and root. Stops at the
 //! first leaf where anything differs and names its position.
 //!
-//! Events and leaves are read in pages by two tasks while this one hashes, so
-//! PostgreSQL, row decoding and SHA-256 overlap.
+//! Events are read in ranges cut at sealed leaves, by several tasks at once
+//! (each on its own connection, each hashing what it read), and handed on in
+//! log order; leaves are read in pages by another task. So PostgreSQL, row
+//! decoding and SHA-256 overlap and spread over the cores, while the
+//! comparison sees one ordered stream, exactly as a single scan would give.
 //!
 //! With a tenant, only that tenant's events are re-hashed (others' payloads are
 //! not even fetched); every other event's position and tenant are still
@@ -32,8 +35,10 @@ pub struct VerifyOptions {
     pub tenant: Option<Uuid>,
     /// Keys whose signatures are accepted on checkpoints.
     pub trusted_keys: Vec<PublicKey>,
-    /// Rows per page.
+    /// Sealed leaves per range (and rows per page of the unsealed tail).
     pub page_size: usize,
+    /// Ranges fetched and hashed at once, each on its own connection.
+    pub workers: usize,
 }
 
 impl Default for VerifyOptions {
@@ -42,6 +47,7 @@ impl Default for VerifyOptions {
             tenant: None,
             trusted_keys: Vec::new(),
             page_size: 10_000,
+            workers: 2,
         }
     }
 }
@@ -143,11 +149,14 @@ pub async fn verify(
     drop(conn);
 
     let page = options.page_size.max(1);
+    let boundaries = range_boundaries(pool, page).await?;
     let mut events = PageStream::new(spawn_event_pages(
         pool.clone(),
         horizon,
         options.tenant,
         page,
+        boundaries,
+        options.workers,
     ));
     let mut leaves = PageStream::new(spawn_leaf_pages(pool.clone(), page));
 
@@ -440,42 +449,137 @@ fn spawn_leaf_pages(
     receiver
 }
 
+/// A point in log order: after the event at `position` of `transaction`.
+type Cursor = (Xid8, i64);
+
+/// Cursors that cut the log into ranges of about `page` sealed leaves each:
+/// the events of leaves `page-1`, `2*page-1`, ... Only strictly increasing
+/// ones are kept, so the ranges always partition log order, whatever
+/// (tampered) rows the boundaries land on.
+async fn range_boundaries(pool: &PgPool, page: usize) -> Result<Vec<Cursor>, SealStoreError> {
+    let step = i64::try_from(page).unwrap_or(i64::MAX);
+    let rows: Vec<(Xid8, i64)> = sqlx::query_as(
+        "SELECT e.transaction_id, e.position
+           FROM generate_series($1::bigint - 1,
+                                (SELECT coalesce(max(leaf_index), -1) FROM audit_leaves),
+                                $1::bigint) AS g (i)
+           JOIN audit_leaves l ON l.leaf_index = g.i
+           JOIN events e ON e.position = l.position
+          ORDER BY g.i",
+    )
+    .bind(step)
+    .fetch_all(pool)
+    .await?;
+    let mut boundaries: Vec<Cursor> = Vec::with_capacity(rows.len());
+    for cursor in rows {
+        if boundaries.last().is_none_or(|last| cursor > *last) {
+            boundaries.push(cursor);
+        }
+    }
+    Ok(boundaries)
+}
+
+/// Every event below `horizon` in log order, decoded and hashed, as pages.
+///
+/// The sealed part is cut into ranges at `boundaries`; `workers` tasks each
+/// fetch and hash every `workers`-th range on a connection of their own, so
+/// PostgreSQL's work and the hashing spread over the cores, and the ranges are
+/// handed on in order. What follows the last boundary (the newest sealed
+/// events and any not yet sealed) is read after them in keyset pages.
 fn spawn_event_pages(
     pool: PgPool,
     horizon: Xid8,
     tenant: Option<Uuid>,
     page: usize,
+    boundaries: Vec<Cursor>,
+    workers: usize,
 ) -> mpsc::Receiver<Result<Vec<EventDigest>, SealStoreError>> {
-    // Rows are fetched here and hashed by a second task, so fetching the
-    // next page overlaps hashing this one.
-    let (raw_sender, mut raw_receiver) = mpsc::channel::<Result<Vec<PgRow>, sqlx::Error>>(2);
     let (sender, receiver) = mpsc::channel(2);
     let content = |column: &str| match tenant {
-        Some(_) => format!("CASE WHEN tenant_id = $5 THEN {column} END"),
+        Some(_) => format!("CASE WHEN tenant_id = $4 THEN {column} END"),
         None => column.to_owned(),
     };
-    let sql = format!(
-        "SELECT position, transaction_id, tenant_id, aggregate_type, aggregate_id, sequence,
-                event_type, event_version, {}, {}, recorded_at
-           FROM events
-          WHERE (transaction_id, position) > ($1, $2) AND transaction_id < $3
-          ORDER BY transaction_id, position
-          LIMIT $4",
+    let columns = format!(
+        "position, transaction_id, tenant_id, aggregate_type, aggregate_id, sequence,
+         event_type, event_version, {}, {}, recorded_at",
         content("payload"),
         content("metadata")
     );
-    tokio::spawn(async move {
-        let (mut after_xid, mut after_position) = (Xid8(0), 0_i64);
-        loop {
-            let mut query = sqlx::query(&sql)
-                .bind(after_xid)
-                .bind(after_position)
-                .bind(horizon)
-                .bind(i64::try_from(page).unwrap_or(i64::MAX));
-            if let Some(tenant) = tenant {
-                query = query.bind(tenant);
+    // $1, $2: after this cursor; $3: horizon; $4: tenant (or unused);
+    // $5, $6: up to this cursor (ranges) / $5: limit (tail).
+    let ranged = format!(
+        "SELECT {columns} FROM events
+          WHERE (transaction_id, position) > ($1, $2) AND transaction_id < $3
+            AND (transaction_id, position) <= ($5, $6) AND ($4::uuid IS NULL OR true)
+          ORDER BY transaction_id, position"
+    );
+    let tail = format!(
+        "SELECT {columns} FROM events
+          WHERE (transaction_id, position) > ($1, $2) AND transaction_id < $3
+            AND ($4::uuid IS NULL OR true)
+          ORDER BY transaction_id, position
+          LIMIT $5"
+    );
+    let workers = workers.max(1);
+    let mut starts = Vec::with_capacity(boundaries.len());
+    let mut previous: Cursor = (Xid8(0), 0);
+    for boundary in &boundaries {
+        starts.push((previous, *boundary));
+        previous = *boundary;
+    }
+    let tail_start = previous;
+    let mut ranges_of: Vec<mpsc::Receiver<Result<Vec<EventDigest>, SealStoreError>>> = Vec::new();
+    for worker in 0..workers {
+        let (range_sender, range_receiver) = mpsc::channel(1);
+        ranges_of.push(range_receiver);
+        let mine: Vec<(Cursor, Cursor)> = starts
+            .iter()
+            .skip(worker)
+            .step_by(workers)
+            .copied()
+            .collect();
+        let (pool, sql) = (pool.clone(), ranged.clone());
+        tokio::spawn(async move {
+            for (after, upto) in mine {
+                let rows = sqlx::query(&sql)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .bind(horizon)
+                    .bind(tenant)
+                    .bind(upto.0)
+                    .bind(upto.1)
+                    .fetch_all(&pool)
+                    .await;
+                let digests = hash_rows(rows);
+                let failed = digests.is_err();
+                if range_sender.send(digests).await.is_err() || failed {
+                    return;
+                }
             }
-            let rows = query.fetch_all(&pool).await;
+        });
+    }
+    tokio::spawn(async move {
+        // The ranges, in order: range j comes from worker j % workers.
+        for j in 0..starts.len() {
+            let Some(digests) = ranges_of[j % workers].recv().await else {
+                return;
+            };
+            let failed = digests.is_err();
+            if sender.send(digests).await.is_err() || failed {
+                return;
+            }
+        }
+        // Then the tail, in keyset pages.
+        let mut after = tail_start;
+        loop {
+            let rows = sqlx::query(&tail)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(horizon)
+                .bind(tenant)
+                .bind(i64::try_from(page).unwrap_or(i64::MAX))
+                .fetch_all(&pool)
+                .await;
             let next = match &rows {
                 Ok(rows) if rows.len() >= page => rows.last().and_then(|row| {
                     Some((
@@ -485,28 +589,23 @@ fn spawn_event_pages(
                 }),
                 _ => None,
             };
-            let failed = rows.is_err();
-            if raw_sender.send(rows).await.is_err() || failed {
-                return;
-            }
-            match next {
-                Some((xid, position)) => (after_xid, after_position) = (xid, position),
-                None => return,
-            }
-        }
-    });
-    tokio::spawn(async move {
-        while let Some(rows) = raw_receiver.recv().await {
-            let digests = rows
-                .map_err(SealStoreError::from)
-                .and_then(|rows| rows.iter().map(event_digest).collect::<Result<Vec<_>, _>>());
+            let digests = hash_rows(rows);
             let failed = digests.is_err();
             if sender.send(digests).await.is_err() || failed {
                 return;
             }
+            match next {
+                Some(cursor) => after = cursor,
+                None => return,
+            }
         }
     });
     receiver
+}
+
+fn hash_rows(rows: Result<Vec<PgRow>, sqlx::Error>) -> Result<Vec<EventDigest>, SealStoreError> {
+    rows.map_err(SealStoreError::from)
+        .and_then(|rows| rows.iter().map(event_digest).collect())
 }
 
 /// Decodes one row and hashes its body (when its content was fetched).
