@@ -125,6 +125,11 @@ fn print_report(report: &VerifyReport, elapsed: std::time::Duration) {
         None => println!("  latest checkpoint   none yet"),
     }
     if report.discrepancy.is_none() {
+        let signed = report.latest_checkpoint.map_or(0, |(size, _)| size);
+        println!(
+            "  not yet checkpointed {} (sealed after the latest checkpoint: only their sealed leaves vouch for them)",
+            report.leaves_checked.saturating_sub(signed)
+        );
         println!(
             "  not yet sealed      {} (the sealer's lag)",
             report.unsealed_events

@@ -7,7 +7,8 @@
 //! 2. Seals them with the real sealer (batches of 5,000) and signs a
 //!    checkpoint per 10,000 leaves; reports leaves/s.
 //! 3. `VACUUM ANALYZE`, then `audit verify` end to end from PostgreSQL, in
-//!    full (every event re-hashed) and for one tenant; reports events/s.
+//!    full (every event re-hashed) and for one tenant, each with one and with
+//!    two fetch-and-hash workers; reports events/s.
 //! 4. 1,000 inclusion proofs of random events against the latest checkpoint
 //!    and 200 consistency proofs between random checkpoints: time to build
 //!    each from the database, and to verify it.
@@ -152,13 +153,14 @@ async fn verify_runs(pool: &PgPool, signer: &CheckpointSigner, tenant: Uuid) {
         "SELECT count(*) FROM (SELECT payload, metadata FROM events) e",
     )
     .await;
-    for scope in [None, Some(tenant)] {
+    for (scope, workers) in [(None, 1), (None, 2), (Some(tenant), 1), (Some(tenant), 2)] {
         let started = Instant::now();
         let report = verify::verify(
             pool,
             &verify::VerifyOptions {
                 tenant: scope,
                 trusted_keys: vec![signer.public_key()],
+                workers,
                 ..verify::VerifyOptions::default()
             },
         )
@@ -167,7 +169,7 @@ async fn verify_runs(pool: &PgPool, signer: &CheckpointSigner, tenant: Uuid) {
         let seconds = started.elapsed().as_secs_f64();
         assert!(report.is_ok(), "{:?}", report.discrepancy);
         println!(
-            "verify {}: {} leaves ({} re-hashed), {} checkpoints in {seconds:.2} s ({:.0} events/s)",
+            "verify {}, {workers} worker(s): {} leaves ({} re-hashed), {} checkpoints in {seconds:.2} s ({:.0} events/s)",
             scope.map_or("all".to_owned(), |t| format!("tenant {t}")),
             report.leaves_checked,
             report.events_rehashed,
