@@ -36,6 +36,84 @@ pub enum Command {
     Tenant(TenantArgs),
     /// Inspect and rebuild projections (the read models and workers' positions).
     Projections(ProjectionsArgs),
+    /// The tamper-evident seal: signing keys, verification, bundles.
+    Audit(AuditArgs),
+    /// Export the event log.
+    Events(EventsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Create an Ed25519 signing key for checkpoints (PKCS#8 PEM, mode 0600);
+    /// prints its public key. Point ALERTLEDGER_SIGNING_KEY at the file.
+    Keygen {
+        /// Where to write the private key (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Recompute every sealed leaf from the stored events, rebuild the tree and
+    /// check every checkpoint; prints OK or the first position that differs
+    /// (exit status 1).
+    Verify(AuditVerifyArgs),
+    /// Check an exported bundle offline (no database).
+    VerifyBundle {
+        /// The bundle directory.
+        dir: PathBuf,
+        /// Require the bundle to be signed by this key (SPKI PEM file, e.g.
+        /// saved from GET /api/v1/audit/public-key).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Re-hash only this tenant's events (positions of all are still checked).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// A trusted checkpoint key (SPKI PEM file); repeat for rotated keys. The
+    /// key of ALERTLEDGER_SIGNING_KEY is trusted too.
+    #[arg(long = "public-key")]
+    pub public_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(subcommand)]
+    pub command: EventsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Write one tenant's events with their proofs as an audit bundle
+    /// (docs/audit-bundle.md), checkable with `audit verify-bundle`.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The tenant's id.
+    #[arg(long)]
+    pub tenant: String,
+    /// First event: a log position or an RFC 3339 time (default: the start).
+    #[arg(long)]
+    pub from: Option<alertledger_projections::sealed_log::export::RangeBound>,
+    /// Last event: a log position or an RFC 3339 time (default: the latest checkpoint).
+    #[arg(long)]
+    pub to: Option<alertledger_projections::sealed_log::export::RangeBound>,
+    /// The bundle directory (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -127,6 +205,10 @@ pub struct GlobalArgs {
         global = true
     )]
     pub master_key: Option<String>,
+    /// Ed25519 private key file (PKCS#8 PEM) that signs audit checkpoints
+    /// (`alertledger audit keygen` makes one).
+    #[arg(long, env = "ALERTLEDGER_SIGNING_KEY", global = true)]
+    pub signing_key: Option<PathBuf>,
     /// Expected `iss` of tokens.
     #[arg(
         long,

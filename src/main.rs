@@ -24,6 +24,8 @@ async fn main() -> std::process::ExitCode {
         Command::Token(args) => commands::token::run(&cli.global, args),
         Command::Tenant(args) => commands::tenant::run(&cli.global, args).await,
         Command::Projections(args) => commands::projections::run(args).await,
+        Command::Audit(args) => commands::audit::run(&cli.global, args).await,
+        Command::Events(args) => commands::events::run(&cli.global, args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

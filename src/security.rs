@@ -1,8 +1,10 @@
-//! JWT keys from configuration. In development a missing secret is replaced by
-//! an ephemeral one, loudly; in production it is a start-up error.
+//! JWT keys, the master key and the audit signing key from configuration. In
+//! development a missing secret is replaced by an ephemeral one, loudly; in
+//! production it is a start-up error.
 
 use alertledger_api::auth::jwt::{JwtKey, JwtVerifier, TokenIssuer};
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_seal::{CheckpointSigner, PublicKey};
 use anyhow::{bail, Context};
 use base64::Engine;
 use rand::RngCore;
@@ -74,4 +76,70 @@ pub fn master_key(global: &GlobalArgs) -> anyhow::Result<MasterKey> {
             Ok(MasterKey::generate())
         }
     }
+}
+
+/// The key that signs audit checkpoints, from the PEM file named by
+/// `ALERTLEDGER_SIGNING_KEY`. In development a missing key is replaced by an
+/// ephemeral one, loudly: checkpoints it signs verify only against its public
+/// key (GET /api/v1/audit/public-key while the process runs), so `audit
+/// verify` without that key reports them as signed by an untrusted key.
+pub fn checkpoint_signer(global: &GlobalArgs) -> anyhow::Result<CheckpointSigner> {
+    match configured_signing_key(global)? {
+        Some(signer) => Ok(signer),
+        None if global.environment.is_production() => bail!(
+            "ALERTLEDGER_SIGNING_KEY must name an Ed25519 key file in production \
+             (create one with `alertledger audit keygen --out FILE`)"
+        ),
+        None => {
+            let signer = generate_signer();
+            tracing::warn!(
+                key_id = %signer.public_key().key_id(),
+                "NO AUDIT SIGNING KEY CONFIGURED: checkpoints are signed with an ephemeral key \
+                 that is lost when this process exits, so they cannot be verified later. Create \
+                 one with `alertledger audit keygen --out FILE` and set ALERTLEDGER_SIGNING_KEY."
+            );
+            Ok(signer)
+        }
+    }
+}
+
+/// The configured signing key, if `ALERTLEDGER_SIGNING_KEY` names one.
+pub fn configured_signing_key(global: &GlobalArgs) -> anyhow::Result<Option<CheckpointSigner>> {
+    let Some(path) = global
+        .signing_key
+        .as_ref()
+        .filter(|path| !path.as_os_str().is_empty())
+    else {
+        return Ok(None);
+    };
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the audit signing key {}", path.display()))?;
+    let signer = CheckpointSigner::from_pem(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an Ed25519 private key in PKCS#8 PEM: {e}",
+            path.display()
+        )
+    })?;
+    Ok(Some(signer))
+}
+
+/// A new signing key from the operating system's randomness.
+pub fn generate_signer() -> CheckpointSigner {
+    let mut seed = [0_u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut seed);
+    let signer = CheckpointSigner::from_seed(seed);
+    zeroize::Zeroize::zeroize(&mut seed);
+    signer
+}
+
+/// Reads an SPKI PEM public key file.
+pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<PublicKey> {
+    let pem = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the public key {}", path.display()))?;
+    PublicKey::from_pem(&pem).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not an Ed25519 public key in SPKI PEM: {e}",
+            path.display()
+        )
+    })
 }

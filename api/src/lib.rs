@@ -52,6 +52,8 @@ pub struct ApiSettings {
     pub master_key: MasterKey,
     /// What source parsers need (e.g. the SNS signing certificate).
     pub sources: SourceSettings,
+    /// The public half of the key that signs audit checkpoints.
+    pub audit_public_key: alertledger_seal::PublicKey,
     /// Runbook runs and approvals.
     pub remediation: RemediationSettings,
 }
@@ -151,6 +153,7 @@ impl Application {
                 signal.clone(),
             ),
             remediation: settings.remediation,
+            audit_public_key: settings.audit_public_key,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
@@ -234,6 +237,12 @@ fn router(state: AppState) -> Router {
         .nest("/tenants", tenants)
         .route("/events", get(routes::events::list_events))
         .route("/audit", get(routes::audit::list_audit))
+        .route("/audit/public-key", get(routes::audit_seal::public_key))
+        .route("/audit/proof", get(routes::audit_seal::inclusion_proof))
+        .route(
+            "/audit/consistency",
+            get(routes::audit_seal::consistency_proof),
+        )
         .route("/kpis", get(routes::kpis::summary))
         .route(
             "/incidents/{id}/acknowledge",

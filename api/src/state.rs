@@ -10,6 +10,7 @@ use alertledger_domain::runbook::Runbook;
 use alertledger_domain::tenant::Tenant;
 use alertledger_projections::log::LogReader;
 use alertledger_projections::store::AggregateStore;
+use alertledger_seal::PublicKey;
 use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
@@ -44,6 +45,8 @@ pub struct Parts {
     pub approvals: AggregateStore<Approval>,
     pub executions: AggregateStore<Execution>,
     pub remediation: RemediationSettings,
+    /// The key that signs audit checkpoints (published, never secret).
+    pub audit_public_key: PublicKey,
 }
 
 type Inner = Parts;
@@ -97,6 +100,10 @@ impl AppState {
 
     pub fn pool(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    pub fn audit_public_key(&self) -> &PublicKey {
+        &self.inner.audit_public_key
     }
 
     pub fn jwt(&self) -> &JwtVerifier {

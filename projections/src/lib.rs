@@ -13,10 +13,13 @@
 //!   history, and their status.
 //! - [`read_models`] — the tables projectors keep (alerts, incidents, audit
 //!   trail, KPIs) and the queries the API answers from.
+//! - [`sealed_log`] — the audit Merkle tree's leaves, subtree roots and
+//!   signed checkpoints in PostgreSQL; proofs, `audit verify` and bundle export.
 
 pub mod log;
 pub mod projector;
 pub mod read_models;
 pub mod receipts;
+pub mod sealed_log;
 pub mod store;
 pub mod unit_of_work;

@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::commands::serve::Service;
 use crate::database::ProvisionedDatabase;
-use crate::security::{jwt_setup, master_key};
+use crate::security::{checkpoint_signer, jwt_setup, master_key};
 
 /// The demo tenant's id is fixed, so restarts find the same tenant.
 const DEMO_TENANT: uuid::Uuid = uuid::uuid!("0195d1a0-0000-7000-8000-00000000de30");
@@ -88,7 +88,14 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     )?;
     let database = ProvisionedDatabase::provision(&args.serve.database).await?;
     let result = async {
-        let service = Service::start(&database.url, &args.serve, &jwt, master_key(global)?).await?;
+        let service = Service::start(
+            &database.url,
+            &args.serve,
+            &jwt,
+            master_key(global)?,
+            checkpoint_signer(global)?,
+        )
+        .await?;
         let tenant_id = TenantId::from_uuid(DEMO_TENANT);
         let tenants = AggregateStore::<Tenant>::new(
             service.pool.clone(),

@@ -8,15 +8,17 @@ use alertledger_api::{ApiSettings, Application, RemediationSettings};
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
 use alertledger_schema::{connect, migrate, PoolSettings};
+use alertledger_seal::CheckpointSigner;
 use alertledger_ssm::{AwsSsm, SsmService};
 use alertledger_workers::background::{Background, BackgroundSettings};
 use alertledger_workers::remediation::ExecutorSettings;
+use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use anyhow::Context;
 use sqlx::PgPool;
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::database::ProvisionedDatabase;
-use crate::security::{jwt_setup, master_key, JwtSetup};
+use crate::security::{checkpoint_signer, jwt_setup, master_key, JwtSetup};
 use crate::shutdown;
 
 /// A migrated database with the API built on it, not yet serving, and the
@@ -36,7 +38,9 @@ impl Service {
         args: &ServeArgs,
         jwt: &JwtSetup,
         master_key: MasterKey,
+        signer: CheckpointSigner,
     ) -> anyhow::Result<Self> {
+        let signer = Arc::new(signer);
         let pool = connect(database_url, &PoolSettings::default()).await?;
         migrate(&pool)
             .await
@@ -66,6 +70,7 @@ impl Service {
             jwt: jwt.verifier.clone(),
             master_key,
             sources,
+            audit_public_key: signer.public_key(),
             remediation: RemediationSettings {
                 approval_ttl: args.remediation.approval_ttl,
                 ssm: Some(ssm.clone()),
@@ -87,7 +92,8 @@ impl Service {
                 ssm: Some(ssm),
                 ..BackgroundSettings::default()
             },
-        );
+        )
+        .with_audit_checkpoints(&pool, signer, CheckpointSettings::default());
         tracing::info!(address = %app.local_addr()?, "alertledger is listening");
         Ok(Self {
             app,
@@ -110,9 +116,10 @@ impl Service {
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let jwt = jwt_setup(global)?;
     let master_key = master_key(global)?;
+    let signer = checkpoint_signer(global)?;
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
-        Service::start(&database.url, &args, &jwt, master_key)
+        Service::start(&database.url, &args, &jwt, master_key, signer)
             .await?
             .run_until_signalled()
             .await

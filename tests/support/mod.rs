@@ -19,10 +19,17 @@ use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
 use alertledger_projections::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
+use alertledger_seal::CheckpointSigner;
 use alertledger_workers::background::{Background, BackgroundSettings};
+use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use tokio::sync::oneshot;
 
 pub const JWT_SECRET: &[u8] = b"end-to-end-test-secret-of-32-bytes!!";
+
+/// The key every test application signs audit checkpoints with.
+pub fn audit_signer() -> CheckpointSigner {
+    CheckpointSigner::from_seed([42; 32])
+}
 
 /// A running application on its own database.
 pub struct TestApp {
@@ -73,6 +80,7 @@ impl TestApp {
             .unwrap(),
             master_key: MasterKey::generate(),
             sources: SourceSettings::default(),
+            audit_public_key: audit_signer().public_key(),
             remediation: RemediationSettings {
                 approval_ttl: background
                     .as_ref()
@@ -92,6 +100,16 @@ impl TestApp {
         }));
         let background = background.map(|settings| {
             Background::start(db.pool(), &signal, DomainServices::system(), settings)
+                .with_audit_checkpoints(
+                    db.pool(),
+                    std::sync::Arc::new(audit_signer()),
+                    // Sooner than serve's 10 s, so tests wait less for a checkpoint.
+                    CheckpointSettings {
+                        max_interval: Duration::from_millis(200),
+                        tick: Duration::from_millis(50),
+                        ..CheckpointSettings::default()
+                    },
+                )
         });
         let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
         Self {

@@ -1,5 +1,6 @@
 //! Every log consumer a service process runs: the read-model projectors and
-//! the workers. Each runs as its own task under its own advisory lock, so in
+//! the workers (correlator, runbook dispatcher, sealer), plus the SSM
+//! executor, the approval expirer and the audit checkpointer. Each runs as its own task under its own advisory lock, so in
 //! a fleet of processes exactly one instance of each is active and the others
 //! stand by.
 
@@ -12,16 +13,18 @@ use alertledger_projections::projector::{
     Projection, ProjectorRunner, RunnerSettings, RunnerState,
 };
 use alertledger_projections::read_models;
+use alertledger_seal::CheckpointSigner;
+use alertledger_ssm::SsmService;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-use alertledger_ssm::SsmService;
 
 use crate::correlator::Correlator;
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
 };
+use crate::sealer::checkpointer::{CheckpointSettings, Checkpointer};
+use crate::sealer::Sealer;
 
 /// Every log consumer (projections and the workers that are projectors), in
 /// start order.
@@ -29,6 +32,7 @@ pub fn consumers(services: DomainServices, approval_ttl: Duration) -> Vec<Arc<dy
     let mut all: Vec<Arc<dyn Projection>> = vec![
         Arc::new(Correlator::new(services.clone())),
         Arc::new(RunbookDispatcher::new(services, approval_ttl)),
+        Arc::new(Sealer::new()),
     ];
     all.extend(read_models::all());
     all
@@ -71,7 +75,7 @@ impl Default for BackgroundSettings {
 /// The running consumers and workers of one process; stopped when dropped.
 pub struct Background {
     runners: Vec<(&'static str, JoinHandle<()>, watch::Receiver<RunnerState>)>,
-    /// The SSM executor and the approval expirer.
+    /// The SSM executor, the approval expirer and the audit checkpointer.
     workers: Vec<JoinHandle<()>>,
 }
 
@@ -120,6 +124,19 @@ impl Background {
         Self { runners, workers }
     }
 
+    /// Also signs checkpoints of the sealed log with `signer` (every service
+    /// process does; an advisory lock keeps the chain single).
+    pub fn with_audit_checkpoints(
+        mut self,
+        pool: &PgPool,
+        signer: Arc<CheckpointSigner>,
+        settings: CheckpointSettings,
+    ) -> Self {
+        let checkpointer = Checkpointer::new(pool.clone(), signer, settings);
+        self.workers.push(tokio::spawn(checkpointer.run()));
+        self
+    }
+
     /// What each runner is doing now.
     pub fn states(&self) -> Vec<(&'static str, RunnerState)> {
         self.runners
@@ -135,7 +152,8 @@ impl Drop for Background {
         for (_, handle, _) in &self.runners {
             handle.abort();
         }
-        // Executions resume from their recorded state on the next start.
+        // Executions resume from their recorded state on the next start;
+        // checkpoints are signed anew.
         for handle in &self.workers {
             handle.abort();
         }

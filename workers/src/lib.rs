@@ -3,6 +3,8 @@
 //!
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
 //! - [`remediation`] — runbook dispatcher, SSM executor and approval expirer.
+//! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
+//!   checkpoints of it.
 //! - [`background`] — every projector and worker a service process runs.
 //!
 //! Rules for every worker here: it keeps a checkpoint in the log's order
@@ -14,3 +16,4 @@
 pub mod background;
 pub mod correlator;
 pub mod remediation;
+pub mod sealer;

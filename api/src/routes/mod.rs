@@ -5,6 +5,7 @@ pub mod alerts;
 pub(crate) mod analyst_query;
 pub mod approvals;
 pub mod audit;
+pub mod audit_seal;
 pub mod correlation;
 pub mod events;
 pub mod executions;

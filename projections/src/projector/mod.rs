@@ -50,6 +50,12 @@ pub trait Projection: Send + Sync + 'static {
         true
     }
 
+    /// Whether it wants events in their current shape (upcast). The sealer
+    /// does not: it seals the bytes exactly as stored.
+    fn upcast_events(&self) -> bool {
+        true
+    }
+
     /// Whether it appends events to the log (so tailers should be woken after
     /// each batch it commits).
     fn appends_events(&self) -> bool {

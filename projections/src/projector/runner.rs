@@ -196,7 +196,11 @@ impl ProjectorRunner {
             return Ok(Step::Idle);
         }
         let full = batch.events.len() >= self.settings.batch_size;
-        let events = self.upcast(batch.events)?;
+        let events = if self.projection.upcast_events() {
+            self.upcast(batch.events)?
+        } else {
+            batch.events
+        };
         self.projection
             .apply(&mut tx, &Target::live(), &events)
             .await?;
