@@ -1,7 +1,7 @@
 //! Signs checkpoints of the sealed tree: when 10,000 leaves are unsigned, at
-//! once (one checkpoint per 10,000 while catching up), and otherwise as soon
-//! as the newest unsigned leaf has waited `max_interval` (10 s) since the
-//! last checkpoint. Each checkpoint names the previous one's hash; a
+//! once (one checkpoint per 10,000 while catching up), and otherwise on the
+//! last tick before `max_interval` (10 s) has passed since the last
+//! checkpoint, if anything new is sealed. Each checkpoint names the previous one's hash; a
 //! transaction-level advisory lock keeps the chain single even when several
 //! processes run a checkpointer.
 
@@ -102,7 +102,13 @@ impl Checkpointer {
             return Ok(None);
         }
         let now_us = chrono::Utc::now().timestamp_micros();
-        let interval_us = i64::try_from(self.settings.max_interval.as_micros()).unwrap_or(i64::MAX);
+        // One tick early, so that checkpoints are never more than
+        // `max_interval` apart however the ticks fall.
+        let due_after = self
+            .settings
+            .max_interval
+            .saturating_sub(self.settings.tick);
+        let interval_us = i64::try_from(due_after.as_micros()).unwrap_or(i64::MAX);
         let size = if sealed - signed_size >= self.settings.max_leaves {
             signed_size + self.settings.max_leaves
         } else if force || now_us.saturating_sub(last_time_us) >= interval_us {
