@@ -588,3 +588,52 @@ async fn patch_compliance_reads_each_registered_instance_through_ssm() {
         .unwrap();
     assert_eq!(response.status(), 404);
 }
+
+#[tokio::test]
+async fn an_approval_granted_after_the_incident_was_resolved_runs_nothing() {
+    let ssm = Arc::new(ScriptedSsm::new());
+    let app = app_with(&ssm).await;
+    let tenant = ready_tenant(&app, "too-late").await;
+    let runbook = define_runbook(&app, &tenant, "medium", false).await;
+    let incident = alert_and_incident(&app, &tenant).await;
+    let technician = app.token(Role::Technician, &[tenant.id]);
+    let path = format!(
+        "/api/v1/runbooks/{}/execute",
+        runbook["runbook_id"].as_str().unwrap()
+    );
+    let (status, request) =
+        post(&app, &path, &technician, json!({ "incident_id": incident })).await;
+    assert_eq!(status, 202, "{request}");
+    let resolve = format!("/api/v1/incidents/{incident}/resolve");
+    let (status, _) = post(
+        &app,
+        &resolve,
+        &technician,
+        json!({ "note": "fixed by hand" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    let approve = format!(
+        "/api/v1/approvals/{}/approve",
+        request["approval_id"].as_str().unwrap()
+    );
+    let admin = app.token(Role::TenantAdmin, &[tenant.id]);
+    let (status, _) = post(&app, &approve, &admin, json!({})).await;
+    assert_eq!(status, 200);
+    let detail = incident_until(&app, &tenant, &incident, |body| {
+        body["timeline"].as_array().is_some_and(|entries| {
+            entries.iter().any(|entry| {
+                entry["event_type"] == "IncidentCommented"
+                    && entry["summary"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("resolved meanwhile")
+            })
+        })
+    })
+    .await;
+    assert_eq!(detail["resolution"]["kind"], "manual");
+    assert!(ssm.sent().is_empty());
+    assert!(!timeline_has(&detail, "ExecutionRequested"));
+}

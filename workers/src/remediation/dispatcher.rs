@@ -11,7 +11,8 @@
 //! - `ExecutionRequested` queues the execution for the SSM executor; its
 //!   outcome takes it off the queue and resolves the incident as self-healed
 //!   (success) or escalates it with the reason (failure, timeout). An
-//!   incident a person already resolved is left alone.
+//!   incident a person already resolved is left alone (and an approval
+//!   granted after that runs nothing: the incident gets a comment).
 //!
 //! Runbooks are looked up as the log stood at the incident's position (the
 //! dispatcher folds runbook events into `dispatcher_runbooks` itself).
@@ -22,7 +23,7 @@ use std::time::Duration;
 use alertledger_domain::approval::{Approval, ApprovalCommand, ApprovalEvent};
 use alertledger_domain::execution::{Execution, ExecutionCommand, ExecutionEvent};
 use alertledger_domain::incident::{
-    Incident, IncidentCommand, IncidentError, IncidentEvent, Resolution,
+    Incident, IncidentCommand, IncidentError, IncidentEvent, IncidentStatus, Resolution,
 };
 use alertledger_domain::runbook::{Runbook, RunbookEvent};
 use alertledger_domain::tenant::Tenant;
@@ -320,6 +321,13 @@ impl Batch<'_> {
                 return self.comment(event, &incident_key, &text, &metadata).await;
             }
         };
+        if incident.status() == IncidentStatus::Resolved {
+            let text = format!(
+                "Runbook \"{}\" was not run: the incident was resolved meanwhile",
+                spec.name.as_str()
+            );
+            return self.comment(event, &incident_key, &text, &metadata).await;
+        }
         let tenant: Tenant = self.load_once(&tenant_id.to_string()).await?.state;
         let instance_ids = incident
             .asset()
