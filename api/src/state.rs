@@ -11,6 +11,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::ActiveSecrets;
+use crate::feed::FeedHub;
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::AlertIngestor;
 use crate::rate_limit::TenantRateLimiter;
@@ -36,6 +37,8 @@ pub struct Parts {
     pub rate_limiter: TenantRateLimiter,
     pub secrets: ActiveSecrets,
     pub sources: SourceSettings,
+    /// The live feed's tailer and broadcast.
+    pub feed: FeedHub,
 }
 
 type Inner = Parts;
@@ -89,5 +92,9 @@ impl AppState {
 
     pub fn ingestor(&self) -> &AlertIngestor {
         &self.inner.ingestor
+    }
+
+    pub fn feed(&self) -> &FeedHub {
+        &self.inner.feed
     }
 }

@@ -2,6 +2,8 @@
 //! router on port 0, and helpers to make tenants, keys and tokens.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod feed;
+
 use std::time::{Duration, Instant};
 
 use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
@@ -9,6 +11,7 @@ use alertledger_api::auth::jwt::{
     JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
 };
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::SourceSettings;
 use alertledger_api::{ApiSettings, Application};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
@@ -44,16 +47,22 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(true).await
+        Self::spawn_with(true, FeedSettings::default()).await
+    }
+
+    /// The application with its live feed configured (e.g. a short heartbeat
+    /// or a small buffer).
+    pub async fn spawn_with_feed(feed: FeedSettings) -> Self {
+        Self::spawn_with(true, feed).await
     }
 
     /// The application without its projectors and workers, for tests that
     /// drive (and kill) them on their own.
     pub async fn spawn_without_background() -> Self {
-        Self::spawn_with(false).await
+        Self::spawn_with(false, FeedSettings::default()).await
     }
 
-    async fn spawn_with(background: bool) -> Self {
+    async fn spawn_with(background: bool, feed: FeedSettings) -> Self {
         let db = TestDatabase::create().await;
         let signal = LogSignal::start(db.pool().clone());
         let settings = ApiSettings {
@@ -66,6 +75,7 @@ impl TestApp {
             .unwrap(),
             master_key: MasterKey::generate(),
             sources: SourceSettings::default(),
+            feed,
         };
         let app = Application::build(settings, db.pool().clone(), signal.clone())
             .await
@@ -150,13 +160,18 @@ impl TestApp {
     }
 
     pub fn token(&self, role: Role, tenants: &[TenantId]) -> String {
+        self.token_with_ttl(role, tenants, Duration::from_secs(600))
+    }
+
+    /// A token that expires after `ttl`.
+    pub fn token_with_ttl(&self, role: Role, tenants: &[TenantId], ttl: Duration) -> String {
         self.issuer
             .issue(&TokenRequest {
                 sub: format!("user-{}", role.as_str()),
                 name: "Test User".into(),
                 role,
                 tenants: tenants.to_vec(),
-                ttl: Duration::from_secs(600),
+                ttl,
             })
             .unwrap()
     }
