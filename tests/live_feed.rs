@@ -579,3 +579,81 @@ async fn a_websocket_is_closed_when_its_token_expires() {
     assert_eq!(code, 4001);
     assert!(reason.contains("expired"), "{reason}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
+    let app = TestApp::spawn_with_feed(FeedSettings {
+        buffer_batches: 16,
+        ..FeedSettings::default()
+    })
+    .await;
+    let tenant = app.create_tenant("acme").await;
+    let token = app.token(Role::Viewer, &[tenant.id]);
+    let url = ws_url(&app, &format!("?types=new_alert&token={token}"));
+    let mut fast = ws_connect(&url).await;
+    assert_eq!(
+        ws_next(&mut fast, DEADLINE).await.unwrap()["type"],
+        "initial_data"
+    );
+    // The slow one: a small receive buffer, and it reads nothing for now.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4_096).unwrap();
+    let tcp = socket
+        .connect(app.address.trim_start_matches("http://").parse().unwrap())
+        .await
+        .unwrap();
+    let tcp = tokio_tungstenite::MaybeTlsStream::Plain(tcp);
+    let (mut slow, _) = tokio_tungstenite::client_async(url.as_str(), tcp)
+        .await
+        .unwrap();
+
+    const BATCHES: usize = 60;
+    const PER_BATCH: usize = 100;
+    let fast_reader = tokio::spawn(async move {
+        let mut received = HashSet::new();
+        while received.len() < BATCHES * PER_BATCH {
+            let message = ws_next(&mut fast, DEADLINE)
+                .await
+                .unwrap_or_else(|close| panic!("the fast client was closed: {close:?}"));
+            assert_ne!(message["type"], "resync", "the fast client keeps up");
+            if message["type"] == "new_alert" {
+                let asset = message["data"]["payload"]["AlertReceived"]["asset"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                assert!(
+                    received.insert(asset),
+                    "no duplicate reaches the fast client"
+                );
+            }
+        }
+        received.len()
+    });
+    for batch in 0..BATCHES {
+        let alerts: Vec<Value> = (0..PER_BATCH)
+            .map(|n| generic_alert(&format!("ws-{batch}-{n}")))
+            .collect();
+        post(&app, &tenant, Value::Array(alerts)).await;
+    }
+    assert_eq!(fast_reader.await.unwrap(), BATCHES * PER_BATCH);
+
+    // Now the slow client reads: what was buffered, then `resync` and 4002.
+    let mut last_position = None;
+    let close = loop {
+        match ws_next(&mut slow, DEADLINE).await {
+            Ok(message) if message["type"] == "new_alert" => {
+                last_position = message["position"].as_i64();
+            }
+            Ok(message) if message["type"] == "resync" => {
+                assert_eq!(
+                    message["data"]["last_position"].as_i64(),
+                    last_position,
+                    "the resync names the last position the slow client was sent"
+                );
+            }
+            Ok(_) => {}
+            Err(close) => break close,
+        }
+    };
+    assert_eq!(close.map(|(code, _)| code), Some(4002));
+}
