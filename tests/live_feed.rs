@@ -366,6 +366,22 @@ async fn a_slow_client_is_told_to_resync_while_a_fast_one_keeps_up() {
         slow_output.contains(&format!("id: {last_event_id}\n")),
         "the resync names the last id the slow client was sent"
     );
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let resyncs: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("alertledger_feed_resyncs_total "))
+        .expect("the resync counter is exported")
+        .parse()
+        .unwrap();
+    assert!(resyncs >= 1, "{metrics}");
 }
 
 #[tokio::test]

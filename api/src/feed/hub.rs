@@ -1,5 +1,6 @@
 //! The process's one log tailer, broadcasting what it reads.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +57,8 @@ struct Inner {
     live: Mutex<Live>,
     closed: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
+    /// Subscribers told to resync since the process started.
+    resyncs: AtomicU64,
 }
 
 struct Live {
@@ -91,6 +94,7 @@ impl FeedHub {
             }),
             closed: watch::channel(false).0,
             task: Mutex::new(None),
+            resyncs: AtomicU64::new(0),
         });
         let tailer = LogTailer::new(
             reader,
@@ -139,6 +143,16 @@ impl FeedHub {
     /// never end by themselves).
     pub fn close(&self) {
         self.inner.closed.send_replace(true);
+    }
+
+    /// Counts a subscriber told to resync (for `/metrics`).
+    pub(crate) fn count_resync(&self) {
+        self.inner.resyncs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Subscribers told to resync since the process started.
+    pub fn resyncs(&self) -> u64 {
+        self.inner.resyncs.load(Ordering::Relaxed)
     }
 
     /// Subscribers currently attached.

@@ -27,6 +27,7 @@ pub enum FeedItem {
 
 /// A subscriber's position in history and in the live broadcast.
 pub struct Subscription {
+    hub: FeedHub,
     reader: LogReader,
     filter: LogFilter,
     receiver: broadcast::Receiver<FeedBatch>,
@@ -49,6 +50,7 @@ impl Subscription {
     pub fn live(hub: &FeedHub, filter: LogFilter) -> Self {
         let (receiver, live) = hub.subscribe();
         Self {
+            hub: hub.clone(),
             reader: hub.reader().clone(),
             filter,
             receiver,
@@ -66,6 +68,7 @@ impl Subscription {
         // reaches the receiver, and history is read at least up to `live`.
         let (receiver, live) = hub.subscribe();
         Self {
+            hub: hub.clone(),
             reader: hub.reader().clone(),
             filter,
             receiver,
@@ -136,6 +139,7 @@ impl Subscription {
                 Err(
                     broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed,
                 ) => {
+                    self.hub.count_resync();
                     return Ok(FeedItem::Resync {
                         last_position: self.last_position,
                     });
