@@ -673,3 +673,44 @@ async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
     };
     assert_eq!(close.map(|(code, _)| code), Some(4002));
 }
+
+#[tokio::test]
+async fn the_dashboard_page_and_its_assets_are_served_by_the_binary() {
+    let app = TestApp::spawn().await;
+    let page = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("script-src 'self'"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"<label for="token">"#));
+    assert!(html.contains(r#"aria-live="polite""#));
+    for (asset, kind) in [("app.js", "text/javascript"), ("app.css", "text/css")] {
+        let response = app
+            .client
+            .get(app.url(&format!("/dashboard/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with(kind));
+        assert!(!response.text().await.unwrap().is_empty());
+    }
+    let missing = app
+        .client
+        .get(app.url("/dashboard/secrets.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "asset_not_found");
+}

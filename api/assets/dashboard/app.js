@@ -118,7 +118,7 @@
     state.user = claims;
     $("sign-in-error").textContent = "";
     $("sign-in").hidden = true;
-    $("main").hidden = false;
+    $("board").hidden = false;
     $("sign-out").hidden = false;
     const who = $("who");
     who.hidden = false;
@@ -135,7 +135,7 @@
     state.token = null;
     state.lastEventId = null;
     state.incidents.clear();
-    $("main").hidden = true;
+    $("board").hidden = true;
     $("sign-out").hidden = true;
     $("who").hidden = true;
     $("sign-in").hidden = false;
