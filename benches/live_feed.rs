@@ -1,11 +1,11 @@
 //! Live-feed benchmark (see BENCHMARKS.md, "Live feed"): the release binary
 //! on a fresh database, driven over real sockets.
 //!
-//! 1. Commit-to-client latency: S SSE subscribers (default 1,000) while
-//!    alerts are posted at R per second (default 1,000) for T seconds.
-//! 2. Resume: one client reconnects after N missed events (default 10,000).
-//! 3. Idle connections: C SSE connections held open (default 10,000); the
+//! 1. Idle connections: C SSE connections held open (default 10,000); the
 //!    server's resident memory before and after.
+//! 2. Commit-to-client latency: S SSE subscribers (default 1,000) while
+//!    alerts are posted at R per second (default 1,000) for T seconds.
+//! 3. Resume: one client reconnects after N missed events (default 10,000).
 //!
 //! Run: `cargo bench --bench live_feed` (settings in `BENCH_*` variables; see
 //! `Settings::from_env`). It prints a report; it asserts nothing.
@@ -201,9 +201,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         db.name()
     );
 
+    // Idle connections first, on a fresh process, so that memory freed by the
+    // other phases does not hide what the connections cost.
+    idle_connections(&server, &settings, &viewer).await?;
     latency(&server, &settings, &viewer, &api_key).await?;
     resume(&server, &db, &settings, &viewer, &api_key).await?;
-    idle_connections(&server, &settings, &viewer).await?;
     Ok(())
 }
 
@@ -329,8 +331,10 @@ async fn latency(
     let connected = ready.load(Ordering::SeqCst);
     println!("subscribers connected: {connected}");
 
-    // Posters: one alert per request, paced to the target rate overall.
-    let posters = 20;
+    // Posters: one alert per request, paced to the target rate overall;
+    // enough of them that the rate holds while each waits ~100 ms for its
+    // durable commit under load (a closed loop per poster).
+    let posters = 100;
     let per_poster = settings.rate.div_ceil(posters).max(1);
     let total = settings.rate * settings.seconds as usize;
     let client = reqwest::Client::builder()
@@ -495,6 +499,9 @@ async fn resume(
 }
 
 async fn idle_connections(server: &Server, settings: &Settings, token: &str) -> anyhow::Result<()> {
+    if settings.idle == 0 {
+        return Ok(());
+    }
     println!("\n== {} idle SSE connections ==", settings.idle);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let before = server.rss_kib();

@@ -101,8 +101,11 @@ impl FeedHub {
             signal,
             TailSettings {
                 // Latency matters more here than for projectors: re-read soon
-                // after a hint the horizon did not show yet.
-                hint_retry: Duration::from_millis(2),
+                // after a hint the horizon did not show yet (a transaction
+                // still open holds it back), and never back off past 20 ms.
+                // Idle, that is 50 cheap index reads a second per process.
+                hint_retry: Duration::from_millis(1),
+                poll_interval: Duration::from_millis(20),
                 wake_on: WakeOn::AllAppends,
                 ..TailSettings::default()
             },

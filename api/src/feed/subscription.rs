@@ -38,7 +38,13 @@ pub struct Subscription {
     covered: LogCursor,
     last_position: Option<i64>,
     history_batch: usize,
+    /// The receiver lost batches while events were being gathered: the next
+    /// call asks the client to resync.
+    lagged: bool,
 }
+
+/// Most waiting batches gathered into one item.
+const MAX_BATCHES_PER_ITEM: usize = 64;
 
 struct History {
     cursor: LogCursor,
@@ -58,6 +64,7 @@ impl Subscription {
             covered: live,
             last_position: None,
             history_batch: hub.settings().history_batch.max(1),
+            lagged: false,
         }
     }
 
@@ -79,6 +86,7 @@ impl Subscription {
             covered: after,
             last_position: (after_position > 0).then_some(after_position),
             history_batch: hub.settings().history_batch.max(1),
+            lagged: false,
         }
     }
 
@@ -116,18 +124,27 @@ impl Subscription {
                 }
                 continue;
             }
+            if self.lagged {
+                return Ok(self.resync());
+            }
             match self.receiver.recv().await {
                 Ok(batch) => {
-                    let covered = self.covered;
-                    let events: Vec<Arc<FeedEvent>> = batch
-                        .iter()
-                        .filter(|event| {
-                            event.cursor() > covered && self.filter.matches(&event.event)
-                        })
-                        .cloned()
-                        .collect();
-                    if let Some(last) = batch.last() {
-                        self.covered = self.covered.max(last.cursor());
+                    let mut events = Vec::new();
+                    self.take_matching(&batch, &mut events);
+                    // A subscriber that is behind takes every batch already
+                    // waiting at once: one write to its client instead of one
+                    // per batch, which is what lets it catch up under load.
+                    for _ in 0..MAX_BATCHES_PER_ITEM {
+                        match self.receiver.try_recv() {
+                            Ok(batch) => self.take_matching(&batch, &mut events),
+                            Err(broadcast::error::TryRecvError::Empty) => break,
+                            Err(_) => {
+                                // Lagged or closed: deliver what is in hand,
+                                // then resync on the next call.
+                                self.lagged = true;
+                                break;
+                            }
+                        }
                     }
                     if let Some(last) = events.last() {
                         self.last_position = Some(last.position());
@@ -138,13 +155,30 @@ impl Subscription {
                 // server stops): either way the client should come back.
                 Err(
                     broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed,
-                ) => {
-                    self.hub.count_resync();
-                    return Ok(FeedItem::Resync {
-                        last_position: self.last_position,
-                    });
-                }
+                ) => return Ok(self.resync()),
             }
+        }
+    }
+
+    /// Appends the events of `batch` this subscriber wants and has not been
+    /// sent yet.
+    fn take_matching(&mut self, batch: &FeedBatch, events: &mut Vec<Arc<FeedEvent>>) {
+        let covered = self.covered;
+        events.extend(
+            batch
+                .iter()
+                .filter(|event| event.cursor() > covered && self.filter.matches(&event.event))
+                .cloned(),
+        );
+        if let Some(last) = batch.last() {
+            self.covered = self.covered.max(last.cursor());
+        }
+    }
+
+    fn resync(&self) -> FeedItem {
+        self.hub.count_resync();
+        FeedItem::Resync {
+            last_position: self.last_position,
         }
     }
 }
