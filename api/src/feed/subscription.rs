@@ -8,7 +8,8 @@
 
 use std::sync::Arc;
 
-use alertledger_projections::log::{LogCursor, LogFilter, LogReader};
+use alertledger_projections::log::{LogCursor, LogEvent, LogFilter};
+use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 
 use super::event::FeedEvent;
@@ -28,7 +29,6 @@ pub enum FeedItem {
 /// A subscriber's position in history and in the live broadcast.
 pub struct Subscription {
     hub: FeedHub,
-    reader: LogReader,
     filter: LogFilter,
     receiver: broadcast::Receiver<FeedBatch>,
     /// Set while history up to `until` is still to be read from the database.
@@ -37,7 +37,6 @@ pub struct Subscription {
     /// before it are the seam's duplicates.
     covered: LogCursor,
     last_position: Option<i64>,
-    history_batch: usize,
     /// The receiver lost batches while events were being gathered: the next
     /// call asks the client to resync.
     lagged: bool,
@@ -46,8 +45,11 @@ pub struct Subscription {
 /// Most waiting batches gathered into one item.
 const MAX_BATCHES_PER_ITEM: usize = 64;
 
+/// History still to be sent: batches read ahead from the database (the next
+/// one is fetched while the current one is written to the client), up to at
+/// least the live position `until`.
 struct History {
-    cursor: LogCursor,
+    batches: std::pin::Pin<Box<dyn Stream<Item = Result<Vec<LogEvent>, sqlx::Error>> + Send>>,
     until: LogCursor,
 }
 
@@ -57,13 +59,11 @@ impl Subscription {
         let (receiver, live) = hub.subscribe();
         Self {
             hub: hub.clone(),
-            reader: hub.reader().clone(),
             filter,
             receiver,
             history: None,
             covered: live,
             last_position: None,
-            history_batch: hub.settings().history_batch.max(1),
             lagged: false,
         }
     }
@@ -76,16 +76,20 @@ impl Subscription {
         let (receiver, live) = hub.subscribe();
         Self {
             hub: hub.clone(),
-            reader: hub.reader().clone(),
-            filter,
+            filter: filter.clone(),
             receiver,
             history: Some(History {
-                cursor: after,
+                // Reads until the log is drained below the horizon, which is
+                // at or past `live`; stopped earlier once `live` is passed.
+                batches: Box::pin(hub.reader().scan(
+                    after,
+                    hub.settings().history_batch.max(1),
+                    filter,
+                )),
                 until: live,
             }),
             covered: after,
             last_position: (after_position > 0).then_some(after_position),
-            history_batch: hub.settings().history_batch.max(1),
             lagged: false,
         }
     }
@@ -99,30 +103,30 @@ impl Subscription {
     /// await completes, so a `select!` may drop it and call again.
     pub async fn next(&mut self) -> Result<FeedItem, sqlx::Error> {
         loop {
-            if let Some(history) = &self.history {
-                let batch = self
-                    .reader
-                    .read(history.cursor, self.history_batch, &self.filter)
-                    .await?;
-                // Fewer than asked: everything below the horizon (which is at
-                // or past the live position) has been read.
-                let done = batch.events.len() < self.history_batch || batch.next >= history.until;
-                self.covered = self.covered.max(batch.next);
-                self.history = (!done).then_some(History {
-                    cursor: batch.next,
-                    until: history.until,
-                });
-                if let Some(last) = batch.events.last() {
-                    self.last_position = Some(last.position);
-                    return Ok(FeedItem::Events(
-                        batch
-                            .events
-                            .into_iter()
-                            .map(|event| Arc::new(FeedEvent::new(event)))
-                            .collect(),
-                    ));
+            if let Some(history) = &mut self.history {
+                let Some(batch) = history.batches.next().await else {
+                    self.history = None;
+                    continue;
+                };
+                // An error ends the subscription (the client resumes from its
+                // last id): going live now would leave a gap.
+                let events = batch?;
+                let Some(last) = events.last() else {
+                    continue;
+                };
+                // Every matching event up to `last` has been read; live
+                // events at or before it are the seam's duplicates.
+                self.covered = self.covered.max(last.cursor());
+                if last.cursor() >= history.until {
+                    self.history = None;
                 }
-                continue;
+                self.last_position = Some(last.position);
+                return Ok(FeedItem::Events(
+                    events
+                        .into_iter()
+                        .map(|event| Arc::new(FeedEvent::new(event)))
+                        .collect(),
+                ));
             }
             if self.lagged {
                 return Ok(self.resync());
