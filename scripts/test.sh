@@ -69,6 +69,23 @@ fi
 export ALERTLEDGER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
 # Dummy credentials and region for moto (it accepts any).
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+# The dashboard's browser test (tests/dashboard_browser.rs) drives Debian's
+# headless Chromium with playwright-core from tests/browser (package-lock.json
+# committed; playwright-core downloads no browser of its own).
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test.sh: installing Chromium from Debian's packages" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; }
+fi
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test.sh: installing Node.js and npm from Debian's packages" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >&2; }
+fi
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/browser/node_modules/playwright-core ]; then
+  echo "test.sh: installing playwright-core for the browser test" >&2
+  (cd tests/browser && npm ci --no-audit --no-fund >&2)
+fi
 
 # cargo ends on per-binary lines (often doc tests with 0 tests); close with the
 # suite's total so a reader of the last line sees what really ran.

@@ -273,6 +273,14 @@ pub struct ServeArgs {
     /// must then carry a valid SNS signature (the SigningCertURL is never fetched).
     #[arg(long, env = "ALERTLEDGER_SNS_SIGNING_CERT")]
     pub sns_signing_cert: Option<PathBuf>,
+    /// Seconds between heartbeats on idle live-feed connections (SSE comments,
+    /// WebSocket pings).
+    #[arg(long, env = "ALERTLEDGER_FEED_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub feed_heartbeat_secs: u64,
+    /// Log batches a live-feed client may fall behind before it is told to
+    /// resync and dropped.
+    #[arg(long, env = "ALERTLEDGER_FEED_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub feed_buffer: u64,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

@@ -4,6 +4,7 @@
 //!   (port 0 in tests), and runs until a shutdown future resolves.
 //! - [`routes`] — handlers, one module per area of API.md.
 //! - [`auth`] — JWT callers, tenant API keys, webhook signatures, permissions.
+//! - [`feed`] — the live feed (one log tailer fanned out to SSE and WebSocket).
 //! - [`ingest`] — webhook payloads to normalized alerts to stored receipts.
 //! - [`tenant_directory`] — in-memory tenant lookups fed from the log.
 //! - [`error`] — the one error type and its JSON body.
@@ -11,6 +12,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod ingest;
 pub mod rate_limit;
 pub mod routes;
@@ -37,6 +39,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
+use crate::feed::{FeedHub, FeedSettings};
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::{AlertIngestor, SourceLifecycle};
 use crate::rate_limit::TenantRateLimiter;
@@ -52,6 +55,8 @@ pub struct ApiSettings {
     pub master_key: MasterKey,
     /// What source parsers need (e.g. the SNS signing certificate).
     pub sources: SourceSettings,
+    /// The live feed's buffer, heartbeat and retry hint.
+    pub feed: FeedSettings,
     /// The public half of the key that signs audit checkpoints.
     pub audit_public_key: alertledger_seal::PublicKey,
     /// Runbook runs and approvals.
@@ -120,6 +125,7 @@ impl Application {
         );
         let tenants = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
         let incidents = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
+        let feed = FeedHub::start(reader.clone(), signal.clone(), settings.feed).await?;
         let pool_for_secrets = pool.clone();
         let pool_for_stores = pool.clone();
         let state = AppState::new(Parts {
@@ -154,6 +160,7 @@ impl Application {
             ),
             remediation: settings.remediation,
             audit_public_key: settings.audit_public_key,
+            feed,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
@@ -181,11 +188,17 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    /// Serves until `shutdown` resolves, then finishes in-flight requests
+    /// (open feed streams are told to end, or they would hold the server).
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let feed = self.state.feed().clone();
+        let shutdown = async move {
+            shutdown.await;
+            feed.close();
+        };
         axum::serve(
             self.listener,
             self.router
@@ -236,6 +249,7 @@ fn router(state: AppState) -> Router {
     let api = Router::new()
         .nest("/tenants", tenants)
         .route("/events", get(routes::events::list_events))
+        .route("/stream", get(routes::stream::stream))
         .route("/audit", get(routes::audit::list_audit))
         .route("/audit/public-key", get(routes::audit_seal::public_key))
         .route("/audit/proof", get(routes::audit_seal::inclusion_proof))
@@ -301,6 +315,9 @@ fn router(state: AppState) -> Router {
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::metrics))
+        .route("/ws", get(routes::ws::connect))
+        .route("/", get(routes::dashboard::page))
+        .route("/dashboard/{asset}", get(routes::dashboard::asset))
         .nest("/api/v1", api)
         .fallback(error::route_not_found)
         .with_state(state)

@@ -15,6 +15,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::ActiveSecrets;
+use crate::feed::FeedHub;
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::AlertIngestor;
 use crate::rate_limit::TenantRateLimiter;
@@ -47,6 +48,8 @@ pub struct Parts {
     pub remediation: RemediationSettings,
     /// The key that signs audit checkpoints (published, never secret).
     pub audit_public_key: PublicKey,
+    /// The live feed's tailer and broadcast.
+    pub feed: FeedHub,
 }
 
 type Inner = Parts;
@@ -120,5 +123,9 @@ impl AppState {
 
     pub fn ingestor(&self) -> &AlertIngestor {
         &self.inner.ingestor
+    }
+
+    pub fn feed(&self) -> &FeedHub {
+        &self.inner.feed
     }
 }

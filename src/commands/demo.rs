@@ -173,6 +173,7 @@ fn print_welcome(
 ) -> anyhow::Result<()> {
     let url = format!("http://{}", service.app.local_addr()?);
     println!("\nalertledger demo is running at {url}");
+    println!("  dashboard {url}/ (sign in by pasting a token below)");
     println!("  tenant   {tenant_id} (slug: demo)");
     println!("  API key  {api_key}");
     println!("\nTokens (12 h) for each role:");
@@ -193,6 +194,7 @@ fn print_welcome(
     }
     println!("\nTry:");
     println!("  curl -s -H 'Authorization: Bearer <token>' '{url}/api/v1/events?limit=5'");
+    println!("  curl -N -H 'Authorization: Bearer <token>' '{url}/api/v1/stream'");
     println!(
         "  curl -s -X POST -H 'X-API-Key: {api_key}' -H 'Content-Type: application/json' \\\n    \
          -d '{{\"asset_name\":\"web01\",\"signature\":\"HighCPU\",\"severity\":\"high\",\"message\":\"hello\"}}' \\\n    \

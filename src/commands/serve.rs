@@ -1,8 +1,10 @@
 //! `alertledger serve`: the service.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, Application, RemediationSettings};
 use alertledger_domain::DomainServices;
@@ -70,6 +72,11 @@ impl Service {
             jwt: jwt.verifier.clone(),
             master_key,
             sources,
+            feed: FeedSettings {
+                heartbeat: Duration::from_secs(args.feed_heartbeat_secs),
+                buffer_batches: usize::try_from(args.feed_buffer).unwrap_or(usize::MAX),
+                ..FeedSettings::default()
+            },
             audit_public_key: signer.public_key(),
             remediation: RemediationSettings {
                 approval_ttl: args.remediation.approval_ttl,

@@ -2,6 +2,7 @@
 //! router on port 0, and helpers to make tenants, keys and tokens.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod feed;
 pub mod remediation;
 
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use alertledger_api::auth::jwt::{
     JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
 };
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::SourceSettings;
 use alertledger_api::{ApiSettings, Application, RemediationSettings};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
@@ -52,22 +54,28 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Some(BackgroundSettings::default())).await
+        Self::spawn_with(Some(BackgroundSettings::default()), FeedSettings::default()).await
     }
 
     /// The application with its background under `settings` (e.g. with an
     /// SSM double for the executor).
     pub async fn spawn_with_background(settings: BackgroundSettings) -> Self {
-        Self::spawn_with(Some(settings)).await
+        Self::spawn_with(Some(settings), FeedSettings::default()).await
+    }
+
+    /// The application with its live feed configured (e.g. a short heartbeat
+    /// or a small buffer).
+    pub async fn spawn_with_feed(feed: FeedSettings) -> Self {
+        Self::spawn_with(Some(BackgroundSettings::default()), feed).await
     }
 
     /// The application without its projectors and workers, for tests that
     /// drive (and kill) them on their own.
     pub async fn spawn_without_background() -> Self {
-        Self::spawn_with(None).await
+        Self::spawn_with(None, FeedSettings::default()).await
     }
 
-    async fn spawn_with(background: Option<BackgroundSettings>) -> Self {
+    async fn spawn_with(background: Option<BackgroundSettings>, feed: FeedSettings) -> Self {
         let db = TestDatabase::create().await;
         let signal = LogSignal::start(db.pool().clone());
         let settings = ApiSettings {
@@ -89,6 +97,7 @@ impl TestApp {
                     .as_ref()
                     .and_then(|settings| settings.ssm.clone()),
             },
+            feed,
         };
         let app = Application::build(settings, db.pool().clone(), signal.clone())
             .await
@@ -178,18 +187,27 @@ impl TestApp {
     }
 
     pub fn token(&self, role: Role, tenants: &[TenantId]) -> String {
-        self.token_for(&format!("user-{}", role.as_str()), role, tenants)
+        self.token_with_ttl(role, tenants, Duration::from_secs(600))
+    }
+
+    /// A token that expires after `ttl`.
+    pub fn token_with_ttl(&self, role: Role, tenants: &[TenantId], ttl: Duration) -> String {
+        self.issue(&format!("user-{}", role.as_str()), role, tenants, ttl)
     }
 
     /// A token of user `sub` (for rules about who did what, e.g. no self-approval).
     pub fn token_for(&self, sub: &str, role: Role, tenants: &[TenantId]) -> String {
+        self.issue(sub, role, tenants, Duration::from_secs(600))
+    }
+
+    fn issue(&self, sub: &str, role: Role, tenants: &[TenantId], ttl: Duration) -> String {
         self.issuer
             .issue(&TokenRequest {
                 sub: sub.to_owned(),
                 name: "Test User".into(),
                 role,
                 tenants: tenants.to_vec(),
-                ttl: Duration::from_secs(600),
+                ttl,
             })
             .unwrap()
     }

@@ -7,7 +7,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
 
-use super::jwt::JwtError;
+use super::jwt::{JwtError, JwtVerifier};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -81,25 +81,11 @@ impl Caller {
     }
 }
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
-        let claims = state.jwt().verify(token).map_err(|error| {
+impl Caller {
+    /// The caller a token proves, and the token's expiry (seconds since the
+    /// epoch), which long-lived feed connections honour by closing.
+    pub fn from_token(jwt: &JwtVerifier, token: &str) -> Result<(Self, i64), ApiError> {
+        let claims = jwt.verify(token).map_err(|error| {
             tracing::debug!(%error, "rejected a token");
             ApiError::unauthorized("the bearer token is invalid or expired")
         })?;
@@ -111,11 +97,38 @@ impl FromRequestParts<AppState> for Caller {
         } else {
             TenantScope::Only(claims.tenants)
         };
-        Ok(Self {
+        let caller = Self {
             user_id: claims.sub,
             name: claims.name,
             role,
             scope,
+        };
+        Ok((caller, claims.exp))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is one.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
         })
+        .map(str::trim)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        Self::from_token(state.jwt(), token).map(|(caller, _)| caller)
     }
 }

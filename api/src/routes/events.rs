@@ -142,6 +142,17 @@ async fn resume_cursor(
             "`after` must be an event position (a whole number)",
         )
     })?;
+    cursor_after(log, caller, position).await
+}
+
+/// The cursor after the event at `position` (0: the start of the log). An
+/// unknown position, or one of a tenant the caller may not read, is 404 (its
+/// existence is not revealed).
+pub(crate) async fn cursor_after(
+    log: &LogReader,
+    caller: &Caller,
+    position: i64,
+) -> Result<LogCursor, ApiError> {
     let unknown = || {
         ApiError::not_found(
             "position_not_found",

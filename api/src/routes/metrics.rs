@@ -11,6 +11,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -95,6 +96,21 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         "log_readable_transaction",
         "Transactions below this id are readable in the log",
         horizon,
+    );
+
+    let subscribers: Gauge<f64, AtomicU64> = Gauge::default();
+    subscribers.set(state.feed().subscribers() as f64);
+    registry.register(
+        "feed_subscribers",
+        "SSE and WebSocket clients following the live feed of this process",
+        subscribers,
+    );
+    let resyncs: Counter<u64> = Counter::default();
+    resyncs.inc_by(state.feed().resyncs());
+    registry.register(
+        "feed_resyncs",
+        "Live-feed clients of this process told to resync (they fell behind)",
+        resyncs,
     );
 
     let mut body = String::new();

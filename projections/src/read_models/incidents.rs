@@ -583,6 +583,29 @@ pub async fn list(pool: &PgPool, query: &IncidentQuery) -> Result<Page<IncidentR
     })
 }
 
+/// Up to `limit` incidents of `tenants` (`None`: every tenant) that are not
+/// resolved, highest priority first (what a live dashboard starts from).
+pub async fn list_open(
+    pool: &PgPool,
+    tenants: Option<&[Uuid]>,
+    limit: usize,
+) -> Result<Vec<IncidentRow>, sqlx::Error> {
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT to_jsonb(i) FROM {} i WHERE i.status <> ",
+        Target::live().table(IncidentRow::TABLE)
+    ));
+    sql.push_bind(IncidentStatus::Resolved.as_str());
+    if let Some(tenants) = tenants {
+        sql.push(" AND i.tenant_id = ANY(")
+            .push_bind(tenants.to_vec())
+            .push(")");
+    }
+    sql.push(" ORDER BY i.priority_score DESC, i.opened_at DESC, i.incident_id DESC LIMIT ")
+        .push_bind(i64::try_from(limit).unwrap_or(i64::MAX));
+    let rows: Vec<Json<IncidentRow>> = sql.build_query_scalar().fetch_all(pool).await?;
+    Ok(rows.into_iter().map(|Json(row)| row).collect())
+}
+
 /// The incident `incident_id`, of whichever tenant (callers check they may read it).
 pub async fn find(pool: &PgPool, incident_id: Uuid) -> Result<Option<IncidentRow>, sqlx::Error> {
     let row: Option<Json<IncidentRow>> = sqlx::query_scalar(&format!(
