@@ -276,8 +276,13 @@
     list.replaceChildren(...items.map((approval) => {
       const id = approval.approval_id || approval.id;
       const risk = approval.risk || "unknown";
-      const requester = approval.requested_by && (approval.requested_by.name || approval.requested_by.user_id || approval.requested_by);
-      const canDecide = mayApprove.includes(risk) && !(approval.requested_by && approval.requested_by.user_id === (state.user && state.user.sub));
+      // The approvals list gives the requester's user id and name as plain fields.
+      const requesterId = typeof approval.requested_by === "string"
+        ? approval.requested_by
+        : approval.requested_by && approval.requested_by.user_id;
+      const requester = approval.requester_name || requesterId;
+      // Nobody decides their own request (the server refuses it too).
+      const canDecide = mayApprove.includes(risk) && requesterId !== (state.user && state.user.sub);
       const decide = (verdict) => async () => {
         const response = await api("/api/v1/approvals/" + encodeURIComponent(id) + "/" + verdict, {
           method: "POST",
