@@ -499,6 +499,19 @@ async fn runbook_changes_are_validated_recorded_and_audited() {
     }))
     .await;
     assert_eq!(status, 403);
+    for list in [
+        "/api/v1/approvals?status=bogus",
+        "/api/v1/runbooks?status=pending",
+    ] {
+        let response = app
+            .client
+            .get(app.url(list))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422, "GET {list}");
+    }
 
     let runbook = define_runbook(&app, &tenant, "low", true).await;
     let id = runbook["runbook_id"].as_str().unwrap();

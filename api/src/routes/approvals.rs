@@ -10,7 +10,7 @@
 use alertledger_domain::approval::{ApprovalCommand, ApprovalError};
 use alertledger_domain::values::{ApprovalId, Note};
 use alertledger_projections::read_models::page::Page;
-use alertledger_projections::read_models::remediation::{self, ApprovalRow, RemediationQuery};
+use alertledger_projections::read_models::remediation::{self, ApprovalRow};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -20,21 +20,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::list_params;
+use super::list_params::{self, RemediationListQuery};
 use super::operate::{execute_with_retries, invalid_field, store_failure};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::optional_json;
 use crate::state::AppState;
-
-/// Query string of `GET /api/v1/approvals`.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    status: Option<String>,
-    tenant: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
 
 const STATUSES: &[&str] = &["pending", "granted", "rejected", "expired"];
 
@@ -42,14 +33,9 @@ const STATUSES: &[&str] = &["pending", "granted", "rejected", "expired"];
 pub async fn list_approvals(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<RemediationListQuery>,
 ) -> Result<Json<Page<ApprovalRow>>, ApiError> {
-    let query = RemediationQuery {
-        tenants: caller.readable_tenants(query.tenant.as_deref())?,
-        status: list_params::status(query.status, STATUSES)?,
-        limit: list_params::limit(query.limit.as_deref())?,
-        cursor: query.cursor,
-    };
+    let query = query.parse(&caller, STATUSES)?;
     let page = remediation::list_approvals(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;

@@ -2,25 +2,15 @@
 //! (status per instance, output excerpts, the SSM command id).
 
 use alertledger_projections::read_models::page::Page;
-use alertledger_projections::read_models::remediation::{self, ExecutionRow, RemediationQuery};
+use alertledger_projections::read_models::remediation::{self, ExecutionRow};
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::list_params;
+use super::list_params::{self, RemediationListQuery};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Query string of `GET /api/v1/executions`.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    status: Option<String>,
-    tenant: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
 
 const STATUSES: &[&str] = &[
     "requested",
@@ -35,14 +25,9 @@ const STATUSES: &[&str] = &[
 pub async fn list_executions(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<RemediationListQuery>,
 ) -> Result<Json<Page<ExecutionRow>>, ApiError> {
-    let query = RemediationQuery {
-        tenants: caller.readable_tenants(query.tenant.as_deref())?,
-        status: list_params::status(query.status, STATUSES)?,
-        limit: list_params::limit(query.limit.as_deref())?,
-        cursor: query.cursor,
-    };
+    let query = query.parse(&caller, STATUSES)?;
     let page = remediation::list_executions(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;

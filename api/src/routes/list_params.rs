@@ -2,6 +2,7 @@
 //! the page size, the cursor and the tenants to list.
 
 use alertledger_projections::read_models::page::{QueryError, DEFAULT_LIMIT, MAX_LIMIT};
+use alertledger_projections::read_models::remediation::RemediationQuery;
 
 use crate::error::ApiError;
 
@@ -36,13 +37,43 @@ pub(crate) fn invalid(field: &'static str, error: &alertledger_domain::ValueErro
     ApiError::invalid_value(field, format!("invalid `{field}`: {}", error.problem()))
 }
 
-/// `?status=`, one of `allowed` (the list's statuses as the API spells them).
-pub(crate) fn status(raw: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
+/// `?status=`, one of `allowed` (the list's statuses as the API spells them;
+/// none: the list has no status filter).
+fn status(raw: Option<String>, allowed: &[&str]) -> Result<Option<String>, ApiError> {
     match raw {
+        Some(_) if allowed.is_empty() => Err(ApiError::invalid_value(
+            "status",
+            "this list has no `status` filter",
+        )),
         Some(status) if !allowed.contains(&status.as_str()) => Err(ApiError::invalid_value(
             "status",
             format!("`status` must be one of {}", allowed.join(", ")),
         )),
         other => Ok(other),
+    }
+}
+
+/// The query string of the runbook, approval and execution lists.
+#[derive(Debug, serde::Deserialize)]
+pub struct RemediationListQuery {
+    status: Option<String>,
+    tenant: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl RemediationListQuery {
+    /// The read-model query for `caller`, with `?status=` one of `statuses`.
+    pub(crate) fn parse(
+        self,
+        caller: &crate::auth::Caller,
+        statuses: &[&str],
+    ) -> Result<RemediationQuery, ApiError> {
+        Ok(RemediationQuery {
+            tenants: caller.readable_tenants(self.tenant.as_deref())?,
+            status: status(self.status, statuses)?,
+            limit: limit(self.limit.as_deref())?,
+            cursor: self.cursor,
+        })
     }
 }

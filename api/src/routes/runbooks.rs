@@ -18,7 +18,7 @@ use alertledger_domain::values::{
 };
 use alertledger_domain::Clock;
 use alertledger_projections::read_models::page::Page;
-use alertledger_projections::read_models::remediation::{self, RemediationQuery, RunbookRow};
+use alertledger_projections::read_models::remediation::{self, RunbookRow};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -26,7 +26,7 @@ use cqrs_es::AggregateError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::list_params;
+use super::list_params::{self, RemediationListQuery};
 use super::operate::{execute_with_retries, invalid_field, store_failure};
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
@@ -110,26 +110,13 @@ pub async fn create_runbook(
     ))
 }
 
-/// Query string of `GET /api/v1/runbooks`.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    tenant: Option<String>,
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
 /// `GET /api/v1/runbooks?tenant=&limit=&cursor=`: newest first, retired ones flagged.
 pub async fn list_runbooks(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<RemediationListQuery>,
 ) -> Result<Json<Page<RunbookRow>>, ApiError> {
-    let query = RemediationQuery {
-        tenants: caller.readable_tenants(query.tenant.as_deref())?,
-        status: None,
-        limit: list_params::limit(query.limit.as_deref())?,
-        cursor: query.cursor,
-    };
+    let query = query.parse(&caller, &[])?;
     let page = remediation::list_runbooks(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;
