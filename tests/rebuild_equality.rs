@@ -18,7 +18,7 @@ use alertledger_domain::values::Role;
 use alertledger_domain::DomainServices;
 use alertledger_projections::log::LogSignal;
 use alertledger_projections::projector::rebuild::{
-    build_history, drop_schema, rebuild_live, HistoryOptions, Until,
+    build_history, drop_schema, rebuild_all_live, rebuild_live, HistoryOptions, Until,
 };
 use alertledger_projections::projector::{wait_until_applied, ProjectorRunner, RunnerSettings};
 use alertledger_projections::read_models;
@@ -525,7 +525,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
             until: Some(Until::Position(midpoint)),
             ..HistoryOptions::default()
         };
-        build_history(&pool, projection.as_ref(), &schema, &options)
+        build_history(&pool, Arc::clone(&projection), &schema, &options)
             .await
             .unwrap();
         let history = snapshot(&pool, &schema, Some(name)).await;
@@ -551,6 +551,18 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
             );
             assert!(rows == &live[table], "{table} differs after rebuild");
         }
+    }
+    // Every read model at once, from one pass over the log.
+    let reports = rebuild_all_live(&pool, read_models::all(), Some(700))
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), read_models::all().len());
+    let rebuilt = snapshot(&pool, "public", None).await;
+    for (table, rows) in &rebuilt {
+        assert!(
+            rows == &live[table],
+            "{table} differs after the one-pass rebuild"
+        );
     }
     assert_eq!(
         index_definitions(&pool).await,

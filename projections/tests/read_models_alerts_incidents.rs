@@ -17,7 +17,8 @@ use alertledger_domain::values::{
 use alertledger_domain::{DomainServices, FixedClock};
 use alertledger_projections::log::LogSignal;
 use alertledger_projections::projector::rebuild::{
-    build_history, drop_schema, rebuild_live, scratch_schema, HistoryOptions, Until,
+    build_history, build_history_all, drop_schema, rebuild_all_live, rebuild_live, scratch_schema,
+    HistoryOptions, Until,
 };
 use alertledger_projections::projector::{
     Checkpoint, Projection, ProjectionError, ProjectorRunner, RunnerSettings, RunnerState,
@@ -940,6 +941,34 @@ async fn a_rebuild_gives_tables_equal_row_for_row_to_the_live_ones() {
     }
     assert_eq!(snapshot(history.db.pool(), "public").await, live);
 
+    // Both from one pass over the log, swapped in one after the other.
+    let both = || {
+        vec![
+            Arc::new(AlertsProjection) as Arc<dyn Projection>,
+            Arc::new(IncidentsProjection),
+        ]
+    };
+    let reports = rebuild_all_live(history.db.pool(), both(), Some(4))
+        .await
+        .unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(snapshot(history.db.pool(), "public").await, live);
+
+    // Staging that holds one row per table: every batch writes its rows
+    // early, later batches load them back from the shadow table and upsert.
+    let schema = scratch_schema("staged");
+    let options = HistoryOptions {
+        batch_size: Some(2),
+        staging_limit: Some(1),
+        ..HistoryOptions::default()
+    };
+    build_history_all(history.db.pool(), both(), &schema, &options)
+        .await
+        .unwrap();
+    let staged = snapshot(history.db.pool(), &schema).await;
+    drop_schema(history.db.pool(), &schema).await;
+    assert_eq!(staged, live);
+
     // History as it stood when the first incident had just been opened.
     let first_incident: Uuid = live["incidents"]
         .as_array()
@@ -954,9 +983,14 @@ async fn a_rebuild_gives_tables_equal_row_for_row_to_the_live_ones() {
         until: Some(Until::Position(opened_position)),
         ..HistoryOptions::default()
     };
-    build_history(history.db.pool(), &IncidentsProjection, &schema, &options)
-        .await
-        .unwrap();
+    build_history(
+        history.db.pool(),
+        Arc::new(IncidentsProjection),
+        &schema,
+        &options,
+    )
+    .await
+    .unwrap();
     let past: Vec<(Uuid, String, i16)> = sqlx::query_as(&format!(
         "SELECT incident_id, status, priority_score FROM \"{schema}\".incidents"
     ))

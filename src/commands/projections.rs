@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use alertledger_domain::DomainServices;
 use alertledger_projections::projector::rebuild::{
-    build_history, rebuild_live, HistoryOptions, Until,
+    build_history_all, rebuild_all_live, HistoryOptions, Until,
 };
 use alertledger_projections::projector::status::statuses;
 use alertledger_projections::projector::Projection;
@@ -79,18 +79,19 @@ async fn rebuild(
         }
         None => all.into_iter().filter(|p| p.rebuildable()).collect(),
     };
-    for projection in chosen {
-        let report = match until {
-            None => rebuild_live(pool, Arc::clone(&projection), None).await?,
-            Some(until) => {
-                let schema = into.clone().unwrap_or_else(|| history_schema(until));
-                let options = HistoryOptions {
-                    until: Some(until),
-                    ..HistoryOptions::default()
-                };
-                build_history(pool, projection.as_ref(), &schema, &options).await?
-            }
-        };
+    // One pass over the log builds every chosen projection.
+    let reports = match until {
+        None => rebuild_all_live(pool, chosen, None).await?,
+        Some(until) => {
+            let schema = into.unwrap_or_else(|| history_schema(until));
+            let options = HistoryOptions {
+                until: Some(until),
+                ..HistoryOptions::default()
+            };
+            build_history_all(pool, chosen, &schema, &options).await?
+        }
+    };
+    for report in reports {
         let seconds = report.elapsed.as_secs_f64();
         println!(
             "{}: {} events in {:.2} s ({:.0} events/s) into schema {}, up to position {}",

@@ -13,9 +13,11 @@
 //! - [`status`] — position and lag of every projector.
 
 mod checkpoint;
+pub mod copy;
 pub mod rebuild;
 pub mod rows;
 mod runner;
+pub mod staging;
 pub mod status;
 
 use async_trait::async_trait;
@@ -77,17 +79,33 @@ pub trait Projection: Send + Sync + 'static {
 
 /// Where a projection writes: the live tables (schema `public`) or a shadow
 /// schema during a rebuild. Projections name every table through
-/// [`Target::table`], never bare.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`Target::table`], never bare. A build from history also stages rows in
+/// memory ([`staging`]).
+#[derive(Debug, Clone)]
 pub struct Target {
     schema: String,
+    staging: Option<std::sync::Arc<staging::Staging>>,
 }
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        self.schema == other.schema
+            && match (&self.staging, &other.staging) {
+                (None, None) => true,
+                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for Target {}
 
 impl Target {
     /// The live read models.
     pub fn live() -> Self {
         Self {
             schema: "public".to_owned(),
+            staging: None,
         }
     }
 
@@ -95,7 +113,22 @@ impl Target {
     pub(crate) fn schema(schema: impl Into<String>) -> Self {
         Self {
             schema: schema.into(),
+            staging: None,
         }
+    }
+
+    /// A named schema being built from history, its rows staged in memory
+    /// (up to `limit` per table) until [`staging::Staging::flush`].
+    pub(crate) fn staged(schema: impl Into<String>, limit: usize) -> Self {
+        Self {
+            schema: schema.into(),
+            staging: Some(std::sync::Arc::new(staging::Staging::new(limit))),
+        }
+    }
+
+    /// The staging of a build from history, if this is one.
+    pub fn staging(&self) -> Option<&staging::Staging> {
+        self.staging.as_deref()
     }
 
     /// The schema's name.

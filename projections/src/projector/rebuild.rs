@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::checkpoint::Checkpoint;
 use super::runner::upcast_all;
-use super::{Projection, ProjectionError, Target};
+use super::{staging, Projection, ProjectionError, Target};
 use crate::log::{LogCursor, LogEvent, LogFilter, LogReader};
 
 /// Where history stops.
@@ -49,6 +49,9 @@ pub struct HistoryOptions {
     pub tenants: Option<Vec<Uuid>>,
     /// Events per transaction.
     pub batch_size: Option<usize>,
+    /// Rows per table kept in memory before they are written early (default
+    /// [`staging::DEFAULT_LIMIT`]).
+    pub staging_limit: Option<usize>,
 }
 
 /// What a build did.
@@ -94,45 +97,103 @@ pub async fn rebuild_live(
     projection: Arc<dyn Projection>,
     batch_size: Option<usize>,
 ) -> Result<RebuildReport, RebuildError> {
+    let mut reports = rebuild_all_live(pool, vec![projection], batch_size).await?;
+    reports
+        .pop()
+        .ok_or(RebuildError::Projection(ProjectionError::Corrupt(
+            "a rebuild reported nothing".to_owned(),
+        )))
+}
+
+/// Rebuilds every projection of `projections` as [`rebuild_live`] does, from
+/// one pass over the log: each batch read is handed to every projection, and
+/// each builds its shadow tables on a connection of its own, at the same time
+/// as the others. Each is then swapped in, one after the other.
+pub async fn rebuild_all_live(
+    pool: &PgPool,
+    projections: Vec<Arc<dyn Projection>>,
+    batch_size: Option<usize>,
+) -> Result<Vec<RebuildReport>, RebuildError> {
     let started = Instant::now();
-    let shadow = format!("rebuild_{}_{}", projection.name(), short_id());
+    let jobs: Vec<Job> = projections
+        .into_iter()
+        .map(|projection| Job {
+            schema: format!("rebuild_{}_{}", projection.name(), short_id()),
+            projection,
+        })
+        .collect();
     let options = HistoryOptions {
         batch_size,
         ..HistoryOptions::default()
     };
-    let built = build(pool, projection.as_ref(), &shadow, &options).await?;
-    match swap_in(pool, projection.as_ref(), &shadow, built, &options).await {
-        Ok(built) => Ok(RebuildReport {
-            projection: projection.name(),
-            schema: "public".to_owned(),
-            events: built.events,
-            elapsed: started.elapsed(),
-            last_position: built.last_position,
-        }),
-        Err(error) => {
-            drop_schema(pool, &shadow).await;
-            Err(error)
+    let built = build(pool, &jobs, &options).await?;
+    let mut reports = Vec::with_capacity(jobs.len());
+    let mut pending = jobs.iter().zip(built);
+    while let Some((job, built)) = pending.next() {
+        match swap_in(pool, job.projection.as_ref(), &job.schema, built, &options).await {
+            Ok(built) => reports.push(RebuildReport {
+                projection: job.projection.name(),
+                schema: "public".to_owned(),
+                events: built.events,
+                elapsed: started.elapsed(),
+                last_position: built.last_position,
+            }),
+            Err(error) => {
+                drop_schema(pool, &job.schema).await;
+                for (job, _) in pending {
+                    drop_schema(pool, &job.schema).await;
+                }
+                return Err(error);
+            }
         }
     }
+    Ok(reports)
 }
 
 /// Builds `projection` as history stood at `options.until` into the new schema
 /// `schema` (left in place for SQL; drop it with [`drop_schema`]).
 pub async fn build_history(
     pool: &PgPool,
-    projection: &dyn Projection,
+    projection: Arc<dyn Projection>,
     schema: &str,
     options: &HistoryOptions,
 ) -> Result<RebuildReport, RebuildError> {
+    let mut reports = build_history_all(pool, vec![projection], schema, options).await?;
+    reports
+        .pop()
+        .ok_or(RebuildError::Projection(ProjectionError::Corrupt(
+            "a build reported nothing".to_owned(),
+        )))
+}
+
+/// Builds every projection of `projections` into the one new schema `schema`,
+/// from one pass over the log, as [`build_history`] builds one.
+pub async fn build_history_all(
+    pool: &PgPool,
+    projections: Vec<Arc<dyn Projection>>,
+    schema: &str,
+    options: &HistoryOptions,
+) -> Result<Vec<RebuildReport>, RebuildError> {
     let started = Instant::now();
-    let built = build(pool, projection, schema, options).await?;
-    Ok(RebuildReport {
-        projection: projection.name(),
-        schema: schema.to_owned(),
-        events: built.events,
-        elapsed: started.elapsed(),
-        last_position: built.last_position,
-    })
+    let jobs: Vec<Job> = projections
+        .into_iter()
+        .map(|projection| Job {
+            projection,
+            schema: schema.to_owned(),
+        })
+        .collect();
+    let built = build(pool, &jobs, options).await?;
+    Ok(jobs
+        .iter()
+        .zip(built)
+        .map(|(job, built)| RebuildReport {
+            projection: job.projection.name(),
+            schema: schema.to_owned(),
+            events: built.events,
+            elapsed: started.elapsed(),
+            last_position: built.last_position,
+        })
+        .collect())
 }
 
 /// A fresh schema name for a throw-away build (`prefix_<random>`).
@@ -154,6 +215,12 @@ pub async fn drop_schema(pool: &PgPool, schema: &str) {
     }
 }
 
+/// One projection to build, and the schema it builds into.
+struct Job {
+    projection: Arc<dyn Projection>,
+    schema: String,
+}
+
 /// Where a build stopped.
 #[derive(Debug, Clone, Copy)]
 struct Built {
@@ -164,6 +231,15 @@ struct Built {
 }
 
 impl Built {
+    fn new() -> Self {
+        Self {
+            cursor: LogCursor::START,
+            events: 0,
+            last_position: 0,
+            last_event_at: None,
+        }
+    }
+
     fn record(&mut self, events: &[LogEvent]) {
         if let Some(last) = events.last() {
             self.cursor = last.cursor();
@@ -174,16 +250,19 @@ impl Built {
     }
 }
 
+/// Builds every job's tables from history; on failure, drops the schemas it
+/// made.
 async fn build(
     pool: &PgPool,
-    projection: &dyn Projection,
-    schema: &str,
+    jobs: &[Job],
     options: &HistoryOptions,
-) -> Result<Built, RebuildError> {
-    if !projection.rebuildable() {
-        return Err(RebuildError::NotRebuildable(projection.name()));
+) -> Result<Vec<Built>, RebuildError> {
+    for job in jobs {
+        if !job.projection.rebuildable() {
+            return Err(RebuildError::NotRebuildable(job.projection.name()));
+        }
+        valid_schema(&job.schema)?;
     }
-    valid_schema(schema)?;
     let reader = LogReader::new(pool.clone());
     let until = match options.until {
         Some(Until::Position(position)) => Some(StopAt::Cursor(
@@ -195,17 +274,54 @@ async fn build(
         Some(Until::Time(time)) => Some(StopAt::Time(time)),
         None => None,
     };
-    create_shadow_tables(pool, projection, schema).await?;
+    analyze_log_if_stale(pool).await?;
+    let mut schemas: Vec<&str> = jobs.iter().map(|job| job.schema.as_str()).collect();
+    schemas.dedup();
+    let mut made = Vec::new();
     let result = async {
-        let built = fill(pool, &reader, projection, schema, options, until).await?;
-        create_secondary_indexes(pool, projection, schema).await?;
+        for schema in &schemas {
+            create_schema(pool, schema).await?;
+            made.push(*schema);
+        }
+        for job in jobs {
+            create_shadow_tables(pool, job.projection.as_ref(), &job.schema).await?;
+        }
+        let built = fill(pool, &reader, jobs, options, until).await?;
+        for job in jobs {
+            create_secondary_indexes(pool, job.projection.as_ref(), &job.schema).await?;
+        }
         Ok(built)
     }
     .await;
     if result.is_err() {
-        drop_schema(pool, schema).await;
+        for schema in made {
+            drop_schema(pool, schema).await;
+        }
     }
     result
+}
+
+/// Refreshes the planner's statistics of `events` when autovacuum has not
+/// caught up with it (never analysed, or a tenth of it written since).
+///
+/// A build reads the whole log in log order, filtered by event type. Without
+/// statistics the planner takes a type filter for very selective and answers
+/// every batch with a bitmap scan and a sort of all the rest of the log
+/// (hundreds of milliseconds a batch at a million events) instead of walking
+/// the log-order index; one `ANALYZE` (a sample, about a second) prevents it.
+async fn analyze_log_if_stale(pool: &PgPool) -> Result<(), sqlx::Error> {
+    let stale: Option<bool> = sqlx::query_scalar(
+        "SELECT coalesce(last_analyze, last_autoanalyze) IS NULL
+                OR n_mod_since_analyze > greatest(1000, c.reltuples / 10)
+           FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+          WHERE s.relid = 'public.events'::regclass",
+    )
+    .fetch_optional(pool)
+    .await?;
+    if stale.unwrap_or(false) {
+        sqlx::query("ANALYZE public.events").execute(pool).await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -214,27 +330,45 @@ enum StopAt {
     Time(DateTime<Utc>),
 }
 
+/// Reads the log once, up to `until`, and hands every batch to one task per
+/// job, which applies its projection's events to its staged tables.
 async fn fill(
     pool: &PgPool,
     reader: &LogReader,
-    projection: &dyn Projection,
-    schema: &str,
+    jobs: &[Job],
     options: &HistoryOptions,
     until: Option<StopAt>,
-) -> Result<Built, RebuildError> {
-    let target = Target::schema(schema);
-    let upcasters = alertledger_domain::upcasters::all();
+) -> Result<Vec<Built>, RebuildError> {
     let batch_size = options.batch_size.unwrap_or(DEFAULT_BATCH);
-    let mut built = Built {
-        cursor: LogCursor::START,
-        events: 0,
-        last_position: 0,
-        last_event_at: None,
+    let mut sinks = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let (sender, batches) = tokio::sync::mpsc::channel::<Arc<Vec<LogEvent>>>(2);
+        let target = Target::staged(
+            job.schema.clone(),
+            options.staging_limit.unwrap_or(staging::DEFAULT_LIMIT),
+        );
+        let task = tokio::spawn(fill_one(
+            pool.clone(),
+            Arc::clone(&job.projection),
+            target,
+            batches,
+        ));
+        sinks.push((sender, task));
+    }
+    let scan_filter = LogFilter {
+        tenants: options.tenants.clone(),
+        event_types: union_of_types(jobs),
     };
-    let mut batches =
-        std::pin::pin!(reader.scan(LogCursor::START, batch_size, filter_of(projection, options)));
-    while let Some(batch) = batches.next().await {
-        let mut events = batch?;
+    let mut batches = std::pin::pin!(reader.scan(LogCursor::START, batch_size, scan_filter));
+    let mut read_error = None;
+    'read: while let Some(batch) = batches.next().await {
+        let mut events = match batch {
+            Ok(events) => events,
+            Err(error) => {
+                read_error = Some(error);
+                break;
+            }
+        };
         let mut reached_end = false;
         match until {
             Some(StopAt::Cursor(stop)) => {
@@ -246,23 +380,98 @@ async fn fill(
             Some(StopAt::Time(time)) => events.retain(|event| event.recorded_at <= time),
             None => {}
         }
-        let events = upcast_all(&upcasters, events)?;
         if !events.is_empty() {
-            let mut tx = pool.begin().await?;
-            // Nothing reads the shadow tables before the swap, whose own commit
-            // is durable: a crash before it only means building again.
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *tx)
-                .await?;
-            projection.apply(&mut tx, &target, &events).await?;
-            tx.commit().await?;
-            built.record(&events);
+            let events = Arc::new(events);
+            for (sender, _) in &sinks {
+                // A sink that stopped failed: its error is reported below.
+                if sender.send(Arc::clone(&events)).await.is_err() {
+                    break 'read;
+                }
+            }
         }
         if reached_end {
             break;
         }
     }
+    let mut built = Vec::with_capacity(sinks.len());
+    let mut first_error = read_error.map(RebuildError::from);
+    for (sender, task) in sinks {
+        drop(sender);
+        match task.await {
+            Ok(Ok(done)) => built.push(done),
+            Ok(Err(error)) => {
+                first_error.get_or_insert(error);
+            }
+            Err(join_error) => std::panic::resume_unwind(join_error.into_panic()),
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(built),
+    }
+}
+
+/// One job's share of the fill: its events of each batch, upcast and
+/// applied in a transaction each; then the staged rows written.
+async fn fill_one(
+    pool: PgPool,
+    projection: Arc<dyn Projection>,
+    target: Target,
+    mut batches: tokio::sync::mpsc::Receiver<Arc<Vec<LogEvent>>>,
+) -> Result<Built, RebuildError> {
+    let upcasters = alertledger_domain::upcasters::all();
+    let wanted = LogFilter {
+        tenants: None,
+        event_types: own_types(projection.as_ref()),
+    };
+    let mut built = Built::new();
+    while let Some(batch) = batches.recv().await {
+        let mine: Vec<LogEvent> = batch
+            .iter()
+            .filter(|event| wanted.matches(event))
+            .cloned()
+            .collect();
+        drop(batch);
+        let events = upcast_all(&upcasters, mine)?;
+        if events.is_empty() {
+            continue;
+        }
+        let mut tx = pool.begin().await?;
+        // Nothing reads the shadow tables before the swap, whose own commit
+        // is durable: a crash before it only means building again.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        projection.apply(&mut tx, &target, &events).await?;
+        tx.commit().await?;
+        built.record(&events);
+    }
+    if let Some(staging) = target.staging() {
+        let mut tx = pool.begin().await?;
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+        staging.flush(&mut tx, &target, None).await?;
+        tx.commit().await?;
+    }
     Ok(built)
+}
+
+/// The event types any job reads (`None`: one of them reads every event).
+fn union_of_types(jobs: &[Job]) -> Option<Vec<String>> {
+    let mut union = Vec::new();
+    for job in jobs {
+        union.extend(own_types(job.projection.as_ref())?);
+    }
+    union.sort();
+    union.dedup();
+    Some(union)
+}
+
+fn own_types(projection: &dyn Projection) -> Option<Vec<String>> {
+    projection
+        .event_types()
+        .map(|types| types.iter().map(|t| (*t).to_owned()).collect())
 }
 
 fn filter_of(projection: &dyn Projection, options: &HistoryOptions) -> LogFilter {
@@ -274,11 +483,8 @@ fn filter_of(projection: &dyn Projection, options: &HistoryOptions) -> LogFilter
     }
 }
 
-async fn create_shadow_tables(
-    pool: &PgPool,
-    projection: &dyn Projection,
-    schema: &str,
-) -> Result<(), RebuildError> {
+/// Creates `schema`, which must not exist yet.
+async fn create_schema(pool: &PgPool, schema: &str) -> Result<(), RebuildError> {
     let mut tx = pool.begin().await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
@@ -291,6 +497,16 @@ async fn create_shadow_tables(
     sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
         .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn create_shadow_tables(
+    pool: &PgPool,
+    projection: &dyn Projection,
+    schema: &str,
+) -> Result<(), RebuildError> {
+    let mut tx = pool.begin().await?;
     for table in projection.tables() {
         // Everything but the indexes, then the primary key alone (upserts need
         // it): secondary indexes are built once, after the fill, which is far

@@ -86,6 +86,10 @@ impl ReadModelRow for AlertRow {
         "correlation_reason",
         "last_position",
     ];
+
+    fn staging_key(&self) -> String {
+        self.alert_id.to_string()
+    }
 }
 
 #[async_trait]

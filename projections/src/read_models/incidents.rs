@@ -99,6 +99,11 @@ impl ReadModelRow for IncidentRow {
         "opened_position",
         "last_position",
     ];
+
+    // An incident's row grows with its alerts: never serialize it for its key.
+    fn staging_key(&self) -> String {
+        self.incident_id.to_string()
+    }
 }
 
 /// One entry of `incident_timeline`: an event of the incident, for people.

@@ -647,8 +647,9 @@ pub async fn summary_as_of(
             until: Some(Until::Time(as_of)),
             tenants: tenants.map(<[Uuid]>::to_vec),
             batch_size: None,
+            staging_limit: None,
         };
-        build_history(pool, &KpiProjection, &schema, &options).await?;
+        build_history(pool, std::sync::Arc::new(KpiProjection), &schema, &options).await?;
         let summary = summary_in(pool, &Target::schema(schema.as_str()), tenants, from, to).await?;
         Ok::<_, KpiError>(summary)
     }
