@@ -109,7 +109,12 @@ fn entry_of(event: &LogEvent) -> Result<AuditEntry, ProjectionError> {
         }
     };
     // Metadata is a string map; a value of another type is ignored, not fatal.
-    let metadata: Map<String, Value> = event.metadata_as().unwrap_or_default();
+    // Only the actor is read (no map is built for the rest).
+    #[derive(Deserialize, Default)]
+    struct Metadata {
+        actor: Option<Value>,
+    }
+    let metadata: Metadata = event.metadata_as().unwrap_or_default();
 
     let at = fields
         .get("at")
@@ -117,7 +122,8 @@ fn entry_of(event: &LogEvent) -> Result<AuditEntry, ProjectionError> {
         .and_then(|raw| DateTime::parse_from_rfc3339(raw).ok())
         .map_or(event.recorded_at, |at| at.with_timezone(&Utc));
     let actor = metadata
-        .get("actor")
+        .actor
+        .as_ref()
         .and_then(Value::as_str)
         .filter(|actor| !actor.is_empty())
         .map(str::to_owned)
@@ -178,24 +184,37 @@ pub fn is_secret_field(name: &str) -> bool {
         "_token",
         "_private_key",
     ];
-    let name = name.to_ascii_lowercase();
-    EXACT.contains(&name.as_str()) || SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+    // Compared case-insensitively in place: this runs for every field of
+    // every event, so it allocates nothing.
+    let name = name.as_bytes();
+    EXACT
+        .iter()
+        .any(|exact| name.eq_ignore_ascii_case(exact.as_bytes()))
+        || SUFFIXES.iter().any(|suffix| {
+            name.len() >= suffix.len()
+                && name[name.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+        })
 }
 
 /// `fields` with every secret field removed, at any depth.
-fn without_secrets(fields: Map<String, Value>) -> Map<String, Value> {
+fn without_secrets(mut fields: Map<String, Value>) -> Map<String, Value> {
+    scrub_fields(&mut fields);
     fields
-        .into_iter()
-        .filter(|(name, _)| !is_secret_field(name))
-        .map(|(name, value)| (name, scrub(value)))
-        .collect()
 }
 
-fn scrub(value: Value) -> Value {
+/// Removes secret fields in place (no map is rebuilt).
+fn scrub_fields(fields: &mut Map<String, Value>) {
+    fields.retain(|name, _| !is_secret_field(name));
+    for value in fields.values_mut() {
+        scrub(value);
+    }
+}
+
+fn scrub(value: &mut Value) {
     match value {
-        Value::Object(fields) => Value::Object(without_secrets(fields)),
-        Value::Array(items) => Value::Array(items.into_iter().map(scrub).collect()),
-        other => other,
+        Value::Object(fields) => scrub_fields(fields),
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        _ => {}
     }
 }
 
