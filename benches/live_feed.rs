@@ -245,21 +245,33 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// Scans complete lines for `id: N`, calling `found` for each; keeps the
-/// incomplete last line in `pending`.
-fn scan_ids(pending: &mut Vec<u8>, fresh: &[u8], mut found: impl FnMut(i64)) {
-    pending.extend_from_slice(fresh);
-    let mut start = 0;
-    while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
-        let line = &pending[start..start + end];
-        if let Some(id) = line.strip_prefix(b"id: ") {
-            if let Some(id) = std::str::from_utf8(id).ok().and_then(|s| s.parse().ok()) {
-                found(id);
+/// Finds every `id: N` line in the stream, calling `found` for each. The
+/// stream arrives in pieces: `carry` keeps the few bytes that may begin a
+/// line cut by the end of a piece. Searches with `memchr` instead of looking
+/// at every byte: with 1,000 subscribers this scan runs over hundreds of
+/// megabytes a second, on the same two cores as the server it measures.
+fn scan_ids(carry: &mut Vec<u8>, fresh: &[u8], mut found: impl FnMut(i64)) {
+    carry.extend_from_slice(fresh);
+    let mut keep_from = carry.len().saturating_sub(4);
+    for start in memchr::memmem::find_iter(carry.as_slice(), b"\nid: ") {
+        let digits = start + 5;
+        match memchr::memchr(b'\n', &carry[digits..]) {
+            Some(length) => {
+                if let Some(id) = std::str::from_utf8(&carry[digits..digits + length])
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                {
+                    found(id);
+                }
+                keep_from = keep_from.max(digits + length);
+            }
+            None => {
+                keep_from = start;
+                break;
             }
         }
-        start += end + 1;
     }
-    pending.drain(..start);
+    carry.drain(..keep_from.min(carry.len()));
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
