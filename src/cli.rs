@@ -281,6 +281,10 @@ pub struct ServeArgs {
     /// resync and dropped.
     #[arg(long, env = "ALERTLEDGER_FEED_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub feed_buffer: u64,
+    /// Events per database read while a live-feed client catches up after a
+    /// resume (each resuming client holds up to two such batches in memory).
+    #[arg(long, env = "ALERTLEDGER_FEED_HISTORY_BATCH", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub feed_history_batch: u64,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

@@ -75,6 +75,7 @@ impl Service {
             feed: FeedSettings {
                 heartbeat: Duration::from_secs(args.feed_heartbeat_secs),
                 buffer_batches: usize::try_from(args.feed_buffer).unwrap_or(usize::MAX),
+                history_batch: usize::try_from(args.feed_history_batch).unwrap_or(usize::MAX),
                 ..FeedSettings::default()
             },
             audit_public_key: signer.public_key(),
