@@ -97,11 +97,15 @@ pub async fn rebuild_live(
     projection: Arc<dyn Projection>,
     batch_size: Option<usize>,
 ) -> Result<RebuildReport, RebuildError> {
-    let mut reports = rebuild_all_live(pool, vec![projection], batch_size).await?;
+    only_report(rebuild_all_live(pool, vec![projection], batch_size).await?)
+}
+
+/// The one report of a build of one projection.
+fn only_report(mut reports: Vec<RebuildReport>) -> Result<RebuildReport, RebuildError> {
     reports
         .pop()
         .ok_or(RebuildError::Projection(ProjectionError::Corrupt(
-            "a rebuild reported nothing".to_owned(),
+            "a build of one projection reported nothing".to_owned(),
         )))
 }
 
@@ -158,12 +162,7 @@ pub async fn build_history(
     schema: &str,
     options: &HistoryOptions,
 ) -> Result<RebuildReport, RebuildError> {
-    let mut reports = build_history_all(pool, vec![projection], schema, options).await?;
-    reports
-        .pop()
-        .ok_or(RebuildError::Projection(ProjectionError::Corrupt(
-            "a build reported nothing".to_owned(),
-        )))
+    only_report(build_history_all(pool, vec![projection], schema, options).await?)
 }
 
 /// Builds every projection of `projections` into the one new schema `schema`,
