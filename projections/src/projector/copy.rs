@@ -1,6 +1,6 @@
 //! Writing read-model rows with `COPY ... FROM STDIN` (text format): the bulk
-//! path of rebuilds, several times cheaper for PostgreSQL than an `INSERT`
-//! over `jsonb_populate_recordset`, which parses every row as JSON first.
+//! path of rebuilds, which spares PostgreSQL the JSON parse of every row that
+//! an `INSERT` over `jsonb_populate_recordset` needs.
 //!
 //! Each row is serialized to JSON as [`super::rows`] does, and each column's
 //! JSON value is rendered as the text the column's input function reads,
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use serde_json::value::RawValue;
 use sqlx::PgConnection;
 
-use super::rows::ReadModelRow;
+use super::rows::{quoted, ReadModelRow};
 use super::{ProjectionError, Target};
 
 /// How a column's JSON value becomes COPY text.
@@ -52,11 +52,7 @@ pub(crate) async fn copy_rows_into<R: ReadModelRow>(
         return Ok(());
     }
     let kinds = column_kinds::<R>(conn, target).await?;
-    let columns = R::COLUMNS
-        .iter()
-        .map(|column| format!("\"{column}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let columns = quoted(R::COLUMNS);
     let mut copy = conn
         .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
         .await?;

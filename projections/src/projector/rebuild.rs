@@ -3,6 +3,7 @@
 //! schema of its own that shows the read model as it stood at a point in the
 //! past (`--until`, and `kpis?as_of=`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -358,13 +359,15 @@ async fn fill(
         tenants: options.tenants.clone(),
         event_types: union_of_types(jobs),
     };
+    // Upcast once here for every projection (the sinks share the batch).
+    let upcasters = alertledger_domain::upcasters::all();
     let mut batches = std::pin::pin!(reader.scan(LogCursor::START, batch_size, scan_filter));
-    let mut read_error = None;
+    let mut read_error: Option<RebuildError> = None;
     'read: while let Some(batch) = batches.next().await {
         let mut events = match batch {
             Ok(events) => events,
             Err(error) => {
-                read_error = Some(error);
+                read_error = Some(error.into());
                 break;
             }
         };
@@ -380,7 +383,13 @@ async fn fill(
             None => {}
         }
         if !events.is_empty() {
-            let events = Arc::new(events);
+            let events = match upcast_all(&upcasters, events) {
+                Ok(events) => Arc::new(events),
+                Err(error) => {
+                    read_error = Some(error.into());
+                    break;
+                }
+            };
             for (sender, _) in &sinks {
                 // A sink that stopped failed: its error is reported below.
                 if sender.send(Arc::clone(&events)).await.is_err() {
@@ -393,7 +402,7 @@ async fn fill(
         }
     }
     let mut built = Vec::with_capacity(sinks.len());
-    let mut first_error = read_error.map(RebuildError::from);
+    let mut first_error = read_error;
     for (sender, task) in sinks {
         drop(sender);
         match task.await {
@@ -410,7 +419,7 @@ async fn fill(
     }
 }
 
-/// One job's share of the fill: its events of each batch, upcast and
+/// One job's share of the fill: its events of each (already upcast) batch,
 /// applied in a transaction each; then the staged rows written.
 async fn fill_one(
     pool: PgPool,
@@ -418,20 +427,25 @@ async fn fill_one(
     target: Target,
     mut batches: tokio::sync::mpsc::Receiver<Arc<Vec<LogEvent>>>,
 ) -> Result<Built, RebuildError> {
-    let upcasters = alertledger_domain::upcasters::all();
     let wanted = LogFilter {
         tenants: None,
         event_types: own_types(projection.as_ref()),
     };
     let mut built = Built::new();
     while let Some(batch) = batches.recv().await {
-        let mine: Vec<LogEvent> = batch
-            .iter()
-            .filter(|event| wanted.matches(event))
-            .cloned()
-            .collect();
-        drop(batch);
-        let events = upcast_all(&upcasters, mine)?;
+        // A projection that takes the whole batch (the audit trail takes
+        // every event) reads the shared batch; others copy out their events.
+        let events: Cow<'_, [LogEvent]> = if batch.iter().all(|event| wanted.matches(event)) {
+            Cow::Borrowed(batch.as_slice())
+        } else {
+            Cow::Owned(
+                batch
+                    .iter()
+                    .filter(|event| wanted.matches(event))
+                    .cloned()
+                    .collect(),
+            )
+        };
         if events.is_empty() {
             continue;
         }

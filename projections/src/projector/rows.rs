@@ -159,7 +159,8 @@ pub async fn insert<R: ReadModelRow>(
     Ok(())
 }
 
-fn quoted(columns: &[&str]) -> String {
+/// The columns as a quoted SQL list: `"a", "b"`.
+pub(crate) fn quoted(columns: &[&str]) -> String {
     columns
         .iter()
         .map(|column| format!("\"{column}\""))

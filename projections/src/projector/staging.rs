@@ -9,7 +9,7 @@
 //! fill ends ([`Staging::flush`]). Append-only tables ([`super::rows::insert`])
 //! skip the staging and are copied batch by batch.
 //!
-//! Memory stays bounded: a table holding more than [`Staging::limit`] rows is
+//! Memory stays bounded: a table holding more rows than the staging's limit is
 //! flushed early; rows not staged any more are then loaded from the shadow
 //! table again, and later flushes upsert instead of append.
 
@@ -22,7 +22,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 
 use super::copy::copy_rows_into;
-use super::rows::{upsert_conflict_clause, ReadModelRow};
+use super::rows::{quoted, upsert_conflict_clause, ReadModelRow};
 use super::{ProjectionError, Target};
 
 /// Rows per table kept in memory before that table is flushed early.
@@ -59,11 +59,6 @@ impl Staging {
         }
     }
 
-    /// Rows per table kept before it is flushed early.
-    pub fn limit(&self) -> usize {
-        self.limit
-    }
-
     fn tables(&self) -> std::sync::MutexGuard<'_, HashMap<&'static str, Box<dyn StagedTable>>> {
         self.tables
             .lock()
@@ -72,7 +67,7 @@ impl Staging {
 
     /// The staged rows of `R` with these keys (JSON objects holding the key
     /// columns), and the keys to look for in the table.
-    pub(crate) fn lookup<R: ReadModelRow + Clone>(&self, keys: &[Value]) -> Lookup<R> {
+    pub(crate) fn lookup<R: ReadModelRow>(&self, keys: &[Value]) -> Lookup<R> {
         let mut tables = self.tables();
         let Some(staged) = tables
             .get_mut(R::TABLE)
@@ -97,10 +92,7 @@ impl Staging {
 
     /// Stages `rows`, replacing the staged rows with their keys. Returns
     /// whether `R`'s table now holds more rows than the limit.
-    pub(crate) fn stage<R: ReadModelRow + Clone>(
-        &self,
-        rows: &[R],
-    ) -> Result<bool, ProjectionError> {
+    pub(crate) fn stage<R: ReadModelRow>(&self, rows: &[R]) -> Result<bool, ProjectionError> {
         let mut tables = self.tables();
         let staged = tables
             .entry(R::TABLE)
@@ -177,7 +169,7 @@ impl<R> Default for Staged<R> {
 }
 
 #[async_trait]
-impl<R: ReadModelRow + Clone> StagedTable for Staged<R> {
+impl<R: ReadModelRow> StagedTable for Staged<R> {
     fn as_any(&mut self) -> &mut dyn Any {
         self
     }
@@ -208,11 +200,7 @@ impl<R: ReadModelRow + Clone> StagedTable for Staged<R> {
                 .execute(&mut *conn)
                 .await?;
             copy_rows_into(conn, &format!("\"{scratch}\""), target, &rows).await?;
-            let columns = R::COLUMNS
-                .iter()
-                .map(|column| format!("\"{column}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let columns = quoted(R::COLUMNS);
             sqlx::query(&format!(
                 "INSERT INTO {table} ({columns}) SELECT {columns} FROM \"{scratch}\" {}",
                 upsert_conflict_clause::<R>()
