@@ -38,6 +38,7 @@ use uuid::Uuid;
 const TABLES: &[(&str, &str, &str)] = &[
     ("alerts", "alerts", "alert_id"),
     ("incidents", "incidents", "incident_id"),
+    ("incidents", "incident_alerts", "incident_id, alert_id"),
     ("incidents", "incident_timeline", "position"),
     ("audit", "audit_entries", "position"),
     ("kpis", "kpi_daily", "tenant_id, day"),

@@ -25,7 +25,7 @@ use alertledger_projections::projector::{
 };
 use alertledger_projections::read_models::alerts::{AlertRow, AlertsProjection};
 use alertledger_projections::read_models::incidents::{
-    IncidentRow, IncidentsProjection, TimelineRow,
+    self, IncidentAlertRow, IncidentRow, IncidentsProjection, TimelineRow,
 };
 use alertledger_projections::receipts::{append_receipts, ReceiptRow};
 use alertledger_projections::store::{AggregateStore, EventMetadata};
@@ -307,6 +307,7 @@ async fn snapshot(pool: &sqlx::PgPool, schema: &str) -> Value {
     for (table, key) in [
         ("alerts", "alert_id"),
         ("incidents", "incident_id"),
+        ("incident_alerts", "incident_id, t.alert_id"),
         ("incident_timeline", "position"),
     ] {
         let all: Value = sqlx::query_scalar(&format!(
@@ -579,9 +580,7 @@ async fn an_incident_row_follows_the_aggregate_through_its_whole_lifecycle() {
         severity: Severity::High,
         status: IncidentStatus::Acknowledged,
         priority_score: 72,
-        alert_ids: vec![*first.as_uuid(), *second.as_uuid()],
         alert_count: 2,
-        resolved_alert_ids: vec![*first.as_uuid(), *second.as_uuid()],
         resolved_alert_count: 2,
         tool_sources: vec!["prometheus".into(), "zabbix".into()],
         assignee: Some("u-9".into()),
@@ -602,6 +601,31 @@ async fn an_incident_row_follows_the_aggregate_through_its_whole_lifecycle() {
         last_position: positions[12],
     };
     assert_eq!(row, expected);
+    // Membership, in attach order and in resolution order.
+    let alerts = incidents::alert_ids(history.db.pool(), *incident_id.as_uuid())
+        .await
+        .unwrap();
+    let both = vec![*first.as_uuid(), *second.as_uuid()];
+    assert_eq!(alerts.alert_ids, both);
+    assert_eq!(alerts.resolved_alert_ids, both);
+    let members: Vec<IncidentAlertRow> = rows(
+        history.db.pool(),
+        &format!(
+            "SELECT to_jsonb(t) FROM incident_alerts t WHERE incident_id = '{incident_id}' ORDER BY attached_position"
+        ),
+    )
+    .await;
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0].attached_position, positions[0]);
+    assert_eq!(members[0].attached_at, opened_at);
+    assert!(members
+        .iter()
+        .all(|m| m.resolved_position.is_some_and(|p| p > m.attached_position)));
+    assert_eq!(
+        members[1].resolved_at,
+        Some(all_resolved_at),
+        "resolved when its source said so"
+    );
 
     let timeline = history.timeline(incident_id).await;
     let entries: Vec<(i64, &str, Option<&str>)> = timeline

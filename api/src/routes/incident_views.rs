@@ -4,7 +4,7 @@
 use alertledger_domain::incident::IncidentStatus;
 use alertledger_domain::values::Severity;
 use alertledger_projections::read_models::incidents::{
-    self, IncidentQuery, IncidentRow, IncidentSort, TimelineRow,
+    self, IncidentAlerts, IncidentQuery, IncidentRow, IncidentSort, TimelineRow,
 };
 use alertledger_projections::read_models::page::Page;
 use axum::extract::{Path, Query, State};
@@ -57,11 +57,13 @@ pub async fn list_incidents(
     Ok(Json(page))
 }
 
-/// An incident with its timeline.
+/// An incident with its alerts and its timeline.
 #[derive(Debug, Serialize)]
 pub struct IncidentDetail {
     #[serde(flatten)]
     incident: IncidentRow,
+    #[serde(flatten)]
+    alerts: IncidentAlerts,
     timeline: Vec<TimelineEntry>,
 }
 
@@ -107,12 +109,17 @@ pub async fn show_incident(
         .await?
         .filter(|incident| caller.may_read(&incident.tenant_id.into()))
         .ok_or_else(not_found)?;
+    let alerts = incidents::alert_ids(state.pool(), incident_id).await?;
     let timeline = incidents::timeline(state.pool(), incident_id)
         .await?
         .into_iter()
         .map(TimelineEntry::from)
         .collect();
-    Ok(Json(IncidentDetail { incident, timeline }))
+    Ok(Json(IncidentDetail {
+        incident,
+        alerts,
+        timeline,
+    }))
 }
 
 /// `?status=`: the API spellings of [`IncidentStatus`].

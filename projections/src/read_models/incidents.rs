@@ -1,9 +1,14 @@
-//! The `incidents` and `incident_timeline` read models: one row per incident,
-//! folded from the `Incident` aggregate's events exactly as its `apply` folds
-//! them, plus every event as a timeline entry with a sentence for people; and
-//! the queries behind `GET /api/v1/incidents`.
+//! The `incidents`, `incident_alerts` and `incident_timeline` read models: one
+//! row per incident, folded from the `Incident` aggregate's events exactly as
+//! its `apply` folds them; one row per attached alert; and every event as a
+//! timeline entry with a sentence for people. Plus the queries behind
+//! `GET /api/v1/incidents`.
+//!
+//! Membership has a table of its own so that one more alert costs the same
+//! however many the incident already holds: a batch loads and writes only the
+//! membership rows its events name, never the whole list.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use alertledger_domain::incident::{IncidentEvent, IncidentStatus, Resolution};
 use alertledger_domain::values::{Actor, CorrelationReason, Severity};
@@ -19,7 +24,7 @@ use super::decode::{
 };
 use super::page::{bounded, decode_cursor, fetch_limit, Page, QueryError, DEFAULT_LIMIT};
 use crate::log::LogEvent;
-use crate::projector::rows::{insert, upsert, ReadModelRow};
+use crate::projector::rows::{insert, load, upsert, ReadModelRow};
 use crate::projector::{Projection, ProjectionError, Target};
 
 /// Keeps the `incidents` and `incident_timeline` tables.
@@ -52,9 +57,7 @@ pub struct IncidentRow {
     pub severity: Severity,
     pub status: IncidentStatus,
     pub priority_score: i16,
-    pub alert_ids: Vec<Uuid>,
     pub alert_count: i32,
-    pub resolved_alert_ids: Vec<Uuid>,
     pub resolved_alert_count: i32,
     pub tool_sources: Vec<String>,
     pub assignee: Option<String>,
@@ -82,9 +85,7 @@ impl ReadModelRow for IncidentRow {
         "severity",
         "status",
         "priority_score",
-        "alert_ids",
         "alert_count",
-        "resolved_alert_ids",
         "resolved_alert_count",
         "tool_sources",
         "assignee",
@@ -100,11 +101,43 @@ impl ReadModelRow for IncidentRow {
         "last_position",
     ];
 
-    // An incident's row grows with its alerts: never serialize it for its key.
     fn staging_key(&self) -> String {
         self.incident_id.to_string()
     }
 }
+
+/// One row of `incident_alerts`: an alert attached to an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentAlertRow {
+    pub incident_id: Uuid,
+    pub alert_id: Uuid,
+    pub tenant_id: Uuid,
+    pub attached_position: i64,
+    pub attached_at: DateTime<Utc>,
+    pub resolved_position: Option<i64>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl ReadModelRow for IncidentAlertRow {
+    const TABLE: &'static str = "incident_alerts";
+    const KEY: &'static [&'static str] = &["incident_id", "alert_id"];
+    const COLUMNS: &'static [&'static str] = &[
+        "incident_id",
+        "alert_id",
+        "tenant_id",
+        "attached_position",
+        "attached_at",
+        "resolved_position",
+        "resolved_at",
+    ];
+
+    fn staging_key(&self) -> String {
+        format!("{}\u{1f}{}", self.incident_id, self.alert_id)
+    }
+}
+
+/// An incident's attached alerts by (incident, alert), as loaded for a batch.
+type Members = HashMap<(Uuid, Uuid), IncidentAlertRow>;
 
 /// One entry of `incident_timeline`: an event of the incident, for people.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -152,7 +185,7 @@ impl Projection for IncidentsProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["incidents", "incident_timeline"]
+        &["incidents", "incident_alerts", "incident_timeline"]
     }
 
     fn event_types(&self) -> Option<&'static [&'static str]> {
@@ -170,23 +203,65 @@ impl Projection for IncidentsProjection {
                 row.incident_id
             })
             .await?;
+        let changes = events
+            .iter()
+            .map(|event| Ok((event, payload::<IncidentEvent>(event)?)))
+            .collect::<Result<Vec<_>, ProjectionError>>()?;
+        let mut members = members_named(conn, target, &changes).await?;
+        let mut touched = BTreeSet::new();
         let mut timeline = Vec::with_capacity(events.len());
-        for event in events {
-            timeline.push(fold(&mut rows, event)?);
+        for (event, change) in changes {
+            timeline.push(fold(&mut rows, &mut members, &mut touched, event, change)?);
         }
         let changed: Vec<IncidentRow> = ids.iter().filter_map(|id| rows.remove(id)).collect();
         upsert(conn, target, &changed).await?;
+        let changed_members: Vec<IncidentAlertRow> = touched
+            .iter()
+            .filter_map(|key| members.remove(key))
+            .collect();
+        upsert(conn, target, &changed_members).await?;
         insert(conn, target, &timeline).await
     }
 }
 
-/// Folds one event into the rows of its batch and returns its timeline entry.
+/// The membership rows of the alerts the batch attaches or resolves (those
+/// that exist: an attach must not find its row, a resolution must).
+async fn members_named(
+    conn: &mut PgConnection,
+    target: &Target,
+    changes: &[(&LogEvent, IncidentEvent)],
+) -> Result<Members, ProjectionError> {
+    let mut keys = BTreeSet::new();
+    for (event, change) in changes {
+        if let IncidentEvent::AlertAttached { alert_id, .. }
+        | IncidentEvent::IncidentAlertResolved { alert_id, .. } = change
+        {
+            keys.insert((aggregate_uuid(event)?, *alert_id.as_uuid()));
+        }
+    }
+    let keys: Vec<serde_json::Value> = keys
+        .into_iter()
+        .map(|(incident_id, alert_id)| {
+            serde_json::json!({ "incident_id": incident_id, "alert_id": alert_id })
+        })
+        .collect();
+    Ok(load::<IncidentAlertRow>(conn, target, &keys)
+        .await?
+        .into_iter()
+        .map(|row| ((row.incident_id, row.alert_id), row))
+        .collect())
+}
+
+/// Folds one event into the rows of its batch (recording in `touched` the
+/// membership rows it changes) and returns its timeline entry.
 fn fold(
     rows: &mut HashMap<Uuid, IncidentRow>,
+    members: &mut Members,
+    touched: &mut BTreeSet<(Uuid, Uuid)>,
     event: &LogEvent,
+    change: IncidentEvent,
 ) -> Result<TimelineRow, ProjectionError> {
     let incident_id = aggregate_uuid(event)?;
-    let change: IncidentEvent = payload(event)?;
     let entry = TimelineRow {
         position: event.position,
         incident_id,
@@ -225,6 +300,20 @@ fn fold(
                 format!("incident {incident_id} was already opened"),
             ));
         }
+        let first_alert = *first_alert.as_uuid();
+        members.insert(
+            (incident_id, first_alert),
+            IncidentAlertRow {
+                incident_id,
+                alert_id: first_alert,
+                tenant_id: *tenant_id.as_uuid(),
+                attached_position: event.position,
+                attached_at: at,
+                resolved_position: None,
+                resolved_at: None,
+            },
+        );
+        touched.insert((incident_id, first_alert));
         rows.insert(
             incident_id,
             IncidentRow {
@@ -236,9 +325,7 @@ fn fold(
                 severity,
                 status: IncidentStatus::New,
                 priority_score: i16::from(priority.value()),
-                alert_ids: vec![*first_alert.as_uuid()],
                 alert_count: 1,
-                resolved_alert_ids: Vec::new(),
                 resolved_alert_count: 0,
                 tool_sources: vec![tool_source.as_str().to_owned()],
                 assignee: None,
@@ -270,13 +357,25 @@ fn fold(
             ..
         } => {
             let alert_id = *alert_id.as_uuid();
-            if row.alert_ids.contains(&alert_id) {
+            if members.contains_key(&(incident_id, alert_id)) {
                 return Err(ProjectionError::event(
                     event,
                     format!("alert {alert_id} is already attached"),
                 ));
             }
-            row.alert_ids.push(alert_id);
+            members.insert(
+                (incident_id, alert_id),
+                IncidentAlertRow {
+                    incident_id,
+                    alert_id,
+                    tenant_id: row.tenant_id,
+                    attached_position: event.position,
+                    attached_at: entry.at,
+                    resolved_position: None,
+                    resolved_at: None,
+                },
+            );
+            touched.insert((incident_id, alert_id));
             row.alert_count += 1;
             let tool = tool_source.as_str().to_owned();
             if !row.tool_sources.contains(&tool) {
@@ -327,14 +426,16 @@ fn fold(
         }
         IncidentEvent::IncidentAlertResolved { alert_id, .. } => {
             let alert_id = *alert_id.as_uuid();
-            if !row.alert_ids.contains(&alert_id) {
+            let Some(member) = members.get_mut(&(incident_id, alert_id)) else {
                 return Err(ProjectionError::event(
                     event,
                     format!("alert {alert_id} is not attached to incident {incident_id}"),
                 ));
-            }
-            if !row.resolved_alert_ids.contains(&alert_id) {
-                row.resolved_alert_ids.push(alert_id);
+            };
+            if member.resolved_position.is_none() {
+                member.resolved_position = Some(event.position);
+                member.resolved_at = Some(entry.at);
+                touched.insert((incident_id, alert_id));
                 row.resolved_alert_count += 1;
             }
         }
@@ -621,6 +722,34 @@ pub async fn find(pool: &PgPool, incident_id: Uuid) -> Result<Option<IncidentRow
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|Json(row)| row))
+}
+
+/// The alerts of incident `incident_id`: every attached one in attach order,
+/// and those resolved at their source in the order they were resolved.
+pub async fn alert_ids(pool: &PgPool, incident_id: Uuid) -> Result<IncidentAlerts, sqlx::Error> {
+    let (attached, resolved): (Vec<Uuid>, Vec<Uuid>) = sqlx::query_as(&format!(
+        "SELECT coalesce(array_agg(alert_id ORDER BY attached_position), '{{}}'),
+                coalesce(array_agg(alert_id ORDER BY resolved_position)
+                             FILTER (WHERE resolved_position IS NOT NULL), '{{}}')
+           FROM {} WHERE incident_id = $1",
+        Target::live().table(IncidentAlertRow::TABLE)
+    ))
+    .bind(incident_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(IncidentAlerts {
+        alert_ids: attached,
+        resolved_alert_ids: resolved,
+    })
+}
+
+/// An incident's alerts, as its detail shows them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IncidentAlerts {
+    /// Every attached alert, the first one first.
+    pub alert_ids: Vec<Uuid>,
+    /// The attached alerts resolved at their source, in that order.
+    pub resolved_alert_ids: Vec<Uuid>,
 }
 
 /// Every timeline entry of incident `incident_id`, in log order: its own
