@@ -13,7 +13,8 @@
 //! 3. Ingests `BENCH_RATE` alerts/s (default 2,000) for `BENCH_SECONDS`
 //!    (default 30) with the correlator and all projectors running as `serve`
 //!    runs them, and reports the lag from a receipt's commit until the alerts
-//!    read model shows it, and until it shows the alert's incident.
+//!    read model shows it, and until it shows the alert's incident. Receipt
+//!    times continue the history's, so live alerts join its open incidents.
 //!
 //! Uses a fresh database on `DATABASE_URL` (default local). See BENCHMARKS.md.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -210,10 +211,21 @@ async fn live_lag(pool: &PgPool, tenants: &[Uuid], rate: usize, seconds: usize) 
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     let (mut row_probes, mut incident_probes) = (Vec::new(), Vec::new());
     let offset = 10_000_000;
+    // Receipt times continue the generated history's (windows are measured in
+    // receipt time): live alerts join the history's open incidents, some of
+    // which hold thousands of alerts, as a noisy source's would.
+    let history_end: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT max((payload -> 'AlertReceived' ->> 'at')::timestamptz) FROM events
+          WHERE event_type = 'AlertReceived'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let base = history_end.unwrap_or_else(Utc::now);
     let started = Instant::now();
     for t in 0..seconds * 100 {
         tick.tick().await;
-        let now = Utc::now();
+        let now = base + chrono::Duration::from_std(started.elapsed()).unwrap();
         let batch: Vec<(Uuid, ReceiptRow)> = (0..per_tick)
             .map(|i| {
                 receipt(
@@ -277,7 +289,8 @@ async fn main() {
     let seconds = setting("BENCH_SECONDS", 30);
     let tenants: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
     // BENCH_KEEP_DATABASE=name: generate into that database once and keep it,
-    // so later runs (profiling) skip straight to the rebuilds.
+    // so later runs (profiling) skip straight to the rebuilds (and the live
+    // ingest, which adds its alerts to the kept log).
     if let Ok(name) = std::env::var("BENCH_KEEP_DATABASE") {
         let server = std::env::var("DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -293,6 +306,9 @@ async fn main() {
             generate(&pool, &tenants, alerts).await;
         }
         rebuild_all(&pool).await;
+        if seconds > 0 {
+            live_lag(&pool, &tenants, rate, seconds).await;
+        }
         return;
     }
     let db = TestDatabase::create().await;
