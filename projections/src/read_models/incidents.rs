@@ -27,7 +27,7 @@ use crate::log::LogEvent;
 use crate::projector::rows::{insert, load, upsert, ReadModelRow};
 use crate::projector::{Projection, ProjectionError, Target};
 
-/// Keeps the `incidents` and `incident_timeline` tables.
+/// Keeps the `incidents`, `incident_alerts` and `incident_timeline` tables.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IncidentsProjection;
 
@@ -101,6 +101,7 @@ impl ReadModelRow for IncidentRow {
         "last_position",
     ];
 
+    // The key directly, without serializing the row for it.
     fn staging_key(&self) -> String {
         self.incident_id.to_string()
     }
