@@ -7,7 +7,6 @@ use std::time::Duration;
 use alertledger_projections::log::{
     LogCursor, LogFilter, LogReader, LogSignal, LogTailer, TailSettings, WakeOn,
 };
-use axum::body::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
@@ -15,55 +14,7 @@ use tokio::task::JoinHandle;
 use super::event::FeedEvent;
 
 /// Events the tailer read in one go, in log order, shared by every subscriber.
-pub type FeedBatch = Arc<LiveBatch>;
-
-/// One broadcast batch: its events, and the SSE chunks already rendered from
-/// it, one per subscriber filter. Subscribers with the same tenants and types
-/// (a dashboard's many tabs, a tenant's many clients) then write one shared,
-/// reference-counted buffer instead of each filtering the batch and copying
-/// its frames into a buffer of its own.
-pub struct LiveBatch {
-    events: Vec<Arc<FeedEvent>>,
-    sse_chunks: Mutex<Vec<(LogFilter, Bytes)>>,
-}
-
-/// Distinct filters whose chunks one batch keeps; past this, chunks for new
-/// filters are rendered for their subscriber alone (memory stays bounded).
-const MAX_CACHED_FILTERS: usize = 32;
-
-impl LiveBatch {
-    pub fn new(events: Vec<Arc<FeedEvent>>) -> Self {
-        Self {
-            events,
-            sse_chunks: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub fn events(&self) -> &[Arc<FeedEvent>] {
-        &self.events
-    }
-
-    /// The SSE frames of the events `filter` lets through, as one chunk
-    /// (empty when none does), rendered once per distinct filter.
-    pub fn sse_chunk(&self, filter: &LogFilter) -> Bytes {
-        let mut chunks = self
-            .sse_chunks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, chunk)) = chunks.iter().find(|(cached, _)| cached == filter) {
-            return chunk.clone();
-        }
-        let mut chunk = Vec::new();
-        for event in self.events.iter().filter(|e| filter.matches(&e.event)) {
-            chunk.extend_from_slice(&event.sse_frame());
-        }
-        let chunk = Bytes::from(chunk);
-        if chunks.len() < MAX_CACHED_FILTERS {
-            chunks.push((filter.clone(), chunk.clone()));
-        }
-        chunk
-    }
-}
+pub type FeedBatch = Arc<[Arc<FeedEvent>]>;
 
 /// How the feed buffers, beats and advises reconnects.
 #[derive(Debug, Clone)]
@@ -237,12 +188,10 @@ async fn follow(hub: std::sync::Weak<Inner>, tailer: LogTailer, from: LogCursor)
         let Some(last) = events.last().map(|event| event.cursor()) else {
             continue;
         };
-        let batch: FeedBatch = Arc::new(LiveBatch::new(
-            events
-                .into_iter()
-                .map(|event| Arc::new(FeedEvent::new(event)))
-                .collect(),
-        ));
+        let batch: FeedBatch = events
+            .into_iter()
+            .map(|event| Arc::new(FeedEvent::new(event)))
+            .collect();
         let Some(hub) = hub.upgrade() else {
             return;
         };
@@ -260,61 +209,4 @@ async fn follow(hub: std::sync::Weak<Inner>, tailer: LogTailer, from: LogCursor)
 /// streams end and the server can finish.
 pub async fn until_closed(closed: &mut watch::Receiver<bool>) {
     let _ = closed.wait_for(|closed| *closed).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use alertledger_projections::log::LogEvent;
-    use serde_json::value::to_raw_value;
-    use uuid::Uuid;
-
-    use super::*;
-
-    fn event(position: i64, tenant_id: Uuid, event_type: &str) -> Arc<FeedEvent> {
-        let raw = |value: serde_json::Value| to_raw_value(&value).unwrap_or_else(|e| panic!("{e}"));
-        Arc::new(FeedEvent::new(LogEvent {
-            position,
-            transaction_id: 7,
-            recorded_at: chrono::Utc::now(),
-            tenant_id,
-            aggregate_type: "Alert".to_owned(),
-            aggregate_id: format!("a{position}"),
-            sequence: 1,
-            event_type: event_type.to_owned(),
-            event_version: "1.0".to_owned(),
-            payload: raw(serde_json::json!({ event_type: { "tenant_id": tenant_id } })),
-            metadata: raw(serde_json::json!({})),
-        }))
-    }
-
-    #[test]
-    fn a_batch_renders_one_shared_chunk_per_filter() {
-        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let batch = LiveBatch::new(vec![
-            event(1, a, "AlertReceived"),
-            event(2, b, "AlertReceived"),
-            event(3, a, "AlertCorrelated"),
-        ]);
-        let tenant_a = LogFilter::tenants(vec![a]);
-        let first = batch.sse_chunk(&tenant_a);
-        let second = batch.sse_chunk(&tenant_a.clone());
-        // The same buffer, not a copy.
-        assert_eq!(first.as_ptr(), second.as_ptr());
-        let expected: Vec<u8> = [&batch.events()[0], &batch.events()[2]]
-            .iter()
-            .flat_map(|event| event.sse_frame().to_vec())
-            .collect();
-        assert_eq!(first.as_ref(), expected.as_slice());
-
-        let receipts_of_b = LogFilter {
-            tenants: Some(vec![b]),
-            event_types: Some(vec!["AlertReceived".to_owned()]),
-        };
-        assert_eq!(
-            batch.sse_chunk(&receipts_of_b).as_ref(),
-            batch.events()[1].sse_frame().as_ref()
-        );
-        let nobody = LogFilter::tenants(vec![Uuid::from_u128(3)]);
-        assert!(batch.sse_chunk(&nobody).is_empty());
-    }
 }

@@ -16,5 +16,5 @@ mod hub;
 mod subscription;
 
 pub use event::{feed_kind, FeedEvent, FEED_KINDS};
-pub use hub::{until_closed, FeedBatch, FeedHub, FeedSettings, LiveBatch};
-pub use subscription::{Delivery, FeedItem, Subscription};
+pub use hub::{until_closed, FeedBatch, FeedHub, FeedSettings};
+pub use subscription::{FeedItem, Subscription};

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use alertledger_projections::log::{LogCursor, LogEvent, LogFilter};
-use axum::body::Bytes;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 
@@ -17,31 +16,14 @@ use super::event::FeedEvent;
 use super::hub::{FeedBatch, FeedHub};
 
 /// What a subscriber gets next.
+#[derive(Debug)]
 pub enum FeedItem {
     /// Events of the subscriber's tenants and types, in log order, each once.
-    Events(Delivery),
+    Events(Vec<Arc<FeedEvent>>),
     /// The subscriber fell further behind than the buffer allows: it must
     /// reconnect after `last_position`, the last event it was sent (or the
     /// position it resumed from; `None` when it has neither).
     Resync { last_position: Option<i64> },
-}
-
-/// Events for one subscriber, and where they came from.
-pub struct Delivery {
-    pub events: Vec<Arc<FeedEvent>>,
-    /// The live batches these events are, filtered, when they are every
-    /// match of whole batches (not history, not cut at the seam): their SSE
-    /// chunks can then be shared with other subscribers of the same filter.
-    whole_batches: Option<Vec<FeedBatch>>,
-}
-
-impl Delivery {
-    fn from_history(events: Vec<Arc<FeedEvent>>) -> Self {
-        Self {
-            events,
-            whole_batches: None,
-        }
-    }
 }
 
 /// A subscriber's position in history and in the live broadcast.
@@ -139,29 +121,26 @@ impl Subscription {
                     self.history = None;
                 }
                 self.last_position = Some(last.position);
-                return Ok(FeedItem::Events(Delivery::from_history(
+                return Ok(FeedItem::Events(
                     events
                         .into_iter()
                         .map(|event| Arc::new(FeedEvent::new(event)))
                         .collect(),
-                )));
+                ));
             }
             if self.lagged {
                 return Ok(self.resync());
             }
             match self.receiver.recv().await {
                 Ok(batch) => {
-                    let mut delivery = Delivery {
-                        events: Vec::new(),
-                        whole_batches: Some(Vec::new()),
-                    };
-                    self.take_matching(&batch, &mut delivery);
+                    let mut events = Vec::new();
+                    self.take_matching(&batch, &mut events);
                     // A subscriber that is behind takes every batch already
                     // waiting at once: one write to its client instead of one
                     // per batch, which is what lets it catch up under load.
                     for _ in 0..MAX_BATCHES_PER_ITEM {
                         match self.receiver.try_recv() {
-                            Ok(batch) => self.take_matching(&batch, &mut delivery),
+                            Ok(batch) => self.take_matching(&batch, &mut events),
                             Err(broadcast::error::TryRecvError::Empty) => break,
                             Err(_) => {
                                 // Lagged or closed: deliver what is in hand,
@@ -171,9 +150,9 @@ impl Subscription {
                             }
                         }
                     }
-                    if let Some(last) = delivery.events.last() {
+                    if let Some(last) = events.last() {
                         self.last_position = Some(last.position());
-                        return Ok(FeedItem::Events(delivery));
+                        return Ok(FeedItem::Events(events));
                     }
                 }
                 // Fell behind the bounded buffer, or the hub is gone (the
@@ -187,46 +166,16 @@ impl Subscription {
 
     /// Appends the events of `batch` this subscriber wants and has not been
     /// sent yet.
-    fn take_matching(&mut self, batch: &FeedBatch, delivery: &mut Delivery) {
+    fn take_matching(&mut self, batch: &FeedBatch, events: &mut Vec<Arc<FeedEvent>>) {
         let covered = self.covered;
-        let events = batch.events();
-        let before = delivery.events.len();
-        delivery.events.extend(
-            events
+        events.extend(
+            batch
                 .iter()
                 .filter(|event| event.cursor() > covered && self.filter.matches(&event.event))
                 .cloned(),
         );
-        let whole = events.first().is_some_and(|first| first.cursor() > covered);
-        match (&mut delivery.whole_batches, whole) {
-            (Some(batches), true) if delivery.events.len() > before => batches.push(batch.clone()),
-            (Some(_), true) => {}
-            (whole_batches, _) => *whole_batches = None,
-        }
-        if let Some(last) = events.last() {
+        if let Some(last) = batch.last() {
             self.covered = self.covered.max(last.cursor());
-        }
-    }
-
-    /// `delivery` as one SSE chunk: the batches' shared chunks when it is made
-    /// of whole live batches (no copy at all for one batch), else its frames.
-    pub fn sse_chunk(&self, delivery: &Delivery) -> Bytes {
-        match delivery.whole_batches.as_deref() {
-            Some([batch]) => batch.sse_chunk(&self.filter),
-            Some(batches) if !batches.is_empty() => {
-                let mut chunk = Vec::new();
-                for batch in batches {
-                    chunk.extend_from_slice(&batch.sse_chunk(&self.filter));
-                }
-                Bytes::from(chunk)
-            }
-            _ => {
-                let mut chunk = Vec::with_capacity(delivery.events.len() * 600);
-                for event in &delivery.events {
-                    chunk.extend_from_slice(&event.sse_frame());
-                }
-                Bytes::from(chunk)
-            }
         }
     }
 

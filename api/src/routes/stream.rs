@@ -199,7 +199,13 @@ fn sse_body(
                 closing_event("token_expired", "the token has expired; reconnect with a fresh one", state.subscription.last_position())
             }
             item = state.subscription.next() => match item {
-                Ok(FeedItem::Events(delivery)) => state.subscription.sse_chunk(&delivery),
+                Ok(FeedItem::Events(events)) => {
+                    let mut chunk = Vec::with_capacity(events.len() * 600);
+                    for event in &events {
+                        chunk.extend_from_slice(&event.sse_frame());
+                    }
+                    Bytes::from(chunk)
+                }
                 Ok(FeedItem::Resync { last_position }) => {
                     state.finished = true;
                     closing_event("resync", "this client fell behind the live feed; reconnect with Last-Event-ID set to last_event_id", last_position)

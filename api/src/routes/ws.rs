@@ -222,8 +222,8 @@ impl FeedSocket {
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return Ending::Gone,
                 },
                 item = subscription.next() => match item {
-                    Ok(FeedItem::Events(delivery)) => {
-                        for event in delivery.events {
+                    Ok(FeedItem::Events(events)) => {
+                        for event in events {
                             if self.socket.send(Message::Text(event.ws_message())).await.is_err() {
                                 return Ending::Gone;
                             }

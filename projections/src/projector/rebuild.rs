@@ -490,9 +490,7 @@ fn own_types(projection: &dyn Projection) -> Option<Vec<String>> {
 fn filter_of(projection: &dyn Projection, options: &HistoryOptions) -> LogFilter {
     LogFilter {
         tenants: options.tenants.clone(),
-        event_types: projection
-            .event_types()
-            .map(|types| types.iter().map(|t| (*t).to_owned()).collect()),
+        event_types: own_types(projection),
     }
 }
 
