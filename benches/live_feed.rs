@@ -12,8 +12,6 @@
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,62 +76,30 @@ fn raise_open_files_limit(wanted: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Server {
-    child: Child,
-    address: String,
+#[path = "../tests/support/process.rs"]
+mod process;
+
+use process::ServiceProcess as Server;
+
+fn start_server(database_url: &str) -> Server {
+    let mut command = process::alertledger();
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", database_url)
+        .env("ALERTLEDGER_JWT_SECRET", SECRET)
+        .env("RUST_LOG", "warn,alertledger=info");
+    Server::start(command)
 }
 
-impl Server {
-    fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_alertledger"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", database_url)
-            .env("ALERTLEDGER_JWT_SECRET", SECRET)
-            .env("ALERTLEDGER_LOG_FORMAT", "json")
-            .env("RUST_LOG", "warn,alertledger=info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let stderr = child.stderr.take().unwrap();
-        let (found, address) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(entry) = serde_json::from_str::<Value>(&line) {
-                    if entry["message"] == "alertledger is listening" {
-                        let _ =
-                            found.send(entry["address"].as_str().unwrap_or_default().to_owned());
-                    }
-                }
-            }
-        });
-        let address = address
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server never said it is listening");
-        Self { child, address }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
-    }
-
-    /// Resident memory of the server process, in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Resident memory of the server process, in KiB.
+fn rss_kib(server: &Server) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn token(role: Role, tenants: &[TenantId]) -> String {
@@ -151,7 +117,7 @@ fn token(role: Role, tenants: &[TenantId]) -> String {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let db = TestDatabase::create().await;
-    let server = Server::start(db.url());
+    let server = start_server(db.url());
     let client = reqwest::Client::new();
     let admin = token(Role::MspAdmin, &[]);
     let tenant: Value = client
@@ -197,7 +163,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     println!(
         "server {} (pid {}), database {}",
         server.address,
-        server.child.id(),
+        server.pid(),
         db.name()
     );
 
@@ -516,7 +482,7 @@ async fn idle_connections(server: &Server, settings: &Settings, token: &str) -> 
     }
     println!("\n== {} idle SSE connections ==", settings.idle);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = server.rss_kib();
+    let before = rss_kib(server);
     let path = format!("/api/v1/stream?token={token}");
     let mut open = Vec::with_capacity(settings.idle);
     let mut failures = 0;
@@ -549,7 +515,7 @@ async fn idle_connections(server: &Server, settings: &Settings, token: &str) -> 
         started.elapsed().as_secs_f64()
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = server.rss_kib();
+    let after = rss_kib(server);
     let per_connection = (after.saturating_sub(before) as f64) / open.len().max(1) as f64;
     println!(
         "server RSS: {before} KiB before, {after} KiB with the connections open: {per_connection:.1} KiB per connection"

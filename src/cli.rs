@@ -107,10 +107,10 @@ pub struct ExportArgs {
     pub tenant: String,
     /// First event: a log position or an RFC 3339 time (default: the start).
     #[arg(long)]
-    pub from: Option<alertledger_projections::sealed_log::export::RangeBound>,
+    pub from: Option<alertledger_sealed_log::export::RangeBound>,
     /// Last event: a log position or an RFC 3339 time (default: the latest checkpoint).
     #[arg(long)]
-    pub to: Option<alertledger_projections::sealed_log::export::RangeBound>,
+    pub to: Option<alertledger_sealed_log::export::RangeBound>,
     /// The bundle directory (created if missing).
     #[arg(long)]
     pub out: PathBuf,
@@ -136,7 +136,7 @@ pub enum ProjectionsCommand {
         name: Option<String>,
         /// A log position or an RFC 3339 time: build history up to it.
         #[arg(long)]
-        until: Option<alertledger_projections::projector::rebuild::Until>,
+        until: Option<alertledger_eventstore::consumer::rebuild::Until>,
         /// Schema for --until results (default: history_<position or time>).
         #[arg(long, requires = "until")]
         into: Option<String>,

@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use alertledger_domain::values::Role;
 use alertledger_seal::tree::{verify_consistency, verify_inclusion};
@@ -244,7 +243,7 @@ async fn consistency_proofs_link_earlier_checkpoints_to_later_ones() {
 }
 
 fn alertledger(args: &[&str], database_url: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_alertledger"))
+    support::process::alertledger()
         .args(args)
         .env("DATABASE_URL", database_url)
         .env_remove("ALERTLEDGER_SIGNING_KEY")

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertledger_domain::values::Role;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
-use alertledger_projections::read_models;
+use alertledger_eventstore::consumer::{ConsumerRunner, RunnerSettings};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_projections as read_models;
 use serde_json::{json, Value};
 use support::{generic_alert, TestApp, TestTenant};
 
@@ -98,7 +98,7 @@ async fn project_everything(app: &TestApp) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for projection in read_models::all() {
-        ProjectorRunner::new(
+        ConsumerRunner::new(
             pool.clone(),
             LogSignal::local(),
             Arc::clone(&projection),

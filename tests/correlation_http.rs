@@ -5,22 +5,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
-
 use alertledger_domain::values::Role;
 use support::{generic_alert, TestApp};
 
-/// Polls the events table until `event_type` has `count` rows.
-async fn wait_for(app: &TestApp, event_type: &str, count: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.stored(event_type).await < count {
-        assert!(
-            Instant::now() < deadline,
-            "{event_type}: {} of {count} after a minute",
-            app.stored(event_type).await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// The log position of the one alert a 202 response accepted.
+async fn accepted_position(response: reqwest::Response) -> i64 {
+    assert_eq!(response.status(), 202);
+    let body: serde_json::Value = response.json().await.unwrap();
+    body["alerts"][0]["position"].as_i64().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -35,13 +27,15 @@ async fn a_hundred_concurrent_alerts_of_one_key_make_exactly_one_incident() {
             .json(&generic_alert("web01"))
             .send()
     });
+    let mut last = 0;
     for response in futures_util::future::join_all(requests).await {
-        assert_eq!(response.unwrap().status(), 202);
+        last = last.max(accepted_position(response.unwrap()).await);
     }
 
-    wait_for(&app, "AlertCorrelated", 100).await;
-    // Give a wrongly opened second incident the chance to show up.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every decision is stored with the correlator's checkpoint: once it has
+    // passed the last receipt, a wrongly opened second incident would show.
+    app.wait_until_consumed("correlator", last).await;
+    assert_eq!(app.stored("AlertCorrelated").await, 100);
     assert_eq!(app.stored("IncidentOpened").await, 1);
     assert_eq!(app.stored("AlertAttached").await, 99);
     let incidents: Vec<String> = sqlx::query_scalar(
@@ -70,6 +64,7 @@ async fn correlate_now_groups_alerts_waiting_under_a_manual_policy() {
         .await
         .unwrap();
     assert_eq!(policy.status(), 200);
+    let mut last = 0;
     for n in 0..3 {
         let response = app
             .client
@@ -80,10 +75,9 @@ async fn correlate_now_groups_alerts_waiting_under_a_manual_policy() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 202);
+        last = accepted_position(response).await;
     }
-    wait_for(&app, "AlertReceived", 3).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.wait_until_consumed("correlator", last).await;
     assert_eq!(
         app.stored("IncidentOpened").await,
         0,

@@ -3,13 +3,12 @@
 //! SIGTERM nor after being killed outright.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use support::process::{alertledger, ServiceProcess};
 
 /// A scratch data directory under /tmp (reachable by the `postgres` user when
 /// tests run as root), removed afterwards.
@@ -30,10 +29,10 @@ impl Drop for ScratchDir {
     }
 }
 
-/// Starts `alertledger serve --embedded-db` and returns it with the address it
-/// logged once listening.
-fn start_service(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertledger"))
+/// Starts `alertledger serve --embedded-db` with its data in `data_dir`.
+fn start_service(data_dir: &Path) -> ServiceProcess {
+    let mut command = alertledger();
+    command
         .args([
             "serve",
             "--embedded-db",
@@ -43,36 +42,12 @@ fn start_service(data_dir: &Path) -> (Child, String) {
         ])
         .arg(data_dir)
         .env_remove("DATABASE_URL")
-        .env("ALERTLEDGER_LOG_FORMAT", "json")
         .env(
             "ALERTLEDGER_JWT_SECRET",
             "embedded-mode-test-secret-32-bytes!!",
         )
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if !sent {
-                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if entry["message"] == "alertledger is listening" {
-                        let _ =
-                            found.send(entry["address"].as_str().unwrap_or_default().to_owned());
-                        sent = true;
-                    }
-                }
-            }
-        }
-    });
-    let address = address
-        .recv_timeout(Duration::from_secs(90))
-        .expect("the service never logged that it is listening");
-    (child, address)
+        .env("RUST_LOG", "info");
+    ServiceProcess::start(command)
 }
 
 /// Pids of processes whose command line mentions `needle`.
@@ -124,11 +99,12 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
 #[test]
 fn forced_embedded_mode_serves_and_a_sigterm_leaves_no_process_behind() {
     let data = ScratchDir::new();
-    let (mut service, address) = start_service(&data.0);
+    let mut service = start_service(&data.0);
+    let address = service.address.clone();
     let needle = data.0.to_string_lossy().into_owned();
     let postgres_running = processes_mentioning(&needle)
         .iter()
-        .any(|pid| *pid != service.id());
+        .any(|pid| *pid != service.pid());
     assert!(
         postgres_running,
         "a PostgreSQL of its own runs on the data directory"
@@ -138,8 +114,7 @@ fn forced_embedded_mode_serves_and_a_sigterm_leaves_no_process_behind() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"status\":\"ready\""));
 
-    kill(Pid::from_raw(service.id() as i32), Signal::SIGTERM).unwrap();
-    let exit = service.wait().unwrap();
+    let (exit, _) = service.terminate();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
     wait_until(
         "no process uses the data directory",
@@ -151,12 +126,11 @@ fn forced_embedded_mode_serves_and_a_sigterm_leaves_no_process_behind() {
 #[test]
 fn a_killed_service_takes_its_embedded_postgres_with_it() {
     let data = ScratchDir::new();
-    let (mut service, address) = start_service(&data.0);
+    let mut service = start_service(&data.0);
     let needle = data.0.to_string_lossy().into_owned();
-    assert_eq!(http_get(&address, "/healthz").0, 200);
+    assert_eq!(http_get(&service.address, "/healthz").0, 200);
 
-    kill(Pid::from_raw(service.id() as i32), Signal::SIGKILL).unwrap();
-    let _ = service.wait();
+    service.kill();
     wait_until(
         "the embedded PostgreSQL exits after its parent was killed",
         Duration::from_secs(30),

@@ -12,8 +12,8 @@ use alertledger_domain::values::{
     PriorityScore, Role, Severity, ToolSource,
 };
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use serde_json::{json, Value};
 use support::{generic_alert, TestApp, TestTenant};
 

@@ -8,7 +8,13 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use alertledger_api::feed::FeedSettings;
-use alertledger_domain::values::Role;
+use alertledger_domain::execution::{Execution, ExecutionCommand, ExecutionEvent};
+use alertledger_domain::values::{
+    Actor, ExecutionId, IncidentId, InstanceId, Role, RunbookId, UserId,
+};
+use alertledger_domain::DomainServices;
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use serde_json::{json, Value};
 use support::feed::{id_of, name_of, ws_connect, ws_next, ws_send, ws_until, SseClient, SseItem};
 use support::{generic_alert, TestApp, TestTenant};
@@ -715,4 +721,57 @@ async fn the_dashboard_page_and_its_assets_are_served_by_the_binary() {
     assert_eq!(missing.status(), 404);
     let body: Value = missing.json().await.unwrap();
     assert_eq!(body["error"]["code"], "asset_not_found");
+}
+
+#[tokio::test]
+async fn the_execution_updated_kind_delivers_every_execution_event_dispatching_included() {
+    let app = TestApp::spawn_without_background().await;
+    let tenant = app.create_tenant("acme").await;
+    let token = app.token(Role::Viewer, &[tenant.id]);
+    let mut stream = SseClient::connect(
+        &stream_url(&app, "?types=execution_updated"),
+        &[("Authorization", &format!("Bearer {token}"))],
+    )
+    .await;
+
+    // An alert first: the filter must leave it out.
+    post(&app, &tenant, generic_alert("web01")).await;
+    let executions: AggregateStore<Execution> = AggregateStore::new(
+        app.db.pool().clone(),
+        DomainServices::system(),
+        LogSignal::start(app.db.pool().clone()),
+    );
+    let execution_id = ExecutionId::new_v7();
+    let id = execution_id.to_string();
+    let request = ExecutionCommand::RequestExecution {
+        execution_id,
+        tenant_id: tenant.id,
+        runbook_id: RunbookId::new_v7(),
+        incident_id: IncidentId::new_v7(),
+        approval_id: None,
+        document: "AWS-RunShellScript".into(),
+        commands: vec!["systemctl restart nginx".into()],
+        parameters: Default::default(),
+        instance_ids: vec![InstanceId::parse("i-0123456789abcdef0").unwrap()],
+        requested_by: Actor::new(UserId::parse("tech-1").unwrap(), "Tech", Role::Technician),
+    };
+    let dispatching = ExecutionCommand::MarkDispatching {
+        comment: format!("alertledger execution {id}"),
+    };
+    for command in [request, dispatching] {
+        executions
+            .execute(&id, command, EventMetadata::default())
+            .await
+            .unwrap();
+    }
+
+    let seen = stream
+        .events_until(DEADLINE, |e| name_of(e) == ExecutionEvent::DISPATCHING)
+        .await;
+    let names: Vec<&str> = seen.iter().map(name_of).collect();
+    assert_eq!(
+        names,
+        [ExecutionEvent::REQUESTED, ExecutionEvent::DISPATCHING],
+        "only the execution's events, each once, in order"
+    );
 }

@@ -6,8 +6,6 @@
 mod support;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use alertledger_domain::incident::{Incident, IncidentCommand, Resolution};
@@ -16,11 +14,12 @@ use alertledger_domain::values::{
     Note, PriorityScore, Role, Severity, TenantId, ToolSource, UserId,
 };
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
-use alertledger_projections::read_models;
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::consumer::{ConsumerRunner, RunnerSettings};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
+use alertledger_projections as read_models;
 use serde_json::{json, Value};
+use support::process::ServiceProcess;
 use support::{generic_alert, TestApp};
 use tokio::task::JoinHandle;
 
@@ -38,7 +37,7 @@ impl ReadModels {
             read_models::all()
                 .into_iter()
                 .map(|projection| {
-                    let runner = ProjectorRunner::new(
+                    let runner = ConsumerRunner::new(
                         app.db.pool().clone(),
                         LogSignal::local(),
                         projection,
@@ -608,53 +607,20 @@ async fn a_tenant_never_lists_or_fetches_another_tenants_alerts_or_incidents() {
     }
 }
 
-/// The real binary, killed when dropped.
-struct Served(Child);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn the_served_binary_keeps_the_read_models_up_to_date_by_itself() {
     // The test app only registers the tenant and signs tokens; it runs no
     // projector or worker, so what the binary lists, the binary projected.
     let app = TestApp::spawn_without_background().await;
     let tenant = app.create_tenant("acme").await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alertledger"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("DATABASE_URL", app.db.url())
-        .env("ALERTLEDGER_LOG_FORMAT", "json")
-        .env(
-            "ALERTLEDGER_JWT_SECRET",
-            std::str::from_utf8(support::JWT_SECRET).unwrap(),
-        )
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let served = Served(child);
-    let (found, address) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Ok(entry) = serde_json::from_str::<Value>(&line) {
-                if entry["message"] == "alertledger is listening" {
-                    let _ = found.send(entry["address"].as_str().unwrap_or_default().to_owned());
-                }
-            }
-        }
-    });
-    let address =
-        tokio::task::spawn_blocking(move || address.recv_timeout(Duration::from_secs(90)))
-            .await
-            .unwrap()
-            .expect("the service never logged that it is listening");
-    let base = format!("http://{address}");
+    let database_url = app.db.url().to_owned();
+    let secret = std::str::from_utf8(support::JWT_SECRET).unwrap().to_owned();
+    let served = tokio::task::spawn_blocking(move || {
+        ServiceProcess::serve(&database_url, &[("ALERTLEDGER_JWT_SECRET", &secret)])
+    })
+    .await
+    .unwrap();
+    let base = served.url("");
 
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let alert_id = loop {

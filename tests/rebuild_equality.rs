@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use alertledger_domain::values::Role;
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::rebuild::{
+use alertledger_eventstore::consumer::rebuild::{
     build_history, drop_schema, rebuild_all_live, rebuild_live, HistoryOptions, Until,
 };
-use alertledger_projections::projector::{wait_until_applied, ProjectorRunner, RunnerSettings};
-use alertledger_projections::read_models;
+use alertledger_eventstore::consumer::{wait_until_applied, ConsumerRunner, RunnerSettings};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_projections as read_models;
 use alertledger_ssm::scripted::ScriptedSsm;
 use alertledger_workers::correlator::Correlator;
 use alertledger_workers::remediation::dispatcher::DISPATCHER;
@@ -127,7 +127,7 @@ fn kill_and_restart_projectors(
             let tasks: Vec<_> = read_models::all()
                 .into_iter()
                 .map(|projection| {
-                    let runner = ProjectorRunner::new(
+                    let runner = ConsumerRunner::new(
                         pool.clone(),
                         LogSignal::local(),
                         projection,
@@ -402,14 +402,14 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         app.create_tenant("south").await,
         app.create_tenant("east").await,
     ];
-    let (correlator, _) = ProjectorRunner::new(
+    let (correlator, _) = ConsumerRunner::new(
         pool.clone(),
         LogSignal::start(pool.clone()),
         Arc::new(Correlator::new(DomainServices::system())),
         RunnerSettings::default(),
     )
     .spawn();
-    let (dispatcher, _) = ProjectorRunner::new(
+    let (dispatcher, _) = ConsumerRunner::new(
         pool.clone(),
         LogSignal::start(pool.clone()),
         Arc::new(RunbookDispatcher::new(

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use alertledger_domain::values::{InstanceId, InvocationStatus, Role};
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
+use alertledger_eventstore::log::LogSignal;
 use alertledger_ssm::scripted::{report, ScriptedSsm, SendOutcome};
 use alertledger_ssm::{PatchState, SsmError, SsmService};
-use alertledger_workers::background::BackgroundSettings;
+use alertledger_workers::background::WorkerSettings;
 use alertledger_workers::remediation::SsmExecutor;
 use serde_json::{json, Value};
 use support::remediation::{
@@ -340,7 +340,7 @@ async fn high_risk_is_approved_by_an_msp_admin_only_and_a_rejection_is_final() {
 #[tokio::test]
 async fn an_expired_approval_cannot_be_used() {
     let ssm = Arc::new(ScriptedSsm::new());
-    let settings = BackgroundSettings {
+    let settings = WorkerSettings {
         approval_ttl: Duration::from_secs(1),
         ..quick_background(ssm.clone() as Arc<dyn SsmService>)
     };

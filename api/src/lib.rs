@@ -1,4 +1,8 @@
-//! alertledger's HTTP API.
+//! alertledger's HTTP API: every route of API.md, its authentication and
+//! errors, the live feed and the dashboard. It appends through the event
+//! store and answers from the read models; it never runs a worker.
+//!
+//! # Layout
 //!
 //! - [`Application`] — builds the router on a pool, binds its own listener
 //!   (port 0 in tests), and runs until a shutdown future resolves.
@@ -26,13 +30,12 @@ use std::sync::Arc;
 
 use alertledger_domain::alert::Alert;
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::{LogReader, LogSignal, LogTailer, TailSettings, WakeOn};
-use alertledger_projections::receipts::{BatcherSettings, ReceiptBatcher};
-use alertledger_projections::store::AggregateStore;
+use alertledger_eventstore::log::{LogReader, LogSignal, LogTailer, TailSettings, WakeOn};
+use alertledger_eventstore::receipts::{BatcherSettings, ReceiptBatcher};
+use alertledger_eventstore::store::AggregateStore;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::routing::{delete, get, post, put};
 use axum::Router;
-use cqrs_es::Aggregate;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -61,6 +64,8 @@ pub struct ApiSettings {
     pub audit_public_key: alertledger_seal::PublicKey,
     /// Runbook runs and approvals.
     pub remediation: RemediationSettings,
+    /// The clock every command and receipt is stamped with (a fixed one in tests).
+    pub services: DomainServices,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -106,25 +111,26 @@ impl Application {
             },
         );
         let directory = TenantDirectory::load_and_follow(&reader, &tailer).await?;
-        let batcher = ReceiptBatcher::start(
+        let batcher = ReceiptBatcher::<Alert>::start(
             pool.clone(),
             signal.clone(),
-            BatcherSettings::new(Alert::TYPE),
+            BatcherSettings::default(),
         );
         let alerts = Arc::new(AggregateStore::new(
             pool.clone(),
-            DomainServices::system(),
+            settings.services.clone(),
             signal.clone(),
         ));
         let lifecycle = SourceLifecycle::new(pool.clone(), Arc::clone(&alerts));
         let ingestor = AlertIngestor::new(
             batcher,
             directory.clone(),
-            DomainServices::system(),
+            settings.services.clone(),
             lifecycle,
         );
-        let tenants = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
-        let incidents = AggregateStore::new(pool.clone(), DomainServices::system(), signal.clone());
+        let tenants = AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
+        let incidents =
+            AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
         let feed = FeedHub::start(reader.clone(), signal.clone(), settings.feed).await?;
         let pool_for_secrets = pool.clone();
         let pool_for_stores = pool.clone();
@@ -145,20 +151,21 @@ impl Application {
             sources: settings.sources,
             runbooks: AggregateStore::new(
                 pool_for_stores.clone(),
-                DomainServices::system(),
+                settings.services.clone(),
                 signal.clone(),
             ),
             approvals: AggregateStore::new(
                 pool_for_stores.clone(),
-                DomainServices::system(),
+                settings.services.clone(),
                 signal.clone(),
             ),
             executions: AggregateStore::new(
                 pool_for_stores,
-                DomainServices::system(),
+                settings.services.clone(),
                 signal.clone(),
             ),
             remediation: settings.remediation,
+            services: settings.services,
             audit_public_key: settings.audit_public_key,
             feed,
         });

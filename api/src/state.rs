@@ -8,8 +8,9 @@ use alertledger_domain::execution::Execution;
 use alertledger_domain::incident::Incident;
 use alertledger_domain::runbook::Runbook;
 use alertledger_domain::tenant::Tenant;
-use alertledger_projections::log::LogReader;
-use alertledger_projections::store::AggregateStore;
+use alertledger_domain::DomainServices;
+use alertledger_eventstore::log::LogReader;
+use alertledger_eventstore::store::AggregateStore;
 use alertledger_seal::PublicKey;
 use sqlx::PgPool;
 
@@ -46,6 +47,8 @@ pub struct Parts {
     pub approvals: AggregateStore<Approval>,
     pub executions: AggregateStore<Execution>,
     pub remediation: RemediationSettings,
+    /// The clock (and other domain services) commands run with.
+    pub services: DomainServices,
     /// The key that signs audit checkpoints (published, never secret).
     pub audit_public_key: PublicKey,
     /// The live feed's tailer and broadcast.
@@ -87,6 +90,10 @@ impl AppState {
 
     pub fn remediation(&self) -> &RemediationSettings {
         &self.inner.remediation
+    }
+
+    pub fn services(&self) -> &DomainServices {
+        &self.inner.services
     }
 
     pub fn rate_limiter(&self) -> &TenantRateLimiter {

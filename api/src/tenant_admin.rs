@@ -5,7 +5,7 @@ use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
 use alertledger_domain::values::{
     Actor, ApiKeyId, ApiKeyLabel, TenantId, TenantName, TenantSlug, WebhookSecretId,
 };
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use axum::http::StatusCode;
 use cqrs_es::AggregateError;
 use serde_json::json;

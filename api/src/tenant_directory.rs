@@ -15,20 +15,20 @@ use std::sync::{Arc, RwLock};
 
 use alertledger_domain::tenant::{Tenant, TenantEvent};
 use alertledger_domain::values::{ApiKeyHash, ApiKeyId, RateLimit, TenantId, WebhookSecretId};
-use alertledger_projections::log::{LogCursor, LogEvent, LogFilter, LogReader, LogTailer};
+use alertledger_eventstore::log::{LogCursor, LogEvent, LogFilter, LogReader, LogTailer};
 use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
 /// The tenant events the directory folds.
 const FOLDED_EVENTS: [&str; 8] = [
-    "TenantRegistered",
-    "ApiKeyIssued",
-    "ApiKeyRevoked",
-    "WebhookSecretAdded",
-    "WebhookSecretRevoked",
-    "SigningRequirementChanged",
-    "RateLimitChanged",
-    "AssetUpserted",
+    TenantEvent::REGISTERED,
+    TenantEvent::API_KEY_ISSUED,
+    TenantEvent::API_KEY_REVOKED,
+    TenantEvent::WEBHOOK_SECRET_ADDED,
+    TenantEvent::WEBHOOK_SECRET_REVOKED,
+    TenantEvent::SIGNING_REQUIREMENT_CHANGED,
+    TenantEvent::RATE_LIMIT_CHANGED,
+    TenantEvent::ASSET_UPSERTED,
 ];
 
 /// The tenant behind an API key.

@@ -17,6 +17,8 @@
 //!   - [`runbook`]: a tenant's remediation for one alert signature;
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
 //!   - [`execution`]: one SSM run of a runbook and its per-instance invocations.
+//! - [`event_types`]: the stored name of every event type, as constants on
+//!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
 //!
 //! Every event is externally tagged (`{"VariantName": {...}}`) and carries
@@ -25,6 +27,7 @@
 
 pub mod alert;
 pub mod approval;
+pub mod event_types;
 pub mod execution;
 pub mod incident;
 pub mod runbook;

@@ -1,4 +1,6 @@
-//! Process plumbing shared by alertledger's api and workers.
+//! Process plumbing shared by alertledger's binary, api and workers.
+//!
+//! # Layout
 //!
 //! - [`config`] — the environment (development/production) and [`config::Secret`],
 //!   which keeps secrets out of logs.

@@ -1,25 +1,45 @@
-//! The read side of alertledger and the log it is built from.
+//! The read models: plain tables analysts query with SQL, each kept by a
+//! projection from the global log and rebuildable from it, with the queries
+//! the API answers from. Nothing here writes events or calls out: the log
+//! and the consumer runtime that feeds these folds live in
+//! `alertledger-eventstore`.
 //!
-//! - [`log`] — the global event log: [`log::LogCursor`], batch reads in commit-safe
-//!   log order, a tailing stream, and the wake-up signal that tells tailers (in
-//!   this and other processes) that something was appended.
-//! - [`receipts`] — the hot append path for alert receipts: many receipts in one
-//!   transaction, idempotent on the alert's aggregate id.
-//! - [`store`] — command execution on every other aggregate (cqrs-es over
-//!   postgres-es), with event metadata and log hints.
-//! - [`unit_of_work`] — commands on aggregates inside a caller's transaction
-//!   (decisions stored together with a worker's checkpoint).
-//! - [`projector`] — checkpointed projectors over the log, their rebuild from
-//!   history, and their status.
-//! - [`read_models`] — the tables projectors keep (alerts, incidents, audit
-//!   trail, KPIs) and the queries the API answers from.
-//! - [`sealed_log`] — the audit Merkle tree's leaves, subtree roots and
-//!   signed checkpoints in PostgreSQL; proofs, `audit verify` and bundle export.
+//! # Layout
+//!
+//! - [`alerts`] — `alerts`: one row per received alert.
+//! - [`incidents`] — `incidents` (one row per incident, with its priority and
+//!   tools), `incident_alerts` (its members) and `incident_timeline` (its
+//!   events, in order, with a sentence and the correlation reason).
+//! - [`audit`] — the audit trail (`audit_entries`): every event as who did
+//!   what to which target, when.
+//! - [`kpis`] — KPIs per tenant per day (`kpi_daily`, `kpi_incidents`), also
+//!   as history stood at a past time.
+//! - [`remediation`] — `runbooks`, `approvals`, `executions` and
+//!   `remediation_timeline` (their events on the incident's timeline).
+//! - [`page`] — keyset pagination with opaque cursors, shared by the lists.
+//!
+//! Each projection is a [`LogConsumer`]; [`all`] lists them for the
+//! application builder (which runs them) and the CLI (which rebuilds them).
 
-pub mod log;
-pub mod projector;
-pub mod read_models;
-pub mod receipts;
-pub mod sealed_log;
-pub mod store;
-pub mod unit_of_work;
+pub mod alerts;
+pub mod audit;
+mod decode;
+pub mod incidents;
+pub mod kpis;
+pub mod page;
+pub mod remediation;
+
+use std::sync::Arc;
+
+use alertledger_eventstore::consumer::LogConsumer;
+
+/// Every read-model projection.
+pub fn all() -> Vec<Arc<dyn LogConsumer>> {
+    vec![
+        Arc::new(alerts::AlertsProjection),
+        Arc::new(incidents::IncidentsProjection),
+        Arc::new(audit::AuditProjection),
+        Arc::new(kpis::KpiProjection),
+        Arc::new(remediation::RemediationProjection),
+    ]
+}

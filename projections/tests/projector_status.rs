@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::status::statuses;
-use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
-use alertledger_projections::read_models::audit::AuditProjection;
-use alertledger_projections::receipts::{append_receipts, ReceiptRow};
+use alertledger_eventstore::consumer::status::statuses;
+use alertledger_eventstore::consumer::{ConsumerRunner, RunnerSettings};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::receipts::{append_receipts, ReceiptRow};
+use alertledger_projections::audit::AuditProjection;
 use alertledger_schema::TestDatabase;
 use serde_json::json;
 use uuid::Uuid;
@@ -55,7 +55,7 @@ async fn status_shows_the_backlog_then_the_last_position_applied() {
     assert_eq!(before.events_applied, 0);
     assert!(before.lag_seconds >= 0.0);
 
-    let runner = ProjectorRunner::new(
+    let runner = ConsumerRunner::new(
         db.pool().clone(),
         LogSignal::local(),
         Arc::new(AuditProjection),

@@ -15,20 +15,20 @@ use alertledger_domain::values::{
     PriorityScore, Role, Severity, TenantId, ToolSource, UserId, WebhookSource,
 };
 use alertledger_domain::{DomainServices, FixedClock};
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::rebuild::{
+use alertledger_eventstore::consumer::rebuild::{
     build_history, build_history_all, drop_schema, rebuild_all_live, rebuild_live, scratch_schema,
     HistoryOptions, Until,
 };
-use alertledger_projections::projector::{
-    Checkpoint, Projection, ProjectionError, ProjectorRunner, RunnerSettings, RunnerState,
+use alertledger_eventstore::consumer::{
+    Checkpoint, ConsumerError, ConsumerRunner, LogConsumer, RunnerSettings, RunnerState,
 };
-use alertledger_projections::read_models::alerts::{AlertRow, AlertsProjection};
-use alertledger_projections::read_models::incidents::{
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::receipts::{append_receipts, ReceiptRow};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
+use alertledger_projections::alerts::{AlertRow, AlertsProjection};
+use alertledger_projections::incidents::{
     self, IncidentAlertRow, IncidentRow, IncidentsProjection, TimelineRow,
 };
-use alertledger_projections::receipts::{append_receipts, ReceiptRow};
-use alertledger_projections::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
 use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::DomainEvent;
@@ -208,8 +208,8 @@ impl History {
             .unwrap()
     }
 
-    fn runner(&self, projection: Arc<dyn Projection>, batch_size: usize) -> ProjectorRunner {
-        ProjectorRunner::new(
+    fn runner(&self, projection: Arc<dyn LogConsumer>, batch_size: usize) -> ConsumerRunner {
+        ConsumerRunner::new(
             self.db.pool().clone(),
             LogSignal::local(),
             projection,
@@ -223,7 +223,7 @@ impl History {
     /// Catches `runner` up with every stored event it reads. The log shows an
     /// event only once every older transaction in the cluster has ended (other
     /// tests' included), so this polls with a deadline.
-    async fn catch_up(&self, runner: &ProjectorRunner, types: &[&str]) {
+    async fn catch_up(&self, runner: &ConsumerRunner, types: &[&str]) {
         let stored: i64 =
             sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = ANY($1)")
                 .bind(types)
@@ -785,7 +785,7 @@ async fn an_event_that_cannot_be_applied_stops_the_projector_at_its_position() {
         }
     };
     match &error {
-        ProjectionError::Event {
+        ConsumerError::Event {
             position,
             event_type,
             reason,
@@ -855,7 +855,7 @@ async fn an_event_that_cannot_be_applied_stops_the_projector_at_its_position() {
         }
     };
     assert!(
-        matches!(error, ProjectionError::Event { position, .. } if position == attached_position),
+        matches!(error, ConsumerError::Event { position, .. } if position == attached_position),
         "{error}"
     );
 }
@@ -955,7 +955,7 @@ async fn a_rebuild_gives_tables_equal_row_for_row_to_the_live_ones() {
 
     // Small batches, so rows are loaded back and folded across transactions.
     for projection in [
-        Arc::new(AlertsProjection) as Arc<dyn Projection>,
+        Arc::new(AlertsProjection) as Arc<dyn LogConsumer>,
         Arc::new(IncidentsProjection),
     ] {
         let report = rebuild_live(history.db.pool(), projection, Some(3))
@@ -968,7 +968,7 @@ async fn a_rebuild_gives_tables_equal_row_for_row_to_the_live_ones() {
     // Both from one pass over the log, swapped in one after the other.
     let both = || {
         vec![
-            Arc::new(AlertsProjection) as Arc<dyn Projection>,
+            Arc::new(AlertsProjection) as Arc<dyn LogConsumer>,
             Arc::new(IncidentsProjection),
         ]
     };
@@ -1028,8 +1028,8 @@ async fn a_rebuild_gives_tables_equal_row_for_row_to_the_live_ones() {
 /// Catches both projectors up in batches of two events.
 struct SmallBatches<'a> {
     history: &'a History,
-    alerts: ProjectorRunner,
-    incidents: ProjectorRunner,
+    alerts: ConsumerRunner,
+    incidents: ConsumerRunner,
 }
 
 impl SmallBatches<'_> {
@@ -1055,7 +1055,7 @@ async fn a_history_applied_in_many_small_batches_gives_the_rows_of_one_big_batch
 
     // The whole log again, each projection in one batch.
     for projection in [
-        Arc::new(AlertsProjection) as Arc<dyn Projection>,
+        Arc::new(AlertsProjection) as Arc<dyn LogConsumer>,
         Arc::new(IncidentsProjection),
     ] {
         rebuild_live(history.db.pool(), projection, Some(100_000))

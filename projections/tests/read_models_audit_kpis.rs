@@ -19,15 +19,15 @@ use alertledger_domain::values::{
     WebhookSource,
 };
 use alertledger_domain::{DomainServices, FixedClock};
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::rebuild::rebuild_live;
-use alertledger_projections::projector::{
-    Projection, ProjectionError, ProjectorRunner, RunnerSettings,
+use alertledger_eventstore::consumer::rebuild::rebuild_live;
+use alertledger_eventstore::consumer::{
+    ConsumerError, ConsumerRunner, LogConsumer, RunnerSettings,
 };
-use alertledger_projections::read_models::audit::{self, AuditProjection, AuditQuery};
-use alertledger_projections::read_models::kpis::{self, KpiProjection, KpiSummary};
-use alertledger_projections::receipts::{append_receipts, ReceiptRow};
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::receipts::{append_receipts, ReceiptRow};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
+use alertledger_projections::audit::{self, AuditProjection, AuditQuery};
+use alertledger_projections::kpis::{self, KpiProjection, KpiSummary};
 use alertledger_schema::TestDatabase;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use cqrs_es::DomainEvent;
@@ -260,7 +260,7 @@ impl World {
     }
 
     /// Applies every committed event to `projection`'s live tables.
-    async fn project(&self, projection: Arc<dyn Projection>) {
+    async fn project(&self, projection: Arc<dyn LogConsumer>) {
         project_with(self.pool(), projection, RunnerSettings::default())
             .await
             .unwrap();
@@ -282,9 +282,9 @@ impl World {
 /// them all.
 async fn project_with(
     pool: &PgPool,
-    projection: Arc<dyn Projection>,
+    projection: Arc<dyn LogConsumer>,
     settings: RunnerSettings,
-) -> Result<usize, ProjectionError> {
+) -> Result<usize, ConsumerError> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let unreadable: bool = sqlx::query_scalar(
@@ -300,7 +300,7 @@ async fn project_with(
         assert!(Instant::now() < deadline, "events never became readable");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    ProjectorRunner::new(pool.clone(), LogSignal::local(), projection, settings)
+    ConsumerRunner::new(pool.clone(), LogSignal::local(), projection, settings)
         .catch_up()
         .await
 }
@@ -452,7 +452,7 @@ async fn rebuild_live_gives_tables_equal_row_for_row_to_the_live_ones() {
         ..RunnerSettings::default()
     };
     for projection in [
-        Arc::new(KpiProjection) as Arc<dyn Projection>,
+        Arc::new(KpiProjection) as Arc<dyn LogConsumer>,
         Arc::new(AuditProjection),
     ] {
         project_with(world.pool(), projection, one_by_one.clone())
@@ -511,7 +511,7 @@ async fn an_acknowledgement_of_an_incident_never_opened_stops_the_kpis_projector
     .await
     .unwrap_err();
     assert!(
-        matches!(&error, ProjectionError::Event { reason, .. } if reason.contains("never opened")),
+        matches!(&error, ConsumerError::Event { reason, .. } if reason.contains("never opened")),
         "{error}"
     );
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM kpi_daily")

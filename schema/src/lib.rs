@@ -2,6 +2,8 @@
 //! append-only files), the migrator, connection pool set-up, and a throw-away
 //! database for tests.
 //!
+//! # Layout
+//!
 //! - [`connect`] opens a pool whose sessions cannot sit idle inside a
 //!   transaction for long: an open transaction holds the global log's horizon
 //!   back for every reader.

@@ -2,6 +2,8 @@
 //! database, no network) so that the sealer, the API, the CLI's verifier and
 //! an auditor's offline check share one definition.
 //!
+//! # Layout
+//!
 //! - [`hash`] — SHA-256 digests and the RFC 6962 leaf/node hashing (prefixes
 //!   0x00 and 0x01).
 //! - [`encoding`] — the canonical encoding of one stored event, and its leaf hash.

@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::path::Path;
 
-use alertledger_projections::sealed_log::verify::{verify, VerifyOptions, VerifyReport};
 use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_seal::bundle::{
     verify_bundle, BundleFiles, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE,
 };
+use alertledger_sealed_log::verify::{verify, VerifyOptions, VerifyReport};
 use anyhow::{bail, Context};
 
 use crate::cli::{AuditArgs, AuditCommand, AuditVerifyArgs, GlobalArgs};

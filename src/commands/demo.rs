@@ -12,17 +12,18 @@ use alertledger_domain::values::{
     Actor, ApiKeyId, ApiKeyLabel, AssetName, InstanceId, Role, TenantId, TenantName, TenantSlug,
     UserId, WebhookSource,
 };
-use alertledger_domain::DomainServices;
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
 use crate::cli::{DemoArgs, GlobalArgs};
-use crate::commands::serve::Service;
+use crate::commands::serve;
 use crate::database::ProvisionedDatabase;
 use crate::security::{checkpoint_signer, jwt_setup, master_key};
+use crate::shutdown;
+use crate::startup::Application;
 
 /// The demo tenant's id is fixed, so restarts find the same tenant.
 const DEMO_TENANT: uuid::Uuid = uuid::uuid!("0195d1a0-0000-7000-8000-00000000de30");
@@ -88,33 +89,33 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
     )?;
     let database = ProvisionedDatabase::provision(&args.serve.database).await?;
     let result = async {
-        let service = Service::start(
-            &database.url,
+        let config = serve::app_config(
             &args.serve,
             &jwt,
             master_key(global)?,
             checkpoint_signer(global)?,
         )
         .await?;
+        let app = serve::build(&database.url, config).await?;
         let tenant_id = TenantId::from_uuid(DEMO_TENANT);
         let tenants = AggregateStore::<Tenant>::new(
-            service.pool.clone(),
-            DomainServices::system(),
-            service.signal.clone(),
+            app.pool().clone(),
+            app.state().services().clone(),
+            app.signal().clone(),
         );
-        let (key_id, api_key) = prepare_tenant(&service.pool, &tenants, tenant_id).await?;
-        print_welcome(&service, &issuer, tenant_id, &api_key, jwt.ephemeral)?;
+        let (key_id, api_key) = prepare_tenant(app.pool(), &tenants, tenant_id).await?;
+        print_welcome(&app, &issuer, tenant_id, &api_key, jwt.ephemeral)?;
 
-        let ingestor = service.app.state().ingestor().clone();
+        let ingestor = app.state().ingestor().clone();
         let traffic = tokio::spawn(synthetic_alerts(
             ingestor,
             tenant_id,
             key_id,
             args.alerts_per_minute,
         ));
-        let served = service.run_until_signalled().await;
+        let served = app.run_until_stopped(shutdown::signal()).await;
         traffic.abort();
-        served
+        Ok(served?)
     }
     .await;
     database.shut_down().await;
@@ -165,13 +166,13 @@ async fn prepare_tenant(
 
 #[allow(clippy::print_stdout)]
 fn print_welcome(
-    service: &Service,
+    app: &Application,
     issuer: &TokenIssuer,
     tenant_id: TenantId,
     api_key: &str,
     ephemeral_secret: bool,
 ) -> anyhow::Result<()> {
-    let url = format!("http://{}", service.app.local_addr()?);
+    let url = format!("http://{}", app.local_addr()?);
     println!("\nalertledger demo is running at {url}");
     println!("  dashboard {url}/ (sign in by pasting a token below)");
     println!("  tenant   {tenant_id} (slug: demo)");

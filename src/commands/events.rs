@@ -1,8 +1,8 @@
 //! `alertledger events export`: one tenant's audit bundle.
 
-use alertledger_projections::sealed_log::export::export;
 use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_seal::bundle::{EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE};
+use alertledger_sealed_log::export::export;
 use anyhow::Context;
 
 use crate::cli::{EventsArgs, EventsCommand, ExportArgs, GlobalArgs};

@@ -3,19 +3,19 @@
 use std::sync::Arc;
 
 use alertledger_domain::DomainServices;
-use alertledger_projections::projector::rebuild::{
+use alertledger_eventstore::consumer::rebuild::{
     build_history_all, rebuild_all_live, HistoryOptions, Until,
 };
-use alertledger_projections::projector::status::statuses;
-use alertledger_projections::projector::Projection;
+use alertledger_eventstore::consumer::status::statuses;
+use alertledger_eventstore::consumer::LogConsumer;
 use alertledger_schema::{connect, migrate, PoolSettings};
-use alertledger_workers::background::{consumer_names, consumers};
 use alertledger_workers::remediation::DEFAULT_APPROVAL_TTL;
 use anyhow::Context;
 use sqlx::PgPool;
 
 use crate::cli::{ProjectionsArgs, ProjectionsCommand};
 use crate::database::ProvisionedDatabase;
+use crate::startup::consumers;
 
 pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
     let database = ProvisionedDatabase::provision(&args.database).await?;
@@ -38,7 +38,8 @@ pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
 
 #[allow(clippy::print_stdout)]
 async fn status(pool: &PgPool) -> anyhow::Result<()> {
-    let names = consumer_names();
+    let all = consumers(DomainServices::system(), DEFAULT_APPROVAL_TTL);
+    let names: Vec<&str> = all.iter().map(|consumer| consumer.name()).collect();
     println!(
         "{:<18} {:>10} {:>12} {:>10} {:>9}  last error",
         "projector", "position", "applied", "lag", "lag (s)"
@@ -65,7 +66,7 @@ async fn rebuild(
     into: Option<String>,
 ) -> anyhow::Result<()> {
     let all = consumers(DomainServices::system(), DEFAULT_APPROVAL_TTL);
-    let chosen: Vec<Arc<dyn Projection>> = match name {
+    let chosen: Vec<Arc<dyn LogConsumer>> = match name {
         Some(name) => {
             let found = all
                 .into_iter()

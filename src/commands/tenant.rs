@@ -9,8 +9,8 @@ use alertledger_domain::values::{
     Actor, ApiKeyLabel, Role, TenantId, TenantName, TenantSlug, UserId,
 };
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use alertledger_schema::{connect, migrate, PoolSettings};
 use anyhow::Context;
 

@@ -1,5 +1,7 @@
 //! The door to AWS Systems Manager.
 //!
+//! # Layout
+//!
 //! - [`SsmService`]: what the SSM executor (and the patch-compliance route)
 //!   needs from SSM, per tenant; the one seam tests replace with a scripted
 //!   fake.

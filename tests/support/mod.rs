@@ -3,10 +3,13 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod feed;
+pub mod process;
 pub mod remediation;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alertledger::startup::{AppConfig, Application, BackgroundSettings};
 use alertledger_api::auth::api_key::{generate_api_key, hash_api_key};
 use alertledger_api::auth::jwt::{
     JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
@@ -14,15 +17,15 @@ use alertledger_api::auth::jwt::{
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::SourceSettings;
-use alertledger_api::{ApiSettings, Application, RemediationSettings};
+use alertledger_api::{ApiSettings, RemediationSettings};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{Actor, ApiKeyId, Role, TenantId, TenantName, TenantSlug, UserId};
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
 use alertledger_seal::CheckpointSigner;
-use alertledger_workers::background::{Background, BackgroundSettings};
+use alertledger_workers::background::WorkerSettings;
+use alertledger_workers::remediation::DEFAULT_APPROVAL_TTL;
 use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use tokio::sync::oneshot;
 
@@ -41,9 +44,6 @@ pub struct TestApp {
     tenants: AggregateStore<Tenant>,
     issuer: TokenIssuer,
     stop: Option<oneshot::Sender<()>>,
-    /// The projectors and workers, as `serve` runs them (`None` when the
-    /// test runs them itself).
-    pub background: Option<Background>,
 }
 
 /// A tenant with an API key that the running application already accepts.
@@ -54,72 +54,71 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Some(BackgroundSettings::default()), FeedSettings::default()).await
+        Self::spawn_with(Some(WorkerSettings::default()), FeedSettings::default()).await
     }
 
-    /// The application with its background under `settings` (e.g. with an
-    /// SSM double for the executor).
-    pub async fn spawn_with_background(settings: BackgroundSettings) -> Self {
+    /// The application with its workers under `settings` (e.g. with an SSM
+    /// double for the executor).
+    pub async fn spawn_with_background(settings: WorkerSettings) -> Self {
         Self::spawn_with(Some(settings), FeedSettings::default()).await
     }
 
     /// The application with its live feed configured (e.g. a short heartbeat
     /// or a small buffer).
     pub async fn spawn_with_feed(feed: FeedSettings) -> Self {
-        Self::spawn_with(Some(BackgroundSettings::default()), feed).await
+        Self::spawn_with(Some(WorkerSettings::default()), feed).await
     }
 
-    /// The application without its projectors and workers, for tests that
+    /// The application without its projections and workers, for tests that
     /// drive (and kill) them on their own.
     pub async fn spawn_without_background() -> Self {
         Self::spawn_with(None, FeedSettings::default()).await
     }
 
-    async fn spawn_with(background: Option<BackgroundSettings>, feed: FeedSettings) -> Self {
+    async fn spawn_with(workers: Option<WorkerSettings>, feed: FeedSettings) -> Self {
         let db = TestDatabase::create().await;
-        let signal = LogSignal::start(db.pool().clone());
-        let settings = ApiSettings {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            jwt: JwtVerifier::new(
-                &JwtKey::Hs256(JWT_SECRET.to_vec()),
-                DEFAULT_ISSUER,
-                DEFAULT_AUDIENCE,
-            )
-            .unwrap(),
-            master_key: MasterKey::generate(),
-            sources: SourceSettings::default(),
-            audit_public_key: audit_signer().public_key(),
-            remediation: RemediationSettings {
-                approval_ttl: background
-                    .as_ref()
-                    .map_or(Duration::from_secs(3600), |settings| settings.approval_ttl),
-                ssm: background
-                    .as_ref()
-                    .and_then(|settings| settings.ssm.clone()),
+        let approval_ttl = workers
+            .as_ref()
+            .map_or(DEFAULT_APPROVAL_TTL, |settings| settings.approval_ttl);
+        let ssm = workers.as_ref().and_then(|settings| settings.ssm.clone());
+        let background = workers.map(|workers| BackgroundSettings {
+            workers: WorkerSettings {
+                audit_signer: Some(Arc::new(audit_signer())),
+                // Sooner than serve's 10 s, so tests wait less for a checkpoint.
+                checkpoints: CheckpointSettings {
+                    max_interval: Duration::from_millis(200),
+                    tick: Duration::from_millis(50),
+                    ..CheckpointSettings::default()
+                },
+                ..workers
             },
-            feed,
+            ..BackgroundSettings::default()
+        });
+        let config = AppConfig {
+            api: ApiSettings {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                jwt: JwtVerifier::new(
+                    &JwtKey::Hs256(JWT_SECRET.to_vec()),
+                    DEFAULT_ISSUER,
+                    DEFAULT_AUDIENCE,
+                )
+                .unwrap(),
+                master_key: MasterKey::generate(),
+                sources: SourceSettings::default(),
+                audit_public_key: audit_signer().public_key(),
+                remediation: RemediationSettings { approval_ttl, ssm },
+                feed,
+                services: DomainServices::system(),
+            },
+            background,
         };
-        let app = Application::build(settings, db.pool().clone(), signal.clone())
-            .await
-            .unwrap();
+        let app = Application::build(config, db.pool().clone()).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
+        let signal = app.signal().clone();
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        let background = background.map(|settings| {
-            Background::start(db.pool(), &signal, DomainServices::system(), settings)
-                .with_audit_checkpoints(
-                    db.pool(),
-                    std::sync::Arc::new(audit_signer()),
-                    // Sooner than serve's 10 s, so tests wait less for a checkpoint.
-                    CheckpointSettings {
-                        max_interval: Duration::from_millis(200),
-                        tick: Duration::from_millis(50),
-                        ..CheckpointSettings::default()
-                    },
-                )
-        });
         let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
         Self {
             address,
@@ -128,7 +127,6 @@ impl TestApp {
             tenants,
             issuer: TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
             stop: Some(stop),
-            background,
         }
     }
 
@@ -254,6 +252,21 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Waits until log consumer `name` (a projection or worker) has applied
+    /// the event at `position`, by its checkpoint: how tests wait for the
+    /// background instead of sleeping.
+    pub async fn wait_until_consumed(&self, name: &str, position: i64) {
+        let applied = alertledger_eventstore::consumer::wait_until_applied(
+            self.db.pool(),
+            name,
+            position,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+        assert!(applied, "{name} never applied position {position}");
     }
 
     /// Rows of the events table (not the horizon-bounded log) for `event_type`.

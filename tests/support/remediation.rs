@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use alertledger_domain::values::Role;
-use alertledger_workers::background::BackgroundSettings;
+use alertledger_workers::background::WorkerSettings;
 use alertledger_workers::remediation::ExecutorSettings;
 use serde_json::{json, Value};
 
@@ -15,10 +15,8 @@ use super::{generic_alert, TestApp, TestTenant};
 pub const INSTANCE: &str = "i-0123456789abcdef0";
 
 /// Background settings with a quick executor and expirer, and `ssm`.
-pub fn quick_background(
-    ssm: std::sync::Arc<dyn alertledger_ssm::SsmService>,
-) -> BackgroundSettings {
-    BackgroundSettings {
+pub fn quick_background(ssm: std::sync::Arc<dyn alertledger_ssm::SsmService>) -> WorkerSettings {
+    WorkerSettings {
         ssm: Some(ssm),
         expiry_check: Duration::from_millis(100),
         executor: ExecutorSettings {
@@ -28,7 +26,7 @@ pub fn quick_background(
             queue_poll: Duration::from_millis(100),
             standby_retry: Duration::from_millis(100),
         },
-        ..BackgroundSettings::default()
+        ..WorkerSettings::default()
     }
 }
 

@@ -9,17 +9,15 @@ use std::time::Duration;
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{TenantId, TenantName, TenantSlug};
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::{LogCursor, LogFilter, LogReader, LogSignal};
-use alertledger_projections::projector::{ProjectorRunner, RunnerSettings};
-use alertledger_projections::receipts::{append_receipts, ReceiptRow};
-use alertledger_projections::sealed_log::verify::{
-    verify, DiscrepancyKind, VerifyOptions, VerifyReport,
-};
-use alertledger_projections::sealed_log::{self, StoredCheckpoint};
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::consumer::{ConsumerRunner, RunnerSettings};
+use alertledger_eventstore::log::{LogCursor, LogFilter, LogReader, LogSignal};
+use alertledger_eventstore::receipts::{append_receipts, ReceiptRow};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
 use alertledger_seal::tree::verify_consistency;
 use alertledger_seal::{CheckpointSigner, CompactRange};
+use alertledger_sealed_log::verify::{verify, DiscrepancyKind, VerifyOptions, VerifyReport};
+use alertledger_sealed_log::{self as sealed_log, StoredCheckpoint};
 use alertledger_workers::sealer::checkpointer::{CheckpointSettings, Checkpointer};
 use alertledger_workers::sealer::{event_fields, Sealer};
 use futures_util::StreamExt;
@@ -71,8 +69,8 @@ async fn ingest(pool: &PgPool, tenant: Uuid, first: usize, count: usize) {
     }
 }
 
-fn sealer_runner(pool: &PgPool) -> ProjectorRunner {
-    ProjectorRunner::new(
+fn sealer_runner(pool: &PgPool) -> ConsumerRunner {
+    ConsumerRunner::new(
         pool.clone(),
         LogSignal::local(),
         Arc::new(Sealer::new()),
@@ -122,7 +120,7 @@ async fn wait_until_sealed(pool: &PgPool, deadline: Duration) {
 
 /// Catches the sealer up until every event is sealed (a transaction open
 /// elsewhere in the cluster can hold the log's horizon back for a moment).
-async fn seal_everything(pool: &PgPool, runner: &ProjectorRunner) {
+async fn seal_everything(pool: &PgPool, runner: &ConsumerRunner) {
     let until = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         runner.catch_up().await.unwrap();

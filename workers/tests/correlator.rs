@@ -12,11 +12,11 @@ use alertledger_domain::values::{
     TenantName, TenantSlug, ToolSource, UserId, WebhookSource,
 };
 use alertledger_domain::{DomainServices, FixedClock};
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::{wait_until_applied, ProjectorRunner, RunnerSettings};
-use alertledger_projections::receipts::{append_receipts, ReceiptRow};
-use alertledger_projections::store::{AggregateStore, EventMetadata};
-use alertledger_projections::unit_of_work::UnitOfWork;
+use alertledger_eventstore::consumer::{wait_until_applied, ConsumerRunner, RunnerSettings};
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::receipts::{append_receipts, ReceiptRow};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::unit_of_work::UnitOfWork;
 use alertledger_schema::TestDatabase;
 use alertledger_workers::correlator::Correlator;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -137,8 +137,8 @@ impl World {
         alert_id
     }
 
-    fn runner(&self, batch_size: usize) -> ProjectorRunner {
-        ProjectorRunner::new(
+    fn runner(&self, batch_size: usize) -> ConsumerRunner {
+        ConsumerRunner::new(
             self.db.pool().clone(),
             LogSignal::local(),
             Arc::new(Correlator::new(self.services())),
@@ -156,7 +156,7 @@ impl World {
         self.correlate_with(self.runner(1_000)).await;
     }
 
-    async fn correlate_with(&self, runner: ProjectorRunner) {
+    async fn correlate_with(&self, runner: ConsumerRunner) {
         let last: i64 = sqlx::query_scalar("SELECT coalesce(max(position), 0) FROM events")
             .fetch_one(self.db.pool())
             .await
@@ -605,8 +605,8 @@ async fn a_restart_resumes_with_no_doubled_decision() {
             "no batch became readable"
         );
         match world.runner(7).step().await.unwrap() {
-            alertledger_projections::projector::Step::Applied { events, .. } => applied += events,
-            alertledger_projections::projector::Step::Idle => {
+            alertledger_eventstore::consumer::Step::Applied { events, .. } => applied += events,
+            alertledger_eventstore::consumer::Step::Idle => {
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await
             }
         }

@@ -1,7 +1,7 @@
 //! The authenticated person or dashboard behind a request.
 
 use alertledger_domain::values::{Actor, Role, TenantId, UserId};
-use alertledger_projections::store::EventMetadata;
+use alertledger_eventstore::store::EventMetadata;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;

@@ -3,7 +3,13 @@
 
 use std::sync::OnceLock;
 
-use alertledger_projections::log::{LogCursor, LogEvent};
+use alertledger_domain::alert::AlertEvent;
+use alertledger_domain::approval::ApprovalEvent;
+use alertledger_domain::execution::ExecutionEvent;
+use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::runbook::RunbookEvent;
+use alertledger_domain::tenant::TenantEvent;
+use alertledger_eventstore::log::{LogCursor, LogEvent};
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
@@ -11,69 +17,68 @@ use serde::Serialize;
 use crate::routes::events::EventView;
 
 /// Each feed kind with the stored event types it covers. `?types=` accepts
-/// either spelling; WebSocket messages carry the kind.
+/// either spelling; WebSocket messages carry the kind. Every event type of
+/// the domain is in exactly one kind or in [`UNNAMED_IN_FEED`] (a test
+/// checks both, and that docs/live-feed.md documents no other kind).
 pub const FEED_KINDS: &[(&str, &[&str])] = &[
-    ("new_alert", &["AlertReceived"]),
+    ("new_alert", &[AlertEvent::RECEIVED]),
     (
         "alert_updated",
         &[
-            "AlertAcknowledged",
-            "AlertCorrelated",
-            "AlertResolvedBySource",
+            AlertEvent::ACKNOWLEDGED,
+            AlertEvent::CORRELATED,
+            AlertEvent::RESOLVED_BY_SOURCE,
         ],
     ),
-    ("incident_created", &["IncidentOpened"]),
+    ("incident_created", &[IncidentEvent::OPENED]),
     (
         "incident_updated",
         &[
-            "AlertAttached",
-            "PriorityChanged",
-            "IncidentAcknowledged",
-            "IncidentAssigned",
-            "IncidentCommented",
-            "IncidentEscalated",
-            "IncidentResolved",
-            "IncidentReopened",
-            "IncidentAlertResolved",
-            "AllAlertsResolved",
+            IncidentEvent::ALERT_ATTACHED,
+            IncidentEvent::PRIORITY_CHANGED,
+            IncidentEvent::ACKNOWLEDGED,
+            IncidentEvent::ASSIGNED,
+            IncidentEvent::COMMENTED,
+            IncidentEvent::ESCALATED,
+            IncidentEvent::RESOLVED,
+            IncidentEvent::REOPENED,
+            IncidentEvent::ALERT_RESOLVED,
+            IncidentEvent::ALL_ALERTS_RESOLVED,
         ],
     ),
-    ("approval_requested", &["ApprovalRequested"]),
+    ("approval_requested", &[ApprovalEvent::REQUESTED]),
     (
         "approval_decided",
-        &["ApprovalGranted", "ApprovalRejected", "ApprovalExpired"],
-    ),
-    (
-        "execution_updated",
         &[
-            "ExecutionRequested",
-            "ExecutionDispatched",
-            "InvocationUpdated",
-            "ExecutionSucceeded",
-            "ExecutionFailed",
-            "ExecutionTimedOut",
+            ApprovalEvent::GRANTED,
+            ApprovalEvent::REJECTED,
+            ApprovalEvent::EXPIRED,
         ],
     ),
+    ("execution_updated", ExecutionEvent::TYPES),
+    ("tenant_updated", TenantEvent::TYPES),
 ];
 
-/// The WebSocket message type of a stored event. Event types not in
-/// [`FEED_KINDS`] (added later) fall back on their aggregate, so a new event
-/// still reaches clients under a sensible kind.
-pub fn feed_kind(aggregate_type: &str, event_type: &str) -> &'static str {
-    if let Some((kind, _)) = FEED_KINDS
+/// Event types the feed still delivers, but under the generic kind
+/// [`UNNAMED_KIND`] rather than a kind of their own, each with the reason.
+pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
+    (RunbookEvent::DEFINED, RUNBOOK_REASON),
+    (RunbookEvent::CHANGED, RUNBOOK_REASON),
+    (RunbookEvent::RETIRED, RUNBOOK_REASON),
+];
+
+const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
+     they arrive as kind `event`, and `?types=` selects them by event type";
+
+/// The kind of an event type no feed kind names.
+pub const UNNAMED_KIND: &str = "event";
+
+/// The WebSocket message type of a stored event type.
+pub fn feed_kind(event_type: &str) -> &'static str {
+    FEED_KINDS
         .iter()
         .find(|(_, types)| types.contains(&event_type))
-    {
-        return kind;
-    }
-    match aggregate_type {
-        "Alert" => "alert_updated",
-        "Incident" => "incident_updated",
-        "Approval" => "approval_decided",
-        "Execution" => "execution_updated",
-        "Tenant" => "tenant_updated",
-        _ => "event",
-    }
+        .map_or(UNNAMED_KIND, |(kind, _)| kind)
 }
 
 /// A log event on its way to subscribers. Shared (`Arc`) by all of them: the
@@ -99,7 +104,7 @@ struct WsEventMessage<'a> {
 
 impl FeedEvent {
     pub fn new(event: LogEvent) -> Self {
-        let kind = feed_kind(&event.aggregate_type, &event.event_type);
+        let kind = feed_kind(&event.event_type);
         Self {
             event,
             kind,
@@ -160,23 +165,22 @@ mod tests {
 
     #[test]
     fn event_types_map_to_the_message_types_of_the_contract() {
-        assert_eq!(feed_kind("Alert", "AlertReceived"), "new_alert");
-        assert_eq!(feed_kind("Alert", "AlertAcknowledged"), "alert_updated");
-        assert_eq!(feed_kind("Incident", "IncidentOpened"), "incident_created");
-        assert_eq!(feed_kind("Incident", "PriorityChanged"), "incident_updated");
+        assert_eq!(feed_kind(AlertEvent::RECEIVED), "new_alert");
+        assert_eq!(feed_kind(AlertEvent::ACKNOWLEDGED), "alert_updated");
+        assert_eq!(feed_kind(IncidentEvent::OPENED), "incident_created");
         assert_eq!(
-            feed_kind("Approval", "ApprovalRequested"),
-            "approval_requested"
+            feed_kind(IncidentEvent::PRIORITY_CHANGED),
+            "incident_updated"
         );
+        assert_eq!(feed_kind(ApprovalEvent::REQUESTED), "approval_requested");
+        assert_eq!(feed_kind(ApprovalEvent::REJECTED), "approval_decided");
         assert_eq!(
-            feed_kind("Approval", "ApprovalRejected"),
-            "approval_decided"
-        );
-        assert_eq!(
-            feed_kind("Execution", "InvocationUpdated"),
+            feed_kind(ExecutionEvent::INVOCATION_UPDATED),
             "execution_updated"
         );
-        assert_eq!(feed_kind("Incident", "SomethingNew"), "incident_updated");
-        assert_eq!(feed_kind("Tenant", "ApiKeyIssued"), "tenant_updated");
+        assert_eq!(feed_kind(ExecutionEvent::DISPATCHING), "execution_updated");
+        assert_eq!(feed_kind(TenantEvent::API_KEY_ISSUED), "tenant_updated");
+        assert_eq!(feed_kind(RunbookEvent::CHANGED), UNNAMED_KIND);
+        assert_eq!(feed_kind("SomethingNew"), UNNAMED_KIND);
     }
 }

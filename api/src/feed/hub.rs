@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use alertledger_projections::log::{
+use alertledger_eventstore::log::{
     LogCursor, LogFilter, LogReader, LogSignal, LogTailer, TailSettings, WakeOn,
 };
 use futures_util::StreamExt;

@@ -15,6 +15,6 @@ mod event;
 mod hub;
 mod subscription;
 
-pub use event::{feed_kind, FeedEvent, FEED_KINDS};
+pub use event::{feed_kind, FeedEvent, FEED_KINDS, UNNAMED_IN_FEED, UNNAMED_KIND};
 pub use hub::{until_closed, FeedBatch, FeedHub, FeedSettings};
 pub use subscription::{FeedItem, Subscription};

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use alertledger_projections::log::{LogCursor, LogEvent, LogFilter};
+use alertledger_eventstore::log::{LogCursor, LogEvent, LogFilter};
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast;
 

@@ -1,16 +1,16 @@
 //! From normalized alerts to committed receipts.
 
-use alertledger_domain::alert::{Alert, AlertCommand};
+use alertledger_domain::alert::{Alert, AlertCommand, AlertEvent};
 use alertledger_domain::values::{
     AlertId, AlertMessage, AlertSignature, AlertStatus, ApiKeyId, AssetName, DeliveryKey,
     Fingerprint, Labels, Severity, TenantId, ToolSource, WebhookSource,
 };
 use alertledger_domain::DomainServices;
-use alertledger_projections::receipts::{AppendError, ReceiptBatcher, ReceiptRow};
-use alertledger_projections::store::EventMetadata;
+use alertledger_eventstore::receipts::{AppendError, Receipt, ReceiptBatcher};
+use alertledger_eventstore::store::EventMetadata;
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 
 use super::lifecycle::SourceLifecycle;
 use crate::error::ApiError;
@@ -61,7 +61,7 @@ pub struct IngestedAlert {
 /// Turns normalized alerts into stored receipts. Cheap to clone.
 #[derive(Clone)]
 pub struct AlertIngestor {
-    batcher: ReceiptBatcher,
+    batcher: ReceiptBatcher<Alert>,
     directory: TenantDirectory,
     services: DomainServices,
     lifecycle: SourceLifecycle,
@@ -69,7 +69,7 @@ pub struct AlertIngestor {
 
 impl AlertIngestor {
     pub fn new(
-        batcher: ReceiptBatcher,
+        batcher: ReceiptBatcher<Alert>,
         directory: TenantDirectory,
         services: DomainServices,
         lifecycle: SourceLifecycle,
@@ -129,7 +129,7 @@ impl AlertIngestor {
             return Ok(Vec::new());
         }
         let count = alerts.len();
-        let mut rows = Vec::with_capacity(count);
+        let mut receipts = Vec::with_capacity(count);
         let mut ids = Vec::with_capacity(count);
         for (index, alert) in alerts.into_iter().enumerate() {
             let delivery_key = delivery_key(delivery.request_key.as_deref(), index, count, &alert)?;
@@ -161,12 +161,12 @@ impl AlertIngestor {
                 fingerprint: alert.fingerprint,
                 asset_known,
             };
-            rows.extend(self.receipt_rows(alert_id, command, &metadata).await?);
+            receipts.extend(self.receipts(alert_id, command, metadata).await?);
             ids.push(alert_id);
         }
         let outcomes = self
             .batcher
-            .append(rows)
+            .append(receipts)
             .await
             .map_err(|error| match error {
                 AppendError::Database(cause) => ApiError::database(&cause),
@@ -185,33 +185,28 @@ impl AlertIngestor {
 
     /// Runs the receipt through the `Alert` aggregate, so its rules apply here
     /// exactly as for any other command.
-    async fn receipt_rows(
+    async fn receipts(
         &self,
         alert_id: AlertId,
         command: AlertCommand,
-        metadata: &EventMetadata,
-    ) -> Result<Vec<ReceiptRow>, ApiError> {
+        metadata: EventMetadata,
+    ) -> Result<Vec<Receipt<AlertEvent>>, ApiError> {
         let mut alert = Alert::default();
         let sink = EventSink::default();
         alert
             .handle(command, &self.services, &sink)
             .await
             .map_err(|error| ApiError::internal(&error))?;
-        let metadata = metadata.to_json_text();
-        sink.collect()
+        Ok(sink
+            .collect()
             .await
             .into_iter()
-            .map(|event| {
-                Ok(ReceiptRow {
-                    aggregate_id: alert_id.to_string(),
-                    event_type: event.event_type(),
-                    event_version: event.event_version(),
-                    payload: serde_json::to_string(&event)
-                        .map_err(|error| ApiError::internal(&error))?,
-                    metadata: metadata.clone(),
-                })
+            .map(|event| Receipt {
+                aggregate_id: alert_id.to_string(),
+                event,
+                metadata: metadata.clone(),
             })
-            .collect()
+            .collect())
     }
 }
 

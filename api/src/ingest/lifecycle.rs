@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use alertledger_domain::alert::{Alert, AlertCommand, AlertError};
 use alertledger_domain::values::{Actor, AlertId, Fingerprint, Role, UserId};
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::queries;
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;
 use sqlx::PgPool;
@@ -77,13 +78,9 @@ impl SourceLifecycle {
                     AlertError::AlreadyAcknowledged,
                 )
                 .await?;
-            let position: i64 = sqlx::query_scalar(
-                "SELECT position FROM events WHERE aggregate_type = 'Alert' AND aggregate_id = $1
-                  ORDER BY sequence DESC LIMIT 1",
-            )
-            .bind(&alert_id)
-            .fetch_one(&self.pool)
-            .await?;
+            let position = queries::last_position::<Alert>(&self.pool, &alert_id)
+                .await?
+                .ok_or_else(|| ApiError::database(&sqlx::Error::RowNotFound))?;
             let alert_id = AlertId::parse(&alert_id).map_err(|error| ApiError::internal(&error))?;
             acknowledged.push(IngestedAlert {
                 alert_id,
@@ -102,24 +99,13 @@ impl SourceLifecycle {
         fingerprint: &Fingerprint,
         began_by: Option<DateTime<Utc>>,
     ) -> Result<Vec<String>, ApiError> {
-        Ok(sqlx::query_scalar(
-            "SELECT r.aggregate_id FROM events r
-              WHERE r.tenant_id = $1 AND r.event_type = 'AlertReceived'
-                AND r.payload -> 'AlertReceived' ->> 'fingerprint' = $2
-                AND r.payload -> 'AlertReceived' ->> 'status' = 'firing'
-                AND ($3::timestamptz IS NULL
-                     OR (r.payload -> 'AlertReceived' ->> 'occurred_at')::timestamptz <= $3)
-                AND NOT EXISTS (SELECT 1 FROM events x
-                                 WHERE x.aggregate_type = 'Alert' AND x.aggregate_id = r.aggregate_id
-                                   AND x.event_type = 'AlertResolvedBySource')
-              ORDER BY r.position DESC
-              LIMIT $4",
+        Ok(queries::open_alerts_with_fingerprint(
+            &self.pool,
+            *delivery.tenant_id.as_uuid(),
+            fingerprint.as_str(),
+            began_by,
+            MAX_MATCHES,
         )
-        .bind(delivery.tenant_id.as_uuid())
-        .bind(fingerprint.as_str())
-        .bind(began_by)
-        .bind(MAX_MATCHES)
-        .fetch_all(&self.pool)
         .await?)
     }
 

@@ -2,8 +2,8 @@
 //! scoped to the tenants the caller may read.
 
 use alertledger_domain::values::{AlertStatus, AssetName, Severity};
-use alertledger_projections::read_models::alerts::{self, AlertQuery, AlertRow};
-use alertledger_projections::read_models::page::Page;
+use alertledger_projections::alerts::{self, AlertQuery, AlertRow};
+use alertledger_projections::page::Page;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;

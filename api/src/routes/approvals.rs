@@ -9,8 +9,8 @@
 
 use alertledger_domain::approval::{ApprovalCommand, ApprovalError};
 use alertledger_domain::values::{ApprovalId, Note};
-use alertledger_projections::read_models::page::Page;
-use alertledger_projections::read_models::remediation::{self, ApprovalRow};
+use alertledger_projections::page::Page;
+use alertledger_projections::remediation::{self, ApprovalRow};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};

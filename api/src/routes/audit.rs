@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit`: who did what, newest first, from the `audit_entries`
 //! read model, scoped to the tenants the caller may read.
 
-use alertledger_projections::read_models::audit::{self, AuditError, AuditPage, AuditQuery};
+use alertledger_projections::audit::{self, AuditError, AuditPage, AuditQuery};
 use axum::extract::{Query, State};
 use axum::Json;
 use serde::Deserialize;

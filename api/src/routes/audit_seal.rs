@@ -9,8 +9,8 @@
 //!   tenant's data: any authenticated caller.
 
 use alertledger_domain::values::TenantId;
-use alertledger_projections::sealed_log::{self, SealStoreError, StoredCheckpoint};
 use alertledger_seal::{Hash, PublicKey, SignedCheckpoint};
+use alertledger_sealed_log::{self as sealed_log, SealStoreError, StoredCheckpoint};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;

@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
-use alertledger_domain::tenant::TenantCommand;
-use alertledger_projections::projector::wait_until_applied;
+use alertledger_domain::tenant::{Tenant, TenantCommand};
+use alertledger_eventstore::consumer::wait_until_applied;
+use alertledger_eventstore::queries;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -56,14 +57,10 @@ pub async fn correlate(
         actor: caller.actor()?,
     };
     execute(&state, &caller, &headers, tenant, command).await?;
-    let position: i64 = sqlx::query_scalar(
-        "SELECT position FROM events WHERE aggregate_type = 'Tenant' AND aggregate_id = $1
-          ORDER BY sequence DESC LIMIT 1",
-    )
-    .bind(tenant.to_string())
-    .fetch_one(state.pool())
-    .await
-    .map_err(|error| ApiError::database(&error))?;
+    let position = queries::last_position::<Tenant>(state.pool(), &tenant.to_string())
+        .await
+        .and_then(|found| found.ok_or(sqlx::Error::RowNotFound))
+        .map_err(|error| ApiError::database(&error))?;
     let completed = wait_until_applied(state.pool(), CORRELATOR, position, WAIT)
         .await
         .map_err(|error| ApiError::database(&error))?;

@@ -3,7 +3,7 @@
 //! `after` as an export.
 
 use alertledger_domain::values::TenantId;
-use alertledger_projections::log::{LogCursor, LogEvent, LogFilter, LogReader};
+use alertledger_eventstore::log::{LogCursor, LogEvent, LogFilter, LogReader};
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header::{ACCEPT, CONTENT_TYPE};

@@ -1,8 +1,8 @@
 //! Executions (API.md): list and show, from the `executions` read model
 //! (status per instance, output excerpts, the SSM command id).
 
-use alertledger_projections::read_models::page::Page;
-use alertledger_projections::read_models::remediation::{self, ExecutionRow};
+use alertledger_projections::page::Page;
+use alertledger_projections::remediation::{self, ExecutionRow};
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use uuid::Uuid;

@@ -1,7 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (it can do its job).
 
-use alertledger_projections::projector::status::statuses;
-use alertledger_projections::projector::Checkpoint;
+use alertledger_eventstore::consumer::status::statuses;
+use alertledger_eventstore::consumer::Checkpoint;
 use alertledger_schema::MIGRATOR;
 use axum::extract::State;
 use axum::http::StatusCode;

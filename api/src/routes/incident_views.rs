@@ -3,10 +3,10 @@
 
 use alertledger_domain::incident::IncidentStatus;
 use alertledger_domain::values::Severity;
-use alertledger_projections::read_models::incidents::{
+use alertledger_projections::incidents::{
     self, IncidentAlerts, IncidentQuery, IncidentRow, IncidentSort, TimelineRow,
 };
-use alertledger_projections::read_models::page::Page;
+use alertledger_projections::page::Page;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};

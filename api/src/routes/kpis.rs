@@ -2,7 +2,7 @@
 //! a range of days, from the `kpi_daily` read model, or as history stood at
 //! `as_of`.
 
-use alertledger_projections::read_models::kpis::{self, KpiError, KpiSummary};
+use alertledger_projections::kpis::{self, KpiError, KpiSummary};
 use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{Duration, Utc};

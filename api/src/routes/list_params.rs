@@ -1,8 +1,8 @@
 //! What every read-model list route reads from its query string the same way:
 //! the page size, the cursor and the tenants to list.
 
-use alertledger_projections::read_models::page::{QueryError, DEFAULT_LIMIT, MAX_LIMIT};
-use alertledger_projections::read_models::remediation::RemediationQuery;
+use alertledger_projections::page::{QueryError, DEFAULT_LIMIT, MAX_LIMIT};
+use alertledger_projections::remediation::RemediationQuery;
 
 use crate::error::ApiError;
 

@@ -4,8 +4,8 @@
 //! checkpoints, the log), so each scrape reads them and encodes them with
 //! `prometheus-client`; there is nothing to keep in memory between scrapes.
 
-use alertledger_projections::projector::status::statuses;
-use alertledger_projections::projector::Checkpoint;
+use alertledger_eventstore::consumer::status::statuses;
+use alertledger_eventstore::consumer::Checkpoint;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};

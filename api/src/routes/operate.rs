@@ -4,7 +4,7 @@
 //! and turning store failures and invalid fields into API errors.
 
 use alertledger_domain::values::{TenantId, ValueError};
-use alertledger_projections::store::{AggregateStore, EventMetadata};
+use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use cqrs_es::{Aggregate, AggregateError};
 
 use crate::auth::{Action, Caller};

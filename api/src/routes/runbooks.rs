@@ -10,15 +10,15 @@ use std::collections::BTreeMap;
 
 use alertledger_domain::approval::ApprovalCommand;
 use alertledger_domain::execution::{ExecutionCommand, ExecutionError};
-use alertledger_domain::incident::IncidentStatus;
-use alertledger_domain::runbook::{Runbook, RunbookCommand, RunbookError, RunbookSpec};
+use alertledger_domain::runbook::{
+    runnable_on, target_instances, NotRunnable, Runbook, RunbookCommand, RunbookError, RunbookSpec,
+};
 use alertledger_domain::values::{
     AlertSignature, ApprovalId, ExecutionId, IncidentId, Risk, RunbookAction, RunbookId,
     RunbookName, SsmDocumentName, TenantId,
 };
-use alertledger_domain::Clock;
-use alertledger_projections::read_models::page::Page;
-use alertledger_projections::read_models::remediation::{self, RunbookRow};
+use alertledger_projections::page::Page;
+use alertledger_projections::remediation::{self, RunbookRow};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -203,16 +203,15 @@ pub async fn execute_runbook(
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (runbook_id, runbook) = readable_runbook(&state, &caller, &id).await?;
-    let (Some(tenant_id), Some(spec)) = (runbook.tenant_id(), runbook.spec().cloned()) else {
+    let (Some(tenant_id), Some(risk)) = (runbook.tenant_id(), runbook.spec().map(|spec| spec.risk))
+    else {
         return Err(runbook_not_found());
     };
-    caller.authorize(Action::RunRunbook(spec.risk), &tenant_id)?;
+    caller.authorize(Action::RunRunbook(risk), &tenant_id)?;
+    // Said before the incident is looked up, so a retired runbook answers
+    // the same whatever incident is named; `runnable_on` below holds the rule.
     if runbook.is_retired() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "runbook_retired",
-            "the runbook has been retired",
-        ));
+        return Err(not_runnable(&NotRunnable::RunbookUnavailable));
     }
     let incident_not_found = || ApiError::not_found("incident_not_found", "no such incident");
     let incident_id = IncidentId::parse(&body.incident_id).map_err(|_| incident_not_found())?;
@@ -224,20 +223,16 @@ pub async fn execute_runbook(
     if incident.tenant_id() != Some(tenant_id) {
         return Err(incident_not_found());
     }
-    if incident.status() == IncidentStatus::Resolved {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "incident_resolved",
-            "the incident is resolved; reopen it to run a runbook on it",
-        ));
-    }
+    let spec = runnable_on(&runbook, &incident)
+        .map_err(|reason| not_runnable(&reason))?
+        .clone();
     let metadata = caller.event_metadata(&headers);
     let actor = caller.actor()?;
     if spec.risk.requires_approval() {
         let approval_id = ApprovalId::new_v7();
         let ttl = chrono::Duration::from_std(state.remediation().approval_ttl)
             .unwrap_or_else(|_| chrono::Duration::hours(1));
-        let expires_at = alertledger_domain::SystemClock.now() + ttl;
+        let expires_at = state.services().now() + ttl;
         let command = ApprovalCommand::RequestApproval {
             approval_id,
             tenant_id,
@@ -275,19 +270,8 @@ pub async fn execute_runbook(
         .load(&tenant_id.to_string())
         .await
         .map_err(|error| store_failure(error, "tenant"))?;
-    let instance_ids = incident
-        .asset()
-        .and_then(|asset| tenant.asset(asset))
-        .map(|settings| settings.instance_ids().to_vec())
-        .unwrap_or_default();
-    if instance_ids.is_empty() {
-        let asset = incident.asset().map_or("?", |asset| asset.as_str());
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "no_target_instances",
-            format!("asset {asset} has no registered instance_ids (PUT /api/v1/tenants/{{id}}/assets/{{asset}})"),
-        ));
-    }
+    let instance_ids =
+        target_instances(&incident, &tenant).map_err(|reason| not_runnable(&reason))?;
     let execution_id = ExecutionId::new_v7();
     let command = ExecutionCommand::RequestExecution {
         execution_id,
@@ -322,6 +306,27 @@ pub async fn execute_runbook(
             "instance_ids": instance_ids,
         })),
     ))
+}
+
+/// 409 for a runbook that may not run on the incident, saying why.
+fn not_runnable(reason: &NotRunnable) -> ApiError {
+    match reason {
+        NotRunnable::RunbookUnavailable => ApiError::new(
+            StatusCode::CONFLICT,
+            "runbook_retired",
+            "the runbook has been retired",
+        ),
+        NotRunnable::IncidentResolved => ApiError::new(
+            StatusCode::CONFLICT,
+            "incident_resolved",
+            "the incident is resolved; reopen it to run a runbook on it",
+        ),
+        NotRunnable::NoTargetInstances { .. } => ApiError::new(
+            StatusCode::CONFLICT,
+            "no_target_instances",
+            format!("{reason} (PUT /api/v1/tenants/{{id}}/assets/{{asset}})"),
+        ),
+    }
 }
 
 /// The runbook of a path, for a caller who may read its tenant (else 404).

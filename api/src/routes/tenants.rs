@@ -10,7 +10,7 @@ use alertledger_domain::values::{
     ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
     TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
 };
-use alertledger_projections::store::EventMetadata;
+use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use alertledger_domain::tenant::TenantCommand;
 use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
-use alertledger_projections::store::EventMetadata;
+use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};

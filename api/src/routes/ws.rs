@@ -13,8 +13,8 @@
 
 use std::borrow::Cow;
 
-use alertledger_projections::log::LogFilter;
-use alertledger_projections::read_models::{incidents, kpis};
+use alertledger_eventstore::log::LogFilter;
+use alertledger_projections::{incidents, kpis};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderValue;

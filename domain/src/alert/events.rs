@@ -67,15 +67,16 @@ impl AlertEvent {
     }
 }
 
+crate::event_types::event_type_names!(AlertEvent {
+    AlertReceived => RECEIVED,
+    AlertAcknowledged => ACKNOWLEDGED,
+    AlertCorrelated => CORRELATED,
+    AlertResolvedBySource => RESOLVED_BY_SOURCE,
+});
+
 impl DomainEvent for AlertEvent {
     fn event_type(&self) -> String {
-        match self {
-            Self::AlertReceived { .. } => "AlertReceived",
-            Self::AlertAcknowledged { .. } => "AlertAcknowledged",
-            Self::AlertCorrelated { .. } => "AlertCorrelated",
-            Self::AlertResolvedBySource { .. } => "AlertResolvedBySource",
-        }
-        .to_owned()
+        self.type_name().to_owned()
     }
 
     fn event_version(&self) -> String {

@@ -58,15 +58,16 @@ impl ApprovalEvent {
     }
 }
 
+crate::event_types::event_type_names!(ApprovalEvent {
+    ApprovalRequested => REQUESTED,
+    ApprovalGranted => GRANTED,
+    ApprovalRejected => REJECTED,
+    ApprovalExpired => EXPIRED,
+});
+
 impl DomainEvent for ApprovalEvent {
     fn event_type(&self) -> String {
-        match self {
-            Self::ApprovalRequested { .. } => "ApprovalRequested",
-            Self::ApprovalGranted { .. } => "ApprovalGranted",
-            Self::ApprovalRejected { .. } => "ApprovalRejected",
-            Self::ApprovalExpired { .. } => "ApprovalExpired",
-        }
-        .to_owned()
+        self.type_name().to_owned()
     }
 
     fn event_version(&self) -> String {

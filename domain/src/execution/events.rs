@@ -93,18 +93,19 @@ impl ExecutionEvent {
     }
 }
 
+crate::event_types::event_type_names!(ExecutionEvent {
+    ExecutionRequested => REQUESTED,
+    ExecutionDispatching => DISPATCHING,
+    ExecutionDispatched => DISPATCHED,
+    InvocationUpdated => INVOCATION_UPDATED,
+    ExecutionSucceeded => SUCCEEDED,
+    ExecutionFailed => FAILED,
+    ExecutionTimedOut => TIMED_OUT,
+});
+
 impl DomainEvent for ExecutionEvent {
     fn event_type(&self) -> String {
-        match self {
-            Self::ExecutionRequested { .. } => "ExecutionRequested",
-            Self::ExecutionDispatching { .. } => "ExecutionDispatching",
-            Self::ExecutionDispatched { .. } => "ExecutionDispatched",
-            Self::InvocationUpdated { .. } => "InvocationUpdated",
-            Self::ExecutionSucceeded { .. } => "ExecutionSucceeded",
-            Self::ExecutionFailed { .. } => "ExecutionFailed",
-            Self::ExecutionTimedOut { .. } => "ExecutionTimedOut",
-        }
-        .to_owned()
+        self.type_name().to_owned()
     }
 
     fn event_version(&self) -> String {

@@ -119,22 +119,23 @@ impl IncidentEvent {
     }
 }
 
+crate::event_types::event_type_names!(IncidentEvent {
+    IncidentOpened => OPENED,
+    AlertAttached => ALERT_ATTACHED,
+    PriorityChanged => PRIORITY_CHANGED,
+    IncidentAcknowledged => ACKNOWLEDGED,
+    IncidentAssigned => ASSIGNED,
+    IncidentCommented => COMMENTED,
+    IncidentEscalated => ESCALATED,
+    IncidentResolved => RESOLVED,
+    IncidentReopened => REOPENED,
+    IncidentAlertResolved => ALERT_RESOLVED,
+    AllAlertsResolved => ALL_ALERTS_RESOLVED,
+});
+
 impl DomainEvent for IncidentEvent {
     fn event_type(&self) -> String {
-        match self {
-            Self::IncidentOpened { .. } => "IncidentOpened",
-            Self::AlertAttached { .. } => "AlertAttached",
-            Self::PriorityChanged { .. } => "PriorityChanged",
-            Self::IncidentAcknowledged { .. } => "IncidentAcknowledged",
-            Self::IncidentAssigned { .. } => "IncidentAssigned",
-            Self::IncidentCommented { .. } => "IncidentCommented",
-            Self::IncidentEscalated { .. } => "IncidentEscalated",
-            Self::IncidentResolved { .. } => "IncidentResolved",
-            Self::IncidentReopened { .. } => "IncidentReopened",
-            Self::IncidentAlertResolved { .. } => "IncidentAlertResolved",
-            Self::AllAlertsResolved { .. } => "AllAlertsResolved",
-        }
-        .to_owned()
+        self.type_name().to_owned()
     }
 
     fn event_version(&self) -> String {

@@ -44,14 +44,15 @@ impl RunbookEvent {
     }
 }
 
+crate::event_types::event_type_names!(RunbookEvent {
+    RunbookDefined => DEFINED,
+    RunbookChanged => CHANGED,
+    RunbookRetired => RETIRED,
+});
+
 impl DomainEvent for RunbookEvent {
     fn event_type(&self) -> String {
-        match self {
-            Self::RunbookDefined { .. } => "RunbookDefined",
-            Self::RunbookChanged { .. } => "RunbookChanged",
-            Self::RunbookRetired { .. } => "RunbookRetired",
-        }
-        .to_owned()
+        self.type_name().to_owned()
     }
 
     fn event_version(&self) -> String {

@@ -123,23 +123,24 @@ impl TenantEvent {
     }
 }
 
+crate::event_types::event_type_names!(TenantEvent {
+    TenantRegistered => REGISTERED,
+    ApiKeyIssued => API_KEY_ISSUED,
+    ApiKeyRevoked => API_KEY_REVOKED,
+    WebhookSecretAdded => WEBHOOK_SECRET_ADDED,
+    WebhookSecretRevoked => WEBHOOK_SECRET_REVOKED,
+    SigningRequirementChanged => SIGNING_REQUIREMENT_CHANGED,
+    CorrelationPolicyChanged => CORRELATION_POLICY_CHANGED,
+    RateLimitChanged => RATE_LIMIT_CHANGED,
+    AssetUpserted => ASSET_UPSERTED,
+    AwsRoleConfigured => AWS_ROLE_CONFIGURED,
+    SnsSubscriptionRequested => SNS_SUBSCRIPTION_REQUESTED,
+    CorrelationRequested => CORRELATION_REQUESTED,
+});
+
 impl DomainEvent for TenantEvent {
     fn event_type(&self) -> String {
-        match self {
-            Self::TenantRegistered { .. } => "TenantRegistered",
-            Self::ApiKeyIssued { .. } => "ApiKeyIssued",
-            Self::ApiKeyRevoked { .. } => "ApiKeyRevoked",
-            Self::WebhookSecretAdded { .. } => "WebhookSecretAdded",
-            Self::WebhookSecretRevoked { .. } => "WebhookSecretRevoked",
-            Self::SigningRequirementChanged { .. } => "SigningRequirementChanged",
-            Self::CorrelationPolicyChanged { .. } => "CorrelationPolicyChanged",
-            Self::RateLimitChanged { .. } => "RateLimitChanged",
-            Self::AssetUpserted { .. } => "AssetUpserted",
-            Self::AwsRoleConfigured { .. } => "AwsRoleConfigured",
-            Self::SnsSubscriptionRequested { .. } => "SnsSubscriptionRequested",
-            Self::CorrelationRequested { .. } => "CorrelationRequested",
-        }
-        .to_owned()
+        self.type_name().to_owned()
     }
 
     fn event_version(&self) -> String {

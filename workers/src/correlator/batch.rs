@@ -14,11 +14,11 @@ use alertledger_domain::values::{
     Note, PriorityScore, Role, ToolSource, UserId,
 };
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogEvent;
-use alertledger_projections::projector::rows;
-use alertledger_projections::projector::{ProjectionError, Target};
-use alertledger_projections::store::EventMetadata;
-use alertledger_projections::unit_of_work::{Loaded, UnitOfWork};
+use alertledger_eventstore::consumer::rows;
+use alertledger_eventstore::consumer::{ConsumerError, Target};
+use alertledger_eventstore::log::LogEvent;
+use alertledger_eventstore::store::EventMetadata;
+use alertledger_eventstore::unit_of_work::{Loaded, UnitOfWork};
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::PgConnection;
@@ -41,7 +41,7 @@ enum Fact {
 }
 
 impl Fact {
-    fn decode(event: &LogEvent) -> Result<Self, ProjectionError> {
+    fn decode(event: &LogEvent) -> Result<Self, ConsumerError> {
         Ok(match event.aggregate_type.as_str() {
             "Alert" => Self::Alert(decode(event)?),
             "Tenant" => Self::Tenant(decode(event)?),
@@ -101,7 +101,7 @@ impl<'c> CorrelationBatch<'c> {
     pub async fn run(
         mut self,
         events: &[LogEvent],
-    ) -> Result<HashMap<String, Loaded<Incident>>, ProjectionError> {
+    ) -> Result<HashMap<String, Loaded<Incident>>, ConsumerError> {
         // Each payload is decoded once, for the prefetch and the decisions alike.
         let facts = events
             .iter()
@@ -115,11 +115,7 @@ impl<'c> CorrelationBatch<'c> {
     }
 
     /// Loads the tenants and alerts the batch names with one query each.
-    async fn prefetch(
-        &mut self,
-        events: &[LogEvent],
-        facts: &[Fact],
-    ) -> Result<(), ProjectionError> {
+    async fn prefetch(&mut self, events: &[LogEvent], facts: &[Fact]) -> Result<(), ConsumerError> {
         let tenant_keys: Vec<serde_json::Value> = events
             .iter()
             .map(|event| event.tenant_id)
@@ -142,7 +138,7 @@ impl<'c> CorrelationBatch<'c> {
     /// Loads the key rows the batch's receipts will need, with one query. Keys
     /// are rendered under the policies as the batch starts; a policy change
     /// inside the batch only means a few rows load on demand instead.
-    async fn prefetch_keys(&mut self, facts: &[Fact]) -> Result<(), ProjectionError> {
+    async fn prefetch_keys(&mut self, facts: &[Fact]) -> Result<(), ConsumerError> {
         let mut wanted = HashSet::new();
         for fact in facts {
             if let Fact::Alert(AlertEvent::AlertReceived {
@@ -184,7 +180,7 @@ impl<'c> CorrelationBatch<'c> {
         Ok(())
     }
 
-    async fn handle(&mut self, event: &LogEvent, fact: Fact) -> Result<(), ProjectionError> {
+    async fn handle(&mut self, event: &LogEvent, fact: Fact) -> Result<(), ConsumerError> {
         match fact {
             Fact::Alert(alert) => match alert {
                 AlertEvent::AlertReceived {
@@ -280,7 +276,7 @@ impl<'c> CorrelationBatch<'c> {
         key_id: &KeyId,
         alerts: Vec<WaitingAlert>,
         trigger: Trigger,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let tenant = self.tenant(key_id.0).clone();
         let window = i64::from(tenant.policy.time_window_minutes());
         self.dirty_keys.insert(key_id.clone());
@@ -342,7 +338,7 @@ impl<'c> CorrelationBatch<'c> {
         alert: &WaitingAlert,
         reason: CorrelationReason,
         critical: bool,
-    ) -> Result<bool, ProjectionError> {
+    ) -> Result<bool, ConsumerError> {
         let mut row = self.key(key_id).await?.clone();
         row.count(alert, critical);
         let priority = priority_of(&row, alert.at);
@@ -357,7 +353,7 @@ impl<'c> CorrelationBatch<'c> {
             .await?
         {
             Err(IncidentError::IncidentResolved) => return Ok(false),
-            Err(error) => return Err(ProjectionError::event(cause, error)),
+            Err(error) => return Err(ConsumerError::event(cause, error)),
             Ok(()) => {}
         }
         self.correlate_alert(cause, alert.alert_id, incident_id, reason)
@@ -374,7 +370,7 @@ impl<'c> CorrelationBatch<'c> {
         tenant: &TenantRow,
         group: Vec<WaitingAlert>,
         trigger: Trigger,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let Some(first) = group.first().cloned() else {
             return Ok(());
         };
@@ -415,9 +411,9 @@ impl<'c> CorrelationBatch<'c> {
             tenant_id: key_id.0.into(),
             key: key_id.1.clone(),
             first_alert: AlertId::from_uuid(first.alert_id),
-            asset: AssetName::parse(&first.asset).map_err(|e| ProjectionError::event(cause, e))?,
+            asset: AssetName::parse(&first.asset).map_err(|e| ConsumerError::event(cause, e))?,
             signature: AlertSignature::parse(&first.signature)
-                .map_err(|e| ProjectionError::event(cause, e))?,
+                .map_err(|e| ConsumerError::event(cause, e))?,
             severity: first.severity,
             priority: priority_of(&row, first.at),
             reason: opened_reason.clone(),
@@ -425,7 +421,7 @@ impl<'c> CorrelationBatch<'c> {
         };
         self.execute_on_incident(cause, incident_id.into(), command, first.alert_id)
             .await?
-            .map_err(|error| ProjectionError::event(cause, error))?;
+            .map_err(|error| ConsumerError::event(cause, error))?;
         self.correlate_alert(cause, first.alert_id, incident_id.into(), opened_reason)
             .await?;
         *self.key(key_id).await? = row;
@@ -444,7 +440,7 @@ impl<'c> CorrelationBatch<'c> {
                 .attach(cause, key_id, incident_id.into(), &alert, reason, critical)
                 .await?
             {
-                return Err(ProjectionError::event(
+                return Err(ConsumerError::event(
                     cause,
                     format!("incident {incident_id} was resolved while it was being opened"),
                 ));
@@ -458,7 +454,7 @@ impl<'c> CorrelationBatch<'c> {
         &mut self,
         cause: &LogEvent,
         tenant: Uuid,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let stored: Vec<Json<KeyRow>> = sqlx::query_scalar(&format!(
             "SELECT to_jsonb(k) FROM {} k WHERE tenant_id = $1 AND pending <> '[]' ORDER BY key",
             self.target.table("correlator_keys")
@@ -495,7 +491,7 @@ impl<'c> CorrelationBatch<'c> {
         &mut self,
         cause: &LogEvent,
         tenant: Uuid,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let alert_id = parse_uuid(cause, &cause.aggregate_id)?;
         let incident = self
             .alerts
@@ -518,7 +514,7 @@ impl<'c> CorrelationBatch<'c> {
             .work
             .execute(&incident_key, loaded, command, self.services, &metadata)
             .await
-            .map_err(|error| ProjectionError::event(cause, error))?;
+            .map_err(|error| ConsumerError::event(cause, error))?;
         let all_resolved = events
             .iter()
             .any(|event| matches!(event, IncidentEvent::AllAlertsResolved { .. }));
@@ -531,13 +527,13 @@ impl<'c> CorrelationBatch<'c> {
             self.work
                 .execute(&incident_key, loaded, command, self.services, &metadata)
                 .await
-                .map_err(|error| ProjectionError::event(cause, error))?;
+                .map_err(|error| ConsumerError::event(cause, error))?;
             self.forget_incident(tenant, incident_id.into()).await?;
         }
         Ok(())
     }
 
-    async fn stop_waiting(&mut self, tenant: Uuid, alert_id: Uuid) -> Result<(), ProjectionError> {
+    async fn stop_waiting(&mut self, tenant: Uuid, alert_id: Uuid) -> Result<(), ConsumerError> {
         let stored: Vec<Json<KeyRow>> = sqlx::query_scalar(&format!(
             "SELECT to_jsonb(k) FROM {} k WHERE tenant_id = $1 AND pending @> $2",
             self.target.table("correlator_keys")
@@ -566,7 +562,7 @@ impl<'c> CorrelationBatch<'c> {
         &mut self,
         tenant: Uuid,
         incident_id: Uuid,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let stored: Option<Json<KeyRow>> = sqlx::query_scalar(&format!(
             "SELECT to_jsonb(k) FROM {} k WHERE tenant_id = $1 AND incident_id = $2",
             self.target.table("correlator_keys")
@@ -597,7 +593,7 @@ impl<'c> CorrelationBatch<'c> {
         incident_id: Uuid,
         command: IncidentCommand,
         alert_id: Uuid,
-    ) -> Result<Result<(), IncidentError>, ProjectionError> {
+    ) -> Result<Result<(), IncidentError>, ConsumerError> {
         let id = incident_id.to_string();
         self.load_incident(&id).await?;
         let metadata = metadata_for(cause, alert_id);
@@ -618,7 +614,7 @@ impl<'c> CorrelationBatch<'c> {
         alert_id: Uuid,
         incident_id: Uuid,
         reason: CorrelationReason,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let id = alert_id.to_string();
         self.load_alerts(std::slice::from_ref(&id)).await?;
         let metadata = metadata_for(cause, alert_id);
@@ -632,7 +628,7 @@ impl<'c> CorrelationBatch<'c> {
         self.work
             .execute(&id, loaded, command, self.services, &metadata)
             .await
-            .map_err(|error| ProjectionError::event(cause, error))?;
+            .map_err(|error| ConsumerError::event(cause, error))?;
         Ok(())
     }
 
@@ -643,7 +639,7 @@ impl<'c> CorrelationBatch<'c> {
     }
 
     /// The key's row: from this batch, else stored, else a fresh one.
-    async fn key(&mut self, key_id: &KeyId) -> Result<&mut KeyRow, ProjectionError> {
+    async fn key(&mut self, key_id: &KeyId) -> Result<&mut KeyRow, ConsumerError> {
         let stored = if self.keys.contains_key(key_id) {
             None
         } else {
@@ -659,7 +655,7 @@ impl<'c> CorrelationBatch<'c> {
             .or_insert_with(|| stored.unwrap_or_else(|| KeyRow::new(key_id.0, key_id.1.clone()))))
     }
 
-    async fn load_alerts(&mut self, ids: &[String]) -> Result<(), ProjectionError> {
+    async fn load_alerts(&mut self, ids: &[String]) -> Result<(), ConsumerError> {
         let missing: Vec<String> = ids
             .iter()
             .filter(|id| !self.alerts.contains_key(*id))
@@ -672,7 +668,7 @@ impl<'c> CorrelationBatch<'c> {
         Ok(())
     }
 
-    async fn load_incident(&mut self, id: &str) -> Result<(), ProjectionError> {
+    async fn load_incident(&mut self, id: &str) -> Result<(), ConsumerError> {
         if self.incidents.contains_key(id) {
             return Ok(());
         }
@@ -689,7 +685,7 @@ impl<'c> CorrelationBatch<'c> {
         Ok(())
     }
 
-    async fn write(mut self) -> Result<HashMap<String, Loaded<Incident>>, ProjectionError> {
+    async fn write(mut self) -> Result<HashMap<String, Loaded<Incident>>, ConsumerError> {
         let tenants: Vec<TenantRow> = self
             .dirty_tenants
             .iter()
@@ -735,8 +731,8 @@ fn describe_gap(gap: chrono::Duration) -> String {
     }
 }
 
-fn correlator_actor(cause: &LogEvent) -> Result<Actor, ProjectionError> {
-    let user = UserId::parse(CORRELATOR).map_err(|error| ProjectionError::event(cause, error))?;
+fn correlator_actor(cause: &LogEvent) -> Result<Actor, ConsumerError> {
+    let user = UserId::parse(CORRELATOR).map_err(|error| ConsumerError::event(cause, error))?;
     Ok(Actor::new(user, "correlator", Role::MspAdmin))
 }
 
@@ -749,17 +745,17 @@ fn metadata_for(cause: &LogEvent, alert_id: Uuid) -> EventMetadata {
     }
 }
 
-fn tool(cause: &LogEvent, raw: &str) -> Result<ToolSource, ProjectionError> {
-    ToolSource::parse(raw).map_err(|error| ProjectionError::event(cause, error))
+fn tool(cause: &LogEvent, raw: &str) -> Result<ToolSource, ConsumerError> {
+    ToolSource::parse(raw).map_err(|error| ConsumerError::event(cause, error))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(event: &LogEvent) -> Result<T, ProjectionError> {
+fn decode<T: serde::de::DeserializeOwned>(event: &LogEvent) -> Result<T, ConsumerError> {
     event
         .payload_as()
-        .map_err(|error| ProjectionError::event(event, format!("undecodable payload: {error}")))
+        .map_err(|error| ConsumerError::event(event, format!("undecodable payload: {error}")))
 }
 
-fn parse_uuid(event: &LogEvent, raw: &str) -> Result<Uuid, ProjectionError> {
+fn parse_uuid(event: &LogEvent, raw: &str) -> Result<Uuid, ConsumerError> {
     Uuid::parse_str(raw)
-        .map_err(|error| ProjectionError::event(event, format!("bad aggregate id: {error}")))
+        .map_err(|error| ConsumerError::event(event, format!("bad aggregate id: {error}")))
 }

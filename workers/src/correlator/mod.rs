@@ -1,7 +1,7 @@
 //! The correlator: turns alert receipts into incidents, recording every
 //! decision and its reason as events.
 //!
-//! It is a projector over the log (see `alertledger_projections::projector`)
+//! It is a projector over the log (see `alertledger_eventstore::consumer`)
 //! whose batch records decisions through a unit of work: the decisions, its
 //! working state (`correlator_tenants`, `correlator_keys`) and its checkpoint
 //! commit in one transaction, so a restart resumes with no lost and no doubled
@@ -30,14 +30,17 @@
 mod batch;
 mod state;
 
+use alertledger_domain::alert::AlertEvent;
+use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::tenant::TenantEvent;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use alertledger_domain::incident::Incident;
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogEvent;
-use alertledger_projections::projector::{Projection, ProjectionError, Target};
-use alertledger_projections::unit_of_work::Loaded;
+use alertledger_eventstore::consumer::{ConsumerError, LogConsumer, Target};
+use alertledger_eventstore::log::LogEvent;
+use alertledger_eventstore::unit_of_work::Loaded;
 use async_trait::async_trait;
 use sqlx::PgConnection;
 
@@ -45,15 +48,15 @@ pub use batch::CORRELATOR as CORRELATOR_ACTOR;
 
 /// The events the correlator reads.
 const EVENT_TYPES: &[&str] = &[
-    "AlertReceived",
-    "AlertResolvedBySource",
-    "CorrelationPolicyChanged",
-    "AssetUpserted",
-    "CorrelationRequested",
-    "IncidentResolved",
+    AlertEvent::RECEIVED,
+    AlertEvent::RESOLVED_BY_SOURCE,
+    TenantEvent::CORRELATION_POLICY_CHANGED,
+    TenantEvent::ASSET_UPSERTED,
+    TenantEvent::CORRELATION_REQUESTED,
+    IncidentEvent::RESOLVED,
 ];
 
-/// The correlator as a [`Projection`] (run it with a `ProjectorRunner`).
+/// The correlator as a [`LogConsumer`] (run it with a `ConsumerRunner`).
 pub struct Correlator {
     services: DomainServices,
     incidents: Mutex<IncidentCache>,
@@ -122,7 +125,7 @@ impl Correlator {
 }
 
 #[async_trait]
-impl Projection for Correlator {
+impl LogConsumer for Correlator {
     fn name(&self) -> &'static str {
         Self::NAME
     }
@@ -148,7 +151,7 @@ impl Projection for Correlator {
         conn: &mut PgConnection,
         target: &Target,
         events: &[LogEvent],
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         self.cache().pending.clear();
         let touched =
             batch::CorrelationBatch::new(conn, &self.services, target.clone(), &self.incidents)

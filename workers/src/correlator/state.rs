@@ -2,7 +2,7 @@
 //! `correlator_keys`), as rows the batch loads, folds and writes back.
 
 use alertledger_domain::values::{CorrelationPolicy, Severity};
-use alertledger_projections::projector::rows::ReadModelRow;
+use alertledger_eventstore::consumer::rows::ReadModelRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;

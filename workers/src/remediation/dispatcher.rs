@@ -23,18 +23,20 @@ use std::time::Duration;
 use alertledger_domain::approval::{Approval, ApprovalCommand, ApprovalEvent};
 use alertledger_domain::execution::{Execution, ExecutionCommand, ExecutionEvent};
 use alertledger_domain::incident::{
-    Incident, IncidentCommand, IncidentError, IncidentEvent, IncidentStatus, Resolution,
+    Incident, IncidentCommand, IncidentError, IncidentEvent, Resolution,
 };
-use alertledger_domain::runbook::{Runbook, RunbookEvent};
+use alertledger_domain::runbook::{
+    runnable_on, target_instances, NotRunnable, Runbook, RunbookEvent, RunbookSpec,
+};
 use alertledger_domain::tenant::Tenant;
 use alertledger_domain::values::{
     Actor, ApprovalId, ExecutionId, IncidentId, Note, Risk, RunbookId, TenantId,
 };
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogEvent;
-use alertledger_projections::projector::{Projection, ProjectionError, Target};
-use alertledger_projections::store::EventMetadata;
-use alertledger_projections::unit_of_work::{Loaded, UnitOfWork};
+use alertledger_eventstore::consumer::{ConsumerError, LogConsumer, Target};
+use alertledger_eventstore::log::LogEvent;
+use alertledger_eventstore::store::EventMetadata;
+use alertledger_eventstore::unit_of_work::{Loaded, UnitOfWork};
 use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use sqlx::PgConnection;
@@ -46,18 +48,18 @@ use super::{derived_id, worker_actor, worker_metadata};
 pub const DISPATCHER: &str = "runbook-dispatcher";
 
 const EVENT_TYPES: &[&str] = &[
-    "RunbookDefined",
-    "RunbookChanged",
-    "RunbookRetired",
-    "IncidentOpened",
-    "ApprovalGranted",
-    "ExecutionRequested",
-    "ExecutionSucceeded",
-    "ExecutionFailed",
-    "ExecutionTimedOut",
+    RunbookEvent::DEFINED,
+    RunbookEvent::CHANGED,
+    RunbookEvent::RETIRED,
+    IncidentEvent::OPENED,
+    ApprovalEvent::GRANTED,
+    ExecutionEvent::REQUESTED,
+    ExecutionEvent::SUCCEEDED,
+    ExecutionEvent::FAILED,
+    ExecutionEvent::TIMED_OUT,
 ];
 
-/// The dispatcher as a [`Projection`] (run it with a `ProjectorRunner`).
+/// The dispatcher as a [`LogConsumer`] (run it with a `ConsumerRunner`).
 pub struct RunbookDispatcher {
     services: DomainServices,
     approval_ttl: Duration,
@@ -73,7 +75,7 @@ impl RunbookDispatcher {
 }
 
 #[async_trait]
-impl Projection for RunbookDispatcher {
+impl LogConsumer for RunbookDispatcher {
     fn name(&self) -> &'static str {
         DISPATCHER
     }
@@ -99,7 +101,7 @@ impl Projection for RunbookDispatcher {
         conn: &mut PgConnection,
         target: &Target,
         events: &[LogEvent],
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let mut batch = Batch {
             conn,
             target,
@@ -136,7 +138,7 @@ struct Match {
 }
 
 impl Batch<'_> {
-    async fn apply(&mut self, event: &LogEvent) -> Result<(), ProjectionError> {
+    async fn apply(&mut self, event: &LogEvent) -> Result<(), ConsumerError> {
         match event.aggregate_type.as_str() {
             "Runbook" => self.runbook_changed(event, decode(event)?).await,
             "Incident" => match decode(event)? {
@@ -177,7 +179,7 @@ impl Batch<'_> {
                 _ => Ok(()),
             },
             "Execution" => self.execution_changed(event, decode(event)?).await,
-            other => Err(ProjectionError::event(
+            other => Err(ConsumerError::event(
                 event,
                 format!("unexpected aggregate type {other}"),
             )),
@@ -188,7 +190,7 @@ impl Batch<'_> {
         &mut self,
         event: &LogEvent,
         change: RunbookEvent,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let table = self.target.table("dispatcher_runbooks");
         let runbook_id = parse_uuid(event)?;
         match change {
@@ -235,7 +237,7 @@ impl Batch<'_> {
         &mut self,
         tenant_id: TenantId,
         signature: &str,
-    ) -> Result<Option<Match>, ProjectionError> {
+    ) -> Result<Option<Match>, ConsumerError> {
         let row: Option<(Uuid, String)> = sqlx::query_as(&format!(
             "SELECT runbook_id, risk FROM {} WHERE tenant_id = $1 AND signature = $2
                 AND auto_execute AND NOT retired ORDER BY defined_position LIMIT 1",
@@ -249,7 +251,7 @@ impl Batch<'_> {
             Some((runbook_id, risk)) => Some(Match {
                 runbook_id,
                 risk: risk.parse().map_err(|error| {
-                    ProjectionError::Corrupt(format!("dispatcher_runbooks risk {risk:?}: {error}"))
+                    ConsumerError::Corrupt(format!("dispatcher_runbooks risk {risk:?}: {error}"))
                 })?,
             }),
             None => None,
@@ -262,7 +264,7 @@ impl Batch<'_> {
         tenant_id: TenantId,
         incident_id: IncidentId,
         found: Match,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let runbook_id = RunbookId::from_uuid(found.runbook_id);
         if !found.risk.requires_approval() {
             return self
@@ -303,7 +305,7 @@ impl Batch<'_> {
         incident_id: IncidentId,
         runbook_id: RunbookId,
         approval_id: Option<ApprovalId>,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let metadata = worker_metadata(
             DISPATCHER,
             Some(event.position),
@@ -312,36 +314,17 @@ impl Batch<'_> {
         let runbook: Runbook = self.load_once(&runbook_id.to_string()).await?.state;
         let incident_key = incident_id.to_string();
         let incident = self.incident(&incident_key).await?.state.clone();
-        let spec = match runbook.spec() {
-            Some(spec) if !runbook.is_retired() && runbook.tenant_id() == Some(tenant_id) => {
-                spec.clone()
-            }
-            _ => {
-                let text = format!("Runbook {runbook_id} was not run: it is retired or unknown");
+        let tenant: Tenant = self.load_once(&tenant_id.to_string()).await?.state;
+        let planned = runnable_on(&runbook, &incident).and_then(|spec| {
+            target_instances(&incident, &tenant).map(|instances| (spec.clone(), instances))
+        });
+        let (spec, instance_ids) = match planned {
+            Ok(planned) => planned,
+            Err(reason) => {
+                let text = not_run_comment(runbook_id, runbook.spec(), &reason);
                 return self.comment(event, &incident_key, &text, &metadata).await;
             }
         };
-        if incident.status() == IncidentStatus::Resolved {
-            let text = format!(
-                "Runbook \"{}\" was not run: the incident was resolved meanwhile",
-                spec.name.as_str()
-            );
-            return self.comment(event, &incident_key, &text, &metadata).await;
-        }
-        let tenant: Tenant = self.load_once(&tenant_id.to_string()).await?.state;
-        let instance_ids = incident
-            .asset()
-            .and_then(|asset| tenant.asset(asset))
-            .map(|settings| settings.instance_ids().to_vec())
-            .unwrap_or_default();
-        if instance_ids.is_empty() {
-            let asset = incident.asset().map_or("?", |asset| asset.as_str());
-            let text = format!(
-                "Runbook \"{}\" was not run: asset {asset} has no registered instance_ids",
-                spec.name.as_str()
-            );
-            return self.comment(event, &incident_key, &text, &metadata).await;
-        }
         let cause = match approval_id {
             Some(approval) => derived_id("execution-of-approval", &[*approval.as_uuid()]),
             None => derived_id(
@@ -371,7 +354,7 @@ impl Batch<'_> {
         &mut self,
         event: &LogEvent,
         change: ExecutionEvent,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let execution_id = parse_uuid(event)?;
         let queue = self.target.table("executor_queue");
         let outcome = match change {
@@ -462,7 +445,7 @@ impl Batch<'_> {
                 tracing::info!(incident = %key, "incident already resolved; outcome not applied");
                 Ok(())
             }
-            Err(error) => Err(ProjectionError::event(event, error)),
+            Err(error) => Err(ConsumerError::event(event, error)),
         }
     }
 
@@ -472,7 +455,7 @@ impl Batch<'_> {
         incident_key: &str,
         text: &str,
         metadata: &EventMetadata,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         let command = IncidentCommand::CommentOnIncident {
             text: note(event, text)?,
             actor: self.actor(event)?,
@@ -491,7 +474,7 @@ impl Batch<'_> {
                 metadata,
             )
             .await
-            .map_err(|error| ProjectionError::event(event, error))?;
+            .map_err(|error| ConsumerError::event(event, error))?;
         Ok(())
     }
 
@@ -502,7 +485,7 @@ impl Batch<'_> {
         id: &str,
         command: A::Command,
         metadata: &EventMetadata,
-    ) -> Result<(), ProjectionError>
+    ) -> Result<(), ConsumerError>
     where
         A: Aggregate<Services = DomainServices> + Clone + Default + Tracked,
     {
@@ -519,27 +502,27 @@ impl Batch<'_> {
         A::cache(self).insert(id.to_owned(), loaded);
         match result {
             Ok(_) => Ok(()),
-            Err(error) => Err(ProjectionError::event(event, error)),
+            Err(error) => Err(ConsumerError::event(event, error)),
         }
     }
 
-    async fn incident(&mut self, id: &str) -> Result<&mut Loaded<Incident>, ProjectionError> {
+    async fn incident(&mut self, id: &str) -> Result<&mut Loaded<Incident>, ConsumerError> {
         if !self.incidents.contains_key(id) {
             let loaded = self.load_once(id).await?;
             self.incidents.insert(id.to_owned(), loaded);
         }
         self.incidents
             .get_mut(id)
-            .ok_or_else(|| ProjectionError::Corrupt(format!("incident {id} vanished")))
+            .ok_or_else(|| ConsumerError::Corrupt(format!("incident {id} vanished")))
     }
 
-    async fn load_once<A: Aggregate>(&mut self, id: &str) -> Result<Loaded<A>, ProjectionError> {
+    async fn load_once<A: Aggregate>(&mut self, id: &str) -> Result<Loaded<A>, ConsumerError> {
         let mut loaded = self.work.load::<A>(self.conn, &[id.to_owned()]).await?;
         Ok(loaded.remove(id).unwrap_or_default())
     }
 
-    fn actor(&self, event: &LogEvent) -> Result<Actor, ProjectionError> {
-        worker_actor(DISPATCHER).map_err(|error| ProjectionError::event(event, error))
+    fn actor(&self, event: &LogEvent) -> Result<Actor, ConsumerError> {
+        worker_actor(DISPATCHER).map_err(|error| ConsumerError::event(event, error))
     }
 }
 
@@ -565,21 +548,41 @@ impl Tracked for Execution {
     }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(event: &LogEvent) -> Result<T, ProjectionError> {
+fn decode<T: serde::de::DeserializeOwned>(event: &LogEvent) -> Result<T, ConsumerError> {
     event
         .payload_as()
-        .map_err(|error| ProjectionError::event(event, format!("undecodable payload: {error}")))
+        .map_err(|error| ConsumerError::event(event, format!("undecodable payload: {error}")))
 }
 
-fn parse_uuid(event: &LogEvent) -> Result<Uuid, ProjectionError> {
+fn parse_uuid(event: &LogEvent) -> Result<Uuid, ConsumerError> {
     Uuid::parse_str(&event.aggregate_id)
-        .map_err(|error| ProjectionError::event(event, format!("bad aggregate id: {error}")))
+        .map_err(|error| ConsumerError::event(event, format!("bad aggregate id: {error}")))
 }
 
-fn note(event: &LogEvent, text: &str) -> Result<Note, ProjectionError> {
-    Note::parse(text).map_err(|error| ProjectionError::event(event, error))
+fn note(event: &LogEvent, text: &str) -> Result<Note, ConsumerError> {
+    Note::parse(text).map_err(|error| ConsumerError::event(event, error))
 }
 
-fn missing(event: &LogEvent, id: &str) -> ProjectionError {
-    ProjectionError::event(event, format!("aggregate {id} not loaded"))
+fn missing(event: &LogEvent, id: &str) -> ConsumerError {
+    ConsumerError::event(event, format!("aggregate {id} not loaded"))
+}
+
+/// What the incident's timeline says when the dispatcher runs nothing.
+fn not_run_comment(
+    runbook_id: RunbookId,
+    spec: Option<&RunbookSpec>,
+    reason: &NotRunnable,
+) -> String {
+    match (reason, spec) {
+        (NotRunnable::RunbookUnavailable, _) | (_, None) => {
+            format!("Runbook {runbook_id} was not run: it is retired or unknown")
+        }
+        (NotRunnable::IncidentResolved, Some(spec)) => format!(
+            "Runbook \"{}\" was not run: the incident was resolved meanwhile",
+            spec.name.as_str()
+        ),
+        (NotRunnable::NoTargetInstances { .. }, Some(spec)) => {
+            format!("Runbook \"{}\" was not run: {reason}", spec.name.as_str())
+        }
+    }
 }

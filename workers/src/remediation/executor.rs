@@ -26,9 +26,9 @@ use alertledger_domain::execution::{Execution, ExecutionCommand, ExecutionStatus
 use alertledger_domain::tenant::Tenant;
 use alertledger_domain::values::{InstanceId, InvocationStatus, SsmCommandId};
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::{LogSignal, WakeOn};
-use alertledger_projections::projector::try_instance_lock;
-use alertledger_projections::store::AggregateStore;
+use alertledger_eventstore::consumer::try_instance_lock;
+use alertledger_eventstore::log::{LogSignal, WakeOn};
+use alertledger_eventstore::store::AggregateStore;
 use alertledger_ssm::{CommandRequest, SsmError, SsmService, TenantAccount};
 use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;

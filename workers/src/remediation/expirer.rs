@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use alertledger_domain::approval::{Approval, ApprovalCommand, ApprovalError};
 use alertledger_domain::DomainServices;
-use alertledger_projections::log::LogSignal;
-use alertledger_projections::projector::try_instance_lock;
-use alertledger_projections::read_models::remediation::overdue_approvals;
-use alertledger_projections::store::AggregateStore;
+use alertledger_eventstore::consumer::try_instance_lock;
+use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::store::AggregateStore;
+use alertledger_projections::remediation::overdue_approvals;
 use cqrs_es::AggregateError;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use alertledger_domain::values::{Actor, Role, UserId};
 use alertledger_domain::ValueError;
-use alertledger_projections::store::EventMetadata;
+use alertledger_eventstore::store::EventMetadata;
 use uuid::Uuid;
 
 pub use dispatcher::RunbookDispatcher;

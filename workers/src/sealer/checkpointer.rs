@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertledger_projections::sealed_log::{self, SealStoreError};
 use alertledger_seal::{Checkpoint, CheckpointSigner, Hash, SignedCheckpoint};
+use alertledger_sealed_log::{self as sealed_log, SealStoreError};
 use sqlx::PgPool;
 
 /// Advisory lock key (two-key form: class, then 0) around each checkpoint.

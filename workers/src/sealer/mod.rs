@@ -13,12 +13,12 @@
 
 pub mod checkpointer;
 
-use alertledger_projections::log::LogEvent;
-use alertledger_projections::projector::{Projection, ProjectionError, Target};
-use alertledger_projections::sealed_log::{self, SealStoreError, StoredLeaf, NODE_LEVEL};
+use alertledger_eventstore::consumer::{ConsumerError, LogConsumer, Target};
+use alertledger_eventstore::log::LogEvent;
 use alertledger_seal::encoding::EventFields;
 use alertledger_seal::tree::Subtree;
 use alertledger_seal::{CompactRange, Hash};
+use alertledger_sealed_log::{self as sealed_log, SealStoreError, StoredLeaf, NODE_LEVEL};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use tokio::sync::Mutex;
@@ -61,15 +61,15 @@ pub fn event_fields(event: &LogEvent) -> EventFields<'_> {
     }
 }
 
-fn store_error(error: SealStoreError) -> ProjectionError {
+fn store_error(error: SealStoreError) -> ConsumerError {
     match error {
-        SealStoreError::Database(error) => ProjectionError::Database(error),
-        other => ProjectionError::Corrupt(format!("sealed log: {other}")),
+        SealStoreError::Database(error) => ConsumerError::Database(error),
+        other => ConsumerError::Corrupt(format!("sealed log: {other}")),
     }
 }
 
 #[async_trait]
-impl Projection for Sealer {
+impl LogConsumer for Sealer {
     fn name(&self) -> &'static str {
         SEALER
     }
@@ -93,9 +93,9 @@ impl Projection for Sealer {
         conn: &mut PgConnection,
         target: &Target,
         events: &[LogEvent],
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<(), ConsumerError> {
         if *target != Target::live() {
-            return Err(ProjectionError::Corrupt(
+            return Err(ConsumerError::Corrupt(
                 "the sealer only writes the live seal".to_owned(),
             ));
         }

@@ -1,0 +1,753 @@
+//! KPIs per tenant per UTC day: alerts, incidents (hence noise reduction),
+//! MTTA, MTTR, self-healed, escalations and pending approvals.
+//!
+//! - [`KpiProjection`] — the projector (name `kpis`), owning `kpi_daily` and its
+//!   helper `kpi_incidents` (where each incident stands, so an acknowledgement,
+//!   resolution or reopen can adjust the totals of the day it was opened).
+//! - [`summary`] / [`summary_in`] — the `GET /api/v1/kpis` query over a range
+//!   of days, on the live tables or on any [`Target`].
+//! - [`summary_as_of`] — the same summary as history stood at a past time:
+//!   the projection is built from history into a scratch schema, queried, and
+//!   the schema dropped.
+//!
+//! Incident metrics count on the day the incident was OPENED. MTTA runs from
+//! opening to the first acknowledgement; MTTR from opening to the latest
+//! resolution, and a reopened incident stops counting as resolved until it is
+//! resolved again, so the tables always describe the current state of history.
+
+use std::collections::{BTreeMap, HashMap};
+
+use alertledger_domain::alert::AlertEvent;
+use alertledger_domain::approval::ApprovalEvent;
+use alertledger_domain::incident::{IncidentEvent, Resolution};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use alertledger_eventstore::consumer::rebuild::{
+    build_history, drop_schema, scratch_schema, HistoryOptions, RebuildError, Until,
+};
+use alertledger_eventstore::consumer::rows::{self, ReadModelRow};
+use alertledger_eventstore::consumer::{ConsumerError, LogConsumer, Target};
+use alertledger_eventstore::log::LogEvent;
+
+/// The events the KPIs are made of; the projector never fetches others.
+const EVENT_TYPES: &[&str] = &[
+    AlertEvent::RECEIVED,
+    IncidentEvent::OPENED,
+    IncidentEvent::ACKNOWLEDGED,
+    IncidentEvent::ESCALATED,
+    IncidentEvent::RESOLVED,
+    IncidentEvent::REOPENED,
+    ApprovalEvent::REQUESTED,
+    ApprovalEvent::GRANTED,
+    ApprovalEvent::REJECTED,
+    ApprovalEvent::EXPIRED,
+];
+
+/// Keeps `kpi_daily` and `kpi_incidents`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KpiProjection;
+
+#[async_trait]
+impl LogConsumer for KpiProjection {
+    fn name(&self) -> &'static str {
+        "kpis"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["kpi_daily", "kpi_incidents"]
+    }
+
+    fn event_types(&self) -> Option<&'static [&'static str]> {
+        Some(EVENT_TYPES)
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        target: &Target,
+        events: &[LogEvent],
+    ) -> Result<(), ConsumerError> {
+        let facts = events
+            .iter()
+            .map(|event| fact_of(event).map(|fact| (event, fact)))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let mut incident_keys: Vec<serde_json::Value> = facts
+            .iter()
+            .filter_map(|(_, fact)| fact.incident())
+            .map(|incident_id| serde_json::json!({ "incident_id": incident_id }))
+            .collect();
+        incident_keys.dedup();
+        let mut incidents: HashMap<Uuid, KpiIncident> =
+            rows::load::<KpiIncident>(conn, target, &incident_keys)
+                .await?
+                .into_iter()
+                .map(|row| (row.incident_id, row))
+                .collect();
+
+        // Changes to the daily rows are additive, so they are summed in memory
+        // first and added to the stored rows in one upsert.
+        let mut deltas = DailyDeltas::default();
+        let mut changed = Vec::new();
+        for (event, fact) in facts {
+            fold(event, fact, &mut incidents, &mut deltas)?;
+            if let Some(incident_id) = fact.incident() {
+                changed.push(incident_id);
+            }
+        }
+
+        changed.sort_unstable();
+        changed.dedup();
+        let changed: Vec<KpiIncident> = changed
+            .iter()
+            .filter_map(|incident_id| incidents.remove(incident_id))
+            .collect();
+        rows::upsert(conn, target, &changed).await?;
+
+        let day_keys: Vec<serde_json::Value> = deltas
+            .0
+            .keys()
+            .map(|(tenant_id, day)| serde_json::json!({ "tenant_id": tenant_id, "day": day }))
+            .collect();
+        let mut days: BTreeMap<(Uuid, NaiveDate), KpiDay> =
+            rows::load::<KpiDay>(conn, target, &day_keys)
+                .await?
+                .into_iter()
+                .map(|row| ((row.tenant_id, row.day), row))
+                .collect();
+        for (key, delta) in deltas.0 {
+            match days.get_mut(&key) {
+                Some(day) => day.add(&delta),
+                None => {
+                    days.insert(key, delta);
+                }
+            }
+        }
+        let days: Vec<KpiDay> = days.into_values().collect();
+        rows::upsert(conn, target, &days).await
+    }
+}
+
+/// What one event means for the KPIs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fact {
+    AlertReceived {
+        at: DateTime<Utc>,
+    },
+    IncidentOpened {
+        incident_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    IncidentAcknowledged {
+        incident_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    IncidentEscalated {
+        incident_id: Uuid,
+    },
+    IncidentResolved {
+        incident_id: Uuid,
+        at: DateTime<Utc>,
+        self_healed: bool,
+    },
+    IncidentReopened {
+        incident_id: Uuid,
+    },
+    ApprovalRequested {
+        at: DateTime<Utc>,
+    },
+    /// Granted, rejected or expired.
+    ApprovalClosed {
+        at: DateTime<Utc>,
+    },
+}
+
+impl Fact {
+    fn incident(&self) -> Option<Uuid> {
+        match self {
+            Self::IncidentOpened { incident_id, .. }
+            | Self::IncidentAcknowledged { incident_id, .. }
+            | Self::IncidentEscalated { incident_id }
+            | Self::IncidentResolved { incident_id, .. }
+            | Self::IncidentReopened { incident_id } => Some(*incident_id),
+            Self::AlertReceived { .. }
+            | Self::ApprovalRequested { .. }
+            | Self::ApprovalClosed { .. } => None,
+        }
+    }
+}
+
+fn fact_of(event: &LogEvent) -> Result<Fact, ConsumerError> {
+    let unreadable = |error: serde_json::Error| ConsumerError::event(event, error);
+    match event.event_type.as_str() {
+        AlertEvent::RECEIVED => match event.payload_as::<AlertEvent>().map_err(unreadable)? {
+            AlertEvent::AlertReceived { at, .. } => Ok(Fact::AlertReceived { at: exact(at) }),
+            other => Err(mismatch(event, &other)),
+        },
+        IncidentEvent::OPENED
+        | IncidentEvent::ACKNOWLEDGED
+        | IncidentEvent::ESCALATED
+        | IncidentEvent::RESOLVED
+        | IncidentEvent::REOPENED => {
+            let incident_id = Uuid::parse_str(&event.aggregate_id).map_err(|_| {
+                ConsumerError::event(event, "the incident's aggregate id is not a UUID")
+            })?;
+            match event.payload_as::<IncidentEvent>().map_err(unreadable)? {
+                IncidentEvent::IncidentOpened { at, .. } => Ok(Fact::IncidentOpened {
+                    incident_id,
+                    at: exact(at),
+                }),
+                IncidentEvent::IncidentAcknowledged { at, .. } => Ok(Fact::IncidentAcknowledged {
+                    incident_id,
+                    at: exact(at),
+                }),
+                IncidentEvent::IncidentEscalated { .. } => {
+                    Ok(Fact::IncidentEscalated { incident_id })
+                }
+                IncidentEvent::IncidentResolved { at, resolution, .. } => {
+                    Ok(Fact::IncidentResolved {
+                        incident_id,
+                        at: exact(at),
+                        self_healed: matches!(resolution, Resolution::SelfHealed { .. }),
+                    })
+                }
+                IncidentEvent::IncidentReopened { .. } => {
+                    Ok(Fact::IncidentReopened { incident_id })
+                }
+                other => Err(mismatch(event, &other)),
+            }
+        }
+        ApprovalEvent::REQUESTED
+        | ApprovalEvent::GRANTED
+        | ApprovalEvent::REJECTED
+        | ApprovalEvent::EXPIRED => {
+            match event.payload_as::<ApprovalEvent>().map_err(unreadable)? {
+                ApprovalEvent::ApprovalRequested { at, .. } => {
+                    Ok(Fact::ApprovalRequested { at: exact(at) })
+                }
+                ApprovalEvent::ApprovalGranted { at, .. }
+                | ApprovalEvent::ApprovalRejected { at, .. }
+                | ApprovalEvent::ApprovalExpired { at, .. } => {
+                    Ok(Fact::ApprovalClosed { at: exact(at) })
+                }
+            }
+        }
+        other => Err(ConsumerError::event(
+            event,
+            format!("the kpis projection does not read {other} events"),
+        )),
+    }
+}
+
+fn mismatch(event: &LogEvent, payload: &impl std::fmt::Debug) -> ConsumerError {
+    ConsumerError::event(
+        event,
+        format!("the payload is another event than its type says: {payload:?}"),
+    )
+}
+
+/// `at` as PostgreSQL stores it (microseconds), so that a duration computed
+/// from the event equals one computed from the stored row, whatever the
+/// batch boundaries.
+fn exact(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.trunc_subsecs(6)
+}
+
+/// Applies one fact: the incident's row changes in `incidents`, the daily
+/// totals by `deltas`.
+fn fold(
+    event: &LogEvent,
+    fact: Fact,
+    incidents: &mut HashMap<Uuid, KpiIncident>,
+    deltas: &mut DailyDeltas,
+) -> Result<(), ConsumerError> {
+    let tenant_id = event.tenant_id;
+    match fact {
+        Fact::AlertReceived { at } => deltas.of(tenant_id, at.date_naive()).alerts += 1,
+        Fact::ApprovalRequested { at } => {
+            deltas.of(tenant_id, at.date_naive()).approvals_requested += 1;
+        }
+        Fact::ApprovalClosed { at } => {
+            deltas.of(tenant_id, at.date_naive()).approvals_closed += 1;
+        }
+        Fact::IncidentOpened { incident_id, at } => {
+            if incidents.contains_key(&incident_id) {
+                return Err(ConsumerError::event(event, "the incident is already open"));
+            }
+            let incident = KpiIncident {
+                incident_id,
+                tenant_id,
+                opened_day: at.date_naive(),
+                opened_at: at,
+                acknowledged_at: None,
+                resolved_at: None,
+                self_healed: false,
+                escalated: false,
+            };
+            deltas.of(tenant_id, incident.opened_day).incidents += 1;
+            incidents.insert(incident_id, incident);
+        }
+        Fact::IncidentAcknowledged { incident_id, at } => {
+            let incident = opened(event, incidents, incident_id)?;
+            // Only the first acknowledgement counts (MTTA), also after a reopen.
+            if incident.acknowledged_at.is_none() {
+                incident.acknowledged_at = Some(at);
+                let day = deltas.of(tenant_id, incident.opened_day);
+                day.acknowledged += 1;
+                day.ack_seconds_total.0 += millis_between(incident.opened_at, at);
+            }
+        }
+        Fact::IncidentEscalated { incident_id } => {
+            let incident = opened(event, incidents, incident_id)?;
+            if !incident.escalated {
+                incident.escalated = true;
+                deltas.of(tenant_id, incident.opened_day).escalated += 1;
+            }
+        }
+        Fact::IncidentResolved {
+            incident_id,
+            at,
+            self_healed,
+        } => {
+            let incident = opened(event, incidents, incident_id)?;
+            if incident.resolved_at.is_some() {
+                return Err(ConsumerError::event(
+                    event,
+                    "the incident is already resolved",
+                ));
+            }
+            incident.resolved_at = Some(at);
+            incident.self_healed = self_healed;
+            let day = deltas.of(tenant_id, incident.opened_day);
+            day.resolved += 1;
+            day.resolve_seconds_total.0 += millis_between(incident.opened_at, at);
+            day.self_healed += i64::from(self_healed);
+        }
+        Fact::IncidentReopened { incident_id } => {
+            let incident = opened(event, incidents, incident_id)?;
+            let Some(resolved_at) = incident.resolved_at.take() else {
+                return Err(ConsumerError::event(event, "the incident is not resolved"));
+            };
+            // The resolution no longer holds: take back what it added.
+            let day = deltas.of(tenant_id, incident.opened_day);
+            day.resolved -= 1;
+            day.resolve_seconds_total.0 -= millis_between(incident.opened_at, resolved_at);
+            day.self_healed -= i64::from(incident.self_healed);
+            incident.self_healed = false;
+        }
+    }
+    Ok(())
+}
+
+fn opened<'a>(
+    event: &LogEvent,
+    incidents: &'a mut HashMap<Uuid, KpiIncident>,
+    incident_id: Uuid,
+) -> Result<&'a mut KpiIncident, ConsumerError> {
+    incidents
+        .get_mut(&incident_id)
+        .ok_or_else(|| ConsumerError::event(event, "the incident was never opened"))
+}
+
+fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
+    (to - from).num_milliseconds()
+}
+
+/// Per (tenant, day), what a batch adds to `kpi_daily`.
+#[derive(Debug, Default)]
+struct DailyDeltas(BTreeMap<(Uuid, NaiveDate), KpiDay>);
+
+impl DailyDeltas {
+    fn of(&mut self, tenant_id: Uuid, day: NaiveDate) -> &mut KpiDay {
+        self.0
+            .entry((tenant_id, day))
+            .or_insert_with(|| KpiDay::zero(tenant_id, day))
+    }
+}
+
+/// A row of `kpi_daily`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KpiDay {
+    tenant_id: Uuid,
+    day: NaiveDate,
+    alerts: i64,
+    incidents: i64,
+    acknowledged: i64,
+    ack_seconds_total: Millis,
+    resolved: i64,
+    resolve_seconds_total: Millis,
+    self_healed: i64,
+    escalated: i64,
+    approvals_requested: i64,
+    approvals_closed: i64,
+}
+
+impl KpiDay {
+    fn zero(tenant_id: Uuid, day: NaiveDate) -> Self {
+        Self {
+            tenant_id,
+            day,
+            alerts: 0,
+            incidents: 0,
+            acknowledged: 0,
+            ack_seconds_total: Millis(0),
+            resolved: 0,
+            resolve_seconds_total: Millis(0),
+            self_healed: 0,
+            escalated: 0,
+            approvals_requested: 0,
+            approvals_closed: 0,
+        }
+    }
+
+    fn add(&mut self, delta: &Self) {
+        self.alerts += delta.alerts;
+        self.incidents += delta.incidents;
+        self.acknowledged += delta.acknowledged;
+        self.ack_seconds_total.0 += delta.ack_seconds_total.0;
+        self.resolved += delta.resolved;
+        self.resolve_seconds_total.0 += delta.resolve_seconds_total.0;
+        self.self_healed += delta.self_healed;
+        self.escalated += delta.escalated;
+        self.approvals_requested += delta.approvals_requested;
+        self.approvals_closed += delta.approvals_closed;
+    }
+}
+
+impl ReadModelRow for KpiDay {
+    const TABLE: &'static str = "kpi_daily";
+    const KEY: &'static [&'static str] = &["tenant_id", "day"];
+    const COLUMNS: &'static [&'static str] = &[
+        "tenant_id",
+        "day",
+        "alerts",
+        "incidents",
+        "acknowledged",
+        "ack_seconds_total",
+        "resolved",
+        "resolve_seconds_total",
+        "self_healed",
+        "escalated",
+        "approvals_requested",
+        "approvals_closed",
+    ];
+}
+
+/// A row of `kpi_incidents`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KpiIncident {
+    incident_id: Uuid,
+    tenant_id: Uuid,
+    opened_day: NaiveDate,
+    opened_at: DateTime<Utc>,
+    acknowledged_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    self_healed: bool,
+    escalated: bool,
+}
+
+impl ReadModelRow for KpiIncident {
+    const TABLE: &'static str = "kpi_incidents";
+    const KEY: &'static [&'static str] = &["incident_id"];
+    const COLUMNS: &'static [&'static str] = &[
+        "incident_id",
+        "tenant_id",
+        "opened_day",
+        "opened_at",
+        "acknowledged_at",
+        "resolved_at",
+        "self_healed",
+        "escalated",
+    ];
+}
+
+/// A total of durations in whole milliseconds, kept as an integer so that
+/// adding and taking back (on reopen) is exact; stored as seconds with three
+/// decimals (`numeric(20,3)`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Millis(i64);
+
+impl Serialize for Millis {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The shortest decimal that round-trips, e.g. 1234.567: exactly the
+        // numeric value PostgreSQL then stores.
+        serializer.serialize_f64(self.0 as f64 / 1000.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seconds = f64::deserialize(deserializer)?;
+        Ok(Self((seconds * 1000.0).round() as i64))
+    }
+}
+
+/// The KPIs of a range of days (both included), over the tenants asked for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiSummary {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// The time history was taken as of (`None`: the live read model).
+    pub as_of: Option<DateTime<Utc>>,
+    /// Alerts received.
+    pub alerts: i64,
+    /// Incidents opened.
+    pub incidents: i64,
+    /// `(1 − incidents / alerts) × 100`, to 0.1; `None` without alerts.
+    pub noise_reduction_pct: Option<f64>,
+    /// Mean opened → first acknowledgement of the acknowledged incidents.
+    pub mtta_seconds: Option<f64>,
+    /// Mean opened → resolution of the incidents resolved now.
+    pub mttr_seconds: Option<f64>,
+    /// Incidents resolved by a runbook (self-healed).
+    pub auto_remediated: i64,
+    /// Incidents escalated at least once.
+    pub escalations: i64,
+    pub acknowledged: i64,
+    pub resolved: i64,
+    /// Approvals requested and not yet granted, rejected or expired at the end
+    /// of `to` (not limited to requests made within the range).
+    pub approvals_pending: i64,
+    /// The same per day, for the days that have any data.
+    pub days: Vec<KpiDaySummary>,
+}
+
+/// One day of a [`KpiSummary`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KpiDaySummary {
+    pub day: NaiveDate,
+    pub alerts: i64,
+    pub incidents: i64,
+    pub noise_reduction_pct: Option<f64>,
+    pub mtta_seconds: Option<f64>,
+    pub mttr_seconds: Option<f64>,
+    pub auto_remediated: i64,
+    pub escalations: i64,
+    pub acknowledged: i64,
+    pub resolved: i64,
+}
+
+/// Why a summary as of a past time could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum KpiError {
+    #[error("cannot build the KPIs from history: {0}")]
+    History(#[from] RebuildError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The live KPIs of days `from..=to` for `tenants` (`None`: every tenant).
+pub async fn summary(
+    pool: &PgPool,
+    tenants: Option<&[Uuid]>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<KpiSummary, sqlx::Error> {
+    summary_in(pool, &Target::live(), tenants, from, to).await
+}
+
+/// [`summary`] over the KPI tables of `target` (live, or a schema built from
+/// history).
+pub async fn summary_in(
+    pool: &PgPool,
+    target: &Target,
+    tenants: Option<&[Uuid]>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<KpiSummary, sqlx::Error> {
+    let table = target.table(KpiDay::TABLE);
+    let tenant_condition = if tenants.is_some() {
+        " AND tenant_id = ANY($3)"
+    } else {
+        ""
+    };
+    // Second totals come back as whole milliseconds so they stay exact.
+    let days_sql = format!(
+        "SELECT day,
+                sum(alerts)::bigint AS alerts,
+                sum(incidents)::bigint AS incidents,
+                sum(acknowledged)::bigint AS acknowledged,
+                (sum(ack_seconds_total) * 1000)::bigint AS ack_millis,
+                sum(resolved)::bigint AS resolved,
+                (sum(resolve_seconds_total) * 1000)::bigint AS resolve_millis,
+                sum(self_healed)::bigint AS self_healed,
+                sum(escalated)::bigint AS escalated
+           FROM {table}
+          WHERE day BETWEEN $1 AND $2{tenant_condition}
+          GROUP BY day
+          ORDER BY day"
+    );
+    let mut days_query = sqlx::query_as::<_, DayTotals>(&days_sql)
+        .bind(from)
+        .bind(to);
+    if let Some(tenants) = tenants {
+        days_query = days_query.bind(tenants);
+    }
+    let day_totals = days_query.fetch_all(pool).await?;
+
+    let pending_sql = format!(
+        "SELECT coalesce(sum(approvals_requested - approvals_closed), 0)::bigint
+           FROM {table}
+          WHERE day <= $1{}",
+        if tenants.is_some() {
+            " AND tenant_id = ANY($2)"
+        } else {
+            ""
+        }
+    );
+    let mut pending_query = sqlx::query_scalar::<_, i64>(&pending_sql).bind(to);
+    if let Some(tenants) = tenants {
+        pending_query = pending_query.bind(tenants);
+    }
+    let approvals_pending = pending_query.fetch_one(pool).await?;
+
+    let mut total = DayTotals::default();
+    for day in &day_totals {
+        total.add(day);
+    }
+    Ok(KpiSummary {
+        from,
+        to,
+        as_of: None,
+        alerts: total.alerts,
+        incidents: total.incidents,
+        noise_reduction_pct: total.noise_reduction_pct(),
+        mtta_seconds: mean_seconds(total.ack_millis, total.acknowledged),
+        mttr_seconds: mean_seconds(total.resolve_millis, total.resolved),
+        auto_remediated: total.self_healed,
+        escalations: total.escalated,
+        acknowledged: total.acknowledged,
+        resolved: total.resolved,
+        approvals_pending,
+        days: day_totals.iter().map(DayTotals::summary).collect(),
+    })
+}
+
+/// [`summary`] as history stood at `as_of` (events recorded at or before it):
+/// the `kpis` projection is built from those events of `tenants` into a
+/// scratch schema, summarised there, and the schema is dropped, also when
+/// something fails.
+pub async fn summary_as_of(
+    pool: &PgPool,
+    tenants: Option<&[Uuid]>,
+    from: NaiveDate,
+    to: NaiveDate,
+    as_of: DateTime<Utc>,
+) -> Result<KpiSummary, KpiError> {
+    let schema = scratch_schema("kpis_as_of");
+    let result = async {
+        let options = HistoryOptions {
+            until: Some(Until::Time(as_of)),
+            tenants: tenants.map(<[Uuid]>::to_vec),
+            batch_size: None,
+            staging_limit: None,
+        };
+        build_history(pool, std::sync::Arc::new(KpiProjection), &schema, &options).await?;
+        let summary = summary_in(pool, &Target::schema(schema.as_str()), tenants, from, to).await?;
+        Ok::<_, KpiError>(summary)
+    }
+    .await;
+    drop_schema(pool, &schema).await;
+    let mut summary = result?;
+    summary.as_of = Some(as_of);
+    Ok(summary)
+}
+
+/// Sums over some days, as read back.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+struct DayTotals {
+    day: Option<NaiveDate>,
+    alerts: i64,
+    incidents: i64,
+    acknowledged: i64,
+    ack_millis: i64,
+    resolved: i64,
+    resolve_millis: i64,
+    self_healed: i64,
+    escalated: i64,
+}
+
+impl DayTotals {
+    fn add(&mut self, other: &Self) {
+        self.alerts += other.alerts;
+        self.incidents += other.incidents;
+        self.acknowledged += other.acknowledged;
+        self.ack_millis += other.ack_millis;
+        self.resolved += other.resolved;
+        self.resolve_millis += other.resolve_millis;
+        self.self_healed += other.self_healed;
+        self.escalated += other.escalated;
+    }
+
+    fn noise_reduction_pct(&self) -> Option<f64> {
+        (self.alerts > 0).then(|| {
+            let kept = (self.alerts - self.incidents) as f64 / self.alerts as f64;
+            (kept * 1000.0).round() / 10.0
+        })
+    }
+
+    fn summary(&self) -> KpiDaySummary {
+        KpiDaySummary {
+            day: self.day.unwrap_or_default(),
+            alerts: self.alerts,
+            incidents: self.incidents,
+            noise_reduction_pct: self.noise_reduction_pct(),
+            mtta_seconds: mean_seconds(self.ack_millis, self.acknowledged),
+            mttr_seconds: mean_seconds(self.resolve_millis, self.resolved),
+            auto_remediated: self.self_healed,
+            escalations: self.escalated,
+            acknowledged: self.acknowledged,
+            resolved: self.resolved,
+        }
+    }
+}
+
+/// The mean of `count` durations totalling `millis`, in seconds to the
+/// millisecond; `None` for no durations.
+fn mean_seconds(millis: i64, count: i64) -> Option<f64> {
+    (count > 0).then(|| (millis as f64 / count as f64).round() / 1000.0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn millisecond_totals_travel_as_exact_decimal_seconds() {
+        for millis in [0, 1, 999, 1_234_567, -5_000, 86_400_000 * 365 * 100] {
+            let json = serde_json::to_string(&Millis(millis)).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Millis>(&json).unwrap(),
+                Millis(millis)
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Millis(1_234_567)).unwrap(),
+            "1234.567"
+        );
+    }
+
+    #[test]
+    fn noise_reduction_is_rounded_to_a_tenth_and_absent_without_alerts() {
+        let totals = |alerts, incidents| DayTotals {
+            alerts,
+            incidents,
+            ..DayTotals::default()
+        };
+        assert_eq!(totals(10, 3).noise_reduction_pct(), Some(70.0));
+        assert_eq!(totals(3, 1).noise_reduction_pct(), Some(66.7));
+        assert_eq!(totals(0, 0).noise_reduction_pct(), None);
+    }
+
+    #[test]
+    fn means_are_in_seconds_and_absent_without_durations() {
+        assert_eq!(mean_seconds(900_000, 2), Some(450.0));
+        assert_eq!(mean_seconds(1_000, 3), Some(0.333));
+        assert_eq!(mean_seconds(0, 0), None);
+    }
+}
