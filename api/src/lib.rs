@@ -12,12 +12,14 @@
 //! - [`ingest`] — webhook payloads to normalized alerts to stored receipts.
 //! - [`tenant_directory`] — in-memory tenant lookups fed from the log.
 //! - [`error`] — the one error type and its JSON body.
+//! - [`openapi`] — the OpenAPI document, generated from the routes.
 
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod ingest;
+pub mod openapi;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
@@ -33,8 +35,7 @@ use alertledger_domain::DomainServices;
 use alertledger_eventstore::log::{LogReader, LogSignal, LogTailer, TailSettings, WakeOn};
 use alertledger_eventstore::receipts::{BatcherSettings, ReceiptBatcher};
 use alertledger_eventstore::store::AggregateStore;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::routing::{delete, get, post, put};
+use axum::extract::{MatchedPath, Request};
 use axum::Router;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -225,107 +226,11 @@ pub enum BuildError {
     Database(#[from] sqlx::Error),
 }
 
-fn router(state: AppState) -> Router {
-    let tenants = Router::new()
-        .route(
-            "/",
-            post(routes::tenants::create).get(routes::tenants::list),
-        )
-        .route("/{id}", get(routes::tenants::show))
-        .route("/{id}/api-keys", post(routes::tenants::issue_api_key))
-        .route(
-            "/{id}/api-keys/{key_id}",
-            delete(routes::tenants::revoke_api_key),
-        )
-        .route(
-            "/{id}/webhook-secrets",
-            post(routes::tenants::add_webhook_secret),
-        )
-        .route(
-            "/{id}/webhook-secrets/{secret_id}",
-            delete(routes::tenants::revoke_webhook_secret),
-        )
-        .route("/{id}/webhook-signing", put(routes::tenants::set_signing))
-        .route(
-            "/{id}/correlation-policy",
-            put(routes::tenants::set_correlation_policy),
-        )
-        .route("/{id}/rate-limit", put(routes::tenants::set_rate_limit))
-        .route("/{id}/assets/{asset}", put(routes::tenants::upsert_asset))
-        .route("/{id}/aws", put(routes::tenants::configure_aws));
-    let api = Router::new()
-        .nest("/tenants", tenants)
-        .route("/events", get(routes::events::list_events))
-        .route("/stream", get(routes::stream::stream))
-        .route("/audit", get(routes::audit::list_audit))
-        .route("/audit/public-key", get(routes::audit_seal::public_key))
-        .route("/audit/proof", get(routes::audit_seal::inclusion_proof))
-        .route(
-            "/audit/consistency",
-            get(routes::audit_seal::consistency_proof),
-        )
-        .route("/kpis", get(routes::kpis::summary))
-        .route(
-            "/incidents/{id}/acknowledge",
-            post(routes::incidents::acknowledge),
-        )
-        .route("/incidents/{id}/assign", post(routes::incidents::assign))
-        .route("/incidents/{id}/resolve", post(routes::incidents::resolve))
-        .route(
-            "/incidents/{id}/escalate",
-            post(routes::incidents::escalate),
-        )
-        .route("/incidents/{id}/reopen", post(routes::incidents::reopen))
-        .route("/incidents/{id}/comment", post(routes::incidents::comment))
-        .route("/incidents/correlate", post(routes::correlation::correlate))
-        .route(
-            "/alerts/{id}/acknowledge",
-            post(routes::alerts::acknowledge),
-        )
-        .route("/alerts", get(routes::alert_views::list_alerts))
-        .route("/alerts/{id}", get(routes::alert_views::show_alert))
-        .route("/incidents", get(routes::incident_views::list_incidents))
-        .route(
-            "/incidents/{id}",
-            get(routes::incident_views::show_incident),
-        )
-        .route(
-            "/runbooks",
-            get(routes::runbooks::list_runbooks).post(routes::runbooks::create_runbook),
-        )
-        .route(
-            "/runbooks/{id}",
-            get(routes::runbooks::show_runbook)
-                .put(routes::runbooks::change_runbook)
-                .delete(routes::runbooks::retire_runbook),
-        )
-        .route(
-            "/runbooks/{id}/execute",
-            post(routes::runbooks::execute_runbook),
-        )
-        .route("/approvals", get(routes::approvals::list_approvals))
-        .route("/approvals/{id}", get(routes::approvals::show_approval))
-        .route("/approvals/{id}/approve", post(routes::approvals::approve))
-        .route("/approvals/{id}/reject", post(routes::approvals::reject))
-        .route("/executions", get(routes::executions::list_executions))
-        .route("/executions/{id}", get(routes::executions::show_execution))
-        .route(
-            "/patch-compliance",
-            get(routes::patch_compliance::patch_compliance),
-        )
-        .route(
-            "/webhooks/{source}",
-            post(routes::webhooks::receive)
-                .layer(DefaultBodyLimit::max(routes::webhooks::WEBHOOK_BODY_LIMIT)),
-        );
-    Router::new()
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::metrics::metrics))
-        .route("/ws", get(routes::ws::connect))
-        .route("/", get(routes::dashboard::page))
-        .route("/dashboard/{asset}", get(routes::dashboard::asset))
-        .nest("/api/v1", api)
+/// The service's router: every route of [`routes::all`] (each with its
+/// OpenAPI path), the error-body fallback, tracing and request ids.
+pub fn router(state: AppState) -> Router {
+    let (routes, _document) = routes::all().split_for_parts();
+    routes
         .fallback(error::route_not_found)
         .with_state(state)
         .layer(

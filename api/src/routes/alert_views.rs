@@ -29,6 +29,21 @@ pub struct AlertsQuery {
 /// `GET /api/v1/alerts?status=&severity=&asset=&tenant=&limit=&cursor=`:
 /// newest received first.
 #[tracing::instrument(name = "list_alerts", skip_all, fields(user = %caller.user_id))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts",
+    tag = "alerts",
+    security(("bearer_jwt" = [])),
+    params(("status" = Option<String>, Query, description = "`firing`, `acknowledged` or `resolved`"), ("severity" = Option<String>, Query, description = "`critical`, `high`, `medium` or `low`"), ("asset" = Option<String>, Query, description = "An asset name"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Alerts, newest received first (items have every field of the detail)", body = crate::openapi::schemas::Page<crate::openapi::schemas::Alert>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_alerts(
     State(state): State<AppState>,
     caller: Caller,
@@ -66,6 +81,19 @@ pub async fn list_alerts(
 
 /// `GET /api/v1/alerts/{id}`: 404 for an unknown id and for another tenant's.
 #[tracing::instrument(name = "show_alert", skip_all, fields(user = %caller.user_id, alert_id = %id))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/alerts/{id}",
+    tag = "alerts",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The alert's id")),
+    responses(
+        (status = 200, description = "The alert", body = crate::openapi::schemas::Alert),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn show_alert(
     State(state): State<AppState>,
     caller: Caller,

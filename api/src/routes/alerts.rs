@@ -21,7 +21,7 @@ use crate::error::ApiError;
 use crate::extract::optional_json;
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct AcknowledgeBody {
     note: Option<String>,
 }
@@ -32,6 +32,25 @@ pub struct AcknowledgeBody {
     name = "alert_command",
     skip_all,
     fields(alert_id = %id, tenant_id = tracing::field::Empty)
+)]
+#[utoipa::path(
+    post,
+    path = "/api/v1/alerts/{id}/acknowledge",
+    tag = "alerts",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The alert's id")),
+    request_body(content = Option<AcknowledgeBody>, description = "Optional: a note"),
+    responses(
+        (status = 200, description = "Acknowledged", body = crate::openapi::schemas::AlertAcknowledged),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
 )]
 pub async fn acknowledge(
     State(state): State<AppState>,

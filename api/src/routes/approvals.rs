@@ -30,6 +30,21 @@ use crate::state::AppState;
 const STATUSES: &[&str] = &["pending", "granted", "rejected", "expired"];
 
 /// `GET /api/v1/approvals?status=pending&tenant=&limit=&cursor=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("status" = Option<String>, Query, description = "`pending`, `granted`, `rejected` or `expired`"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Approval requests, newest first (items have every field of the detail)", body = crate::openapi::schemas::Page<crate::openapi::schemas::Approval>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_approvals(
     State(state): State<AppState>,
     caller: Caller,
@@ -43,6 +58,19 @@ pub async fn list_approvals(
 }
 
 /// `GET /api/v1/approvals/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/approvals/{id}",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The approval's id")),
+    responses(
+        (status = 200, description = "The approval request", body = crate::openapi::schemas::Approval),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn show_approval(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,13 +86,32 @@ pub async fn show_approval(
 }
 
 /// The optional body of a decision.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     reason: Option<String>,
 }
 
 /// `POST /api/v1/approvals/{id}/approve` `{"reason"?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/approvals/{id}/approve",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The approval's id")),
+    request_body(content = Option<DecisionBody>, description = "Optional: a reason"),
+    responses(
+        (status = 200, description = "Granted", body = crate::openapi::schemas::ApprovalDecision),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn approve(
     State(state): State<AppState>,
     caller: Caller,
@@ -81,6 +128,25 @@ pub async fn approve(
 }
 
 /// `POST /api/v1/approvals/{id}/reject` `{"reason"?}`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/approvals/{id}/reject",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The approval's id")),
+    request_body(content = Option<DecisionBody>, description = "Optional: a reason"),
+    responses(
+        (status = 200, description = "Rejected", body = crate::openapi::schemas::ApprovalDecision),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn reject(
     State(state): State<AppState>,
     caller: Caller,

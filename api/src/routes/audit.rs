@@ -27,6 +27,21 @@ pub struct AuditParams {
 /// `{"items": [{position, at, tenant_id, actor, action, target, details, ...}],
 /// "next_cursor"}`.
 #[tracing::instrument(skip_all, fields(tenant = ?params.tenant))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit",
+    tag = "analysts",
+    security(("bearer_jwt" = [])),
+    params(("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("actor" = Option<String>, Query, description = "e.g. `user:alice`"), ("action" = Option<String>, Query, description = "e.g. `incident_acknowledged`"), ("from" = Option<String>, Query, description = "A date or RFC 3339 time"), ("to" = Option<String>, Query, description = "A date or RFC 3339 time"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Audit entries, newest first", body = crate::openapi::schemas::Page<crate::openapi::schemas::AuditEntry>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,

@@ -32,6 +32,15 @@ pub struct PublicKeyBody {
     pub public_key_base64: String,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/public-key",
+    tag = "analysts",
+    security(()),
+    responses(
+        (status = 200, description = "The key that signs audit checkpoints", body = crate::openapi::schemas::AuditPublicKey)
+    )
+)]
 pub async fn public_key(State(state): State<AppState>) -> Result<Json<PublicKeyBody>, ApiError> {
     let key: &PublicKey = state.audit_public_key();
     let pem = key.to_pem().map_err(|e| ApiError::internal(&e))?;
@@ -93,6 +102,22 @@ fn not_sealed(message: &str) -> ApiError {
 }
 
 #[tracing::instrument(skip_all, fields(position = ?params.position))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/proof",
+    tag = "analysts",
+    security(("bearer_jwt" = [])),
+    params(("position" = i64, Query, minimum = 1, description = "The event's position")),
+    responses(
+        (status = 200, description = "The event's inclusion proof in the latest checkpoint", body = crate::openapi::schemas::InclusionProof),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,6 +204,22 @@ fn tree_size(field: &'static str, raw: Option<String>) -> Result<u64, ApiError> 
 }
 
 #[tracing::instrument(skip_all)]
+#[utoipa::path(
+    get,
+    path = "/api/v1/audit/consistency",
+    tag = "analysts",
+    security(("bearer_jwt" = [])),
+    params(("from" = u64, Query, description = "The smaller tree size"), ("to" = u64, Query, description = "The larger tree size (at most the latest checkpoint's)")),
+    responses(
+        (status = 200, description = "The consistency proof", body = crate::openapi::schemas::ConsistencyProof),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: Caller,

@@ -36,6 +36,22 @@ pub struct CorrelateQuery {
 
 /// Records the request, then answers `202` once the correlator has acted on it
 /// (`"completed": true`) or after a short wait (`false`: it will, shortly).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/correlate",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("tenant" = Option<Uuid>, Query, description = "The tenant (required unless the caller has exactly one)")),
+    responses(
+        (status = 202, description = "Requested (and usually already done: `completed`)", body = crate::openapi::schemas::CorrelationRequested),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn correlate(
     State(state): State<AppState>,
     caller: Caller,

@@ -22,6 +22,15 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// The dashboard page.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "The built-in dashboard", content_type = "text/html", body = String)
+    )
+)]
 pub async fn page() -> Response {
     (
         [
@@ -39,6 +48,17 @@ pub async fn page() -> Response {
 }
 
 /// `GET /dashboard/{asset}`: the page's script and style sheet.
+#[utoipa::path(
+    get,
+    path = "/dashboard/{asset}",
+    tag = "operations",
+    security(()),
+    params(("asset" = String, Path, description = "`app.js` or `app.css`")),
+    responses(
+        (status = 200, description = "The asset", content((String = "text/javascript"), (String = "text/css"))),
+        (status = 404, response = crate::openapi::responses::NotFound)
+    )
+)]
 pub async fn asset(Path(name): Path<String>) -> Result<Response, ApiError> {
     let (content_type, body) = match name.as_str() {
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),

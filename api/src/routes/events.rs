@@ -32,6 +32,20 @@ pub struct EventsQuery {
     types: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/events",
+    tag = "analysts",
+    security(("bearer_jwt" = [])),
+    params(("after" = Option<i64>, Query, description = "Events after this position, in log order"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("types" = Option<String>, Query, description = "Comma-separated event types")),
+    responses(
+        (status = 200, description = "Raw events in log order; with `Accept: application/x-ndjson`, every matching event as an export stream", content((crate::openapi::schemas::Page<crate::openapi::schemas::Event> = "application/json"), (String = "application/x-ndjson"))),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_events(
     State(state): State<AppState>,
     caller: Caller,

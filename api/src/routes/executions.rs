@@ -22,6 +22,21 @@ const STATUSES: &[&str] = &[
 ];
 
 /// `GET /api/v1/executions?status=&tenant=&limit=&cursor=`: newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("status" = Option<String>, Query, description = "Filter by status"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Executions, newest first (items have every field of the detail)", body = crate::openapi::schemas::Page<crate::openapi::schemas::Execution>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_executions(
     State(state): State<AppState>,
     caller: Caller,
@@ -35,6 +50,19 @@ pub async fn list_executions(
 }
 
 /// `GET /api/v1/executions/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/executions/{id}",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The execution's id")),
+    responses(
+        (status = 200, description = "The execution with its per-instance status", body = crate::openapi::schemas::Execution),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn show_execution(
     State(state): State<AppState>,
     caller: Caller,

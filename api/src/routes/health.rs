@@ -12,11 +12,30 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "The process is up", body = crate::openapi::schemas::Health)
+    )
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
 /// The database answers and every migration this binary knows is applied.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Ready (or `degraded`: a projector stopped)", body = crate::openapi::schemas::Ready),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<Value>), ApiError> {
     let applied: Option<i64> =
         sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")

@@ -33,6 +33,21 @@ pub struct IncidentsQuery {
 /// `GET /api/v1/incidents?status=&severity=&sort=priority&tenant=&limit=&cursor=`:
 /// newest opened first, or by priority score with `sort=priority`.
 #[tracing::instrument(name = "list_incidents", skip_all, fields(user = %caller.user_id))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("status" = Option<String>, Query, description = "`new`, `acknowledged`, `in_progress`, `escalated` or `resolved`"), ("severity" = Option<String>, Query, description = "`critical`, `high`, `medium` or `low`"), ("sort" = Option<String>, Query, description = "`newest` (default) or `priority`"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Incidents. Items omit the detail's `alert_ids`, `resolved_alert_ids` and `timeline`.", body = crate::openapi::schemas::Page<crate::openapi::schemas::Incident>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_incidents(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,6 +113,19 @@ impl From<TimelineRow> for TimelineEntry {
 /// `priority_score`, `tool_sources` and its `timeline` in order; 404 for an
 /// unknown id and for another tenant's.
 #[tracing::instrument(name = "show_incident", skip_all, fields(user = %caller.user_id, incident_id = %id))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The incident with `alert_ids` and its `timeline`", body = crate::openapi::schemas::IncidentDetail),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn show_incident(
     State(state): State<AppState>,
     caller: Caller,

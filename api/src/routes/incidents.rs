@@ -24,35 +24,54 @@ use crate::extract::{optional_json, ApiJson};
 use crate::state::AppState;
 
 /// The body of a command that takes no input: none at all, or `{}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct NoInput {}
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssignBody {
     assignee: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ResolveBody {
     note: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EscalateBody {
     reason: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct ReopenBody {
     reason: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CommentBody {
     text: String,
 }
 
 /// `POST /api/v1/incidents/{id}/acknowledge`: someone is looking at it (ends MTTA).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/acknowledge",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = Option<NoInput>, description = "None, or `{}`"),
+    responses(
+        (status = 200, description = "Done; the incident's new status", body = crate::openapi::schemas::IncidentCommandResult),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn acknowledge(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,6 +87,26 @@ pub async fn acknowledge(
 }
 
 /// `POST /api/v1/incidents/{id}/assign` `{"assignee"}`: hands it to a person.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/assign",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = AssignBody),
+    responses(
+        (status = 200, description = "Done; the incident's new status", body = crate::openapi::schemas::IncidentCommandResult),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn assign(
     State(state): State<AppState>,
     caller: Caller,
@@ -85,6 +124,25 @@ pub async fn assign(
 }
 
 /// `POST /api/v1/incidents/{id}/resolve` `{"note"?}`: a person closes it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/resolve",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = Option<ResolveBody>, description = "Optional: a note"),
+    responses(
+        (status = 200, description = "Done; the incident's new status", body = crate::openapi::schemas::IncidentCommandResult),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn resolve(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,6 +160,26 @@ pub async fn resolve(
 }
 
 /// `POST /api/v1/incidents/{id}/escalate` `{"reason"}`: hands it up.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/escalate",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = EscalateBody),
+    responses(
+        (status = 200, description = "Done; the incident's new status", body = crate::openapi::schemas::IncidentCommandResult),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn escalate(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,6 +195,25 @@ pub async fn escalate(
 }
 
 /// `POST /api/v1/incidents/{id}/reopen` `{"reason"?}`: a resolved incident is back.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/reopen",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = Option<ReopenBody>, description = "Optional: a reason"),
+    responses(
+        (status = 200, description = "Done; the incident's new status", body = crate::openapi::schemas::IncidentCommandResult),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn reopen(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,6 +231,26 @@ pub async fn reopen(
 
 /// `POST /api/v1/incidents/{id}/comment` `{"text"}`: adds to the timeline, at
 /// any time (also once resolved).
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/comment",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = CommentBody),
+    responses(
+        (status = 200, description = "Done; the incident's new status", body = crate::openapi::schemas::IncidentCommandResult),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn comment(
     State(state): State<AppState>,
     caller: Caller,

@@ -30,6 +30,20 @@ pub struct KpiParams {
 /// on, both included; by default the last 30 days); `as_of` (a time, or a
 /// date meaning its end) answers from history as it stood then.
 #[tracing::instrument(skip_all, fields(tenant = ?params.tenant))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/kpis",
+    tag = "analysts",
+    security(("bearer_jwt" = [])),
+    params(("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("from" = Option<String>, Query, description = "A date or time (default: 30 days before `to`)"), ("to" = Option<String>, Query, description = "A date or time (default: today)"), ("as_of" = Option<String>, Query, description = "Answer from history as it stood then")),
+    responses(
+        (status = 200, description = "The KPIs", body = crate::openapi::schemas::Kpis),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,

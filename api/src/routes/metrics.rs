@@ -28,6 +28,16 @@ struct ProjectorLabel {
 type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
 
 /// Projector positions and lag, and the log's readable horizon.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
     let pool = state.pool();
     let stored = Checkpoint::all(pool)

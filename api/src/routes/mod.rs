@@ -8,6 +8,7 @@ pub mod audit;
 pub mod audit_seal;
 pub mod correlation;
 pub mod dashboard;
+pub mod docs;
 pub mod events;
 pub mod executions;
 pub mod health;
@@ -23,3 +24,82 @@ pub mod stream;
 pub mod tenants;
 pub mod webhooks;
 pub mod ws;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// Every route of the service with its OpenAPI path: the one list the router
+/// (`crate::router`) and the document (`crate::openapi::document`) are both
+/// made from. A route is added here with `routes!(handler, ...)` (handlers of
+/// one path together), the handler carrying its `#[utoipa::path]`
+/// annotation; see docs/openapi.md "How to add a route".
+pub fn all() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        // Operations, live feed, dashboard, documentation.
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(ws::connect))
+        .routes(routes!(dashboard::page))
+        .routes(routes!(dashboard::asset))
+        .routes(routes!(crate::openapi::serve))
+        .routes(routes!(docs::page))
+        .routes(routes!(docs::asset))
+        .routes(routes!(stream::stream))
+        // Tenants and configuration.
+        .routes(routes!(tenants::create, tenants::list))
+        .routes(routes!(tenants::show))
+        .routes(routes!(tenants::issue_api_key))
+        .routes(routes!(tenants::revoke_api_key))
+        .routes(routes!(tenants::add_webhook_secret))
+        .routes(routes!(tenants::revoke_webhook_secret))
+        .routes(routes!(tenants::set_signing))
+        .routes(routes!(tenants::set_correlation_policy))
+        .routes(routes!(tenants::set_rate_limit))
+        .routes(routes!(tenants::upsert_asset))
+        .routes(routes!(tenants::configure_aws))
+        // Analysts.
+        .routes(routes!(events::list_events))
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(audit_seal::public_key))
+        .routes(routes!(audit_seal::inclusion_proof))
+        .routes(routes!(audit_seal::consistency_proof))
+        .routes(routes!(kpis::summary))
+        // Alerts and incidents.
+        .routes(routes!(alert_views::list_alerts))
+        .routes(routes!(alert_views::show_alert))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(incident_views::list_incidents))
+        .routes(routes!(incident_views::show_incident))
+        .routes(routes!(incidents::acknowledge))
+        .routes(routes!(incidents::assign))
+        .routes(routes!(incidents::resolve))
+        .routes(routes!(incidents::escalate))
+        .routes(routes!(incidents::reopen))
+        .routes(routes!(incidents::comment))
+        .routes(routes!(correlation::correlate))
+        // Remediation.
+        .routes(routes!(runbooks::list_runbooks, runbooks::create_runbook))
+        .routes(routes!(
+            runbooks::show_runbook,
+            runbooks::change_runbook,
+            runbooks::retire_runbook
+        ))
+        .routes(routes!(runbooks::execute_runbook))
+        .routes(routes!(approvals::list_approvals))
+        .routes(routes!(approvals::show_approval))
+        .routes(routes!(approvals::approve))
+        .routes(routes!(approvals::reject))
+        .routes(routes!(executions::list_executions))
+        .routes(routes!(executions::show_execution))
+        .routes(routes!(patch_compliance::patch_compliance))
+        // Webhooks.
+        .routes(
+            routes!(webhooks::receive).layer(axum::extract::DefaultBodyLimit::max(
+                webhooks::WEBHOOK_BODY_LIMIT,
+            )),
+        )
+}

@@ -21,6 +21,21 @@ pub struct PatchQuery {
 }
 
 /// One tenant's instances (every asset's `instance_ids`) with their patch state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/patch-compliance",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("tenant" = Option<Uuid>, Query, description = "The tenant (required unless the caller has exactly one)")),
+    responses(
+        (status = 200, description = "The tenant's instances with their patch state", body = crate::openapi::schemas::PatchCompliance),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn patch_compliance(
     State(state): State<AppState>,
     caller: Caller,

@@ -34,7 +34,7 @@ use crate::extract::ApiJson;
 use crate::state::AppState;
 
 /// The body of `POST /api/v1/runbooks`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
     tenant_id: String,
@@ -43,7 +43,7 @@ pub struct CreateBody {
 }
 
 /// What a runbook says, as sent (`PUT` sends it alone).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SpecBody {
     name: String,
     signature: String,
@@ -76,6 +76,25 @@ impl SpecBody {
 }
 
 /// `POST /api/v1/runbooks`: defines a runbook for a tenant (201).
+#[utoipa::path(
+    post,
+    path = "/api/v1/runbooks",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    request_body(content = CreateBody),
+    responses(
+        (status = 201, description = "The runbook", body = crate::openapi::schemas::Runbook),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn create_runbook(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,6 +130,21 @@ pub async fn create_runbook(
 }
 
 /// `GET /api/v1/runbooks?tenant=&limit=&cursor=`: newest first, retired ones flagged.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runbooks",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("tenant" = Option<Uuid>, Query, description = "Only this tenant"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "Runbooks (items have every field of the detail, plus `created_at`, `created_by`, `updated_at`, `updated_by`, `last_position`)", body = crate::openapi::schemas::Page<crate::openapi::schemas::Runbook>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn list_runbooks(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,6 +158,19 @@ pub async fn list_runbooks(
 }
 
 /// `GET /api/v1/runbooks/{id}`: as it stands now (from its events).
+#[utoipa::path(
+    get,
+    path = "/api/v1/runbooks/{id}",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The runbook's id")),
+    responses(
+        (status = 200, description = "The runbook", body = crate::openapi::schemas::Runbook),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn show_runbook(
     State(state): State<AppState>,
     caller: Caller,
@@ -134,6 +181,26 @@ pub async fn show_runbook(
 }
 
 /// `PUT /api/v1/runbooks/{id}`: replaces what it says.
+#[utoipa::path(
+    put,
+    path = "/api/v1/runbooks/{id}",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The runbook's id")),
+    request_body(content = SpecBody),
+    responses(
+        (status = 200, description = "The runbook as changed", body = crate::openapi::schemas::Runbook),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn change_runbook(
     State(state): State<AppState>,
     caller: Caller,
@@ -149,6 +216,21 @@ pub async fn change_runbook(
 }
 
 /// `DELETE /api/v1/runbooks/{id}`: retires it (its history stays).
+#[utoipa::path(
+    delete,
+    path = "/api/v1/runbooks/{id}",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The runbook's id")),
+    responses(
+        (status = 200, description = "The runbook, retired", body = crate::openapi::schemas::Runbook),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn retire_runbook(
     State(state): State<AppState>,
     caller: Caller,
@@ -187,7 +269,7 @@ async fn configure_runbook(
     Ok(Json(runbook_json(runbook_id, &runbook)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteBody {
     incident_id: String,
@@ -195,6 +277,26 @@ pub struct ExecuteBody {
 
 /// `POST /api/v1/runbooks/{id}/execute` `{"incident_id"}`: 202 with the
 /// execution (low risk) or with the approval request (medium, high).
+#[utoipa::path(
+    post,
+    path = "/api/v1/runbooks/{id}/execute",
+    tag = "remediation",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The runbook's id")),
+    request_body(content = ExecuteBody),
+    responses(
+        (status = 202, description = "The execution (low risk) or the approval request (medium, high)", body = crate::openapi::schemas::ExecutionOrApproval),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn execute_runbook(
     State(state): State<AppState>,
     caller: Caller,

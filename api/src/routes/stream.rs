@@ -38,6 +38,19 @@ pub struct StreamQuery {
     types: Option<String>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/v1/stream",
+    tag = "live",
+    security(("bearer_jwt" = []), ("token_query" = [])),
+    params(("token" = Option<String>, Query, description = "The JWT, for EventSource (which cannot set headers)"), ("after" = Option<i64>, Query, description = "Resume after this position (or `Last-Event-ID`)"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("types" = Option<String>, Query, description = "Comma-separated event types")),
+    responses(
+        (status = 200, description = "Server-Sent Events: `id: <position>`, `event: <type>`, `data: <json>`; heartbeat comments", content_type = "text/event-stream", body = String),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable)
+    )
+)]
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -24,13 +24,31 @@ use crate::extract::{optional_json, ApiJson};
 use crate::state::AppState;
 use crate::tenant_admin::{self, tenant_error};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct CreateTenant {
     name: String,
     slug: String,
 }
 
 /// `POST /api/v1/tenants` (msp_admin).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    request_body(content = CreateTenant),
+    responses(
+        (status = 201, description = "The new tenant", body = crate::openapi::schemas::Tenant),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,6 +74,16 @@ pub async fn create(
 }
 
 /// `GET /api/v1/tenants`: the tenants the caller may read.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    responses(
+        (status = 200, description = "The tenants the caller may read. Items have `id`, `name` and `slug` only; `GET /tenants/{id}` adds the configuration.", body = crate::openapi::schemas::Page<crate::openapi::schemas::TenantSummary>),
+        (status = 401, response = crate::openapi::responses::Unauthorized)
+    )
+)]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<Value> {
     let mut tenants: Vec<Value> = state
         .directory()
@@ -69,6 +97,20 @@ pub async fn list(State(state): State<AppState>, caller: Caller) -> Json<Value> 
 }
 
 /// `GET /api/v1/tenants/{id}`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tenants/{id}",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    responses(
+        (status = 200, description = "The tenant with its configuration", body = crate::openapi::schemas::Tenant),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -79,12 +121,31 @@ pub async fn show(
     Ok(Json(view(&state, tenant_id).await?))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct IssueKey {
     label: Option<String>,
 }
 
 /// `POST /api/v1/tenants/{id}/api-keys`: the key is shown here, once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{id}/api-keys",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = Option<IssueKey>, description = "Optional: a label"),
+    responses(
+        (status = 201, description = "The key, shown only here", body = crate::openapi::schemas::ApiKeyIssued),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn issue_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -113,6 +174,21 @@ pub async fn issue_api_key(
 }
 
 /// `DELETE /api/v1/tenants/{id}/api-keys/{key_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{id}/api-keys/{key_id}",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id"), ("key_id" = Uuid, Path, description = "The key's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -133,6 +209,21 @@ pub async fn revoke_api_key(
 /// `POST /api/v1/tenants/{id}/webhook-secrets`: the secret is shown here,
 /// once; only its id is recorded in the log, the key itself is stored
 /// encrypted. Two may be active at a time (rotation).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tenants/{id}/webhook-secrets",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    responses(
+        (status = 201, description = "The secret, shown only here", body = crate::openapi::schemas::WebhookSecretIssued),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn add_webhook_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -156,6 +247,21 @@ pub async fn add_webhook_secret(
 }
 
 /// `DELETE /api/v1/tenants/{id}/webhook-secrets/{secret_id}`.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tenants/{id}/webhook-secrets/{secret_id}",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id"), ("secret_id" = Uuid, Path, description = "The secret's id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn revoke_webhook_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -173,12 +279,32 @@ pub async fn revoke_webhook_secret(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SigningRequirement {
     required: bool,
 }
 
 /// `PUT /api/v1/tenants/{id}/webhook-signing`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/webhook-signing",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = SigningRequirement),
+    responses(
+        (status = 200, description = "Recorded", body = crate::openapi::schemas::SigningRequired),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn set_signing(
     State(state): State<AppState>,
     caller: Caller,
@@ -195,7 +321,7 @@ pub async fn set_signing(
     Ok(Json(json!({ "required": body.required })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct PolicyBody {
     time_window_minutes: u32,
     aggregation_key: String,
@@ -206,6 +332,26 @@ pub struct PolicyBody {
 }
 
 /// `PUT /api/v1/tenants/{id}/correlation-policy`: applies to later alerts only.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/correlation-policy",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = PolicyBody),
+    responses(
+        (status = 200, description = "The policy now in force (for later alerts)", body = crate::openapi::schemas::CorrelationPolicy),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn set_correlation_policy(
     State(state): State<AppState>,
     caller: Caller,
@@ -231,13 +377,33 @@ pub async fn set_correlation_policy(
     Ok(Json(json!(policy)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitBody {
     requests_per_minute: u32,
     burst: u32,
 }
 
 /// `PUT /api/v1/tenants/{id}/rate-limit`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/rate-limit",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = RateLimitBody),
+    responses(
+        (status = 200, description = "The limit now in force", body = crate::openapi::schemas::RateLimit),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn set_rate_limit(
     State(state): State<AppState>,
     caller: Caller,
@@ -255,7 +421,7 @@ pub async fn set_rate_limit(
     Ok(Json(json!(limit)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssetBody {
     #[serde(default)]
     critical: bool,
@@ -264,6 +430,26 @@ pub struct AssetBody {
 }
 
 /// `PUT /api/v1/tenants/{id}/assets/{asset}`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/assets/{asset}",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id"), ("asset" = String, Path, description = "The asset name")),
+    request_body(content = AssetBody),
+    responses(
+        (status = 200, description = "The asset as stored", body = crate::openapi::schemas::Asset),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn upsert_asset(
     State(state): State<AppState>,
     caller: Caller,
@@ -291,7 +477,7 @@ pub async fn upsert_asset(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AwsBody {
     role_arn: String,
     external_id: String,
@@ -299,6 +485,26 @@ pub struct AwsBody {
 }
 
 /// `PUT /api/v1/tenants/{id}/aws`: a role to assume, never static keys.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/aws",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = AwsBody),
+    responses(
+        (status = 200, description = "The role to assume", body = crate::openapi::schemas::AwsRole),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn configure_aws(
     State(state): State<AppState>,
     caller: Caller,

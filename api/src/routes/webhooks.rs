@@ -34,6 +34,27 @@ pub struct WebhookQuery {
     api_key: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/{source}",
+    tag = "webhooks",
+    security(("api_key_bearer" = []), ("api_key_header" = []), ("api_key_query" = [])),
+    params(("source" = String, Path, description = "`generic`, `alertmanager`, `datadog`, `cloudwatch`, `zabbix` or `pagerduty`"), ("Idempotency-Key" = Option<String>, Header, description = "The delivery key (also `X-Delivery-ID`, `webhook-id`)"), ("X-Timestamp" = Option<String>, Header, description = "Signing: unix seconds"), ("X-Signature" = Option<String>, Header, description = "Signing: `sha256=<hex HMAC>`")),
+    request_body(content = Object, description = "The source's own payload (see docs/webhook-sources.md); `cloudwatch` takes SNS `text/plain`", content_type = "application/json"),
+    responses(
+        (status = 202, description = "Stored (or a duplicate delivery: its original result)", body = crate::openapi::schemas::WebhookAccepted),
+        (status = 200, description = "An SNS subscription confirmation was handled", body = Object),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 429, response = crate::openapi::responses::TooManyRequests),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
 pub async fn receive(
     State(state): State<AppState>,
     Path(source): Path<String>,

@@ -1,0 +1,511 @@
+//! Response shapes of the document. The read-model rows (alerts, incidents,
+//! runbooks, approvals, executions, audit entries, KPIs) live in
+//! `alertledger-projections` and are stored as JSON there, so they are
+//! described here rather than derived on; the schemathesis run
+//! (`scripts/schemathesis.sh`) checks every response against these.
+//!
+//! Fields are required when the service always sends them; `null`-able
+//! fields are `Option`. Objects allow further fields: adding one is not a
+//! breaking change.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// The one error body, whatever the status.
+#[derive(ToSchema)]
+#[schema(example = json!({"error": {"code": "invalid_value", "message": "invalid `severity`", "details": {"field": "severity"}}}))]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable, snake_case.
+    pub code: String,
+    /// A human sentence.
+    pub message: String,
+    /// Machine-readable details (e.g. `field`: the offending field).
+    pub details: Value,
+}
+
+/// A page of a list.
+#[derive(ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Where the next page starts (`?cursor=`); `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A normalized alert (list items and detail have the same fields).
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "alert_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d",
+    "tenant_id": "0190f3c0-0000-7000-8000-000000000001", "source": "alertmanager", "tool_source": "prometheus",
+    "asset": "srv-db-01", "signature": "HighCPU", "severity": "critical", "message": "CPU above 95% for 5m",
+    "status": "firing", "labels": {"team": "db"}, "fingerprint": "5f0c...", "delivery_key": "am:5f0c...",
+    "occurred_at": "2026-12-06T02:00:00Z", "received_at": "2026-12-06T02:00:01Z", "received_position": 1042,
+    "resolved_at": null, "acknowledged_at": null, "acknowledged_by": null, "acknowledgement_note": null,
+    "incident_id": null, "correlated_at": null, "correlation_reason": null, "last_position": 1042
+}))]
+pub struct Alert {
+    /// The alert's id (same as `alert_id`).
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    pub tenant_id: Uuid,
+    /// The webhook source (`generic`, `alertmanager`, ...).
+    pub source: String,
+    pub tool_source: String,
+    pub asset: String,
+    pub signature: String,
+    /// `critical`, `high`, `medium` or `low`.
+    pub severity: String,
+    pub message: String,
+    /// `firing`, `acknowledged` or `resolved`.
+    pub status: String,
+    pub labels: Value,
+    pub fingerprint: String,
+    pub delivery_key: String,
+    pub occurred_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub received_position: i64,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub acknowledgement_note: Option<String>,
+    pub incident_id: Option<Uuid>,
+    pub correlated_at: Option<DateTime<Utc>>,
+    pub correlation_reason: Option<Value>,
+    pub last_position: i64,
+}
+
+/// An incident as lists show it. The detail (`GET /incidents/{id}`) adds
+/// `alert_ids`, `resolved_alert_ids` and `timeline`.
+#[derive(ToSchema, serde::Serialize)]
+pub struct Incident {
+    /// The incident's id (same as `incident_id`).
+    pub id: Uuid,
+    pub incident_id: Uuid,
+    pub tenant_id: Uuid,
+    /// The rendered aggregation key (e.g. `srv-db-01|HighCPU`).
+    pub key: String,
+    pub asset: String,
+    pub signature: String,
+    pub severity: String,
+    /// `new`, `acknowledged`, `in_progress`, `escalated` or `resolved`.
+    pub status: String,
+    pub priority_score: i16,
+    pub alert_count: i32,
+    pub resolved_alert_count: i32,
+    pub tool_sources: Vec<String>,
+    pub assignee: Option<String>,
+    pub opened_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution: Option<Value>,
+    pub escalation_count: i32,
+    pub all_alerts_resolved_at: Option<DateTime<Utc>>,
+    pub opening_reason: Value,
+    pub last_event_at: DateTime<Utc>,
+    pub opened_position: i64,
+    pub last_position: i64,
+}
+
+/// An incident with its alerts and its timeline: every field of [`Incident`]
+/// plus `alert_ids`, `resolved_alert_ids` and `timeline`.
+#[derive(ToSchema, serde::Serialize)]
+pub struct IncidentDetail {
+    #[schema(inline)]
+    #[serde(flatten)]
+    pub incident: Incident,
+    pub alert_ids: Vec<Uuid>,
+    pub resolved_alert_ids: Vec<Uuid>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// One event of an incident, in log order.
+#[derive(ToSchema, serde::Serialize)]
+pub struct TimelineEntry {
+    pub position: i64,
+    pub at: DateTime<Utc>,
+    pub event_type: String,
+    pub actor: Option<String>,
+    pub summary: String,
+    /// The correlator's recorded reason, on the events that carry one.
+    pub correlation_reason: Option<Value>,
+    pub details: Value,
+}
+
+/// What an incident command answers: the incident's new status.
+#[derive(ToSchema)]
+#[schema(example = json!({"id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "incident_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "status": "acknowledged"}))]
+pub struct IncidentCommandResult {
+    pub id: Uuid,
+    pub incident_id: Uuid,
+    pub status: String,
+}
+
+/// What `POST /alerts/{id}/acknowledge` answers.
+#[derive(ToSchema)]
+pub struct AlertAcknowledged {
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+/// What `POST /incidents/correlate` answers.
+#[derive(ToSchema)]
+pub struct CorrelationRequested {
+    pub tenant_id: Uuid,
+    /// The position of the recorded request.
+    pub request_position: i64,
+    /// Whether the correlator acted on it before the answer (else it will, shortly).
+    pub completed: bool,
+}
+
+/// A runbook (list items and detail have the same fields; the list adds the
+/// read model's `created_at`/`created_by`/`updated_at`/`updated_by`/`last_position`).
+#[derive(ToSchema)]
+pub struct Runbook {
+    pub id: Uuid,
+    pub runbook_id: Uuid,
+    pub tenant_id: Option<Uuid>,
+    pub name: Option<String>,
+    pub signature: Option<String>,
+    /// `low`, `medium` or `high`.
+    pub risk: Option<String>,
+    pub document: Option<String>,
+    pub commands: Option<Vec<String>>,
+    pub parameters: Option<Value>,
+    pub auto_execute: Option<bool>,
+    pub retired: bool,
+}
+
+/// An approval request.
+#[derive(ToSchema)]
+pub struct Approval {
+    pub id: Uuid,
+    pub approval_id: Uuid,
+    pub tenant_id: Uuid,
+    pub runbook_id: Uuid,
+    pub incident_id: Uuid,
+    pub risk: String,
+    /// `pending`, `granted`, `rejected` or `expired`.
+    pub status: String,
+    pub requested_by: String,
+    pub requester_name: String,
+    pub requested_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub reason: Option<String>,
+    pub last_position: i64,
+}
+
+/// What a decision answers.
+#[derive(ToSchema)]
+pub struct ApprovalDecision {
+    pub id: Uuid,
+    pub approval_id: Uuid,
+    pub status: Value,
+}
+
+/// One instance's latest invocation.
+#[derive(ToSchema)]
+pub struct Invocation {
+    pub status: String,
+    pub response_code: Option<i32>,
+    /// Excerpt of the command's standard output.
+    pub stdout: String,
+    /// Excerpt of the command's standard error.
+    pub stderr: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A runbook execution.
+#[derive(ToSchema)]
+pub struct Execution {
+    pub id: Uuid,
+    pub execution_id: Uuid,
+    pub tenant_id: Uuid,
+    pub runbook_id: Uuid,
+    pub incident_id: Uuid,
+    pub approval_id: Option<Uuid>,
+    pub document: String,
+    pub commands: Vec<String>,
+    pub parameters: Value,
+    pub instance_ids: Vec<String>,
+    pub status: String,
+    /// The SSM command id.
+    pub command_id: Option<String>,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub dispatched_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub failure_reason: Option<String>,
+    pub error_code: Option<String>,
+    /// Per instance id.
+    pub invocations: BTreeMap<String, Invocation>,
+    pub last_position: i64,
+}
+
+/// What `POST /runbooks/{id}/execute` answers: the execution (low risk) or
+/// the approval request (medium, high); `id` is the execution's or the
+/// approval's.
+#[derive(ToSchema)]
+pub struct ExecutionOrApproval {
+    pub id: Uuid,
+    /// Present when an execution was requested.
+    pub execution_id: Option<Uuid>,
+    /// Present when an approval is needed first.
+    pub approval_id: Option<Uuid>,
+    /// `requested` or `pending`.
+    pub status: String,
+    pub runbook_id: Uuid,
+    pub incident_id: Uuid,
+    pub instance_ids: Option<Vec<String>>,
+    pub risk: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A tenant as `GET /tenants` lists it: `id`, `name`, `slug` (the detail adds
+/// its configuration).
+#[derive(ToSchema)]
+pub struct TenantSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+}
+
+/// A tenant with its configuration (no key hashes, no secrets).
+#[derive(ToSchema)]
+pub struct Tenant {
+    pub id: Uuid,
+    pub name: String,
+    pub slug: String,
+    /// Ids of the active API keys.
+    pub api_keys: Vec<Uuid>,
+    /// Ids of the active webhook signing secrets.
+    pub webhook_secrets: Vec<Uuid>,
+    pub signing_required: bool,
+    pub rate_limit: RateLimit,
+    pub correlation_policy: CorrelationPolicy,
+    /// Per asset name: `critical`, `instance_ids`.
+    pub assets: BTreeMap<String, AssetSettings>,
+    pub aws: Option<AwsRole>,
+}
+
+#[derive(ToSchema)]
+pub struct RateLimit {
+    pub requests_per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(ToSchema)]
+pub struct CorrelationPolicy {
+    pub time_window_minutes: u32,
+    /// `asset|signature`, `asset`, `signature`, ...
+    pub aggregation_key: String,
+    pub auto_correlate: bool,
+    pub min_alerts: u32,
+    pub auto_resolve: bool,
+}
+
+#[derive(ToSchema)]
+pub struct AssetSettings {
+    pub critical: bool,
+    pub instance_ids: Vec<String>,
+}
+
+/// An asset as `PUT /tenants/{id}/assets/{asset}` answers it.
+#[derive(ToSchema)]
+pub struct Asset {
+    pub asset: String,
+    pub critical: bool,
+    pub instance_ids: Vec<String>,
+}
+
+#[derive(ToSchema)]
+pub struct AwsRole {
+    pub role_arn: String,
+    pub external_id: String,
+    pub region: String,
+}
+
+/// A new API key, shown once.
+#[derive(ToSchema)]
+pub struct ApiKeyIssued {
+    pub id: Uuid,
+    pub key_id: Uuid,
+    /// The key itself (`alk_...`); only its hash is stored.
+    pub api_key: String,
+    pub label: Option<String>,
+}
+
+/// A new webhook signing secret, shown once.
+#[derive(ToSchema)]
+pub struct WebhookSecretIssued {
+    pub id: Uuid,
+    pub secret_id: Uuid,
+    pub secret: String,
+}
+
+#[derive(ToSchema)]
+pub struct SigningRequired {
+    pub required: bool,
+}
+
+/// One stored alert of a delivery.
+#[derive(ToSchema)]
+pub struct AcceptedAlert {
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    /// A delivery seen before: the original result.
+    pub duplicate: bool,
+    pub position: i64,
+}
+
+/// What a webhook delivery answers (202), once its events are committed.
+#[derive(ToSchema)]
+#[schema(example = json!({"accepted": 1, "duplicates": 0, "alerts": [{"id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "alert_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "duplicate": false, "position": 123}]}))]
+pub struct WebhookAccepted {
+    pub accepted: u64,
+    pub duplicates: u64,
+    pub alerts: Vec<AcceptedAlert>,
+}
+
+/// An audit entry.
+#[derive(ToSchema)]
+pub struct AuditEntry {
+    pub position: i64,
+    pub at: DateTime<Utc>,
+    pub tenant_id: Uuid,
+    /// `user:<id>`, `api_key:<id>`, `worker:<name>`, `cli:<user>` or `system`.
+    pub actor: String,
+    /// The event type in snake_case, e.g. `incident_acknowledged`.
+    pub action: String,
+    /// `<aggregate type>:<aggregate id>`.
+    pub target: String,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub details: Value,
+}
+
+/// A raw event of the log.
+#[derive(ToSchema)]
+pub struct Event {
+    pub position: i64,
+    pub at: DateTime<Utc>,
+    pub tenant_id: Option<Uuid>,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub payload: Value,
+    pub metadata: Value,
+}
+
+/// KPIs over a range of days.
+#[derive(ToSchema)]
+pub struct Kpis {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub as_of: Option<DateTime<Utc>>,
+    pub alerts: i64,
+    pub incidents: i64,
+    pub noise_reduction_pct: Option<f64>,
+    pub mtta_seconds: Option<f64>,
+    pub mttr_seconds: Option<f64>,
+    pub auto_remediated: i64,
+    pub escalations: i64,
+    pub acknowledged: i64,
+    pub resolved: i64,
+    pub approvals_pending: i64,
+    pub days: Vec<KpiDay>,
+}
+
+#[derive(ToSchema)]
+pub struct KpiDay {
+    pub day: NaiveDate,
+    pub alerts: i64,
+    pub incidents: i64,
+    pub noise_reduction_pct: Option<f64>,
+    pub mtta_seconds: Option<f64>,
+    pub mttr_seconds: Option<f64>,
+    pub auto_remediated: i64,
+    pub escalations: i64,
+    pub acknowledged: i64,
+    pub resolved: i64,
+}
+
+/// The key that signs audit checkpoints.
+#[derive(ToSchema)]
+pub struct AuditPublicKey {
+    /// `Ed25519`.
+    pub algorithm: String,
+    pub key_id: String,
+    pub public_key_pem: String,
+    pub public_key_base64: String,
+}
+
+/// A signed checkpoint: its fields, signature and the signed text (`body`).
+#[derive(ToSchema)]
+pub struct Checkpoint {
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub body: String,
+}
+
+/// An event's inclusion proof in the latest checkpoint.
+#[derive(ToSchema)]
+pub struct InclusionProof {
+    pub position: i64,
+    pub tenant_id: Uuid,
+    pub leaf_index: u64,
+    pub body_digest: String,
+    pub leaf_hash: String,
+    pub tree_size: u64,
+    pub root_hash: String,
+    pub audit_path: Vec<String>,
+    pub checkpoint: Checkpoint,
+}
+
+/// That the tree of `from` leaves is a prefix of the tree of `to` leaves.
+#[derive(ToSchema)]
+pub struct ConsistencyProof {
+    pub from: u64,
+    pub to: u64,
+    pub from_root: String,
+    pub to_root: String,
+    pub proof: Vec<String>,
+    pub latest_checkpoint: Checkpoint,
+}
+
+/// A tenant's instances with their patch state (from SSM).
+#[derive(ToSchema)]
+pub struct PatchCompliance {
+    pub tenant_id: Uuid,
+    pub instances: Vec<Value>,
+}
+
+#[derive(ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// Readiness: database, migrations, log horizon, projector lag.
+#[derive(ToSchema)]
+pub struct Ready {
+    /// `ready`, or `degraded` when a projector stopped on an event.
+    pub status: String,
+    pub database: String,
+    pub migrations: Value,
+    pub log: Value,
+    pub projectors: Vec<Value>,
+}
