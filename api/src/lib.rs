@@ -21,6 +21,7 @@ pub mod feed;
 pub mod ingest;
 pub mod openapi;
 pub mod rate_limit;
+pub mod resource;
 pub mod routes;
 pub mod state;
 pub mod tenant_admin;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::list_params;
 use crate::auth::Caller;
+use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -48,7 +49,7 @@ pub async fn list_alerts(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<AlertsQuery>,
-) -> Result<Json<Page<AlertRow>>, ApiError> {
+) -> Result<Json<Page<WithId<AlertRow>>>, ApiError> {
     let query = AlertQuery {
         tenants: caller.readable_tenants(query.tenant.as_deref())?,
         status: query
@@ -76,7 +77,7 @@ pub async fn list_alerts(
     let page = alerts::list(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;
-    Ok(Json(page))
+    Ok(Json(page.map(|row| WithId::new(row.alert_id, row))))
 }
 
 /// `GET /api/v1/alerts/{id}`: 404 for an unknown id and for another tenant's.
@@ -98,12 +99,12 @@ pub async fn show_alert(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<AlertRow>, ApiError> {
+) -> Result<Json<WithId<AlertRow>>, ApiError> {
     let not_found = || ApiError::not_found("alert_not_found", "no such alert");
     let alert_id = Uuid::try_parse(&id).map_err(|_| not_found())?;
     let alert = alerts::find(state.pool(), alert_id)
         .await?
         .filter(|alert| caller.may_read(&alert.tenant_id.into()))
         .ok_or_else(not_found)?;
-    Ok(Json(alert))
+    Ok(Json(WithId::new(alert.alert_id, alert)))
 }

@@ -83,7 +83,7 @@ pub async fn acknowledge(
         .map_err(alert_error)?;
     let alert = store.load(&aggregate_id).await.map_err(alert_error)?;
     Ok(Json(
-        json!({ "alert_id": alert_id, "acknowledged_at": alert.acknowledged_at() }),
+        json!({ "id": alert_id, "alert_id": alert_id, "acknowledged_at": alert.acknowledged_at() }),
     ))
 }
 

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use super::list_params::{self, RemediationListQuery};
 use super::operate::{execute_with_retries, invalid_field, store_failure};
 use crate::auth::Caller;
+use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::extract::optional_json;
 use crate::state::AppState;
@@ -49,12 +50,12 @@ pub async fn list_approvals(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<RemediationListQuery>,
-) -> Result<Json<Page<ApprovalRow>>, ApiError> {
+) -> Result<Json<Page<WithId<ApprovalRow>>>, ApiError> {
     let query = query.parse(&caller, STATUSES)?;
     let page = remediation::list_approvals(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;
-    Ok(Json(page))
+    Ok(Json(page.map(|row| WithId::new(row.approval_id, row))))
 }
 
 /// `GET /api/v1/approvals/{id}`.
@@ -75,14 +76,14 @@ pub async fn show_approval(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ApprovalRow>, ApiError> {
+) -> Result<Json<WithId<ApprovalRow>>, ApiError> {
     let id = Uuid::parse_str(&id).map_err(|_| approval_not_found())?;
     let row = remediation::find_approval(state.pool(), id)
         .await
         .map_err(|error| ApiError::database(&error))?
         .filter(|row| caller.may_read(&row.tenant_id.into()))
         .ok_or_else(approval_not_found)?;
-    Ok(Json(row))
+    Ok(Json(WithId::new(row.approval_id, row)))
 }
 
 /// The optional body of a decision.
@@ -195,7 +196,7 @@ async fn decide(
     .map_err(approval_error)?;
     let approval = state.approvals().load(&key).await.map_err(approval_error)?;
     Ok(Json(
-        json!({ "approval_id": approval_id, "status": approval.status() }),
+        json!({ "id": approval_id, "approval_id": approval_id, "status": approval.status() }),
     ))
 }
 

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::list_params::{self, RemediationListQuery};
 use crate::auth::Caller;
+use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -41,12 +42,12 @@ pub async fn list_executions(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<RemediationListQuery>,
-) -> Result<Json<Page<ExecutionRow>>, ApiError> {
+) -> Result<Json<Page<WithId<ExecutionRow>>>, ApiError> {
     let query = query.parse(&caller, STATUSES)?;
     let page = remediation::list_executions(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;
-    Ok(Json(page))
+    Ok(Json(page.map(|row| WithId::new(row.execution_id, row))))
 }
 
 /// `GET /api/v1/executions/{id}`.
@@ -67,7 +68,7 @@ pub async fn show_execution(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<ExecutionRow>, ApiError> {
+) -> Result<Json<WithId<ExecutionRow>>, ApiError> {
     let not_found = || ApiError::not_found("execution_not_found", "no such execution");
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
     let row = remediation::find_execution(state.pool(), id)
@@ -75,5 +76,5 @@ pub async fn show_execution(
         .map_err(|error| ApiError::database(&error))?
         .filter(|row| caller.may_read(&row.tenant_id.into()))
         .ok_or_else(not_found)?;
-    Ok(Json(row))
+    Ok(Json(WithId::new(row.execution_id, row)))
 }

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::list_params;
 use crate::auth::Caller;
+use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -52,7 +53,7 @@ pub async fn list_incidents(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<IncidentsQuery>,
-) -> Result<Json<Page<IncidentRow>>, ApiError> {
+) -> Result<Json<Page<WithId<IncidentRow>>>, ApiError> {
     let query = IncidentQuery {
         tenants: caller.readable_tenants(query.tenant.as_deref())?,
         status: query.status.as_deref().map(parse_status).transpose()?,
@@ -69,12 +70,13 @@ pub async fn list_incidents(
     let page = incidents::list(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;
-    Ok(Json(page))
+    Ok(Json(page.map(|row| WithId::new(row.incident_id, row))))
 }
 
 /// An incident with its alerts and its timeline.
 #[derive(Debug, Serialize)]
 pub struct IncidentDetail {
+    id: Uuid,
     #[serde(flatten)]
     incident: IncidentRow,
     #[serde(flatten)]
@@ -144,6 +146,7 @@ pub async fn show_incident(
         .map(TimelineEntry::from)
         .collect();
     Ok(Json(IncidentDetail {
+        id: incident.incident_id,
         incident,
         alerts,
         timeline,

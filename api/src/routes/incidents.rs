@@ -292,7 +292,7 @@ async fn run(
         .map_err(incident_error)?;
     let incident = store.load(&aggregate_id).await.map_err(incident_error)?;
     Ok(Json(
-        json!({ "incident_id": incident_id, "status": incident.status() }),
+        json!({ "id": incident_id, "incident_id": incident_id, "status": incident.status() }),
     ))
 }
 

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 use super::list_params::{self, RemediationListQuery};
 use super::operate::{execute_with_retries, invalid_field, store_failure};
 use crate::auth::{Action, Caller};
+use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -149,12 +150,12 @@ pub async fn list_runbooks(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<RemediationListQuery>,
-) -> Result<Json<Page<RunbookRow>>, ApiError> {
+) -> Result<Json<Page<WithId<RunbookRow>>>, ApiError> {
     let query = query.parse(&caller, &[])?;
     let page = remediation::list_runbooks(state.pool(), &query)
         .await
         .map_err(list_params::query_error)?;
-    Ok(Json(page))
+    Ok(Json(page.map(|row| WithId::new(row.runbook_id, row))))
 }
 
 /// `GET /api/v1/runbooks/{id}`: as it stands now (from its events).
@@ -358,6 +359,7 @@ pub async fn execute_runbook(
         return Ok((
             StatusCode::ACCEPTED,
             Json(json!({
+                "id": approval_id,
                 "approval_id": approval_id,
                 "status": "pending",
                 "risk": spec.risk,
@@ -401,6 +403,7 @@ pub async fn execute_runbook(
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({
+            "id": execution_id,
             "execution_id": execution_id,
             "status": "requested",
             "runbook_id": runbook_id,
@@ -452,6 +455,7 @@ async fn readable_runbook(
 fn runbook_json(runbook_id: RunbookId, runbook: &Runbook) -> Value {
     let spec = runbook.spec();
     json!({
+        "id": runbook_id,
         "runbook_id": runbook_id,
         "tenant_id": runbook.tenant_id(),
         "name": spec.map(|s| s.name.as_str()),

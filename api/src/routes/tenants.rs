@@ -169,7 +169,7 @@ pub async fn issue_api_key(
     refresh(&state, tenant_id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "key_id": key_id, "api_key": api_key, "label": label })),
+        Json(json!({ "id": key_id, "key_id": key_id, "api_key": api_key, "label": label })),
     ))
 }
 
@@ -242,7 +242,7 @@ pub async fn add_webhook_secret(
     refresh(&state, tenant_id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "secret_id": secret_id, "secret": secret })),
+        Json(json!({ "id": secret_id, "secret_id": secret_id, "secret": secret })),
     ))
 }
 

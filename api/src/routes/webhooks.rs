@@ -20,6 +20,7 @@ use crate::auth::signing::{carries_signature, verify_signature};
 use crate::error::ApiError;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
+use crate::resource::with_id;
 use crate::state::AppState;
 use crate::tenant_admin::tenant_error;
 
@@ -144,7 +145,10 @@ pub async fn receive(
         Json(json!({
             "accepted": ingested.len() - duplicates,
             "duplicates": duplicates,
-            "alerts": ingested,
+            "alerts": ingested
+                .iter()
+                .map(|alert| with_id(json!(alert), "alert_id"))
+                .collect::<Vec<_>>(),
         })),
     ))
 }
