@@ -180,6 +180,10 @@ pub enum TenantCommand {
 /// Settings every command shares.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
+    /// TOML configuration file, under the environment and flags (keys: the
+    /// variables in lower case without ALERTLEDGER_; docs/configuration.md).
+    #[arg(long, env = "ALERTLEDGER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// `development` (invents missing secrets, loudly) or `production` (refuses to).
     #[arg(long = "env", env = "ALERTLEDGER_ENV", default_value = "development", value_parser = Environment::parse, global = true)]
     pub environment: Environment,
