@@ -6,6 +6,7 @@
 //!
 //! - [`Application`] — builds the router on a pool, binds its own listener
 //!   (port 0 in tests), and runs until a shutdown future resolves.
+//! - [`edge`] — CORS, the client's address behind trusted proxies, native TLS.
 //! - [`routes`] — handlers, one module per area of API.md.
 //! - [`auth`] — JWT callers, tenant API keys, webhook signatures, permissions.
 //! - [`feed`] — the live feed (one log tailer fanned out to SSE and WebSocket).
@@ -14,6 +15,7 @@
 //! - [`error`] — the one error type and its JSON body.
 
 pub mod auth;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod feed;
@@ -42,6 +44,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
+use crate::edge::EdgeSettings;
 use crate::feed::{FeedHub, FeedSettings};
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::{AlertIngestor, SourceLifecycle};
@@ -66,6 +69,8 @@ pub struct ApiSettings {
     pub remediation: RemediationSettings,
     /// The clock every command and receipt is stamped with (a fixed one in tests).
     pub services: DomainServices,
+    /// CORS, trusted proxies and TLS.
+    pub edge: EdgeSettings,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -172,7 +177,7 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: router(state.clone(), &settings.edge),
             state,
         })
     }
@@ -225,7 +230,7 @@ pub enum BuildError {
     Database(#[from] sqlx::Error),
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, edge: &EdgeSettings) -> Router {
     let tenants = Router::new()
         .route(
             "/",
@@ -318,7 +323,7 @@ fn router(state: AppState) -> Router {
             post(routes::webhooks::receive)
                 .layer(DefaultBodyLimit::max(routes::webhooks::WEBHOOK_BODY_LIMIT)),
         );
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
         .route("/metrics", get(routes::metrics::metrics))
@@ -340,9 +345,26 @@ fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), route, request_id)
+                let client_ip = request
+                    .extensions()
+                    .get::<edge::ClientIp>()
+                    .and_then(|client| client.0)
+                    .map(tracing::field::display);
+                tracing::info_span!("request", method = %request.method(), route, request_id, client_ip)
             }),
         )
+        // Outside the trace layer, so the request span knows the client.
+        .layer(axum::middleware::from_fn_with_state(
+            edge.trusted_proxies.clone(),
+            edge::client_ip::resolve,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    // Outermost: a preflight is answered before anything else looks at it.
+    match edge.cors_origins.layer() {
+        Some(cors) => router
+            .layer(cors)
+            .layer(axum::middleware::from_fn(edge::cors::strip_when_refused)),
+        None => router,
+    }
 }
