@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use alertledger_api::edge::{CorsOrigins, TrustedProxies};
 use alertledger_platform::config::Environment;
 use alertledger_platform::telemetry::LogFormat;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -180,6 +181,10 @@ pub enum TenantCommand {
 /// Settings every command shares.
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
+    /// TOML configuration file, under the environment and flags (keys: the
+    /// variables in lower case without ALERTLEDGER_; docs/configuration.md).
+    #[arg(long, env = "ALERTLEDGER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// `development` (invents missing secrets, loudly) or `production` (refuses to).
     #[arg(long = "env", env = "ALERTLEDGER_ENV", default_value = "development", value_parser = Environment::parse, global = true)]
     pub environment: Environment,
@@ -285,6 +290,14 @@ pub struct ServeArgs {
     /// resume (each resuming client holds up to two such batches in memory).
     #[arg(long, env = "ALERTLEDGER_FEED_HISTORY_BATCH", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub feed_history_batch: u64,
+    /// Browser origins allowed to call the API and open the event stream,
+    /// comma-separated (e.g. https://ops.example.com); unset: CORS off.
+    #[arg(long, env = "ALERTLEDGER_CORS_ORIGINS")]
+    pub cors_origins: Option<CorsOrigins>,
+    /// Proxies (CIDRs or addresses, comma-separated) whose X-Forwarded-For
+    /// names the client; unset: the TCP peer is the client.
+    #[arg(long, env = "ALERTLEDGER_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<TrustedProxies>,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

@@ -7,12 +7,15 @@
 //!   with every projection and worker, and the time-driven workers, built
 //!   once for `serve`, `demo`, the tests and the benchmarks.
 //! - [`cli`] — the command line (every flag also from the environment).
+//! - [`config`] — the configuration file and `*_FILE` secrets under the
+//!   command line.
 //! - [`commands`] — one module per subcommand.
 //! - `database` — finding or starting PostgreSQL (embedded when none answers).
 //! - `security` — JWT, master and audit signing keys from configuration.
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 mod database;
 mod security;
 mod shutdown;

@@ -1,16 +1,30 @@
-//! `alertledger`: the service binary. Parses the command line, installs
-//! tracing, and hands over to [`alertledger::run`].
+//! `alertledger`: the service binary. Parses the command line over the
+//! configuration file, installs tracing, and hands over to [`alertledger::run`].
 
-use alertledger::cli::Cli;
-use clap::Parser;
-
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    // Before the runtime starts: the configuration layers set environment
+    // variables, which is sound only while this is the only thread.
+    let cli = match alertledger::config::parse_command_line() {
+        Ok(cli) => cli,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     alertledger_platform::telemetry::init_tracing(cli.global.log_format());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // Every command runs inside this future, on the main thread: an embedded
     // PostgreSQL is tied to the thread that starts it.
-    match alertledger::run(cli).await {
+    match runtime.block_on(alertledger::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("{error:#}");

@@ -6,6 +6,7 @@
 //!
 //! - [`Application`] — builds the router on a pool, binds its own listener
 //!   (port 0 in tests), and runs until a shutdown future resolves.
+//! - [`edge`] — CORS, the client's address behind trusted proxies, native TLS.
 //! - [`routes`] — handlers, one module per area of API.md.
 //! - [`auth`] — JWT callers, tenant API keys, webhook signatures, permissions.
 //! - [`feed`] — the live feed (one log tailer fanned out to SSE and WebSocket).
@@ -15,6 +16,7 @@
 //! - [`openapi`] — the OpenAPI document, generated from the routes.
 
 pub mod auth;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod feed;
@@ -44,6 +46,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
+use crate::edge::EdgeSettings;
 use crate::feed::{FeedHub, FeedSettings};
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::{AlertIngestor, SourceLifecycle};
@@ -68,6 +71,8 @@ pub struct ApiSettings {
     pub remediation: RemediationSettings,
     /// The clock every command and receipt is stamped with (a fixed one in tests).
     pub services: DomainServices,
+    /// CORS, trusted proxies and TLS.
+    pub edge: EdgeSettings,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -174,7 +179,7 @@ impl Application {
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
             listener,
-            router: router(state.clone()),
+            router: router(state.clone(), &settings.edge),
             state,
         })
     }
@@ -228,10 +233,11 @@ pub enum BuildError {
 }
 
 /// The service's router: every route of [`routes::all`] (each with its
-/// OpenAPI path), the error-body fallback, tracing and request ids.
-pub fn router(state: AppState) -> Router {
+/// OpenAPI path), the error-body fallback, tracing, request ids, the
+/// client's address behind trusted proxies and CORS.
+pub fn router(state: AppState, edge: &EdgeSettings) -> Router {
     let (routes, _document) = routes::all().split_for_parts();
-    routes
+    let router = routes
         .fallback(error::route_not_found)
         .with_state(state)
         .layer(
@@ -246,9 +252,26 @@ pub fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), route, request_id)
+                let client_ip = request
+                    .extensions()
+                    .get::<edge::ClientIp>()
+                    .and_then(|client| client.0)
+                    .map(tracing::field::display);
+                tracing::info_span!("request", method = %request.method(), route, request_id, client_ip)
             }),
         )
+        // Outside the trace layer, so the request span knows the client.
+        .layer(axum::middleware::from_fn_with_state(
+            edge.trusted_proxies.clone(),
+            edge::client_ip::resolve,
+        ))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+    // Outermost: a preflight is answered before anything else looks at it.
+    match edge.cors_origins.layer() {
+        Some(cors) => router
+            .layer(cors)
+            .layer(axum::middleware::from_fn(edge::cors::strip_when_refused)),
+        None => router,
+    }
 }

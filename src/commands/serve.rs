@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::edge::EdgeSettings;
 use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, RemediationSettings};
@@ -65,6 +66,10 @@ pub async fn app_config(
             ssm: Some(ssm.clone()),
         },
         services,
+        edge: EdgeSettings {
+            cors_origins: args.cors_origins.clone().unwrap_or_default(),
+            trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
+        },
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

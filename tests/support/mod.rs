@@ -15,6 +15,7 @@ use alertledger_api::auth::jwt::{
     JwtKey, JwtVerifier, TokenIssuer, TokenRequest, DEFAULT_AUDIENCE, DEFAULT_ISSUER,
 };
 use alertledger_api::auth::signing::MasterKey;
+use alertledger_api::edge::EdgeSettings;
 use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::SourceSettings;
 use alertledger_api::{ApiSettings, RemediationSettings};
@@ -109,6 +110,7 @@ impl TestApp {
                 remediation: RemediationSettings { approval_ttl, ssm },
                 feed,
                 services: DomainServices::system(),
+                edge: EdgeSettings::default(),
             },
             background,
         };

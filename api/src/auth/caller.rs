@@ -27,6 +27,8 @@ pub struct Caller {
     pub name: String,
     pub role: Role,
     pub scope: TenantScope,
+    /// Where the request came from (behind trusted proxies, the client).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl Caller {
@@ -46,6 +48,7 @@ impl Caller {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            source_ip: self.source_ip.map(|ip| ip.to_string()),
             ..EventMetadata::default()
         }
     }
@@ -102,6 +105,7 @@ impl Caller {
             name: claims.name,
             role,
             scope,
+            source_ip: None,
         };
         Ok((caller, claims.exp))
     }
@@ -129,6 +133,13 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
-        Self::from_token(state.jwt(), token).map(|(caller, _)| caller)
+        let source_ip = parts
+            .extensions
+            .get::<crate::edge::ClientIp>()
+            .and_then(|client| client.0);
+        Self::from_token(state.jwt(), token).map(|(caller, _)| Self {
+            source_ip,
+            ..caller
+        })
     }
 }

@@ -133,6 +133,7 @@ mod tests {
             name: "U".into(),
             role: Role::Viewer,
             scope: TenantScope::Only(vec![mine]),
+            source_ip: None,
         };
         let foreign = caller
             .authorize(Action::Read, &TenantId::new_v7())

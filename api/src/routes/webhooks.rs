@@ -1,14 +1,12 @@
 //! `POST /api/v1/webhooks/{source}`: alerts from monitoring tools, authenticated
 //! by a tenant API key, answered 202 only after the receipts are committed.
 
-use std::net::SocketAddr;
-
 use alertledger_domain::tenant::TenantCommand;
 use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -17,6 +15,7 @@ use serde_json::{json, Value};
 
 use crate::auth::api_key::{hash_api_key, presented_api_key};
 use crate::auth::signing::{carries_signature, verify_signature};
+use crate::edge::ClientIp;
 use crate::error::ApiError;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
@@ -60,7 +59,7 @@ pub async fn receive(
     State(state): State<AppState>,
     Path(source): Path<String>,
     Query(query): Query<WebhookQuery>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client_ip: ClientIp,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -132,7 +131,7 @@ pub async fn receive(
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        source_ip: Some(peer.ip().to_string()),
+        source_ip: client_ip.0.map(|ip| ip.to_string()),
     };
     let ingested = state.ingestor().ingest(&delivery, alerts).await?;
     let duplicates = ingested.iter().filter(|a| a.duplicate).count();
