@@ -313,6 +313,11 @@ pub struct ServeArgs {
     /// resume (each resuming client holds up to two such batches in memory).
     #[arg(long, env = "ALERTLEDGER_FEED_HISTORY_BATCH", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub feed_history_batch: u64,
+    /// Directory that receives a copy of every signed audit checkpoint (one
+    /// JSON file each, docs/audit-bundle.md), outside the database's reach;
+    /// `audit verify --checkpoints DIR` checks the log against them.
+    #[arg(long, env = "ALERTLEDGER_CHECKPOINT_DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

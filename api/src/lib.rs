@@ -66,6 +66,9 @@ pub struct ApiSettings {
     pub remediation: RemediationSettings,
     /// The clock every command and receipt is stamped with (a fixed one in tests).
     pub services: DomainServices,
+    /// Workers of this process that stopped on purpose: `/readyz` is 503
+    /// while any is raised.
+    pub alarms: alertledger_eventstore::alarms::Alarms,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -167,6 +170,7 @@ impl Application {
             remediation: settings.remediation,
             services: settings.services,
             audit_public_key: settings.audit_public_key,
+            alarms: settings.alarms,
             feed,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;

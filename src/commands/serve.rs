@@ -8,11 +8,13 @@ use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, RemediationSettings};
 use alertledger_domain::DomainServices;
+use alertledger_eventstore::alarms::Alarms;
 use alertledger_platform::config::Environment;
 use alertledger_seal::CheckpointSigner;
 use alertledger_ssm::{AwsSsm, SsmService};
 use alertledger_workers::background::WorkerSettings;
 use alertledger_workers::remediation::ExecutorSettings;
+use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, ServeArgs};
@@ -66,6 +68,7 @@ pub async fn app_config(
             ssm: Some(ssm.clone()),
         },
         services,
+        alarms: Alarms::default(),
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,
@@ -75,6 +78,10 @@ pub async fn app_config(
         },
         ssm: Some(ssm),
         audit_signer: Some(signer),
+        checkpoints: CheckpointSettings {
+            directory: args.checkpoint_dir.clone(),
+            ..CheckpointSettings::default()
+        },
         ..WorkerSettings::default()
     };
     Ok(AppConfig {

@@ -128,6 +128,7 @@ impl TestApp {
                 remediation: RemediationSettings { approval_ttl, ssm },
                 feed,
                 services: DomainServices::system(),
+                alarms: Default::default(),
             },
             background,
         };
