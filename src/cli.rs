@@ -29,8 +29,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the service with a demo tenant, users and a steady synthetic alert stream.
     Demo(DemoArgs),
-    /// Apply database migrations and exit.
-    Migrate(DatabaseArgs),
+    /// Apply database migrations and exit (run with the owner's DATABASE_URL);
+    /// with --service-role, also create or update the service's login role.
+    Migrate(MigrateArgs),
     /// Issue tokens for people and dashboards.
     Token(TokenArgs),
     /// Administer tenants directly in the database.
@@ -249,12 +250,39 @@ pub enum LogFormatArg {
     Json,
 }
 
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Create (or update) this login role for `serve`: a member of the group
+    /// role `alertledger_service`, which owns nothing and may only append to
+    /// the event log and the seal (API.md "Database roles").
+    #[arg(long, env = "ALERTLEDGER_SERVICE_ROLE")]
+    pub service_role: Option<String>,
+    /// The service role's password (unset: the role's password is left as it is).
+    #[arg(
+        long,
+        alias = "service-password",
+        env = "ALERTLEDGER_SERVICE_ROLE_PASSWORD",
+        hide_env_values = true,
+        requires = "service_role"
+    )]
+    pub service_role_password: Option<String>,
+}
+
 /// Where the database is.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL URL. Unset: PostgreSQL on localhost:5432, else an embedded one.
+    /// PostgreSQL URL: for `serve`, the service's own role (see `migrate
+    /// --service-role`); for `migrate`, the owner's. Unset: PostgreSQL on
+    /// localhost:5432, else an embedded one (both roles set up automatically).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// The owner's URL: `serve` applies migrations with it before connecting
+    /// as DATABASE_URL; `migrate` and `projections rebuild` use it instead of
+    /// DATABASE_URL.
+    #[arg(long, env = "ALERTLEDGER_OWNER_DATABASE_URL", hide_env_values = true)]
+    pub owner_database_url: Option<String>,
     /// Always run an embedded PostgreSQL, even if DATABASE_URL is set or a server answers.
     #[arg(long, env = "ALERTLEDGER_EMBEDDED_DB")]
     pub embedded_db: bool,
@@ -298,6 +326,11 @@ pub struct ServeArgs {
     /// names the client; unset: the TCP peer is the client.
     #[arg(long, env = "ALERTLEDGER_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<TrustedProxies>,
+    /// Directory that receives a copy of every signed audit checkpoint (one
+    /// JSON file each, docs/audit-bundle.md), outside the database's reach;
+    /// `audit verify --checkpoints DIR` checks the log against them.
+    #[arg(long, env = "ALERTLEDGER_CHECKPOINT_DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

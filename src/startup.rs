@@ -99,11 +99,14 @@ impl Application {
     pub async fn build(config: AppConfig, pool: PgPool) -> Result<Self, BuildError> {
         let signal = LogSignal::start(pool.clone());
         let services = config.api.services.clone();
+        // The workers raise their alarms where the API's /readyz looks.
+        let alarms = config.api.alarms.clone();
         let api =
             alertledger_api::Application::build(config.api, pool.clone(), signal.clone()).await?;
-        let background = config
-            .background
-            .map(|settings| Background::start(&pool, &signal, services, settings));
+        let background = config.background.map(|mut settings| {
+            settings.workers.alarms = alarms;
+            Background::start(&pool, &signal, services, settings)
+        });
         Ok(Self {
             api,
             pool,

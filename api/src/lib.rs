@@ -73,6 +73,9 @@ pub struct ApiSettings {
     pub services: DomainServices,
     /// CORS, trusted proxies and TLS.
     pub edge: EdgeSettings,
+    /// Workers of this process that stopped on purpose: `/readyz` is 503
+    /// while any is raised.
+    pub alarms: alertledger_eventstore::alarms::Alarms,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -174,6 +177,7 @@ impl Application {
             remediation: settings.remediation,
             services: settings.services,
             audit_public_key: settings.audit_public_key,
+            alarms: settings.alarms,
             feed,
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;

@@ -53,6 +53,8 @@ pub struct Parts {
     pub audit_public_key: PublicKey,
     /// The live feed's tailer and broadcast.
     pub feed: FeedHub,
+    /// Workers of this process that stopped on purpose (`/readyz`, `/metrics`).
+    pub alarms: alertledger_eventstore::alarms::Alarms,
 }
 
 type Inner = Parts;
@@ -134,5 +136,9 @@ impl AppState {
 
     pub fn feed(&self) -> &FeedHub {
         &self.inner.feed
+    }
+
+    pub fn alarms(&self) -> &alertledger_eventstore::alarms::Alarms {
+        &self.inner.alarms
     }
 }

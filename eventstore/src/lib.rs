@@ -22,9 +22,12 @@
 //!   trait, checkpoints, one runner per consumer (advisory-locked, so one
 //!   active instance per database), the daemon that runs a list of them,
 //!   rebuilds from history (shadow tables, staging, COPY) and status.
+//! - [`alarms`] — workers that stopped on purpose (a rewritten seal), for
+//!   `/readyz` and `/metrics`.
 //! - [`queries`] — the few reads of stored events' JSON that are not the log
 //!   (a tool's resolution finding the alerts it refers to).
 
+pub mod alarms;
 pub mod consumer;
 pub mod log;
 pub mod queries;

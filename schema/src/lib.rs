@@ -9,9 +9,12 @@
 //!   back for every reader.
 //! - [`migrate`] applies [`MIGRATOR`] (safe to run from several processes at once;
 //!   sqlx serialises them with an advisory lock).
+//! - [`roles`] the two database roles: the owner that migrates, the
+//!   service's login role that may only append to history.
 //! - [`ensure_database`] creates the service's database on a bare server.
 //! - [`TestDatabase`] gives each test a fresh database and drops it afterwards.
 
+pub mod roles;
 mod test_database;
 
 use std::str::FromStr;
@@ -41,6 +44,8 @@ pub enum SchemaError {
     },
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot grant the service role its privileges: {0}")]
+    Grant(#[source] sqlx::Error),
 }
 
 /// Pool settings; the defaults suit one service process.
@@ -88,10 +93,56 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<PgPool, Schem
         .map_err(SchemaError::Connect)
 }
 
-/// Applies every pending migration.
+/// Opens a pool to the database of `url` as role `user` (with `password`,
+/// if any) instead of the URL's own user: the zero-set-up modes serve as the
+/// service role on the server they set up as its owner.
+pub async fn connect_as(
+    url: &str,
+    user: &str,
+    password: Option<&str>,
+    settings: &PoolSettings,
+) -> Result<PgPool, SchemaError> {
+    let mut options = connect_options(url, settings)?.username(user);
+    if let Some(password) = password {
+        options = options.password(password);
+    }
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.acquire_timeout)
+        .connect_with(options)
+        .await
+        .map_err(SchemaError::Connect)
+}
+
+/// Applies every pending migration, then (re)grants the service role its
+/// privileges on every table, so tables of any migration are covered
+/// ([`roles`]). Must run as the owner of the schema.
 pub async fn migrate(pool: &PgPool) -> Result<(), SchemaError> {
     MIGRATOR.run(pool).await?;
+    roles::grant_service_privileges(pool)
+        .await
+        .map_err(SchemaError::Grant)?;
     Ok(())
+}
+
+/// Whether every migration this binary knows is applied (what a role that
+/// cannot migrate, such as the service's, checks instead of migrating).
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let table: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
+            .fetch_one(pool)
+            .await?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR
+        .iter()
+        .filter(|migration| !migration.migration_type.is_down_migration())
+        .all(|migration| applied.contains(&migration.version)))
 }
 
 /// Creates database `name` on the server of `server_url` unless it exists.

@@ -9,11 +9,14 @@
 //!   and inclusion/consistency proofs at any checkpointed size.
 //! - [`verify`] — `audit verify`: recompute every leaf from the stored events
 //!   and check the sealed leaves and every checkpoint against them.
+//! - [`checkpoint_files`] — copies of the signed checkpoints outside the
+//!   database (`ALERTLEDGER_CHECKPOINT_DIR`), and reading them back.
 //! - [`export`] — one tenant's audit bundle (docs/audit-bundle.md).
 //!
 //! The hashing itself, the proofs' shapes and the signatures live in the pure
 //! `alertledger-seal` crate; the sealer that appends is a worker.
 
+pub mod checkpoint_files;
 pub mod export;
 pub mod verify;
 

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_seal::bundle::{
     verify_bundle, BundleFiles, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE,
 };
@@ -79,8 +78,7 @@ async fn verify_log(global: &GlobalArgs, args: AuditVerifyArgs) -> anyhow::Resul
         .transpose()?;
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
-        let pool = connect(&database.url, &PoolSettings::default()).await?;
-        migrate(&pool).await?;
+        let pool = database.connect_tool().await?;
         let started = std::time::Instant::now();
         let report = verify(
             &pool,

@@ -96,7 +96,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             checkpoint_signer(global)?,
         )
         .await?;
-        let app = serve::build(&database.url, config).await?;
+        let app = serve::build(&database, global.environment, config).await?;
         let tenant_id = TenantId::from_uuid(DEMO_TENANT);
         let tenants = AggregateStore::<Tenant>::new(
             app.pool().clone(),

@@ -1,6 +1,5 @@
 //! `alertledger events export`: one tenant's audit bundle.
 
-use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_seal::bundle::{EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE};
 use alertledger_sealed_log::export::export;
 use anyhow::Context;
@@ -21,8 +20,7 @@ async fn export_bundle(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<
         uuid::Uuid::parse_str(args.tenant.trim()).context("--tenant must be a tenant id (UUID)")?;
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let parts = async {
-        let pool = connect(&database.url, &PoolSettings::default()).await?;
-        migrate(&pool).await?;
+        let pool = database.connect_tool().await?;
         let parts = export(&pool, tenant, args.from, args.to).await;
         pool.close().await;
         anyhow::Ok(parts?)

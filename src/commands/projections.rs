@@ -8,7 +8,6 @@ use alertledger_eventstore::consumer::rebuild::{
 };
 use alertledger_eventstore::consumer::status::statuses;
 use alertledger_eventstore::consumer::LogConsumer;
-use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_workers::remediation::DEFAULT_APPROVAL_TTL;
 use anyhow::Context;
 use sqlx::PgPool;
@@ -20,8 +19,7 @@ use crate::startup::consumers;
 pub async fn run(args: ProjectionsArgs) -> anyhow::Result<()> {
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
-        let pool = connect(&database.url, &PoolSettings::default()).await?;
-        migrate(&pool).await?;
+        let pool = database.connect_tool().await?;
         let outcome = match args.command {
             ProjectionsCommand::Status => status(&pool).await,
             ProjectionsCommand::Rebuild { name, until, into } => {

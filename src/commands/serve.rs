@@ -9,17 +9,20 @@ use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, RemediationSettings};
 use alertledger_domain::DomainServices;
+use alertledger_eventstore::alarms::Alarms;
+use alertledger_platform::config::Environment;
 use alertledger_seal::CheckpointSigner;
 use alertledger_ssm::{AwsSsm, SsmService};
 use alertledger_workers::background::WorkerSettings;
 use alertledger_workers::remediation::ExecutorSettings;
+use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::database::ProvisionedDatabase;
 use crate::security::{checkpoint_signer, jwt_setup, master_key, JwtSetup};
 use crate::shutdown;
-use crate::startup::{connect_and_migrate, AppConfig, Application, BackgroundSettings};
+use crate::startup::{AppConfig, Application, BackgroundSettings};
 
 /// The application's configuration from `serve`'s arguments.
 pub async fn app_config(
@@ -70,6 +73,7 @@ pub async fn app_config(
             cors_origins: args.cors_origins.clone().unwrap_or_default(),
             trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
         },
+        alarms: Alarms::default(),
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,
@@ -79,6 +83,10 @@ pub async fn app_config(
         },
         ssm: Some(ssm),
         audit_signer: Some(signer),
+        checkpoints: CheckpointSettings {
+            directory: args.checkpoint_dir.clone(),
+            ..CheckpointSettings::default()
+        },
         ..WorkerSettings::default()
     };
     Ok(AppConfig {
@@ -90,9 +98,14 @@ pub async fn app_config(
     })
 }
 
-/// Connects, migrates and builds the application on `database_url`.
-pub async fn build(database_url: &str, config: AppConfig) -> anyhow::Result<Application> {
-    let pool = connect_and_migrate(database_url).await?;
+/// Connects as the service (migrating as the owner where it can, see
+/// [`ProvisionedDatabase::connect_service`]) and builds the application.
+pub async fn build(
+    database: &ProvisionedDatabase,
+    environment: Environment,
+    config: AppConfig,
+) -> anyhow::Result<Application> {
+    let pool = database.connect_service(environment).await?;
     let app = Application::build(config, pool)
         .await
         .context("cannot start the API")?;
@@ -105,7 +118,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let config = app_config(&args, &jwt, master_key(global)?, checkpoint_signer(global)?).await?;
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
-        build(&database.url, config)
+        build(&database, global.environment, config)
             .await?
             .run_until_stopped(shutdown::signal())
             .await?;

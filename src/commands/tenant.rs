@@ -11,7 +11,6 @@ use alertledger_domain::values::{
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::log::LogSignal;
 use alertledger_eventstore::store::{AggregateStore, EventMetadata};
-use alertledger_schema::{connect, migrate, PoolSettings};
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, TenantArgs, TenantCommand};
@@ -20,8 +19,7 @@ use crate::database::ProvisionedDatabase;
 pub async fn run(global: &GlobalArgs, args: TenantArgs) -> anyhow::Result<()> {
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
-        let pool = connect(&database.url, &PoolSettings::default()).await?;
-        migrate(&pool).await?;
+        let pool = database.connect_tool().await?;
         let tenants: AggregateStore<Tenant> = AggregateStore::new(
             pool.clone(),
             DomainServices::system(),

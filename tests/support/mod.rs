@@ -76,7 +76,26 @@ impl TestApp {
         Self::spawn_with(None, FeedSettings::default()).await
     }
 
+    /// The application connected as the service's own database role (a
+    /// member of `alertledger_service` that owns nothing), as production runs.
+    pub async fn spawn_as_service_role() -> Self {
+        Self::spawn_on(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            true,
+        )
+        .await
+    }
+
     async fn spawn_with(workers: Option<WorkerSettings>, feed: FeedSettings) -> Self {
+        Self::spawn_on(workers, feed, false).await
+    }
+
+    async fn spawn_on(
+        workers: Option<WorkerSettings>,
+        feed: FeedSettings,
+        as_service_role: bool,
+    ) -> Self {
         let db = TestDatabase::create().await;
         let approval_ttl = workers
             .as_ref()
@@ -111,10 +130,16 @@ impl TestApp {
                 feed,
                 services: DomainServices::system(),
                 edge: EdgeSettings::default(),
+                alarms: Default::default(),
             },
             background,
         };
-        let app = Application::build(config, db.pool().clone()).await.unwrap();
+        let pool = if as_service_role {
+            service_role_pool(&db).await
+        } else {
+            db.pool().clone()
+        };
+        let app = Application::build(config, pool).await.unwrap();
         let address = format!("http://127.0.0.1:{}", app.port());
         let signal = app.signal().clone();
         let (stop, stopped) = oneshot::channel();
@@ -271,6 +296,30 @@ impl TestApp {
         assert!(applied, "{name} never applied position {position}");
     }
 
+    /// GETs `path` until it answers 200 (the sealer and checkpointer follow
+    /// the log asynchronously; 409 `not_yet_sealed` until then).
+    pub async fn get_when_sealed(&self, path: &str, token: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let response = self
+                .client
+                .get(self.url(path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap();
+            if status == 200 {
+                return body;
+            }
+            assert_eq!(status, 409, "GET {path}: {body}");
+            assert_eq!(body["error"]["code"], "not_yet_sealed");
+            assert!(Instant::now() < deadline, "{path} never sealed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Rows of the events table (not the horizon-bounded log) for `event_type`.
     pub async fn stored(&self, event_type: &str) -> i64 {
         sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
@@ -287,6 +336,25 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// The login role tests connect as the service with (roles are
+/// cluster-wide; every test database grants the same group role).
+pub const TEST_SERVICE_ROLE: &str = "alertledger_test_service";
+
+/// A pool on `db` as [`TEST_SERVICE_ROLE`], created (as the owner) if missing.
+pub async fn service_role_pool(db: &TestDatabase) -> sqlx::PgPool {
+    alertledger_schema::roles::ensure_service_login(db.pool(), TEST_SERVICE_ROLE, None)
+        .await
+        .expect("create the service login role");
+    alertledger_schema::connect_as(
+        db.url(),
+        TEST_SERVICE_ROLE,
+        None,
+        &alertledger_schema::PoolSettings::default(),
+    )
+    .await
+    .expect("connect as the service role")
 }
 
 pub fn generic_alert(asset: &str) -> serde_json::Value {

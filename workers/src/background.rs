@@ -5,6 +5,7 @@
 //! application builder composes both with the read models; nothing here
 //! names a read model.
 
+use alertledger_eventstore::alarms::Alarms;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,9 @@ pub struct WorkerSettings {
     /// Signs checkpoints of the sealed log (`None`: no checkpointer runs).
     pub audit_signer: Option<Arc<CheckpointSigner>>,
     pub checkpoints: CheckpointSettings,
+    /// Where a worker that stops on purpose raises its alarm (shared with
+    /// the API's `/readyz` by `Application::build`).
+    pub alarms: Alarms,
 }
 
 impl Default for WorkerSettings {
@@ -60,6 +64,7 @@ impl Default for WorkerSettings {
             ssm: None,
             audit_signer: None,
             checkpoints: CheckpointSettings::default(),
+            alarms: Alarms::default(),
         }
     }
 }
@@ -98,7 +103,12 @@ impl TimedWorkers {
             );
         }
         if let Some(signer) = settings.audit_signer {
-            let checkpointer = Checkpointer::new(pool.clone(), signer, settings.checkpoints);
+            let checkpointer = Checkpointer::with_alarms(
+                pool.clone(),
+                signer,
+                settings.checkpoints,
+                settings.alarms.clone(),
+            );
             handles.push(tokio::spawn(checkpointer.run()));
         }
         Self { handles }

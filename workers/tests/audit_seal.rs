@@ -164,6 +164,7 @@ async fn the_sealer_keeps_up_under_ingest_load_and_resumes_after_a_restart_with_
             max_leaves: 250,
             max_interval: Duration::from_millis(200),
             tick: Duration::from_millis(50),
+            ..CheckpointSettings::default()
         },
     );
     let signing = tokio::spawn(checkpointer.clone().run());

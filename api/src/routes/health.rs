@@ -25,7 +25,8 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers and every migration this binary knows is applied.
+/// The database answers, every migration this binary knows is applied, and
+/// no worker of this process raised an alarm.
 #[utoipa::path(
     get,
     path = "/readyz",
@@ -51,6 +52,25 @@ pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<V
             "database migrations are not applied; run `alertledger migrate`",
         )
         .with_details(json!({ "applied": applied, "expected": expected })));
+    }
+    // A worker that stopped on purpose (the checkpointer finding the seal
+    // rewritten) makes the service unready: its guarantees no longer hold.
+    let alarms = state.alarms().raised();
+    if let Some(first) = alarms.first() {
+        return Err(ApiError::unavailable(format!(
+            "the {} stopped: {}",
+            first.component, first.message
+        ))
+        .with_details(json!({
+            "alarms": alarms
+                .iter()
+                .map(|alarm| json!({
+                    "component": alarm.component,
+                    "message": alarm.message,
+                    "since": alarm.since,
+                }))
+                .collect::<Vec<_>>(),
+        })));
     }
     let head = state.log().head().await?;
     let projectors = projector_report(&state).await?;

@@ -25,6 +25,11 @@ struct ProjectorLabel {
     projector: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ComponentLabel {
+    component: String,
+}
+
 type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
 
 /// Projector positions and lag, and the log's readable horizon.
@@ -121,6 +126,27 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         "feed_resyncs",
         "Live-feed clients of this process told to resync (they fell behind)",
         resyncs,
+    );
+
+    // 1 while a worker of this process stopped on purpose; the checkpointer
+    // always has a series, so an alert rule can watch it.
+    let alarms = Family::<ComponentLabel, Gauge<f64, AtomicU64>>::default();
+    alarms
+        .get_or_create(&ComponentLabel {
+            component: "checkpointer".to_owned(),
+        })
+        .set(0.0);
+    for alarm in state.alarms().raised() {
+        alarms
+            .get_or_create(&ComponentLabel {
+                component: alarm.component.to_owned(),
+            })
+            .set(1.0);
+    }
+    registry.register(
+        "alarm",
+        "1 when the component stopped on purpose (e.g. the checkpointer found the seal rewritten)",
+        alarms,
     );
 
     let mut body = String::new();

@@ -657,6 +657,18 @@ async fn swap_tables(
     sqlx::query(&format!("DROP SCHEMA \"{shadow}\""))
         .execute(&mut *conn)
         .await?;
+    // The swapped-in tables are new and carry no grants: give the service
+    // role (migration 0025) its privileges on them in the same transaction,
+    // so the running service never sees a table it may not read.
+    sqlx::query(
+        "DO $$ BEGIN
+             IF to_regprocedure('public.alertledger_grant_service_privileges()') IS NOT NULL THEN
+                 PERFORM public.alertledger_grant_service_privileges();
+             END IF;
+         END $$",
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
