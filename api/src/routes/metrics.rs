@@ -25,6 +25,11 @@ struct ProjectorLabel {
     projector: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ConsumerLabel {
+    consumer: String,
+}
+
 type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
 
 /// Projector positions and lag, and the log's readable horizon.
@@ -45,7 +50,21 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let lag_events = GaugeFamily::default();
     let lag_seconds = GaugeFamily::default();
     let failed = GaugeFamily::default();
+    let stalled = Family::<ConsumerLabel, Gauge<f64, AtomicU64>>::default();
+    let stalled_position = Family::<ConsumerLabel, Gauge<f64, AtomicU64>>::default();
     for status in &statuses {
+        let consumer = ConsumerLabel {
+            consumer: status.name.clone(),
+        };
+        let is_stalled = status.last_error.is_some();
+        stalled
+            .get_or_create(&consumer)
+            .set(if is_stalled { 1.0 } else { 0.0 });
+        if let (true, Some(position)) = (is_stalled, status.failed_position) {
+            stalled_position
+                .get_or_create(&consumer)
+                .set(position as f64);
+        }
         let label = ProjectorLabel {
             projector: status.name.clone(),
         };
@@ -59,7 +78,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         lag_seconds.get_or_create(&label).set(status.lag_seconds);
         failed
             .get_or_create(&label)
-            .set(if status.failed_position.is_some() {
+            .set(if status.last_error.is_some() {
                 1.0
             } else {
                 0.0
@@ -89,6 +108,16 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         "projector_failed",
         "1 when the projector stopped on an event",
         failed,
+    );
+    registry.register(
+        "consumer_stalled",
+        "1 when the log consumer stopped on an event it cannot apply (see /readyz)",
+        stalled,
+    );
+    registry.register(
+        "consumer_stalled_position",
+        "Log position of the event a stalled consumer stopped on",
+        stalled_position,
     );
     let horizon: Gauge<f64, AtomicU64> = Gauge::default();
     horizon.set(head.transaction_id() as f64);
