@@ -143,6 +143,19 @@ pub enum ProjectionsCommand {
         #[arg(long, requires = "until")]
         into: Option<String>,
     },
+    /// Let consumer NAME pass over the one event at --position that it cannot
+    /// apply. Recorded as an audited event (who, why); `status` lists it and
+    /// rebuilds skip it too. Nothing else is ever skipped.
+    Quarantine {
+        /// The consumer (a projection or worker, as `status` names it).
+        name: String,
+        /// Log position of the event.
+        #[arg(long)]
+        position: i64,
+        /// Why it is skipped (kept in the audit trail).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use crate::alert::{Alert, AlertEvent};
 use crate::approval::{Approval, ApprovalEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
+use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
 
@@ -48,6 +49,10 @@ pub const ALL: &[(&str, &[&str])] = &[
     (<Runbook as Aggregate>::TYPE, RunbookEvent::TYPES),
     (<Approval as Aggregate>::TYPE, ApprovalEvent::TYPES),
     (<Execution as Aggregate>::TYPE, ExecutionEvent::TYPES),
+    (
+        <ConsumerQuarantine as Aggregate>::TYPE,
+        QuarantineEvent::TYPES,
+    ),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -16,7 +16,8 @@
 //!   - [`incident`]: the incident lifecycle (open, attach, ack, assign, escalate, resolve, reopen);
 //!   - [`runbook`]: a tenant's remediation for one alert signature;
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
-//!   - [`execution`]: one SSM run of a runbook and its per-instance invocations.
+//!   - [`execution`]: one SSM run of a runbook and its per-instance invocations;
+//!   - [`quarantine`]: an operator's quarantine of one log event for one consumer.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -30,6 +31,7 @@ pub mod approval;
 pub mod event_types;
 pub mod execution;
 pub mod incident;
+pub mod quarantine;
 pub mod runbook;
 pub mod services;
 pub mod tenant;

@@ -7,6 +7,7 @@ use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::approval::ApprovalEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
 use alertledger_eventstore::log::{LogCursor, LogEvent};
@@ -65,6 +66,11 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
     (RunbookEvent::DEFINED, RUNBOOK_REASON),
     (RunbookEvent::CHANGED, RUNBOOK_REASON),
     (RunbookEvent::RETIRED, RUNBOOK_REASON),
+    (
+        QuarantineEvent::QUARANTINED,
+        "an operator's quarantine of a log event is an operations record for the audit trail \
+         and `projections status`; it arrives as kind `event`",
+    ),
 ];
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \

@@ -25,15 +25,16 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The database answers, every migration this binary knows is applied, and
-/// no worker of this process raised an alarm.
+/// The database answers, every migration this binary knows is applied, no
+/// worker of this process raised an alarm, and no log consumer is stopped on an event it cannot apply (503 naming the
+/// consumer, position and error otherwise).
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     security(()),
     responses(
-        (status = 200, description = "Ready (or `degraded`: a projector stopped)", body = crate::openapi::schemas::Ready),
+        (status = 200, description = "Ready: every consumer applying the log", body = crate::openapi::schemas::Ready),
         (status = 503, response = crate::openapi::responses::Unavailable)
     )
 )]
@@ -74,15 +75,42 @@ pub async fn readyz(State(state): State<AppState>) -> Result<(StatusCode, Json<V
     }
     let head = state.log().head().await?;
     let projectors = projector_report(&state).await?;
-    // A stopped projector leaves its read model stale, but the service still
-    // accepts alerts and commands: degraded, not unready.
-    let degraded = projectors
+    // A consumer stopped on an event it cannot apply leaves its read model
+    // (or worker) behind for every tenant until an operator acts: the service
+    // cannot do its job, so it is unready and says where and why (H1).
+    let stalled: Vec<Value> = projectors
         .iter()
-        .any(|projector| !projector["failed_position"].is_null());
+        .filter(|projector| !projector["last_error"].is_null())
+        .map(|projector| {
+            json!({
+                "consumer": projector["name"],
+                "position": projector["failed_position"],
+                "error": projector["last_error"],
+            })
+        })
+        .collect();
+    if !stalled.is_empty() {
+        let message = stalled
+            .iter()
+            .map(|s| {
+                format!(
+                    "consumer {} stopped at position {}: {}",
+                    s["consumer"].as_str().unwrap_or_default(),
+                    s["position"],
+                    s["error"].as_str().unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ApiError::unavailable(format!(
+            "{message} (see `alertledger projections quarantine`)"
+        ))
+        .with_details(json!({ "stalled_consumers": stalled, "projectors": projectors })));
+    }
     Ok((
         StatusCode::OK,
         Json(json!({
-            "status": if degraded { "degraded" } else { "ready" },
+            "status": "ready",
             "database": "ok",
             "migrations": { "applied": applied },
             "log": { "readable_below_transaction": head.transaction_id() },

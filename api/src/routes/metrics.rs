@@ -28,6 +28,8 @@ struct ProjectorLabel {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ComponentLabel {
     component: String,
+struct ConsumerLabel {
+    consumer: String,
 }
 
 type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
@@ -60,7 +62,21 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
     let lag_events = GaugeFamily::default();
     let lag_seconds = GaugeFamily::default();
     let failed = GaugeFamily::default();
+    let stalled = Family::<ConsumerLabel, Gauge<f64, AtomicU64>>::default();
+    let stalled_position = Family::<ConsumerLabel, Gauge<f64, AtomicU64>>::default();
     for status in &statuses {
+        let consumer = ConsumerLabel {
+            consumer: status.name.clone(),
+        };
+        let is_stalled = status.last_error.is_some();
+        stalled
+            .get_or_create(&consumer)
+            .set(if is_stalled { 1.0 } else { 0.0 });
+        if let (true, Some(position)) = (is_stalled, status.failed_position) {
+            stalled_position
+                .get_or_create(&consumer)
+                .set(position as f64);
+        }
         let label = ProjectorLabel {
             projector: status.name.clone(),
         };
@@ -74,7 +90,7 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         lag_seconds.get_or_create(&label).set(status.lag_seconds);
         failed
             .get_or_create(&label)
-            .set(if status.failed_position.is_some() {
+            .set(if status.last_error.is_some() {
                 1.0
             } else {
                 0.0
@@ -104,6 +120,16 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         "projector_failed",
         "1 when the projector stopped on an event",
         failed,
+    );
+    registry.register(
+        "consumer_stalled",
+        "1 when the log consumer stopped on an event it cannot apply (see /readyz)",
+        stalled,
+    );
+    registry.register(
+        "consumer_stalled_position",
+        "Log position of the event a stalled consumer stopped on",
+        stalled_position,
     );
     let horizon: Gauge<f64, AtomicU64> = Gauge::default();
     horizon.set(head.transaction_id() as f64);

@@ -6,7 +6,8 @@
 //! - [`LogConsumer`] — what a consumer does with a batch of events.
 //! - [`ConsumerRunner`] — runs one consumer: takes its advisory lock (one
 //!   active instance per database), follows the log, applies batches, and
-//!   stops with a clear error on an event it cannot apply.
+//!   stops with a clear error on an event it cannot apply (recorded on its
+//!   checkpoint) until that event applies or an operator quarantines it.
 //! - [`ConsumerDaemon`] — runs a list of consumers, one runner task each, and
 //!   reports what each is doing.
 //! - [`rebuild`] — builds consumers from history into shadow tables and swaps
@@ -15,10 +16,13 @@
 //!   costs a few statements, rows staged in memory during a rebuild, and
 //!   written with `COPY`.
 //! - [`status`] — position and lag of every consumer.
+//! - [`quarantine`] — the events an operator quarantined per consumer, read
+//!   from the log (the live runner and rebuilds skip exactly those).
 
 mod checkpoint;
 pub mod copy;
 mod daemon;
+pub mod quarantine;
 pub mod rebuild;
 pub mod rows;
 mod runner;
@@ -32,7 +36,9 @@ use crate::log::LogEvent;
 
 pub use checkpoint::Checkpoint;
 pub use daemon::ConsumerDaemon;
-pub use runner::{try_instance_lock, ConsumerRunner, RunnerSettings, RunnerState, Step};
+pub use runner::{
+    refused_by_read_model, try_instance_lock, ConsumerRunner, RunnerSettings, RunnerState, Step,
+};
 
 /// A consumer of the global log that writes tables.
 ///

@@ -4,6 +4,7 @@
 //! past (`--until`, and `kpis?as_of=`).
 
 use std::borrow::Cow;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use super::checkpoint::Checkpoint;
 use super::runner::upcast_all;
-use super::{staging, ConsumerError, LogConsumer, Target};
+use super::{quarantine, staging, ConsumerError, LogConsumer, Target};
 use crate::log::{LogCursor, LogEvent, LogFilter, LogReader};
 
 /// Where history stops.
@@ -222,12 +223,14 @@ struct Job {
 }
 
 /// Where a build stopped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Built {
     cursor: LogCursor,
     events: i64,
     last_position: i64,
     last_event_at: Option<DateTime<Utc>>,
+    /// The quarantined positions the build skipped (all it knew of).
+    skipped: BTreeSet<i64>,
 }
 
 impl Built {
@@ -237,6 +240,7 @@ impl Built {
             events: 0,
             last_position: 0,
             last_event_at: None,
+            skipped: BTreeSet::new(),
         }
     }
 
@@ -431,20 +435,25 @@ async fn fill_one(
         tenants: None,
         event_types: own_types(projection.as_ref()),
     };
+    // What the live consumer skips, this build skips too (see [`quarantine`]);
+    // a quarantine recorded during the build is caught by the swap's catch-up
+    // only for later events, so the swap checks the list again.
+    let quarantined = {
+        let mut conn = pool.acquire().await?;
+        quarantine::positions(&mut conn, projection.name()).await?
+    };
     let mut built = Built::new();
+    built.skipped.clone_from(&quarantined);
     while let Some(batch) = batches.recv().await {
         // A projection that takes the whole batch (the audit trail takes
         // every event) reads the shared batch; others copy out their events.
-        let events: Cow<'_, [LogEvent]> = if batch.iter().all(|event| wanted.matches(event)) {
+        let keep = |event: &LogEvent| {
+            wanted.matches(event) && !skipped(&quarantined, projection.name(), event)
+        };
+        let events: Cow<'_, [LogEvent]> = if batch.iter().all(keep) {
             Cow::Borrowed(batch.as_slice())
         } else {
-            Cow::Owned(
-                batch
-                    .iter()
-                    .filter(|event| wanted.matches(event))
-                    .cloned()
-                    .collect(),
-            )
+            Cow::Owned(batch.iter().filter(|event| keep(event)).cloned().collect())
         };
         if events.is_empty() {
             continue;
@@ -590,15 +599,32 @@ async fn swap_in(
 
     let mut tx = pool.begin().await?;
     Checkpoint::lock(&mut tx, projection.name()).await?;
+    let quarantined = quarantine::positions(&mut tx, projection.name()).await?;
+    if let Some(position) = quarantined
+        .range(..=built.last_position)
+        .find(|position| !built.skipped.contains(position))
+    {
+        // Quarantined during the build, after the fill had applied it: the
+        // result would differ from the live consumer's. Build again.
+        return Err(RebuildError::LogConsumer(ConsumerError::Corrupt(format!(
+            "the event at position {position} was quarantined during the rebuild; run it again"
+        ))));
+    }
     loop {
         let batch = reader.read(built.cursor, batch_size, &filter).await?;
-        let events = upcast_all(&upcasters, batch.events)?;
+        let read_count = batch.events.len();
+        let read: Vec<LogEvent> = batch
+            .events
+            .into_iter()
+            .filter(|event| !skipped(&quarantined, projection.name(), event))
+            .collect();
+        let events = upcast_all(&upcasters, read)?;
         if !events.is_empty() {
             projection.apply(&mut tx, &target, &events).await?;
             built.record(&events);
         }
         built.cursor = batch.next;
-        if events.len() < batch_size {
+        if read_count < batch_size {
             break;
         }
     }
@@ -685,6 +711,21 @@ fn valid_schema(schema: &str) -> Result<(), RebuildError> {
 
 fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Whether `consumer` skips `event` because it was quarantined; says so in
+/// the log (nothing is skipped silently).
+fn skipped(quarantined: &BTreeSet<i64>, consumer: &str, event: &LogEvent) -> bool {
+    let skip = quarantined.contains(&event.position);
+    if skip {
+        tracing::warn!(
+            projector = consumer,
+            position = event.position,
+            event_type = %event.event_type,
+            "rebuild passes over a quarantined event"
+        );
+    }
+    skip
 }
 
 fn short_id() -> String {

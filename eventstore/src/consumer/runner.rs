@@ -8,7 +8,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, INSTANCE_LOCK_CLASS};
-use super::{ConsumerError, LogConsumer, Target};
+use super::{quarantine, ConsumerError, LogConsumer, Target};
 use crate::log::{LogEvent, LogFilter, LogReader, LogSignal, WakeOn};
 
 /// How a runner reads, waits and retries.
@@ -117,8 +117,12 @@ impl ConsumerRunner {
         (handle, watcher)
     }
 
-    /// Waits to become the active instance, then follows the log until an
-    /// event cannot be applied. Database errors are retried with backoff.
+    /// Waits to become the active instance, then follows the log. Database
+    /// errors are retried with backoff. An event it cannot apply stops it
+    /// there: the failure is recorded on its checkpoint (so `/readyz` and
+    /// `/metrics` of every process show it) and it only retries that event,
+    /// on each append to the log, until the event applies or an operator
+    /// quarantines it (`projections quarantine`); it never skips by itself.
     pub async fn run(self, state: watch::Sender<RunnerState>) {
         let name = self.name();
         // Held for as long as this task runs: the lock is the connection's.
@@ -128,12 +132,22 @@ impl ConsumerRunner {
 
         let mut wake = self.signal.subscribe(WakeOn::AllAppends);
         let mut backoff = Duration::from_millis(100);
+        let mut stalled: Option<String> = None;
         loop {
             wake.borrow_and_update();
             match self.step().await {
-                Ok(Step::Applied { full: true, .. }) => {}
-                Ok(Step::Applied { full: false, .. } | Step::Idle) => {
-                    let _ = tokio::time::timeout(self.settings.poll_interval, wake.changed()).await;
+                Ok(step) => {
+                    if stalled.take().is_some() {
+                        tracing::info!(
+                            projector = name,
+                            "projector moved past the event it had stopped on"
+                        );
+                        state.send_replace(RunnerState::Running);
+                    }
+                    if !matches!(step, Step::Applied { full: true, .. }) {
+                        let _ =
+                            tokio::time::timeout(self.settings.poll_interval, wake.changed()).await;
+                    }
                 }
                 Err(ConsumerError::Database(error)) => {
                     tracing::warn!(projector = name, %error, ?backoff, "projector batch failed; retrying");
@@ -143,18 +157,27 @@ impl ConsumerRunner {
                 }
                 Err(error @ (ConsumerError::Event { .. } | ConsumerError::Corrupt(_))) => {
                     let message = error.to_string();
-                    tracing::error!(projector = name, error = %message, "projector stopped");
-                    let position = match &error {
-                        ConsumerError::Event { position, .. } => Some(*position),
-                        ConsumerError::Corrupt(_) | ConsumerError::Database(_) => None,
-                    };
-                    if let Err(db) =
-                        Checkpoint::record_failure(&self.pool, name, position, &message).await
-                    {
-                        tracing::error!(projector = name, error = %db, "cannot record the failure");
+                    if stalled.as_deref() != Some(message.as_str()) {
+                        tracing::error!(projector = name, error = %message, "projector stopped on an event it cannot apply; quarantine it to move on");
+                        let position = match &error {
+                            ConsumerError::Event { position, .. } => Some(*position),
+                            ConsumerError::Corrupt(_) | ConsumerError::Database(_) => None,
+                        };
+                        if let Err(db) =
+                            Checkpoint::record_failure(&self.pool, name, position, &message).await
+                        {
+                            tracing::error!(projector = name, error = %db, "cannot record the failure");
+                            // Try again to record it rather than run unseen.
+                            tokio::time::sleep(backoff).await;
+                            backoff = (backoff * 2).min(self.settings.max_error_backoff);
+                            continue;
+                        }
+                        state.send_replace(RunnerState::Failed(message.clone()));
+                        stalled = Some(message);
                     }
-                    state.send_replace(RunnerState::Failed(message));
-                    return;
+                    // Try the same event again only when the log moved (a
+                    // quarantine is an append) or after the standby interval.
+                    let _ = tokio::time::timeout(self.settings.standby_retry, wake.changed()).await;
                 }
             }
             backoff = Duration::from_millis(100);
@@ -180,13 +203,41 @@ impl ConsumerRunner {
     }
 
     /// One batch: lock the checkpoint, read after it, apply, move it, commit.
+    ///
+    /// Events quarantined for this consumer are passed over (each with a
+    /// warning). When the read model refuses a batch (PostgreSQL rejects a
+    /// value: [`refused_by_read_model`]), the events are applied one by one,
+    /// so the one refused stops the consumer as [`ConsumerError::Event`] at
+    /// its own position and those before it are applied.
     pub async fn step(&self) -> Result<Step, ConsumerError> {
+        match self.step_limited(self.settings.batch_size).await {
+            Err(Attempt::Refused { events, .. }) if events > 1 => {
+                let mut applied = 0;
+                for _ in 0..events {
+                    match self.step_limited(1).await {
+                        Ok(Step::Applied { events, .. }) => applied += events,
+                        Ok(Step::Idle) => break,
+                        Err(Attempt::Refused { error, .. }) => return Err(error),
+                        Err(Attempt::Failed(error)) => return Err(error),
+                    }
+                }
+                Ok(Step::Applied {
+                    events: applied,
+                    full: true,
+                })
+            }
+            Err(Attempt::Refused { error, .. } | Attempt::Failed(error)) => Err(error),
+            Ok(step) => Ok(step),
+        }
+    }
+
+    async fn step_limited(&self, limit: usize) -> Result<Step, Attempt> {
         let name = self.name();
         let mut tx = self.pool.begin().await?;
         let checkpoint = Checkpoint::lock(&mut tx, name).await?;
         let batch = self
             .reader
-            .read(checkpoint.cursor, self.settings.batch_size, &self.filter)
+            .read(checkpoint.cursor, limit, &self.filter)
             .await?;
         if batch.events.is_empty() {
             if batch.next != checkpoint.cursor {
@@ -195,15 +246,51 @@ impl ConsumerRunner {
             }
             return Ok(Step::Idle);
         }
-        let full = batch.events.len() >= self.settings.batch_size;
+        let full = batch.events.len() >= limit;
+        let read = batch.events.len();
+        let quarantined = quarantine::positions(&mut tx, name).await?;
+        let events: Vec<LogEvent> = batch
+            .events
+            .into_iter()
+            .filter(|event| {
+                let skip = quarantined.contains(&event.position);
+                if skip {
+                    tracing::warn!(
+                        projector = name,
+                        position = event.position,
+                        event_type = %event.event_type,
+                        "passing over a quarantined event"
+                    );
+                }
+                !skip
+            })
+            .collect();
         let events = if self.projection.upcast_events() {
-            self.upcast(batch.events)?
+            self.upcast(events)?
         } else {
-            batch.events
+            events
         };
-        self.projection
-            .apply(&mut tx, &Target::live(), &events)
-            .await?;
+        if !events.is_empty() {
+            if let Err(error) = self
+                .projection
+                .apply(&mut tx, &Target::live(), &events)
+                .await
+            {
+                return Err(match error {
+                    ConsumerError::Database(db) if refused_by_read_model(&db) => {
+                        let first = &events[0];
+                        Attempt::Refused {
+                            events: read,
+                            error: ConsumerError::event(
+                                first,
+                                format!("the read model refused it: {db}"),
+                            ),
+                        }
+                    }
+                    other => Attempt::Failed(other),
+                });
+            }
+        }
         let last = events
             .last()
             .map(|event| (event.position, event.recorded_at));
@@ -292,4 +379,43 @@ pub(crate) fn upcast_all(
                 })
         })
         .collect()
+}
+
+/// Why one attempt at a batch failed.
+enum Attempt {
+    /// The read model refused a value of these `events` (`error` names the
+    /// first; with one event, that is the one).
+    Refused {
+        events: usize,
+        error: ConsumerError,
+    },
+    Failed(ConsumerError),
+}
+
+impl From<ConsumerError> for Attempt {
+    fn from(error: ConsumerError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+impl From<sqlx::Error> for Attempt {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Failed(ConsumerError::Database(error))
+    }
+}
+
+/// Whether PostgreSQL refused the data itself rather than failed: a data
+/// exception (class 22: a value out of range, `\u0000` in text or jsonb, a
+/// string too long), an integrity violation (23), a program limit (54, e.g.
+/// an index row too large), or a stored value that does not decode. Retrying
+/// such a batch gives the same answer forever, so it stops the consumer at
+/// the event instead (one that a transient failure would never do).
+pub fn refused_by_read_model(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| matches!(code.get(..2), Some("22" | "23" | "54"))),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => true,
+        _ => false,
+    }
 }
