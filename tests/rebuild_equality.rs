@@ -284,7 +284,7 @@ impl Workload<'_> {
                 .await;
         }
         let path = format!("/api/v1/tenants/{}/aws", tenant.id);
-        let role = json!({"role_arn": "arn:aws:iam::123456789012:role/Fix", "external_id": "ext-1", "region": "eu-west-1"});
+        let role = json!({"role_arn": "arn:aws:iam::123456789012:role/Fix", "region": "eu-west-1"});
         self.send(self.app.client.put(self.app.url(&path)), &admin, role, 200)
             .await;
         for (signature, risk) in [("DiskFull", "low"), ("OOMKilled", "medium")] {

@@ -62,7 +62,7 @@ fn configuration_routes(tenant: TenantId) -> Vec<(Method, String, Option<Value>)
             Method::PUT,
             format!("{base}/aws"),
             Some(
-                json!({ "role_arn": "arn:aws:iam::123456789012:role/alertledger", "external_id": "ext-42", "region": "eu-west-1" }),
+                json!({ "role_arn": "arn:aws:iam::123456789012:role/alertledger", "region": "eu-west-1" }),
             ),
         ),
     ]

@@ -332,6 +332,7 @@ impl Directory {
                     .insert(asset.as_str().to_owned());
             }
             TenantEvent::CorrelationPolicyChanged { .. }
+            | TenantEvent::AwsExternalIdIssued { .. }
             | TenantEvent::AwsRoleConfigured { .. }
             | TenantEvent::SnsSubscriptionRequested { .. }
             | TenantEvent::CorrelationRequested { .. } => {}

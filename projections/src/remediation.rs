@@ -39,6 +39,7 @@ const EVENT_TYPES: &[&str] = &[
     ApprovalEvent::REJECTED,
     ApprovalEvent::EXPIRED,
     ExecutionEvent::REQUESTED,
+    ExecutionEvent::REFUSED,
     ExecutionEvent::DISPATCHING,
     ExecutionEvent::DISPATCHED,
     ExecutionEvent::INVOCATION_UPDATED,
@@ -105,6 +106,14 @@ pub struct ApprovalRow {
     pub decided_by: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     pub reason: Option<String>,
+    /// The runbook version the request pinned (null for requests recorded
+    /// before approvals pinned it).
+    pub runbook_version: Option<i64>,
+    /// SHA-256 of the pinned content (see `RunbookContent::sha256`).
+    pub runbook_content_sha256: Option<String>,
+    /// What the approver approves: `{document, commands, parameters, risk,
+    /// instance_ids}`.
+    pub runbook_content: Option<serde_json::Value>,
     pub last_position: i64,
 }
 
@@ -125,6 +134,9 @@ impl ReadModelRow for ApprovalRow {
         "decided_by",
         "decided_at",
         "reason",
+        "runbook_version",
+        "runbook_content_sha256",
+        "runbook_content",
         "last_position",
     ];
 }
@@ -382,6 +394,7 @@ fn fold_approval(batch: &mut Batch, event: &LogEvent) -> Result<(), ConsumerErro
         requested_by,
         expires_at,
         at,
+        pin,
         ..
     } = &change
     {
@@ -404,6 +417,15 @@ fn fold_approval(batch: &mut Batch, event: &LogEvent) -> Result<(), ConsumerErro
                 decided_by: None,
                 decided_at: None,
                 reason: None,
+                runbook_version: pin
+                    .as_ref()
+                    .map(|pin| i64::try_from(pin.version).unwrap_or(i64::MAX)),
+                runbook_content_sha256: pin.as_ref().map(|pin| pin.content_sha256.clone()),
+                runbook_content: pin
+                    .as_ref()
+                    .map(|pin| serde_json::to_value(&pin.content))
+                    .transpose()
+                    .map_err(|error| ConsumerError::event(event, error))?,
                 last_position: event.position,
             },
         );
@@ -415,13 +437,18 @@ fn fold_approval(batch: &mut Batch, event: &LogEvent) -> Result<(), ConsumerErro
             requested_by,
             expires_at,
             at,
+            pin,
             ..
         } => (
             format!(
-                "Approval requested by {} to run {} risk runbook {} (expires {})",
+                "Approval requested by {} to run {} risk runbook {}{} (expires {})",
                 requested_by.name(),
                 risk,
                 row.runbook_id,
+                pin.map_or(String::new(), |pin| format!(
+                    " version {} (sha256 {})",
+                    pin.version, pin.content_sha256
+                )),
                 expires_at.to_rfc3339()
             ),
             at,
@@ -469,6 +496,19 @@ fn fold_execution(batch: &mut Batch, event: &LogEvent) -> Result<(), ConsumerErr
     let execution_id = aggregate_uuid(event)?;
     let change: ExecutionEvent = payload(event)?;
     if let ExecutionEvent::ExecutionRequested {
+        tenant_id,
+        runbook_id,
+        incident_id,
+        approval_id,
+        document,
+        commands,
+        parameters,
+        instance_ids,
+        requested_by,
+        at,
+        ..
+    }
+    | ExecutionEvent::ExecutionRefused {
         tenant_id,
         runbook_id,
         incident_id,
@@ -534,6 +574,13 @@ fn fold_execution(batch: &mut Batch, event: &LogEvent) -> Result<(), ConsumerErr
             ),
             at,
         ),
+        ExecutionEvent::ExecutionRefused { reason, at, .. } => {
+            row.status = "refused".to_owned();
+            row.finished_at = Some(at);
+            let summary = format!("Runbook run refused: {reason}");
+            row.failure_reason = Some(reason);
+            (summary, at)
+        }
         ExecutionEvent::ExecutionDispatching { at, .. } => {
             row.status = "dispatching".to_owned();
             ("Sending the command to AWS SSM".to_owned(), at)

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::approval::{Approval, ApprovalCommand};
 use alertledger_domain::incident::{Incident, IncidentCommand, Resolution};
+use alertledger_domain::runbook::{RunbookContent, RunbookPin};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{
     Actor, AggregationKeyTemplate, AlertId, AlertMessage, AlertSignature, AlertStatus, ApiKeyHash,
@@ -222,6 +223,7 @@ impl World {
             risk: Risk::Medium,
             requested_by: person("u-7", Role::Technician),
             expires_at: at(1, 8, 45),
+            pin: pin(),
         };
         self.approvals
             .execute(
@@ -243,6 +245,7 @@ impl World {
         let grant = ApprovalCommand::GrantApproval {
             approver: person("boss", Role::TenantAdmin),
             reason: None,
+            runbook_now: pin(),
         };
         self.approvals
             .execute(
@@ -647,4 +650,18 @@ async fn configuration_changes_are_audited_with_their_actor_and_without_secrets(
     .unwrap();
     assert_eq!(by_admin.items.len(), 1);
     assert_eq!(by_admin.items[0].position, issued.position);
+}
+
+/// The runbook content the approval of these tests pins.
+fn pin() -> RunbookPin {
+    RunbookPin::new(
+        1,
+        RunbookContent {
+            document: "AWS-RunShellScript".to_owned(),
+            commands: vec!["systemctl restart app".to_owned()],
+            parameters: Default::default(),
+            risk: Risk::Medium,
+            instance_ids: Vec::new(),
+        },
+    )
 }

@@ -48,7 +48,6 @@ pub async fn prepare_tenant(app: &TestApp, tenant: &TestTenant) {
         .bearer_auth(&admin)
         .json(&json!({
             "role_arn": "arn:aws:iam::123456789012:role/AlertledgerRemediation",
-            "external_id": "ext-acme-123",
             "region": "us-east-1"
         }))
         .send()

@@ -25,6 +25,9 @@ pub enum Action {
     Configure,
     /// Create tenants (not tied to an existing tenant).
     CreateTenant,
+    /// A runbook change that weakens a guard (lowering its risk, changing
+    /// what a high-risk runbook runs); says which.
+    GuardedRunbookChange(&'static str),
 }
 
 /// Whether `role` may perform `action` (tenant membership is checked apart).
@@ -37,7 +40,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::RunRunbook(_) => role != Role::Viewer,
         Action::Approve(risk) => role.may_approve(risk),
         Action::Configure => matches!(role, Role::TenantAdmin | Role::MspAdmin),
-        Action::CreateTenant => role == Role::MspAdmin,
+        Action::CreateTenant | Action::GuardedRunbookChange(_) => role == Role::MspAdmin,
     }
 }
 
@@ -73,6 +76,7 @@ fn describe(action: Action) -> String {
         Action::Approve(risk) => format!("approve {} risk runbooks", risk.as_str()),
         Action::Configure => "change tenant configuration".to_owned(),
         Action::CreateTenant => "create tenants".to_owned(),
+        Action::GuardedRunbookChange(why) => format!("make this change ({why} needs msp_admin)"),
     }
 }
 
@@ -97,7 +101,9 @@ mod tests {
             Action::Operate | Action::RunRunbook(_) => rank >= 1,
             Action::Approve(Risk::Low) => rank >= 1,
             Action::Approve(Risk::Medium) | Action::Configure => rank >= 2,
-            Action::Approve(Risk::High) | Action::CreateTenant => rank == 3,
+            Action::Approve(Risk::High)
+            | Action::CreateTenant
+            | Action::GuardedRunbookChange(_) => rank == 3,
         }
     }
 
@@ -113,6 +119,7 @@ mod tests {
             Action::Approve(Risk::High),
             Action::Configure,
             Action::CreateTenant,
+            Action::GuardedRunbookChange("lowering a runbook's risk"),
         ];
         for role in ROLES {
             for action in actions {

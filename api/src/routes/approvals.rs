@@ -4,10 +4,15 @@
 //! event records it: a technician never (medium and high need more), a
 //! tenant admin medium risk, only an MSP admin high risk, and nobody their
 //! own request. An expired, rejected or already decided approval cannot be
-//! used (409). A granted approval is turned into an execution by the runbook
-//! dispatcher.
+//! used (409). An approval approves exactly what was reviewed: a request
+//! pins the runbook's version and content (shown here as `runbook_version`,
+//! `runbook_content_sha256`, `runbook_content`), and approving a request
+//! whose runbook or target instances changed since is 409 `runbook_changed`
+//! naming what changed. A granted approval is turned into an execution by
+//! the runbook dispatcher, which checks the pin again.
 
-use alertledger_domain::approval::{ApprovalCommand, ApprovalError};
+use alertledger_domain::approval::{Approval, ApprovalCommand, ApprovalError};
+use alertledger_domain::runbook::{target_instances, RunbookPin};
 use alertledger_domain::values::{ApprovalId, Note};
 use alertledger_projections::page::Page;
 use alertledger_projections::remediation::{self, ApprovalRow};
@@ -121,11 +126,15 @@ pub async fn approve(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let reason = reason(&body)?;
-    let command = ApprovalCommand::GrantApproval {
-        approver: caller.actor()?,
-        reason,
-    };
-    decide(&state, &caller, &headers, &id, command).await
+    let approver = caller.actor()?;
+    decide(
+        &state,
+        &caller,
+        &headers,
+        &id,
+        Decision::Grant(approver, reason),
+    )
+    .await
 }
 
 /// `POST /api/v1/approvals/{id}/reject` `{"reason"?}`.
@@ -160,7 +169,44 @@ pub async fn reject(
         approver: caller.actor()?,
         reason,
     };
-    decide(&state, &caller, &headers, &id, command).await
+    decide(&state, &caller, &headers, &id, Decision::Reject(command)).await
+}
+
+/// What the caller decides.
+enum Decision {
+    /// Grant, as this approver with this reason (the runbook as it now
+    /// stands is looked up to check it against the pin).
+    Grant(alertledger_domain::values::Actor, Option<Note>),
+    Reject(ApprovalCommand),
+}
+
+/// The runbook of `approval` as it stands now, run on its incident's current
+/// targets: what a grant is checked against.
+async fn runbook_now(state: &AppState, approval: &Approval) -> Result<RunbookPin, ApiError> {
+    let (Some(runbook_id), Some(incident_id)) = (approval.runbook_id(), approval.incident_id())
+    else {
+        return Err(approval_not_found());
+    };
+    let runbook = state
+        .runbooks()
+        .load(&runbook_id.to_string())
+        .await
+        .map_err(|error| store_failure(error, "runbook"))?;
+    let incident = state
+        .incidents()
+        .load(&incident_id.to_string())
+        .await
+        .map_err(|error| store_failure(error, "incident"))?;
+    let tenant = match runbook.tenant_id() {
+        Some(tenant_id) => state
+            .tenants()
+            .load(&tenant_id.to_string())
+            .await
+            .map_err(|error| store_failure(error, "tenant"))?,
+        None => return Err(approval_not_found()),
+    };
+    let targets = target_instances(&incident, &tenant).unwrap_or_default();
+    RunbookPin::of(&runbook, &targets).ok_or_else(approval_not_found)
 }
 
 fn reason(body: &[u8]) -> Result<Option<Note>, ApiError> {
@@ -177,7 +223,7 @@ async fn decide(
     caller: &Caller,
     headers: &HeaderMap,
     raw_id: &str,
-    command: ApprovalCommand,
+    decision: Decision,
 ) -> Result<Json<Value>, ApiError> {
     let approval_id = ApprovalId::parse(raw_id).map_err(|_| approval_not_found())?;
     let key = approval_id.to_string();
@@ -186,6 +232,14 @@ async fn decide(
         Some(tenant) if caller.may_read(&tenant) => {}
         _ => return Err(approval_not_found()),
     }
+    let command = match decision {
+        Decision::Grant(approver, reason) => ApprovalCommand::GrantApproval {
+            approver,
+            reason,
+            runbook_now: runbook_now(state, &approval).await?,
+        },
+        Decision::Reject(command) => command,
+    };
     execute_with_retries(
         state.approvals(),
         &key,
@@ -219,6 +273,9 @@ fn approval_error(error: AggregateError<ApprovalError>) -> ApiError {
         ApprovalError::Expired => ApiError::new(StatusCode::CONFLICT, "approval_expired", message),
         ApprovalError::AlreadyDecided { .. } => {
             ApiError::new(StatusCode::CONFLICT, "approval_already_decided", message)
+        }
+        ApprovalError::RunbookChanged(_) | ApprovalError::NotPinned => {
+            ApiError::new(StatusCode::CONFLICT, "runbook_changed", message)
         }
         _ => ApiError::new(StatusCode::CONFLICT, "approval_refused", message),
     }

@@ -2,16 +2,19 @@
 //! define, list, show, change, retire, and run one on an incident.
 //!
 //! Every change is a `Runbook` event naming its actor. Defining and changing
-//! runbooks is configuration (tenant admins and MSP admins). Running one is
-//! for anyone who may operate: low risk starts an execution at once; medium
-//! and high risk open an approval request that others decide.
+//! runbooks is configuration (tenant admins and MSP admins); lowering a
+//! runbook's risk or changing what a high-risk runbook runs is for MSP admins
+//! only (403 otherwise). Running one is for anyone who may operate: low risk
+//! starts an execution at once; medium and high risk open an approval
+//! request that others decide, pinning the runbook's version and content.
 
 use std::collections::BTreeMap;
 
 use alertledger_domain::approval::ApprovalCommand;
 use alertledger_domain::execution::{ExecutionCommand, ExecutionError};
 use alertledger_domain::runbook::{
-    runnable_on, target_instances, NotRunnable, Runbook, RunbookCommand, RunbookError, RunbookSpec,
+    change_needs_msp_admin, runnable_on, target_instances, NotRunnable, Runbook, RunbookCommand,
+    RunbookError, RunbookPin, RunbookSpec,
 };
 use alertledger_domain::values::{
     AlertSignature, ApprovalId, ExecutionId, IncidentId, Risk, RunbookAction, RunbookId,
@@ -210,6 +213,14 @@ pub async fn change_runbook(
     ApiJson(body): ApiJson<SpecBody>,
 ) -> Result<Json<Value>, ApiError> {
     let spec = body.parse()?;
+    let (_, runbook) = readable_runbook(&state, &caller, &id).await?;
+    if let (Some(tenant), Some(current)) = (runbook.tenant_id(), runbook.spec()) {
+        // Said before the domain would refuse it, with the caller's role.
+        if let Some(why) = change_needs_msp_admin(current, &spec) {
+            caller.authorize(Action::Configure, &tenant)?;
+            caller.authorize(Action::GuardedRunbookChange(why), &tenant)?;
+        }
+    }
     configure_runbook(&state, &caller, &headers, &id, |actor| {
         RunbookCommand::ChangeRunbook { spec, actor }
     })
@@ -331,7 +342,16 @@ pub async fn execute_runbook(
         .clone();
     let metadata = caller.event_metadata(&headers);
     let actor = caller.actor()?;
+    let tenant = state
+        .tenants()
+        .load(&tenant_id.to_string())
+        .await
+        .map_err(|error| store_failure(error, "tenant"))?;
     if spec.risk.requires_approval() {
+        // What the approver will see and approve: this version, this content,
+        // these instances (none yet registered: an empty list).
+        let targets = target_instances(&incident, &tenant).unwrap_or_default();
+        let pin = RunbookPin::of(&runbook, &targets).ok_or_else(runbook_not_found)?;
         let approval_id = ApprovalId::new_v7();
         let ttl = chrono::Duration::from_std(state.remediation().approval_ttl)
             .unwrap_or_else(|_| chrono::Duration::hours(1));
@@ -344,6 +364,7 @@ pub async fn execute_runbook(
             risk: spec.risk,
             requested_by: actor,
             expires_at,
+            pin: pin.clone(),
         };
         execute_with_retries(
             state.approvals(),
@@ -366,14 +387,12 @@ pub async fn execute_runbook(
                 "runbook_id": runbook_id,
                 "incident_id": incident_id,
                 "expires_at": expires_at,
+                "runbook_version": pin.version,
+                "runbook_content_sha256": pin.content_sha256,
+                "runbook_content": pin.content,
             })),
         ));
     }
-    let tenant = state
-        .tenants()
-        .load(&tenant_id.to_string())
-        .await
-        .map_err(|error| store_failure(error, "tenant"))?;
     let instance_ids =
         target_instances(&incident, &tenant).map_err(|reason| not_runnable(&reason))?;
     let execution_id = ExecutionId::new_v7();
@@ -466,6 +485,7 @@ fn runbook_json(runbook_id: RunbookId, runbook: &Runbook) -> Value {
         "parameters": spec.map(|s| s.action.parameters()),
         "auto_execute": spec.map(|s| s.auto_execute),
         "retired": runbook.is_retired(),
+        "version": runbook.version(),
     })
 }
 
@@ -483,6 +503,9 @@ fn runbook_error(error: AggregateError<RunbookError>) -> ApiError {
         ),
         AggregateError::UserError(rule @ RunbookError::AlreadyDefined) => {
             conflict("runbook_exists", &rule)
+        }
+        AggregateError::UserError(rule @ RunbookError::NeedsMspAdmin { .. }) => {
+            ApiError::forbidden(rule.to_string())
         }
         other => store_failure(other, "runbook"),
     }

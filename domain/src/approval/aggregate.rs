@@ -6,6 +6,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 use super::{ApprovalCommand, ApprovalError, ApprovalEvent};
+use crate::runbook::RunbookPin;
 use crate::services::DomainServices;
 use crate::values::{Actor, IncidentId, Note, Risk, RunbookId, TenantId};
 
@@ -57,6 +58,8 @@ struct Request {
     risk: Risk,
     requested_by: Actor,
     expires_at: DateTime<Utc>,
+    #[serde(default)]
+    pin: Option<RunbookPin>,
 }
 
 impl Approval {
@@ -65,9 +68,25 @@ impl Approval {
         self.request.as_ref().map(|r| r.tenant_id)
     }
 
+    /// The runbook it asks to run, once requested.
+    pub fn runbook_id(&self) -> Option<RunbookId> {
+        self.request.as_ref().map(|r| r.runbook_id)
+    }
+
+    /// The incident it would run on, once requested.
+    pub fn incident_id(&self) -> Option<IncidentId> {
+        self.request.as_ref().map(|r| r.incident_id)
+    }
+
     /// Where it stands.
     pub fn status(&self) -> ApprovalStatus {
         self.status
+    }
+
+    /// The runbook version and content it asks to approve (none for requests
+    /// recorded before approvals pinned them).
+    pub fn pin(&self) -> Option<&RunbookPin> {
+        self.request.as_ref().and_then(|r| r.pin.as_ref())
     }
 
     /// When it stops being decidable, once requested.
@@ -142,6 +161,7 @@ impl Aggregate for Approval {
                 risk,
                 requested_by,
                 expires_at,
+                pin,
             } => {
                 if self.request.is_some() {
                     return Err(ApprovalError::AlreadyRequested);
@@ -161,10 +181,22 @@ impl Aggregate for Approval {
                     requested_by,
                     expires_at,
                     at,
+                    pin: Some(pin),
                 }
             }
-            ApprovalCommand::GrantApproval { approver, reason } => {
+            ApprovalCommand::GrantApproval {
+                approver,
+                reason,
+                runbook_now,
+            } => {
                 let d = self.decision(approver, reason, at)?;
+                // Only what was reviewed may be approved.
+                match self.pin() {
+                    Some(pin) => pin
+                        .check(&runbook_now)
+                        .map_err(ApprovalError::RunbookChanged)?,
+                    None => return Err(ApprovalError::NotPinned),
+                }
                 ApprovalEvent::ApprovalGranted {
                     tenant_id: d.tenant_id,
                     runbook_id: d.runbook_id,
@@ -216,6 +248,7 @@ impl Aggregate for Approval {
                 risk,
                 requested_by,
                 expires_at,
+                pin,
                 ..
             } => {
                 self.request = Some(Request {
@@ -225,6 +258,7 @@ impl Aggregate for Approval {
                     risk,
                     requested_by,
                     expires_at,
+                    pin,
                 });
                 self.status = ApprovalStatus::Pending;
             }

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::runbook::RunbookPin;
 use crate::values::{Actor, ApprovalId, IncidentId, Note, Risk, RunbookId, TenantId};
 
 /// A request to open or decide an approval.
@@ -17,11 +18,16 @@ pub enum ApprovalCommand {
         requested_by: Actor,
         /// After this moment nobody can decide it; the expirer records the expiry.
         expires_at: DateTime<Utc>,
+        /// What is asked to be approved: the runbook's version and content.
+        pin: RunbookPin,
     },
     /// Allow the run.
     GrantApproval {
         approver: Actor,
         reason: Option<Note>,
+        /// The runbook as it stands now: a grant is refused unless it runs
+        /// exactly what the request pinned.
+        runbook_now: RunbookPin,
     },
     /// Refuse the run.
     RejectApproval {

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::ApprovalStatus;
+use crate::runbook::PinMismatch;
 use crate::values::{Risk, Role};
 
 /// An approval rule that a command would break.
@@ -24,6 +25,10 @@ pub enum ApprovalError {
     Expired,
     #[error("the approval is already decided ({status})")]
     AlreadyDecided { status: ApprovalStatus },
+    #[error("{0}")]
+    RunbookChanged(PinMismatch),
+    #[error("the approval was requested before approvals pinned the runbook's content; request it again")]
+    NotPinned,
     #[error("the approval does not expire before {expires_at}")]
     NotYetExpired { expires_at: DateTime<Utc> },
 }

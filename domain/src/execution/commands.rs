@@ -26,6 +26,22 @@ pub enum ExecutionCommand {
         instance_ids: Vec<InstanceId>,
         requested_by: Actor,
     },
+    /// Record that a run was refused before anything was sent (e.g. the
+    /// runbook changed since its approval was requested).
+    RefuseExecution {
+        execution_id: ExecutionId,
+        tenant_id: TenantId,
+        runbook_id: RunbookId,
+        incident_id: IncidentId,
+        approval_id: Option<ApprovalId>,
+        /// What would have run: the runbook as it stands.
+        document: String,
+        commands: Vec<String>,
+        parameters: BTreeMap<String, Vec<String>>,
+        instance_ids: Vec<InstanceId>,
+        requested_by: Actor,
+        reason: String,
+    },
     /// SendCommand is about to be called with this comment.
     MarkDispatching { comment: String },
     /// SSM accepted the command (`SendCommand`).

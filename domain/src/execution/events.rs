@@ -31,6 +31,24 @@ pub enum ExecutionEvent {
         requested_by: Actor,
         at: DateTime<Utc>,
     },
+    /// A run was refused before anything was sent to SSM; `reason` says why
+    /// (e.g. "runbook changed since approval was requested: version 3 → 4
+    /// (commands changed)"). The fields say what would have run.
+    ExecutionRefused {
+        tenant_id: TenantId,
+        execution_id: ExecutionId,
+        runbook_id: RunbookId,
+        incident_id: IncidentId,
+        approval_id: Option<ApprovalId>,
+        document: String,
+        commands: Vec<String>,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        parameters: BTreeMap<String, Vec<String>>,
+        instance_ids: Vec<InstanceId>,
+        requested_by: Actor,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The executor is about to call SendCommand. Recorded first, so that
     /// after a crash an execution stuck here is looked up in SSM (by the
     /// command's comment) instead of being sent a second time.
@@ -83,6 +101,7 @@ impl ExecutionEvent {
     pub fn tenant_id(&self) -> TenantId {
         match self {
             Self::ExecutionRequested { tenant_id, .. }
+            | Self::ExecutionRefused { tenant_id, .. }
             | Self::ExecutionDispatching { tenant_id, .. }
             | Self::ExecutionDispatched { tenant_id, .. }
             | Self::InvocationUpdated { tenant_id, .. }
@@ -95,6 +114,7 @@ impl ExecutionEvent {
 
 crate::event_types::event_type_names!(ExecutionEvent {
     ExecutionRequested => REQUESTED,
+    ExecutionRefused => REFUSED,
     ExecutionDispatching => DISPATCHING,
     ExecutionDispatched => DISPATCHED,
     InvocationUpdated => INVOCATION_UPDATED,

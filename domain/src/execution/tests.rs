@@ -455,3 +455,45 @@ fn the_execution_state_round_trips_through_json() {
     let json = serde_json::to_string(&execution).unwrap();
     assert_eq!(serde_json::from_str::<Execution>(&json).unwrap(), execution);
 }
+
+#[test]
+fn a_refused_execution_is_recorded_finished_and_can_never_be_dispatched() {
+    let reason = "runbook changed since approval was requested: version 1 → 2 (commands changed)";
+    let refused = ExecutionEvent::ExecutionRefused {
+        tenant_id: tenant_id(),
+        execution_id: execution_id(),
+        runbook_id: runbook_id(),
+        incident_id: incident_id(),
+        approval_id: Some(approval_id()),
+        document: "AWS-RunShellScript".to_owned(),
+        commands: vec!["systemctl restart nginx".to_owned()],
+        parameters: BTreeMap::new(),
+        instance_ids: vec![instance(1)],
+        requested_by: actor("tech-1", Role::Technician),
+        reason: reason.to_owned(),
+        at: now(),
+    };
+    given(vec![])
+        .when(ExecutionCommand::RefuseExecution {
+            execution_id: execution_id(),
+            tenant_id: tenant_id(),
+            runbook_id: runbook_id(),
+            incident_id: incident_id(),
+            approval_id: Some(approval_id()),
+            document: "AWS-RunShellScript".to_owned(),
+            commands: vec!["systemctl restart nginx".to_owned()],
+            parameters: BTreeMap::new(),
+            instance_ids: vec![instance(1)],
+            requested_by: actor("tech-1", Role::Technician),
+            reason: reason.to_owned(),
+        })
+        .then_expect_events(vec![refused.clone()]);
+    given(vec![refused.clone()])
+        .when(ExecutionCommand::MarkDispatching {
+            comment: "alertledger execution".to_owned(),
+        })
+        .then_expect_error(ExecutionError::AlreadyFinished);
+    given(vec![refused])
+        .when(request_with("AWS-RunShellScript", vec![instance(1)]))
+        .then_expect_error(ExecutionError::AlreadyRequested);
+}

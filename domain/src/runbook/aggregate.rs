@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{RunbookCommand, RunbookError, RunbookEvent, RunbookSpec};
 use crate::services::DomainServices;
-use crate::values::TenantId;
+use crate::values::{Role, TenantId};
 
 /// One runbook, folded from its events.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -14,6 +14,9 @@ pub struct Runbook {
     tenant_id: Option<TenantId>,
     spec: Option<RunbookSpec>,
     retired: bool,
+    /// 1 once defined, one more with each change (approvals pin it).
+    #[serde(default)]
+    version: u64,
 }
 
 impl Runbook {
@@ -25,6 +28,11 @@ impl Runbook {
     /// What it says, once defined.
     pub fn spec(&self) -> Option<&RunbookSpec> {
         self.spec.as_ref()
+    }
+
+    /// 1 once defined, one more with each recorded change (0 before).
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Whether it was taken out of use.
@@ -79,6 +87,13 @@ impl Aggregate for Runbook {
                 if self.spec.as_ref() == Some(&spec) {
                     return Ok(());
                 }
+                if let Some(current) = &self.spec {
+                    if let Some(why) = change_needs_msp_admin(current, &spec) {
+                        if actor.role() != Role::MspAdmin {
+                            return Err(RunbookError::NeedsMspAdmin { why });
+                        }
+                    }
+                }
                 RunbookEvent::RunbookChanged {
                     tenant_id,
                     runbook: spec,
@@ -106,9 +121,27 @@ impl Aggregate for Runbook {
             } => {
                 self.tenant_id = Some(tenant_id);
                 self.spec = Some(runbook);
+                self.version = 1;
             }
-            RunbookEvent::RunbookChanged { runbook, .. } => self.spec = Some(runbook),
+            RunbookEvent::RunbookChanged { runbook, .. } => {
+                self.spec = Some(runbook);
+                self.version += 1;
+            }
             RunbookEvent::RunbookRetired { .. } => self.retired = true,
         }
     }
+}
+
+/// Why changing `current` into `next` is for an MSP admin only, if it is:
+/// lowering the risk (fewer people must approve its runs), or changing what a
+/// high-risk runbook runs (its document, commands or parameters). Both would
+/// let a tenant admin weaken a guard an MSP admin relies on.
+pub fn change_needs_msp_admin(current: &RunbookSpec, next: &RunbookSpec) -> Option<&'static str> {
+    if next.risk.rank() < current.risk.rank() {
+        return Some("lowering a runbook's risk");
+    }
+    if current.risk == crate::values::Risk::High && next.action != current.action {
+        return Some("changing the document, commands or parameters of a high-risk runbook");
+    }
+    None
 }

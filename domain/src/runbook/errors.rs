@@ -9,4 +9,6 @@ pub enum RunbookError {
     NotDefined,
     #[error("the runbook has been retired")]
     Retired,
+    #[error("{why} needs the msp_admin role")]
+    NeedsMspAdmin { why: &'static str },
 }

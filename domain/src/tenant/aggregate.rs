@@ -31,6 +31,10 @@ pub struct Tenant {
     rate_limit: RateLimit,
     assets: BTreeMap<AssetName, AssetSettings>,
     aws_role: Option<AwsRoleConfig>,
+    /// The external id the service issued (tenants configured before it did
+    /// keep the one in their `aws_role`).
+    #[serde(default)]
+    aws_external_id: Option<String>,
     /// SNS subscription requests recorded, by message id (SNS retries them).
     #[serde(default)]
     sns_subscription_messages: BTreeSet<String>,
@@ -129,6 +133,14 @@ impl Tenant {
     /// The AWS role, if configured.
     pub fn aws_role(&self) -> Option<&AwsRoleConfig> {
         self.aws_role.as_ref()
+    }
+
+    /// The tenant's AWS external id: the one the service issued, else (a
+    /// role configured before the service generated them) the configured one.
+    pub fn aws_external_id(&self) -> Option<&str> {
+        self.aws_external_id
+            .as_deref()
+            .or_else(|| self.aws_role.as_ref().map(AwsRoleConfig::external_id))
     }
 
     fn active_secret_count(&self) -> usize {
@@ -309,9 +321,31 @@ impl Aggregate for Tenant {
                     at,
                 }
             }
+            TenantCommand::IssueAwsExternalId { external_id, actor } => {
+                if self.aws_external_id().is_some() {
+                    return Err(TenantError::AwsExternalIdAlreadyIssued);
+                }
+                let valid = (16..=1224).contains(&external_id.len())
+                    && external_id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+                if !valid {
+                    return Err(TenantError::InvalidAwsExternalId);
+                }
+                TenantEvent::AwsExternalIdIssued {
+                    tenant_id,
+                    external_id,
+                    actor,
+                    at,
+                }
+            }
             TenantCommand::ConfigureAwsRole { config, actor } => {
                 if self.aws_role.as_ref() == Some(&config) {
                     return Ok(());
+                }
+                // The tenant never chooses its external id.
+                if self.aws_external_id() != Some(config.external_id()) {
+                    return Err(TenantError::AwsExternalIdNotIssued);
                 }
                 TenantEvent::AwsRoleConfigured {
                     tenant_id,
@@ -411,6 +445,9 @@ impl Aggregate for Tenant {
                         instance_ids,
                     },
                 );
+            }
+            TenantEvent::AwsExternalIdIssued { external_id, .. } => {
+                self.aws_external_id = Some(external_id);
             }
             TenantEvent::AwsRoleConfigured { config, .. } => self.aws_role = Some(config),
             TenantEvent::SnsSubscriptionRequested { message_id, .. } => {

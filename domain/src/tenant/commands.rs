@@ -49,7 +49,12 @@ pub enum TenantCommand {
         instance_ids: Vec<InstanceId>,
         actor: Actor,
     },
-    /// Set the IAM role runbooks run under.
+    /// Record the external id the service generated for this tenant's AWS
+    /// role (once: it never changes, and the tenant never chooses it).
+    IssueAwsExternalId { external_id: String, actor: Actor },
+    /// Set the IAM role runbooks run under; its external id must be the one
+    /// issued to the tenant (or, for a role configured before the service
+    /// generated them, the one already configured).
     ConfigureAwsRole { config: AwsRoleConfig, actor: Actor },
     /// An AWS SNS topic asked to deliver to this tenant's webhook; an operator
     /// confirms it by visiting `subscribe_url` (never fetched by us).

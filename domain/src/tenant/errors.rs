@@ -31,6 +31,12 @@ pub enum TenantError {
     LastActiveSecret,
     #[error("an asset may list at most {max} instances")]
     TooManyInstances { max: usize },
+    #[error("the tenant's AWS external id is already issued; it never changes")]
+    AwsExternalIdAlreadyIssued,
+    #[error("an AWS external id must be 16..=1224 of letters, digits and _+=,.@:/-")]
+    InvalidAwsExternalId,
+    #[error("the AWS role's external id must be the one the service issued to the tenant")]
+    AwsExternalIdNotIssued,
     #[error("an SNS subscription needs an arn:aws topic and an https subscribe URL (at most 2048 characters each)")]
     InvalidSnsSubscription,
 }

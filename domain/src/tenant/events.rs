@@ -79,6 +79,15 @@ pub enum TenantEvent {
         actor: Actor,
         at: DateTime<Utc>,
     },
+    /// The service generated the tenant's AWS external id (AWS's guidance
+    /// against the confused deputy: the third party, not the customer, picks
+    /// it, unique per customer).
+    AwsExternalIdIssued {
+        tenant_id: TenantId,
+        external_id: String,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
     /// The AWS role was set.
     AwsRoleConfigured {
         tenant_id: TenantId,
@@ -116,6 +125,7 @@ impl TenantEvent {
             | Self::CorrelationPolicyChanged { tenant_id, .. }
             | Self::RateLimitChanged { tenant_id, .. }
             | Self::AssetUpserted { tenant_id, .. }
+            | Self::AwsExternalIdIssued { tenant_id, .. }
             | Self::AwsRoleConfigured { tenant_id, .. }
             | Self::SnsSubscriptionRequested { tenant_id, .. }
             | Self::CorrelationRequested { tenant_id, .. } => *tenant_id,
@@ -133,6 +143,7 @@ crate::event_types::event_type_names!(TenantEvent {
     CorrelationPolicyChanged => CORRELATION_POLICY_CHANGED,
     RateLimitChanged => RATE_LIMIT_CHANGED,
     AssetUpserted => ASSET_UPSERTED,
+    AwsExternalIdIssued => AWS_EXTERNAL_ID_ISSUED,
     AwsRoleConfigured => AWS_ROLE_CONFIGURED,
     SnsSubscriptionRequested => SNS_SUBSCRIPTION_REQUESTED,
     CorrelationRequested => CORRELATION_REQUESTED,

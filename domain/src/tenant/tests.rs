@@ -519,9 +519,105 @@ fn upserting_an_asset_with_more_than_fifty_instances_is_rejected() {
         .then_expect_error(TenantError::TooManyInstances { max: 50 });
 }
 
+fn external_id_issued(external_id: &str) -> TenantEvent {
+    TenantEvent::AwsExternalIdIssued {
+        tenant_id: tenant_id(),
+        external_id: external_id.to_owned(),
+        actor: admin(),
+        at: now(),
+    }
+}
+
+#[test]
+fn the_service_issues_the_external_id_once_and_the_role_must_use_it() {
+    let generated = "Zp3x_Q9-kT2mW8rY1bN5vC7dF0gH4jL6";
+    given(vec![registered()])
+        .when(TenantCommand::IssueAwsExternalId {
+            external_id: generated.to_owned(),
+            actor: admin(),
+        })
+        .then_expect_events(vec![external_id_issued(generated)]);
+    given(vec![registered(), external_id_issued(generated)])
+        .when(TenantCommand::IssueAwsExternalId {
+            external_id: "another-one-of-32-characters-xyz".to_owned(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AwsExternalIdAlreadyIssued);
+    given(vec![registered()])
+        .when(TenantCommand::IssueAwsExternalId {
+            external_id: "short".to_owned(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::InvalidAwsExternalId);
+    // A role with an external id of the tenant's choosing is refused...
+    given(vec![registered()])
+        .when(TenantCommand::ConfigureAwsRole {
+            config: aws_config(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AwsExternalIdNotIssued);
+    given(vec![registered(), external_id_issued(generated)])
+        .when(TenantCommand::ConfigureAwsRole {
+            config: aws_config(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AwsExternalIdNotIssued);
+    // ...and one with the issued id accepted.
+    let config = AwsRoleConfig::new(
+        "arn:aws:iam::123456789012:role/AlertLedger",
+        generated,
+        "eu-west-1",
+    )
+    .unwrap();
+    given(vec![registered(), external_id_issued(generated)])
+        .when(TenantCommand::ConfigureAwsRole {
+            config: config.clone(),
+            actor: admin(),
+        })
+        .then_expect_events(vec![TenantEvent::AwsRoleConfigured {
+            tenant_id: tenant_id(),
+            config,
+            actor: admin(),
+            at: now(),
+        }]);
+}
+
+#[test]
+fn a_role_configured_before_external_ids_were_issued_keeps_its_id() {
+    let legacy = TenantEvent::AwsRoleConfigured {
+        tenant_id: tenant_id(),
+        config: aws_config(),
+        actor: admin(),
+        at: now(),
+    };
+    let moved = AwsRoleConfig::new(
+        "arn:aws:iam::123456789012:role/Other",
+        aws_config().external_id(),
+        "eu-west-1",
+    )
+    .unwrap();
+    given(vec![registered(), legacy.clone()])
+        .when(TenantCommand::ConfigureAwsRole {
+            config: moved.clone(),
+            actor: admin(),
+        })
+        .then_expect_events(vec![TenantEvent::AwsRoleConfigured {
+            tenant_id: tenant_id(),
+            config: moved,
+            actor: admin(),
+            at: now(),
+        }]);
+    given(vec![registered(), legacy])
+        .when(TenantCommand::IssueAwsExternalId {
+            external_id: "Zp3x_Q9-kT2mW8rY1bN5vC7dF0gH4jL6".to_owned(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AwsExternalIdAlreadyIssued);
+}
+
 #[test]
 fn configuring_the_aws_role_records_it() {
-    given(vec![registered()])
+    given(vec![registered(), external_id_issued("ext-42")])
         .when(TenantCommand::ConfigureAwsRole {
             config: aws_config(),
             actor: admin(),

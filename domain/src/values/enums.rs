@@ -93,6 +93,15 @@ impl Risk {
     pub fn requires_approval(&self) -> bool {
         !matches!(self, Risk::Low)
     }
+
+    /// Its place from low (0) to high (2), to tell a lowering from a raising.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Risk::Low => 0,
+            Risk::Medium => 1,
+            Risk::High => 2,
+        }
+    }
 }
 
 string_enum!(

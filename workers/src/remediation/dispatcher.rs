@@ -7,10 +7,15 @@
 //!   execution when its risk is low, or gets an approval request (expiring
 //!   after the configured time) when it is medium or high. An asset with no
 //!   registered instances gets a comment on the incident instead.
-//! - `ApprovalGranted`: the approved runbook is requested for execution.
+//! - `ApprovalGranted`: the approved runbook is requested for execution, if
+//!   it still runs exactly what the request pinned (version and content
+//!   hash, see `alertledger_domain::runbook::pin`); else the execution is
+//!   recorded as refused (`ExecutionRefused`, with the reason) and nothing
+//!   is sent to SSM. Approval requests pin the runbook as it stands and the
+//!   instances of the incident's asset.
 //! - `ExecutionRequested` queues the execution for the SSM executor; its
 //!   outcome takes it off the queue and resolves the incident as self-healed
-//!   (success) or escalates it with the reason (failure, timeout). An
+//!   (success) or escalates it with the reason (failure, timeout, refusal). An
 //!   incident a person already resolved is left alone (and an approval
 //!   granted after that runs nothing: the incident gets a comment).
 //!
@@ -26,7 +31,8 @@ use alertledger_domain::incident::{
     Incident, IncidentCommand, IncidentError, IncidentEvent, Resolution,
 };
 use alertledger_domain::runbook::{
-    runnable_on, target_instances, NotRunnable, Runbook, RunbookEvent, RunbookSpec,
+    runnable_on, target_instances, NotRunnable, Runbook, RunbookContent, RunbookEvent, RunbookPin,
+    RunbookSpec,
 };
 use alertledger_domain::tenant::Tenant;
 use alertledger_domain::values::{
@@ -54,6 +60,7 @@ const EVENT_TYPES: &[&str] = &[
     IncidentEvent::OPENED,
     ApprovalEvent::GRANTED,
     ExecutionEvent::REQUESTED,
+    ExecutionEvent::REFUSED,
     ExecutionEvent::SUCCEEDED,
     ExecutionEvent::FAILED,
     ExecutionEvent::TIMED_OUT,
@@ -277,6 +284,12 @@ impl Batch<'_> {
         ));
         let ttl = chrono::Duration::from_std(self.dispatcher.approval_ttl)
             .unwrap_or_else(|_| chrono::Duration::hours(1));
+        let pin = self
+            .pin(tenant_id, incident_id, runbook_id)
+            .await?
+            .ok_or_else(|| {
+                ConsumerError::event(event, format!("runbook {runbook_id} is not defined"))
+            })?;
         let command = ApprovalCommand::RequestApproval {
             approval_id,
             tenant_id,
@@ -285,6 +298,7 @@ impl Batch<'_> {
             risk: found.risk,
             requested_by: self.actor(event)?,
             expires_at: self.dispatcher.services.now() + ttl,
+            pin,
         };
         let metadata = worker_metadata(
             DISPATCHER,
@@ -325,6 +339,24 @@ impl Batch<'_> {
                 return self.comment(event, &incident_key, &text, &metadata).await;
             }
         };
+        if let Some(approval) = approval_id {
+            let current =
+                RunbookPin::new(runbook.version(), RunbookContent::of(&spec, &instance_ids));
+            if let Some(reason) = self.stale_approval(approval, &current).await? {
+                return self
+                    .refuse(
+                        event,
+                        tenant_id,
+                        incident_id,
+                        runbook_id,
+                        approval,
+                        &spec,
+                        instance_ids,
+                        reason,
+                    )
+                    .await;
+            }
+        }
         let cause = match approval_id {
             Some(approval) => derived_id("execution-of-approval", &[*approval.as_uuid()]),
             None => derived_id(
@@ -344,6 +376,81 @@ impl Batch<'_> {
             parameters: spec.action.parameters().clone(),
             instance_ids,
             requested_by: self.actor(event)?,
+        };
+        let id = execution_id.to_string();
+        self.execute::<Execution>(event, &id, command, &metadata)
+            .await
+    }
+
+    /// Why the granted `approval` does not cover the runbook as it stands
+    /// (`current`), if it does not.
+    async fn stale_approval(
+        &mut self,
+        approval: ApprovalId,
+        current: &RunbookPin,
+    ) -> Result<Option<String>, ConsumerError> {
+        let key = approval.to_string();
+        let loaded: Loaded<Approval> = match self.approvals.get(&key) {
+            Some(loaded) => loaded.clone(),
+            None => self.load_once(&key).await?,
+        };
+        Ok(match loaded.state.pin() {
+            Some(pin) => pin.check(current).err().map(|mismatch| mismatch.to_string()),
+            None => Some(
+                "the approval was requested before approvals pinned the runbook's content; request it again"
+                    .to_owned(),
+            ),
+        })
+    }
+
+    /// The pin of `runbook_id` as it stands, run on the incident's targets
+    /// (none registered: an empty list, which the approver sees).
+    async fn pin(
+        &mut self,
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        runbook_id: RunbookId,
+    ) -> Result<Option<RunbookPin>, ConsumerError> {
+        let runbook: Runbook = self.load_once(&runbook_id.to_string()).await?.state;
+        let incident = self.incident(&incident_id.to_string()).await?.state.clone();
+        let tenant: Tenant = self.load_once(&tenant_id.to_string()).await?.state;
+        let targets = target_instances(&incident, &tenant).unwrap_or_default();
+        Ok(RunbookPin::of(&runbook, &targets))
+    }
+
+    /// Records that the run of a granted approval was refused, and why.
+    #[allow(clippy::too_many_arguments)]
+    async fn refuse(
+        &mut self,
+        event: &LogEvent,
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        runbook_id: RunbookId,
+        approval: ApprovalId,
+        spec: &RunbookSpec,
+        instance_ids: Vec<alertledger_domain::values::InstanceId>,
+        reason: String,
+    ) -> Result<(), ConsumerError> {
+        tracing::warn!(%approval, %runbook_id, %reason, "approved runbook run refused");
+        let metadata = worker_metadata(
+            DISPATCHER,
+            Some(event.position),
+            Some(*incident_id.as_uuid()),
+        );
+        let execution_id =
+            ExecutionId::from_uuid(derived_id("execution-of-approval", &[*approval.as_uuid()]));
+        let command = ExecutionCommand::RefuseExecution {
+            execution_id,
+            tenant_id,
+            runbook_id,
+            incident_id,
+            approval_id: Some(approval),
+            document: spec.action.document().as_str().to_owned(),
+            commands: spec.action.commands().to_vec(),
+            parameters: spec.action.parameters().clone(),
+            instance_ids,
+            requested_by: self.actor(event)?,
+            reason,
         };
         let id = execution_id.to_string();
         self.execute::<Execution>(event, &id, command, &metadata)
@@ -386,6 +493,16 @@ impl Batch<'_> {
                     }
                     None => format!("Runbook execution {execution_id} failed: {reason}"),
                 }),
+            ),
+            ExecutionEvent::ExecutionRefused {
+                incident_id,
+                reason,
+                ..
+            } => (
+                incident_id,
+                Outcome::Escalate(format!(
+                    "Runbook execution {execution_id} was refused: {reason}"
+                )),
             ),
             ExecutionEvent::ExecutionTimedOut { incident_id, .. } => (
                 incident_id,
