@@ -13,7 +13,6 @@ use alertledger_eventstore::consumer::status::statuses;
 use alertledger_eventstore::consumer::LogConsumer;
 use alertledger_eventstore::log::LogSignal;
 use alertledger_eventstore::store::{AggregateStore, EventMetadata};
-use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_workers::remediation::DEFAULT_APPROVAL_TTL;
 use anyhow::Context;
 use sqlx::PgPool;
