@@ -8,7 +8,7 @@ use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::auth::api_key::{hash_api_key, presented_api_key};
 use crate::auth::signing::{carries_signature, verify_signature};
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
 use crate::resource::with_id;
@@ -59,7 +60,7 @@ pub struct WebhookQuery {
 pub async fn receive(
     State(state): State<AppState>,
     Path(source): Path<String>,
-    Query(query): Query<WebhookQuery>,
+    ApiQuery(query): ApiQuery<WebhookQuery>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
