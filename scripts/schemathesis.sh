@@ -6,7 +6,8 @@
 # `token issue`), then runs every operation of /api/v1/openapi.json with the
 # checks: no 5xx, statuses, content types and bodies as documented. The run
 # is bounded (few examples per operation, a time budget); its summary line is
-# printed last. Run alone (`scripts/schemathesis.sh`) or from scripts/test.sh.
+# printed last. Run alone (`scripts/schemathesis.sh [schemathesis run options]`,
+# e.g. `--include-path /api/v1/alerts`) or from scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,36 @@ for _ in $(seq 1 150); do
 done
 curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
 
+# A little data, so that operations on one resource reach their logic
+# instead of answering 404 to random ids: an alert (webhook with the API key),
+# its incident (correlation), a medium-risk runbook and its approval request.
+base="http://127.0.0.1:$port/api/v1"
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)$1)"; }
+auth=(-H "Authorization: Bearer $token" -H "Content-Type: application/json")
+# The service learns of the CLI's key by following the log, whose readable
+# horizon waits for older transactions of the whole cluster: retry briefly.
+alert_id=""
+for _ in $(seq 1 100); do
+  alert_id="$(curl -fsS -X POST "$base/webhooks/generic" -H "X-API-Key: $api_key" -H "Content-Type: application/json" \
+    -d '{"asset_name": "srv-db-01", "signature": "HighCPU", "severity": "high", "message": "CPU above 95%"}' 2>/dev/null \
+    | json_field '["alerts"][0]["alert_id"]' 2>/dev/null || true)"
+  [ -n "$alert_id" ] && break
+  sleep 0.2
+done
+curl -fsS -X POST "$base/incidents/correlate?tenant=$tenant_id" "${auth[@]}" >/dev/null
+incident_id=""
+for _ in $(seq 1 100); do
+  incident_id="$(curl -fsS "$base/incidents?tenant=$tenant_id" "${auth[@]}" | json_field '["items"][0]["incident_id"]' 2>/dev/null || true)"
+  [ -n "$incident_id" ] && break
+  sleep 0.1
+done
+runbook_id="$(curl -fsS -X POST "$base/runbooks" "${auth[@]}" \
+  -d "{\"tenant_id\": \"$tenant_id\", \"name\": \"restart\", \"signature\": \"HighCPU\", \"risk\": \"medium\", \"commands\": [\"uptime\"]}" \
+  | json_field '["runbook_id"]')"
+approval_id="$(curl -fsS -X POST "$base/runbooks/$runbook_id/execute" "${auth[@]}" -d "{\"incident_id\": \"$incident_id\"}" \
+  | json_field '["approval_id"]')"
+echo "schemathesis.sh: tenant $tenant_id, alert $alert_id, incident $incident_id, runbook $runbook_id, approval $approval_id" >&2
+
 # Credentials per security scheme of the document (schemathesis picks the
 # one each operation declares).
 cat >"$work/schemathesis.toml" <<TOML
@@ -71,6 +102,26 @@ bearer = "$api_key"
 api_key = "$api_key"
 [auth.openapi.api_key_query]
 api_key = "$api_key"
+
+# Known ids for the operations on one resource.
+[[operations]]
+include-path-regex = '^/api/v1/tenants/[{]id[}]'
+parameters = { "id" = "$tenant_id" }
+[[operations]]
+include-path-regex = '^/api/v1/alerts/[{]id[}]'
+parameters = { "id" = "$alert_id" }
+[[operations]]
+include-path-regex = '^/api/v1/incidents/[{]id[}]'
+parameters = { "id" = "$incident_id" }
+[[operations]]
+include-path-regex = '^/api/v1/runbooks/[{]id[}]'
+parameters = { "id" = "$runbook_id" }
+[[operations]]
+include-path-regex = '^/api/v1/approvals/[{]id[}]'
+parameters = { "id" = "$approval_id" }
+[[operations]]
+include-path = "/api/v1/webhooks/{source}"
+parameters = { "source" = "generic" }
 TOML
 
 status=0
@@ -84,6 +135,7 @@ status=0
   --max-examples "$MAX_EXAMPLES" --max-time "$MAX_TIME" --workers 2 \
   --request-timeout 15 --seed 1 --no-color \
   --report junit --report-junit-path target/schemathesis-junit.xml \
+  "$@" \
   >"$work/run.log" 2>&1 || status=$?
 cat "$work/run.log"
 cp "$work/run.log" target/schemathesis.log
@@ -93,5 +145,24 @@ if grep -q '"level": *"ERROR"\|panicked' "$work/serve.log"; then
 fi
 # schemathesis ends on `===== N failures, M warnings in Ts =====` (or `N passed`).
 summary="$(grep -E '^=+ .* in [0-9.]+s =+$' "$work/run.log" | tail -n 1 | tr -d '=' | sed 's/^ *//; s/ *$//' || true)"
+# schemathesis 4.32.5 on CPython 3.11 sometimes stops generating cases for an
+# operation with an internal error of hypothesis (`SystemError: AST
+# constructor recursion depth mismatch`, raised while describing a filter
+# lambda). That is the tool's bug, not the API's: such errors alone do not fail
+# the run; failures, any other error, or a server that died do.
+if [ "$status" != 0 ]; then
+  failures="$(grep -oE '[0-9]+ failures?' <<<"$summary" | grep -oE '^[0-9]+' || echo 0)"
+  errors="$(grep -oE '[0-9]+ errors?' <<<"$summary" | grep -oE '^[0-9]+' || echo 0)"
+  tool_errors="$(grep -c 'SystemError: AST constructor recursion depth mismatch' "$work/run.log" || true)"
+  if [ -n "$summary" ] && [ "$failures" = 0 ] && [ "$errors" -le "$tool_errors" ]; then
+    echo "schemathesis.sh: $errors error(s) inside schemathesis/hypothesis (not the API); not counted" >&2
+    status=0
+  fi
+fi
+if ! kill -0 "$server_pid" 2>/dev/null; then
+  echo "schemathesis.sh: the server is no longer running; its log:" >&2
+  tail -n 50 "$work/serve.log" >&2
+  status=1
+fi
 echo "schemathesis: ${summary:-no summary line (status $status)}"
 exit "$status"

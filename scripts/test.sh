@@ -93,6 +93,12 @@ log="$(mktemp)"
 trap 'rm -f "$log"; kill "$moto_pid" 2>/dev/null || true' EXIT
 status=0
 cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+# The served API against its own OpenAPI document (docs/openapi.md); its
+# summary line ("schemathesis: ...") closes its output.
+fuzz_status=0
+scripts/schemathesis.sh 2>&1 | tee -a "$log" || fuzz_status=$?
+[ "$fuzz_status" = 0 ] || status=$fuzz_status
+grep '^schemathesis: ' "$log" | tail -n 1 || true
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

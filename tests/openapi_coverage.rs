@@ -6,6 +6,7 @@
 //!
 //! Also: `GET /api/v1/openapi.json` needs no credentials and serves that
 //! document; `GET /api/docs` is a page built only from local assets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

@@ -87,3 +87,29 @@ fn source_text(error: &dyn std::error::Error) -> String {
     }
     cause.to_string()
 }
+
+/// A query string of type `T`, rejected with the error body (400
+/// `invalid_query`) when it cannot be read, e.g. a repeated parameter; axum's
+/// own rejection would answer in plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_query",
+                format!("the query string cannot be read: {}", rejection.body_text()),
+            )),
+        }
+    }
+}

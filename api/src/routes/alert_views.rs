@@ -4,15 +4,16 @@
 use alertledger_domain::values::{AlertStatus, AssetName, Severity};
 use alertledger_projections::alerts::{self, AlertQuery, AlertRow};
 use alertledger_projections::page::Page;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::list_params;
 use crate::auth::Caller;
-use crate::resource::WithId;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::resource::WithId;
 use crate::state::AppState;
 
 /// Query string of `GET /api/v1/alerts` (all optional, parsed by hand so an
@@ -48,7 +49,7 @@ pub struct AlertsQuery {
 pub async fn list_alerts(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<AlertsQuery>,
+    ApiQuery(query): ApiQuery<AlertsQuery>,
 ) -> Result<Json<Page<WithId<AlertRow>>>, ApiError> {
     let query = AlertQuery {
         tenants: caller.readable_tenants(query.tenant.as_deref())?,

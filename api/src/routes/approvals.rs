@@ -17,7 +17,7 @@ use alertledger_domain::values::{ApprovalId, Note};
 use alertledger_projections::page::Page;
 use alertledger_projections::remediation::{self, ApprovalRow};
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cqrs_es::AggregateError;
@@ -28,9 +28,10 @@ use uuid::Uuid;
 use super::list_params::{self, RemediationListQuery};
 use super::operate::{execute_with_retries, invalid_field, store_failure};
 use crate::auth::Caller;
-use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::extract::optional_json;
+use crate::extract::ApiQuery;
+use crate::resource::WithId;
 use crate::state::AppState;
 
 const STATUSES: &[&str] = &["pending", "granted", "rejected", "expired"];
@@ -54,7 +55,7 @@ const STATUSES: &[&str] = &["pending", "granted", "rejected", "expired"];
 pub async fn list_approvals(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<RemediationListQuery>,
+    ApiQuery(query): ApiQuery<RemediationListQuery>,
 ) -> Result<Json<Page<WithId<ApprovalRow>>>, ApiError> {
     let query = query.parse(&caller, STATUSES)?;
     let page = remediation::list_approvals(state.pool(), &query)

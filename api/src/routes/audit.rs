@@ -2,13 +2,14 @@
 //! read model, scoped to the tenants the caller may read.
 
 use alertledger_projections::audit::{self, AuditError, AuditPage, AuditQuery};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 
 use super::analyst_query::optional;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Query string of `GET /api/v1/audit` (all optional, parsed by hand for
@@ -45,7 +46,7 @@ pub struct AuditParams {
 pub async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let tenants = caller.readable_tenants(params.tenant.as_deref())?;
     let from = optional("from", params.from.as_deref())?.map(|from| from.start());

@@ -11,7 +11,7 @@
 use alertledger_domain::values::TenantId;
 use alertledger_seal::{Hash, PublicKey, SignedCheckpoint};
 use alertledger_sealed_log::{self as sealed_log, SealStoreError, StoredCheckpoint};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::policy::Action;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// `GET /api/v1/audit/public-key`.
@@ -121,7 +122,7 @@ fn not_sealed(message: &str) -> ApiError {
 pub async fn inclusion_proof(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ProofParams>,
+    ApiQuery(params): ApiQuery<ProofParams>,
 ) -> Result<Json<InclusionProofBody>, ApiError> {
     let raw = params.position.ok_or_else(|| {
         ApiError::bad_request("missing_field", "`position` is required")
@@ -223,7 +224,7 @@ fn tree_size(field: &'static str, raw: Option<String>) -> Result<u64, ApiError> 
 pub async fn consistency_proof(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<ConsistencyParams>,
+    ApiQuery(params): ApiQuery<ConsistencyParams>,
 ) -> Result<Json<ConsistencyProofBody>, ApiError> {
     caller.authorize_role(Action::Read)?;
     let from = tree_size("from", params.from)?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_eventstore::consumer::wait_until_applied;
 use alertledger_eventstore::queries;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
@@ -21,6 +21,7 @@ use super::tenants::{execute, tenant_id};
 use crate::auth::policy::Action;
 use crate::auth::{Caller, TenantScope};
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// The correlator's checkpoint name (its projector name in `alertledger-workers`).
@@ -56,7 +57,7 @@ pub async fn correlate(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(query): Query<CorrelateQuery>,
+    ApiQuery(query): ApiQuery<CorrelateQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = match (query.tenant.as_deref(), &caller.scope) {
         (Some(raw), _) => tenant_id(raw)?,

@@ -5,7 +5,7 @@
 use alertledger_domain::values::TenantId;
 use alertledger_eventstore::log::{LogCursor, LogEvent, LogFilter, LogReader};
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{ACCEPT, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::auth::{Caller, TenantScope};
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 50;
@@ -40,6 +41,7 @@ pub struct EventsQuery {
     params(("after" = Option<i64>, Query, description = "Events after this position, in log order"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("types" = Option<String>, Query, description = "Comma-separated event types")),
     responses(
         (status = 200, description = "Raw events in log order; with `Accept: application/x-ndjson`, every matching event as an export stream", content((crate::openapi::schemas::Page<crate::openapi::schemas::Event> = "application/json"), (String = "application/x-ndjson"))),
+        (status = 400, response = crate::openapi::responses::BadRequest),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 404, response = crate::openapi::responses::NotFound),
         (status = 422, response = crate::openapi::responses::Unprocessable),
@@ -50,7 +52,7 @@ pub async fn list_events(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-    Query(query): Query<EventsQuery>,
+    ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let filter = filter_for(&caller, &query)?;
     let after = resume_cursor(state.log(), &caller, query.after.as_deref()).await?;

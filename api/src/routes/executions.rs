@@ -3,14 +3,15 @@
 
 use alertledger_projections::page::Page;
 use alertledger_projections::remediation::{self, ExecutionRow};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use uuid::Uuid;
 
 use super::list_params::{self, RemediationListQuery};
 use crate::auth::Caller;
-use crate::resource::WithId;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::resource::WithId;
 use crate::state::AppState;
 
 const STATUSES: &[&str] = &[
@@ -41,7 +42,7 @@ const STATUSES: &[&str] = &[
 pub async fn list_executions(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<RemediationListQuery>,
+    ApiQuery(query): ApiQuery<RemediationListQuery>,
 ) -> Result<Json<Page<WithId<ExecutionRow>>>, ApiError> {
     let query = query.parse(&caller, STATUSES)?;
     let page = remediation::list_executions(state.pool(), &query)

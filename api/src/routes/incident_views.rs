@@ -7,7 +7,7 @@ use alertledger_projections::incidents::{
     self, IncidentAlerts, IncidentQuery, IncidentRow, IncidentSort, TimelineRow,
 };
 use alertledger_projections::page::Page;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,8 +15,9 @@ use uuid::Uuid;
 
 use super::list_params;
 use crate::auth::Caller;
-use crate::resource::WithId;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::resource::WithId;
 use crate::state::AppState;
 
 /// Query string of `GET /api/v1/incidents` (all optional, parsed by hand so
@@ -52,7 +53,7 @@ pub struct IncidentsQuery {
 pub async fn list_incidents(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<IncidentsQuery>,
+    ApiQuery(query): ApiQuery<IncidentsQuery>,
 ) -> Result<Json<Page<WithId<IncidentRow>>>, ApiError> {
     let query = IncidentQuery {
         tenants: caller.readable_tenants(query.tenant.as_deref())?,

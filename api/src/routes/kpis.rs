@@ -3,7 +3,7 @@
 //! `as_of`.
 
 use alertledger_projections::kpis::{self, KpiError, KpiSummary};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::Json;
 use chrono::{Duration, Utc};
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::analyst_query::optional;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// Days covered when the caller gives no range (today included).
@@ -38,6 +39,7 @@ pub struct KpiParams {
     params(("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("from" = Option<String>, Query, description = "A date or time (default: 30 days before `to`)"), ("to" = Option<String>, Query, description = "A date or time (default: today)"), ("as_of" = Option<String>, Query, description = "Answer from history as it stood then")),
     responses(
         (status = 200, description = "The KPIs", body = crate::openapi::schemas::Kpis),
+        (status = 400, response = crate::openapi::responses::BadRequest),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 404, response = crate::openapi::responses::NotFound),
         (status = 422, response = crate::openapi::responses::Unprocessable),
@@ -47,7 +49,7 @@ pub struct KpiParams {
 pub async fn summary(
     State(state): State<AppState>,
     caller: Caller,
-    Query(params): Query<KpiParams>,
+    ApiQuery(params): ApiQuery<KpiParams>,
 ) -> Result<Json<KpiSummary>, ApiError> {
     let tenants = caller.readable_tenants(params.tenant.as_deref())?;
     let now = Utc::now();

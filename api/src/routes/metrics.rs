@@ -44,7 +44,7 @@ type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
     tag = "operations",
     security(()),
     responses(
-        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 200, description = "Prometheus text exposition", content_type = "application/openmetrics-text", body = String),
         (status = 503, response = crate::openapi::responses::Unavailable)
     )
 )]

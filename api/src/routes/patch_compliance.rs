@@ -4,7 +4,7 @@
 
 use alertledger_domain::values::{InstanceId, TenantId};
 use alertledger_ssm::{SsmError, TenantAccount};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::operate::store_failure;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -29,9 +30,11 @@ pub struct PatchQuery {
     params(("tenant" = Option<Uuid>, Query, description = "The tenant (required unless the caller has exactly one)")),
     responses(
         (status = 200, description = "The tenant's instances with their patch state", body = crate::openapi::schemas::PatchCompliance),
+        (status = 400, response = crate::openapi::responses::BadRequest),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 403, response = crate::openapi::responses::Forbidden),
         (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
         (status = 422, response = crate::openapi::responses::Unprocessable),
         (status = 503, response = crate::openapi::responses::Unavailable)
     )
@@ -39,7 +42,7 @@ pub struct PatchQuery {
 pub async fn patch_compliance(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<PatchQuery>,
+    ApiQuery(query): ApiQuery<PatchQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let tenant_id = match caller.readable_tenants(query.tenant.as_deref())? {
         Some(tenants) if tenants.len() == 1 => TenantId::from_uuid(tenants[0]),

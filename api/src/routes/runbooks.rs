@@ -22,7 +22,7 @@ use alertledger_domain::values::{
 };
 use alertledger_projections::page::Page;
 use alertledger_projections::remediation::{self, RunbookRow};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use cqrs_es::AggregateError;
@@ -32,9 +32,10 @@ use serde_json::{json, Value};
 use super::list_params::{self, RemediationListQuery};
 use super::operate::{execute_with_retries, invalid_field, store_failure};
 use crate::auth::{Action, Caller};
-use crate::resource::WithId;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::extract::ApiQuery;
+use crate::resource::WithId;
 use crate::state::AppState;
 
 /// The body of `POST /api/v1/runbooks`.
@@ -152,7 +153,7 @@ pub async fn create_runbook(
 pub async fn list_runbooks(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<RemediationListQuery>,
+    ApiQuery(query): ApiQuery<RemediationListQuery>,
 ) -> Result<Json<Page<WithId<RunbookRow>>>, ApiError> {
     let query = query.parse(&caller, &[])?;
     let page = remediation::list_runbooks(state.pool(), &query)

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use alertledger_eventstore::log::LogFilter;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +25,7 @@ use super::events::cursor_after;
 use crate::auth::caller::bearer_token;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::feed::{until_closed, FeedHub, FeedItem, Subscription, FEED_KINDS};
 use crate::state::AppState;
 
@@ -46,6 +47,7 @@ pub struct StreamQuery {
     params(("token" = Option<String>, Query, description = "The JWT, for EventSource (which cannot set headers)"), ("after" = Option<i64>, Query, description = "Resume after this position (or `Last-Event-ID`)"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("types" = Option<String>, Query, description = "Comma-separated event types")),
     responses(
         (status = 200, description = "Server-Sent Events: `id: <position>`, `event: <type>`, `data: <json>`; heartbeat comments", content_type = "text/event-stream", body = String),
+        (status = 400, response = crate::openapi::responses::BadRequest),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 404, response = crate::openapi::responses::NotFound),
         (status = 422, response = crate::openapi::responses::Unprocessable)
@@ -54,7 +56,7 @@ pub struct StreamQuery {
 pub async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Query(query): Query<StreamQuery>,
+    ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Response, ApiError> {
     let token = bearer_token(&headers)
         .or(query.token.as_deref())

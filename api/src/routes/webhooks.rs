@@ -6,7 +6,7 @@ use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -17,6 +17,7 @@ use crate::auth::api_key::{hash_api_key, presented_api_key};
 use crate::auth::signing::{carries_signature, verify_signature};
 use crate::edge::ClientIp;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
 use crate::resource::with_id;
@@ -58,7 +59,7 @@ pub struct WebhookQuery {
 pub async fn receive(
     State(state): State<AppState>,
     Path(source): Path<String>,
-    Query(query): Query<WebhookQuery>,
+    ApiQuery(query): ApiQuery<WebhookQuery>,
     client_ip: ClientIp,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,

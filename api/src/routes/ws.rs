@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use alertledger_eventstore::log::LogFilter;
 use alertledger_projections::{incidents, kpis};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use serde::Deserialize;
@@ -26,6 +26,7 @@ use super::events::cursor_after;
 use super::stream::{feed_filter, until_expiry};
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::feed::{until_closed, FeedItem, Subscription};
 use crate::state::AppState;
 
@@ -61,7 +62,7 @@ pub struct WsQuery {
 )]
 pub async fn connect(
     State(state): State<AppState>,
-    Query(query): Query<WsQuery>,
+    ApiQuery(query): ApiQuery<WsQuery>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let mut protocol_token = None;
