@@ -37,6 +37,7 @@ use alertledger_eventstore::receipts::{BatcherSettings, ReceiptBatcher};
 use alertledger_eventstore::store::AggregateStore;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::routing::{delete, get, post, put};
+use axum::serve::ListenerExt;
 use axum::Router;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -94,6 +95,8 @@ impl Default for RemediationSettings {
 /// A built, bound, not yet running API server.
 pub struct Application {
     listener: tokio::net::TcpListener,
+    /// Native TLS on that listener, if configured.
+    tls: Option<edge::tls::TlsServer>,
     router: Router,
     state: AppState,
 }
@@ -174,9 +177,16 @@ impl Application {
             audit_public_key: settings.audit_public_key,
             feed,
         });
+        let tls = settings
+            .edge
+            .tls
+            .as_ref()
+            .map(edge::tls::TlsServer::start)
+            .transpose()?;
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
             listener,
+            tls,
             router: router(state.clone(), &settings.edge),
             state,
         })
@@ -211,13 +221,31 @@ impl Application {
             shutdown.await;
             feed.close();
         };
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        match self.tls {
+            None => {
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Some(tls) => {
+                // `tap_io` makes axum hand the peer address to ConnectInfo
+                // for any listener; responses go out without Nagle delays.
+                let listener = tls.listen(self.listener)?.tap_io(|tls| {
+                    let _ = tls.get_ref().0.set_nodelay(true);
+                });
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 }
 
@@ -228,6 +256,8 @@ pub enum BuildError {
     Bind(#[from] std::io::Error),
     #[error("cannot read the event log: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Tls(#[from] edge::tls::TlsError),
 }
 
 fn router(state: AppState, edge: &EdgeSettings) -> Router {
