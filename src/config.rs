@@ -77,7 +77,8 @@ pub fn settable() -> Vec<String> {
             collect(sub, names);
         }
     }
-    let mut names = Vec::new();
+    // The log filter is read by the tracing set-up, not by an argument.
+    let mut names = vec!["RUST_LOG".to_owned()];
     collect(&Cli::command(), &mut names);
     names
 }
