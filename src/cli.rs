@@ -344,6 +344,16 @@ pub struct ServeArgs {
     /// `audit verify --checkpoints DIR` checks the log against them.
     #[arg(long, env = "ALERTLEDGER_CHECKPOINT_DIR")]
     pub checkpoint_dir: Option<PathBuf>,
+    /// PEM certificate chain for native TLS (with --tls-key); reloaded when
+    /// the file changes.
+    #[arg(long, env = "ALERTLEDGER_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for native TLS (with --tls-cert).
+    #[arg(long, env = "ALERTLEDGER_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Seconds between checks of the TLS files for a new certificate.
+    #[arg(long, env = "ALERTLEDGER_TLS_RELOAD_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub tls_reload_secs: u64,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

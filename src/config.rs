@@ -19,6 +19,7 @@ pub const SECRETS: &[SecretSetting] = &[
     path("ALERTLEDGER_JWT_PUBLIC_KEY"),
     path("ALERTLEDGER_JWT_PRIVATE_KEY"),
     path("ALERTLEDGER_SIGNING_KEY"),
+    path("ALERTLEDGER_TLS_KEY"),
     value("AWS_ACCESS_KEY_ID"),
     value("AWS_SECRET_ACCESS_KEY"),
     value("AWS_SESSION_TOKEN"),
@@ -76,7 +77,8 @@ pub fn settable() -> Vec<String> {
             collect(sub, names);
         }
     }
-    let mut names = Vec::new();
+    // The log filter is read by the tracing set-up, not by an argument.
+    let mut names = vec!["RUST_LOG".to_owned()];
     collect(&Cli::command(), &mut names);
     names
 }

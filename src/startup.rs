@@ -125,6 +125,11 @@ impl Application {
         self.api.local_addr()
     }
 
+    /// Whether the API speaks TLS itself.
+    pub fn is_tls(&self) -> bool {
+        self.api.is_tls()
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

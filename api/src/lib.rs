@@ -39,6 +39,7 @@ use alertledger_eventstore::log::{LogReader, LogSignal, LogTailer, TailSettings,
 use alertledger_eventstore::receipts::{BatcherSettings, ReceiptBatcher};
 use alertledger_eventstore::store::AggregateStore;
 use axum::extract::{MatchedPath, Request};
+use axum::serve::ListenerExt;
 use axum::Router;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -99,6 +100,8 @@ impl Default for RemediationSettings {
 /// A built, bound, not yet running API server.
 pub struct Application {
     listener: tokio::net::TcpListener,
+    /// Native TLS on that listener, if configured.
+    tls: Option<edge::tls::TlsServer>,
     router: Router,
     state: AppState,
 }
@@ -180,9 +183,16 @@ impl Application {
             alarms: settings.alarms,
             feed,
         });
+        let tls = settings
+            .edge
+            .tls
+            .as_ref()
+            .map(edge::tls::TlsServer::start)
+            .transpose()?;
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {
             listener,
+            tls,
             router: router(state.clone(), &settings.edge),
             state,
         })
@@ -217,13 +227,31 @@ impl Application {
             shutdown.await;
             feed.close();
         };
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        match self.tls {
+            None => {
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            Some(tls) => {
+                // `tap_io` makes axum hand the peer address to ConnectInfo
+                // for any listener; responses go out without Nagle delays.
+                let listener = tls.listen(self.listener)?.tap_io(|tls| {
+                    let _ = tls.get_ref().0.set_nodelay(true);
+                });
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        }
+    }
+
+    /// Whether the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 }
 
@@ -234,6 +262,8 @@ pub enum BuildError {
     Bind(#[from] std::io::Error),
     #[error("cannot read the event log: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Tls(#[from] edge::tls::TlsError),
 }
 
 /// The service's router: every route of [`routes::all`] (each with its

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertledger_api::auth::signing::MasterKey;
-use alertledger_api::edge::EdgeSettings;
+use alertledger_api::edge::{EdgeSettings, TlsSettings};
 use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, RemediationSettings};
@@ -72,6 +72,14 @@ pub async fn app_config(
         edge: EdgeSettings {
             cors_origins: args.cors_origins.clone().unwrap_or_default(),
             trusted_proxies: args.trusted_proxies.clone().unwrap_or_default(),
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsSettings {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    reload_interval: Duration::from_secs(args.tls_reload_secs),
+                }),
+                _ => None,
+            },
         },
         alarms: Alarms::default(),
     };
@@ -109,7 +117,8 @@ pub async fn build(
     let app = Application::build(config, pool)
         .await
         .context("cannot start the API")?;
-    tracing::info!(address = %app.local_addr()?, "alertledger is listening");
+    let scheme = if app.is_tls() { "https" } else { "http" };
+    tracing::info!(address = %app.local_addr()?, scheme, "alertledger is listening");
     Ok(app)
 }
 

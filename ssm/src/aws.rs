@@ -5,6 +5,9 @@ use std::sync::Mutex;
 
 use alertledger_domain::values::{InstanceId, InvocationStatus, SsmCommandId, TenantId};
 use async_trait::async_trait;
+use aws_config::environment::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ssm::error::{ProvideErrorMetadata, SdkError};
@@ -18,6 +21,9 @@ use crate::service::{
 
 /// The STS session name, so a tenant's CloudTrail shows who ran what.
 const SESSION_NAME: &str = "alertledger-executor";
+/// The base configuration's region when nothing names one; tenants' clients
+/// always set their own.
+pub const FALLBACK_REGION: &str = "us-east-1";
 /// Pages of ListCommands looked through when reconciling (50 commands each).
 const MAX_LIST_PAGES: usize = 20;
 
@@ -34,10 +40,20 @@ pub struct AwsSsm {
 }
 
 impl AwsSsm {
-    /// Loads the base configuration the standard way (environment, profile,
-    /// instance metadata), with every call sent to `endpoint_url` when given.
+    /// Loads the base configuration the standard way (credentials from the
+    /// environment, profile, or instance or task role, looked up when first
+    /// needed), with every call sent to `endpoint_url` when given.
+    ///
+    /// The region is never asked of instance metadata: every client runs in
+    /// its tenant's configured region, and the SDK's default chain would probe
+    /// IMDS at start (a second's wait and a long warning off EC2). The base
+    /// region comes from `AWS_REGION`/`AWS_DEFAULT_REGION` or the profile, else
+    /// [`FALLBACK_REGION`].
     pub async fn from_environment(endpoint_url: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+            .or_else(ProfileFileRegionProvider::new())
+            .or_else(Region::from_static(FALLBACK_REGION));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
         if let Some(url) = endpoint_url {
             loader = loader.endpoint_url(url);
         }

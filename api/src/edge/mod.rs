@@ -5,9 +5,11 @@
 
 pub mod client_ip;
 pub mod cors;
+pub mod tls;
 
 pub use client_ip::{ClientIp, TrustedProxies};
 pub use cors::CorsOrigins;
+pub use tls::TlsSettings;
 
 /// The edge's configuration; the default is plain HTTP, no CORS, no proxies.
 #[derive(Debug, Clone, Default)]
@@ -16,4 +18,6 @@ pub struct EdgeSettings {
     pub cors_origins: CorsOrigins,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
+    /// Native TLS (`None`: plain HTTP, e.g. behind a TLS-terminating proxy).
+    pub tls: Option<TlsSettings>,
 }
