@@ -85,6 +85,11 @@ pub struct AuditVerifyArgs {
     /// key of ALERTLEDGER_SIGNING_KEY is trusted too.
     #[arg(long = "public-key")]
     pub public_keys: Vec<PathBuf>,
+    /// A directory of checkpoint files (what `serve` wrote to
+    /// ALERTLEDGER_CHECKPOINT_DIR): each file's signed tree head must match
+    /// the tree rebuilt from the events; one that does not is named.
+    #[arg(long)]
+    pub checkpoints: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -171,6 +171,7 @@ pub fn read_all(directory: &Path) -> Result<Vec<ReadCheckpointFile>, CheckpointF
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use alertledger_seal::{Checkpoint, CheckpointSigner, Hash};
 

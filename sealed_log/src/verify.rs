@@ -39,6 +39,18 @@ pub struct VerifyOptions {
     pub page_size: usize,
     /// Ranges fetched and hashed at once, each on its own connection.
     pub workers: usize,
+    /// Tree heads kept outside the database (`audit verify --checkpoints
+    /// DIR`, the checkpoint files): each must be signed by a trusted key and
+    /// match the tree rebuilt from the events at its size.
+    pub external_heads: Vec<ExternalHead>,
+}
+
+/// A signed tree head from outside the database, and where it came from.
+#[derive(Debug, Clone)]
+pub struct ExternalHead {
+    /// Names it in reports (a checkpoint file's path).
+    pub source: String,
+    pub signed: alertledger_seal::SignedCheckpoint,
 }
 
 impl Default for VerifyOptions {
@@ -48,6 +60,7 @@ impl Default for VerifyOptions {
             trusted_keys: Vec::new(),
             page_size: 10_000,
             workers: 2,
+            external_heads: Vec::new(),
         }
     }
 }
@@ -66,6 +79,10 @@ pub enum DiscrepancyKind {
     /// A checkpoint is not signed by a trusted key, breaks the chain, or does
     /// not match the tree rebuilt from the events.
     Checkpoint,
+    /// A checkpoint kept outside the database (a checkpoint file) is not
+    /// signed by a trusted key or does not match the tree rebuilt from the
+    /// events: the database's history is not what was signed then.
+    ExternalCheckpoint,
 }
 
 impl DiscrepancyKind {
@@ -76,6 +93,7 @@ impl DiscrepancyKind {
             Self::Inserted => "inserted row",
             Self::Reordered => "re-ordered row",
             Self::Checkpoint => "bad checkpoint",
+            Self::ExternalCheckpoint => "checkpoint file mismatch",
         }
     }
 }
@@ -113,6 +131,8 @@ pub struct VerifyReport {
     /// Events whose leaf was recomputed from their content.
     pub events_rehashed: u64,
     pub checkpoints_checked: usize,
+    /// External heads (checkpoint files) matched against the rebuilt tree.
+    pub external_heads_checked: usize,
     /// The newest checkpoint (tree size and root), if any.
     pub latest_checkpoint: Option<(u64, Hash)>,
     /// Readable events after the sealed ones (the sealer's lag; not an error).
@@ -165,12 +185,22 @@ pub async fn verify(
         leaves_checked: 0,
         events_rehashed: 0,
         checkpoints_checked: 0,
+        external_heads_checked: 0,
         latest_checkpoint: checkpoints
             .last()
             .map(|c| (c.signed.checkpoint.tree_size, c.signed.checkpoint.root_hash)),
         unsealed_events: 0,
         discrepancy: None,
     };
+    let mut external: Vec<&ExternalHead> = options.external_heads.iter().collect();
+    external.sort_by_key(|head| head.signed.checkpoint.tree_size);
+    for head in &external {
+        if let Err(error) = head.signed.verify(&options.trusted_keys) {
+            report.discrepancy = Some(external_discrepancy(head, format!("signature: {error}")));
+            return Ok(report);
+        }
+    }
+    let mut next_external = 0_usize;
     let mut tree = CompactRange::new();
     let mut next_checkpoint = 0_usize;
     let mut index = 0_u64;
@@ -245,6 +275,38 @@ pub async fn verify(
             next_checkpoint += 1;
             report.checkpoints_checked = next_checkpoint;
         }
+        while let Some(head) = external.get(next_external) {
+            let checkpoint = &head.signed.checkpoint;
+            if checkpoint.tree_size != index {
+                break;
+            }
+            if checkpoint.root_hash != tree.root() || checkpoint.last_position != leaf.position {
+                report.discrepancy = Some(external_discrepancy(
+                    head,
+                    format!(
+                        "it signed root {} over {index} leaves ending at position {}; the events \
+                         rebuild root {} ending at position {}",
+                        checkpoint.root_hash,
+                        checkpoint.last_position,
+                        tree.root(),
+                        leaf.position
+                    ),
+                ));
+                return Ok(report);
+            }
+            next_external += 1;
+            report.external_heads_checked = next_external;
+        }
+    }
+    if let Some(head) = external.get(next_external) {
+        report.discrepancy = Some(external_discrepancy(
+            head,
+            format!(
+                "it covers {} leaves but only {index} are sealed (the sealed log was reset or cut short)",
+                head.signed.checkpoint.tree_size
+            ),
+        ));
+        return Ok(report);
     }
     if let Some(stored) = checkpoints.get(next_checkpoint) {
         report.discrepancy = Some(checkpoint_discrepancy(
@@ -260,6 +322,19 @@ pub async fn verify(
         report.unsealed_events += 1;
     }
     Ok(report)
+}
+
+fn external_discrepancy(head: &ExternalHead, detail: String) -> Discrepancy {
+    let checkpoint = &head.signed.checkpoint;
+    Discrepancy {
+        kind: DiscrepancyKind::ExternalCheckpoint,
+        position: checkpoint.last_position,
+        leaf_index: checkpoint.tree_size.saturating_sub(1),
+        detail: format!(
+            "{} (checkpoint of tree size {}): {detail}",
+            head.source, checkpoint.tree_size
+        ),
+    }
 }
 
 fn checkpoint_discrepancy(stored: &StoredCheckpoint, detail: String) -> Discrepancy {

@@ -6,7 +6,8 @@ use std::path::Path;
 use alertledger_seal::bundle::{
     verify_bundle, BundleFiles, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE,
 };
-use alertledger_sealed_log::verify::{verify, VerifyOptions, VerifyReport};
+use alertledger_sealed_log::checkpoint_files;
+use alertledger_sealed_log::verify::{verify, ExternalHead, VerifyOptions, VerifyReport};
 use anyhow::{bail, Context};
 
 use crate::cli::{AuditArgs, AuditCommand, AuditVerifyArgs, GlobalArgs};
@@ -76,6 +77,22 @@ async fn verify_log(global: &GlobalArgs, args: AuditVerifyArgs) -> anyhow::Resul
         .as_deref()
         .map(|raw| uuid::Uuid::parse_str(raw.trim()).context("--tenant must be a tenant id (UUID)"))
         .transpose()?;
+    let external_heads = match &args.checkpoints {
+        Some(dir) => checkpoint_files::read_all(dir)
+            .with_context(|| format!("cannot read the checkpoint files of {}", dir.display()))?
+            .into_iter()
+            .map(|file| ExternalHead {
+                source: file.path.display().to_string(),
+                signed: file.signed,
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    if let Some(dir) = &args.checkpoints {
+        if external_heads.is_empty() {
+            tracing::warn!(directory = %dir.display(), "no checkpoint files found there");
+        }
+    }
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
         let pool = database.connect_tool().await?;
@@ -85,6 +102,7 @@ async fn verify_log(global: &GlobalArgs, args: AuditVerifyArgs) -> anyhow::Resul
             &VerifyOptions {
                 tenant,
                 trusted_keys,
+                external_heads,
                 ..VerifyOptions::default()
             },
         )
@@ -118,6 +136,12 @@ fn print_report(report: &VerifyReport, elapsed: std::time::Duration) {
         "  checkpoints checked {} (signature, chain, last position, root)",
         report.checkpoints_checked
     );
+    if report.external_heads_checked > 0 {
+        println!(
+            "  checkpoint files    {} (each matches the tree rebuilt from the events)",
+            report.external_heads_checked
+        );
+    }
     match report.latest_checkpoint {
         Some((size, root)) => println!("  latest checkpoint   tree size {size}, root {root}"),
         None => println!("  latest checkpoint   none yet"),

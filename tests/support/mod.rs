@@ -108,6 +108,7 @@ impl TestApp {
                 checkpoints: CheckpointSettings {
                     max_interval: Duration::from_millis(200),
                     tick: Duration::from_millis(50),
+                    directory: workers.checkpoints.directory.clone(),
                     ..CheckpointSettings::default()
                 },
                 ..workers

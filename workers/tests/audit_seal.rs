@@ -247,6 +247,7 @@ fn options(signer: &CheckpointSigner) -> VerifyOptions {
         // by three workers.
         page_size: 64,
         workers: 3,
+        ..VerifyOptions::default()
     }
 }
 
@@ -513,4 +514,72 @@ async fn rewriting_the_sealed_leaves_along_with_the_events_is_caught_by_the_sign
     assert_eq!(found.kind, DiscrepancyKind::Checkpoint);
     let first = checkpoints(log.pool()).await[0].signed.checkpoint.clone();
     assert_eq!(found.position, first.last_position, "{found}");
+}
+
+/// H3 (issue 16): the checkpointer signs only a tree that extends the last
+/// checkpoint it signed. History rewritten and fully resealed under the
+/// genuine checkpoints fails the RFC 6962 consistency proof: it refuses, for
+/// good, and raises its alarm.
+#[tokio::test]
+async fn the_checkpointer_refuses_a_resealed_tree_that_does_not_extend_its_last_checkpoint() {
+    use alertledger_eventstore::alarms::Alarms;
+    use alertledger_workers::sealer::checkpointer::{CheckpointerError, CHECKPOINTER};
+
+    let db = TestDatabase::create().await;
+    let pool = db.pool().clone();
+    let tenant = register_tenant(&pool, "acme").await;
+    let alarms = Alarms::default();
+    let checkpointer = Checkpointer::with_alarms(
+        pool.clone(),
+        Arc::new(CheckpointSigner::from_seed([9; 32])),
+        CheckpointSettings::default(),
+        alarms.clone(),
+    );
+    ingest(&pool, tenant, 0, 40).await;
+    seal_everything(&pool, &sealer_runner(&pool)).await;
+    let signed = checkpointer.sign_due(true).await.unwrap().unwrap();
+    // Genuine growth is signed.
+    ingest(&pool, tenant, 100, 10).await;
+    seal_everything(&pool, &sealer_runner(&pool)).await;
+    let extended = checkpointer.sign_due(true).await.unwrap().unwrap();
+    assert!(extended.checkpoint.tree_size > signed.checkpoint.tree_size);
+
+    // Rewrite one event, wipe the leaves and reseal everything; the
+    // checkpoints stay as they were.
+    let mut tx = pool.begin().await.unwrap();
+    for statement in [
+        "ALTER TABLE events DISABLE TRIGGER USER",
+        "UPDATE events SET metadata = metadata || '{\"forged\": true}'
+          WHERE position = (SELECT min(position) FROM events WHERE aggregate_type = 'Alert')",
+        "ALTER TABLE events ENABLE TRIGGER USER",
+        "ALTER TABLE audit_leaves DISABLE TRIGGER USER",
+        "DELETE FROM audit_leaves",
+        "ALTER TABLE audit_leaves ENABLE TRIGGER USER",
+        "DELETE FROM projector_checkpoints WHERE name = 'sealer'",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    ingest(&pool, tenant, 200, 5).await;
+    seal_everything(&pool, &sealer_runner(&pool)).await;
+
+    let refused = checkpointer.sign_due(true).await;
+    let Err(CheckpointerError::Rewritten {
+        trusted_size,
+        reason,
+    }) = refused
+    else {
+        panic!("signed over a rewritten seal: {refused:?}");
+    };
+    assert_eq!(trusted_size, extended.checkpoint.tree_size);
+    assert!(reason.contains("does not extend"), "{reason}");
+    assert!(alarms.is_raised(CHECKPOINTER));
+    assert!(checkpointer.halted().await.is_some());
+    assert_eq!(
+        checkpoints(&pool).await.last().unwrap().signed,
+        extended,
+        "nothing new was signed"
+    );
+    // Refused for good, also once nothing else changes.
+    assert!(checkpointer.sign_due(true).await.is_err());
 }
