@@ -18,6 +18,7 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod ingest;
+pub mod log_safe;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
@@ -340,7 +341,8 @@ fn router(state: AppState) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
-                tracing::info_span!("request", method = %request.method(), route, request_id)
+                let request_id = log_safe::LogSafe(request_id);
+                tracing::info_span!("request", method = %request.method(), route, %request_id)
             }),
         )
         .layer(PropagateRequestIdLayer::x_request_id())

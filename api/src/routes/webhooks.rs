@@ -20,6 +20,7 @@ use crate::auth::signing::{carries_signature, verify_signature};
 use crate::error::ApiError;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
+use crate::log_safe::LogSafe;
 use crate::state::AppState;
 use crate::tenant_admin::tenant_error;
 
@@ -148,7 +149,7 @@ async fn record_subscription(
         .await
         .map_err(tenant_error)?;
     tracing::warn!(
-        tenant_id = %tenant_id, topic_arn = %subscription.topic_arn,
+        tenant_id = %tenant_id, topic_arn = %LogSafe(&subscription.topic_arn),
         "SNS subscription waiting for confirmation: an operator must visit its SubscribeURL"
     );
     Ok((
