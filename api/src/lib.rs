@@ -67,6 +67,9 @@ pub struct ApiSettings {
     pub remediation: RemediationSettings,
     /// The clock every command and receipt is stamped with (a fixed one in tests).
     pub services: DomainServices,
+    /// Bearer token `/metrics` requires (`ALERTLEDGER_METRICS_TOKEN`; `None`:
+    /// open, for a scraper on a private network).
+    pub metrics_token: Option<String>,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -169,6 +172,7 @@ impl Application {
             services: settings.services,
             audit_public_key: settings.audit_public_key,
             feed,
+            metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
         });
         let listener = tokio::net::TcpListener::bind(settings.listen).await?;
         Ok(Self {

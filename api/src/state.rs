@@ -53,6 +53,8 @@ pub struct Parts {
     pub audit_public_key: PublicKey,
     /// The live feed's tailer and broadcast.
     pub feed: FeedHub,
+    /// Bearer token `/metrics` requires (`None`: open).
+    pub metrics_token: Option<String>,
 }
 
 type Inner = Parts;
@@ -134,5 +136,10 @@ impl AppState {
 
     pub fn feed(&self) -> &FeedHub {
         &self.inner.feed
+    }
+
+    /// The bearer token `/metrics` requires, if one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
     }
 }

@@ -65,6 +65,7 @@ pub async fn app_config(
             ssm: Some(ssm.clone()),
         },
         services,
+        metrics_token: args.metrics_token.clone(),
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

@@ -54,28 +54,47 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Some(WorkerSettings::default()), FeedSettings::default()).await
+        Self::spawn_with(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            None,
+        )
+        .await
     }
 
     /// The application with its workers under `settings` (e.g. with an SSM
     /// double for the executor).
     pub async fn spawn_with_background(settings: WorkerSettings) -> Self {
-        Self::spawn_with(Some(settings), FeedSettings::default()).await
+        Self::spawn_with(Some(settings), FeedSettings::default(), None).await
     }
 
     /// The application with its live feed configured (e.g. a short heartbeat
     /// or a small buffer).
     pub async fn spawn_with_feed(feed: FeedSettings) -> Self {
-        Self::spawn_with(Some(WorkerSettings::default()), feed).await
+        Self::spawn_with(Some(WorkerSettings::default()), feed, None).await
     }
 
     /// The application without its projections and workers, for tests that
     /// drive (and kill) them on their own.
     pub async fn spawn_without_background() -> Self {
-        Self::spawn_with(None, FeedSettings::default()).await
+        Self::spawn_with(None, FeedSettings::default(), None).await
     }
 
-    async fn spawn_with(workers: Option<WorkerSettings>, feed: FeedSettings) -> Self {
+    /// The application with `/metrics` behind `token`.
+    pub async fn spawn_with_metrics_token(token: &str) -> Self {
+        Self::spawn_with(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            Some(token.to_owned()),
+        )
+        .await
+    }
+
+    async fn spawn_with(
+        workers: Option<WorkerSettings>,
+        feed: FeedSettings,
+        metrics_token: Option<String>,
+    ) -> Self {
         let db = TestDatabase::create().await;
         let approval_ttl = workers
             .as_ref()
@@ -109,6 +128,7 @@ impl TestApp {
                 remediation: RemediationSettings { approval_ttl, ssm },
                 feed,
                 services: DomainServices::system(),
+                metrics_token,
             },
             background,
         };
