@@ -241,6 +241,10 @@ pub struct GlobalArgs {
         global = true
     )]
     pub jwt_issuer: String,
+    /// Longest token lifetime accepted (`exp - iat`): seconds, or 15m, 12h, 7d.
+    /// Unset: no limit beyond `exp`.
+    #[arg(long, env = "ALERTLEDGER_JWT_MAX_LIFETIME", value_parser = alertledger_api::auth::jwt::parse_lifetime, global = true)]
+    pub jwt_max_lifetime: Option<std::time::Duration>,
     /// Expected `aud` of tokens.
     #[arg(
         long,
@@ -320,6 +324,9 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, env = "ALERTLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Bearer token `GET /metrics` requires (unset: /metrics is open).
+    #[arg(long, env = "ALERTLEDGER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// PEM file with the AWS SNS signing certificate(s): CloudWatch deliveries
     /// must then carry a valid SNS signature (the SigningCertURL is never fetched).
     #[arg(long, env = "ALERTLEDGER_SNS_SIGNING_CERT")]

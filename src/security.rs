@@ -24,7 +24,8 @@ pub fn jwt_setup(global: &GlobalArgs) -> anyhow::Result<JwtSetup> {
         let pem = std::fs::read(path)
             .with_context(|| format!("cannot read JWT public key {}", path.display()))?;
         return Ok(JwtSetup {
-            verifier: JwtVerifier::new(&JwtKey::PublicPem(pem), issuer, audience)?,
+            verifier: JwtVerifier::new(&JwtKey::PublicPem(pem), issuer, audience)?
+                .with_max_lifetime(global.jwt_max_lifetime),
             issuer: None,
             ephemeral: false,
         });
@@ -51,7 +52,8 @@ pub fn jwt_setup(global: &GlobalArgs) -> anyhow::Result<JwtSetup> {
         }
     };
     Ok(JwtSetup {
-        verifier: JwtVerifier::new(&JwtKey::Hs256(secret.clone()), issuer, audience)?,
+        verifier: JwtVerifier::new(&JwtKey::Hs256(secret.clone()), issuer, audience)?
+            .with_max_lifetime(global.jwt_max_lifetime),
         issuer: Some(TokenIssuer::hs256(&secret, issuer, audience)?),
         ephemeral,
     })

@@ -84,7 +84,9 @@ impl ApiError {
 
     /// 500, logging `cause` in full and telling the caller nothing about it.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
-        tracing::error!(error = %cause, cause = ?cause, "request failed");
+        // Causes can quote request data (a refused value): escaped.
+        let text = cause.to_string();
+        tracing::error!(error = %crate::log_safe::LogSafe(&text), cause = ?cause, "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",

@@ -1,11 +1,19 @@
 //! Request body extraction with API.md's error statuses: 415 not JSON, 400
-//! malformed JSON or a missing field (named), 422 a value of the wrong type,
-//! 413 too large.
+//! malformed JSON or a missing field (named), 422 a value of the wrong type
+//! or text holding the NUL character (named), 413 too large.
+//!
+//! Every command and configuration body goes through [`ApiJson`] or
+//! [`optional_json`], so the NUL check lives here once: PostgreSQL refuses
+//! `\u0000` in `text` and `jsonb`, so such a value would otherwise fail
+//! deep in a write as a 500 (or, in an event, stop a read model).
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -20,10 +28,97 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !json_content_type(request.headers()) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "expected Content-Type: application/json",
+            ));
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "payload_too_large",
+                        "the body is too large",
+                    )
+                } else {
+                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                }
+            })?;
+        refuse_nul(&body)?;
+        match axum::Json::<T>::from_bytes(&body) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(body_error(&rejection)),
         }
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, as axum's `Json`
+/// accepts.
+fn json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// 422 naming the field when any string (or object key) of the JSON body
+/// holds U+0000. Raw JSON can only spell it `\u0000`, so bodies without that
+/// sequence (all but a few) are not parsed twice.
+pub fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
+    const ESCAPE: &[u8] = b"\\u0000";
+    if !body.windows(ESCAPE.len()).any(|window| window == ESCAPE) {
+        return Ok(());
+    }
+    // Malformed JSON is reported by the typed parse that follows.
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Ok(());
+    };
+    match nul_path(&value, "") {
+        Some(field) => {
+            let name = if field.is_empty() { "body" } else { &field };
+            Err(ApiError::invalid_value(
+                name,
+                format!("`{name}` must not contain the NUL character (\\u0000)"),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
+/// The path (`labels.env`, `commands[2]`) of the first string holding NUL.
+fn nul_path(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(text) if text.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, &format!("{path}[{index}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            let here = if path.is_empty() {
+                key.escape_debug().to_string()
+            } else {
+                format!("{path}.{}", key.escape_debug())
+            };
+            if key.contains('\0') {
+                return Some(here);
+            }
+            nul_path(item, &here)
+        }),
+        _ => None,
     }
 }
 
@@ -32,6 +127,7 @@ pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Ap
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    refuse_nul(body)?;
     serde_json::from_slice(body).map_err(|error| match error.classify() {
         serde_json::error::Category::Data if error.to_string().contains("missing field") => {
             ApiError::bad_request("missing_field", error.to_string())

@@ -22,6 +22,7 @@ pub mod extract;
 pub mod feed;
 pub mod ingest;
 pub mod openapi;
+pub mod log_safe;
 pub mod rate_limit;
 pub mod resource;
 pub mod routes;
@@ -77,6 +78,9 @@ pub struct ApiSettings {
     /// Workers of this process that stopped on purpose: `/readyz` is 503
     /// while any is raised.
     pub alarms: alertledger_eventstore::alarms::Alarms,
+    /// Bearer token `/metrics` requires (`ALERTLEDGER_METRICS_TOKEN`; `None`:
+    /// open, for a scraper on a private network).
+    pub metrics_token: Option<String>,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -182,6 +186,7 @@ impl Application {
             audit_public_key: settings.audit_public_key,
             alarms: settings.alarms,
             feed,
+            metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
         });
         let tls = settings
             .edge
@@ -286,12 +291,13 @@ pub fn router(state: AppState, edge: &EdgeSettings) -> Router {
                     .get("x-request-id")
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
+                let request_id = log_safe::LogSafe(request_id);
                 let client_ip = request
                     .extensions()
                     .get::<edge::ClientIp>()
                     .and_then(|client| client.0)
                     .map(tracing::field::display);
-                tracing::info_span!("request", method = %request.method(), route, request_id, client_ip)
+                tracing::info_span!("request", method = %request.method(), route, %request_id, client_ip)
             }),
         )
         // Outside the trace layer, so the request span knows the client.

@@ -55,6 +55,8 @@ pub struct Parts {
     pub feed: FeedHub,
     /// Workers of this process that stopped on purpose (`/readyz`, `/metrics`).
     pub alarms: alertledger_eventstore::alarms::Alarms,
+    /// Bearer token `/metrics` requires (`None`: open).
+    pub metrics_token: Option<String>,
 }
 
 type Inner = Parts;
@@ -140,5 +142,10 @@ impl AppState {
 
     pub fn alarms(&self) -> &alertledger_eventstore::alarms::Alarms {
         &self.inner.alarms
+    }
+
+    /// The bearer token `/metrics` requires, if one is set.
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
     }
 }

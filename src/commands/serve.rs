@@ -82,6 +82,7 @@ pub async fn app_config(
             },
         },
         alarms: Alarms::default(),
+        metrics_token: args.metrics_token.clone(),
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

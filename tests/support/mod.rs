@@ -55,25 +55,30 @@ pub struct TestTenant {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        Self::spawn_with(Some(WorkerSettings::default()), FeedSettings::default()).await
+        Self::spawn_with(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            None,
+        )
+        .await
     }
 
     /// The application with its workers under `settings` (e.g. with an SSM
     /// double for the executor).
     pub async fn spawn_with_background(settings: WorkerSettings) -> Self {
-        Self::spawn_with(Some(settings), FeedSettings::default()).await
+        Self::spawn_with(Some(settings), FeedSettings::default(), None).await
     }
 
     /// The application with its live feed configured (e.g. a short heartbeat
     /// or a small buffer).
     pub async fn spawn_with_feed(feed: FeedSettings) -> Self {
-        Self::spawn_with(Some(WorkerSettings::default()), feed).await
+        Self::spawn_with(Some(WorkerSettings::default()), feed, None).await
     }
 
     /// The application without its projections and workers, for tests that
     /// drive (and kill) them on their own.
     pub async fn spawn_without_background() -> Self {
-        Self::spawn_with(None, FeedSettings::default()).await
+        Self::spawn_with(None, FeedSettings::default(), None).await
     }
 
     /// The application connected as the service's own database role (a
@@ -83,18 +88,35 @@ impl TestApp {
             Some(WorkerSettings::default()),
             FeedSettings::default(),
             true,
+            None,
         )
         .await
     }
 
-    async fn spawn_with(workers: Option<WorkerSettings>, feed: FeedSettings) -> Self {
-        Self::spawn_on(workers, feed, false).await
+    /// The application with `/metrics` behind `token`.
+    pub async fn spawn_with_metrics_token(token: &str) -> Self {
+        Self::spawn_on(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            false,
+            Some(token.to_owned()),
+        )
+        .await
+    }
+
+    async fn spawn_with(
+        workers: Option<WorkerSettings>,
+        feed: FeedSettings,
+        metrics_token: Option<String>,
+    ) -> Self {
+        Self::spawn_on(workers, feed, false, metrics_token).await
     }
 
     async fn spawn_on(
         workers: Option<WorkerSettings>,
         feed: FeedSettings,
         as_service_role: bool,
+        metrics_token: Option<String>,
     ) -> Self {
         let db = TestDatabase::create().await;
         let approval_ttl = workers
@@ -132,6 +154,7 @@ impl TestApp {
                 services: DomainServices::system(),
                 edge: EdgeSettings::default(),
                 alarms: Default::default(),
+                metrics_token,
             },
             background,
         };

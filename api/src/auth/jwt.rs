@@ -2,7 +2,10 @@
 //! issuing for operators (`alertledger token issue`) and the demo.
 //!
 //! A token whose header names another algorithm (including `none`), whose
-//! `iss`/`aud` differ, or that has expired is rejected, whatever it claims.
+//! `iss`/`aud` differ, that has expired or is not yet valid (`nbf`), or
+//! (with a maximum lifetime configured, `ALERTLEDGER_JWT_MAX_LIFETIME`) that
+//! lives longer than allowed or claims to be issued in the future, is
+//! rejected, whatever it claims.
 
 use std::time::Duration;
 
@@ -54,7 +57,12 @@ pub struct Claims {
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// Longest `exp - iat` accepted (`None`: no limit).
+    max_lifetime: Option<Duration>,
 }
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+const LEEWAY_SECONDS: u64 = 30;
 
 impl JwtVerifier {
     pub fn new(key: &JwtKey, issuer: &str, audience: &str) -> Result<Self, JwtError> {
@@ -81,16 +89,68 @@ impl JwtVerifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        Ok(Self { key, validation })
+        validation.leeway = LEEWAY_SECONDS;
+        // A token minted for later (`nbf`) is not valid before then.
+        validation.validate_nbf = true;
+        Ok(Self {
+            key,
+            validation,
+            max_lifetime: None,
+        })
+    }
+
+    /// Refuses tokens whose `exp - iat` exceeds `max` (and tokens issued in
+    /// the future, which would otherwise stretch that window).
+    pub fn with_max_lifetime(mut self, max: Option<Duration>) -> Self {
+        self.max_lifetime = max;
+        self
     }
 
     /// The claims of a valid token.
     pub fn verify(&self, token: &str) -> Result<Claims, JwtError> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
-            .map_err(|e| JwtError::Invalid(e.to_string()))
+            .map_err(|e| JwtError::Invalid(e.to_string()))?;
+        if let Some(max) = self.max_lifetime {
+            let max_seconds = i64::try_from(max.as_secs()).unwrap_or(i64::MAX);
+            let leeway = i64::try_from(LEEWAY_SECONDS).unwrap_or_default();
+            if claims.iat > chrono::Utc::now().timestamp().saturating_add(leeway) {
+                return Err(JwtError::Invalid(
+                    "the token is issued in the future".into(),
+                ));
+            }
+            if claims.exp.saturating_sub(claims.iat) > max_seconds {
+                return Err(JwtError::Invalid(format!(
+                    "the token lives longer than the maximum of {max_seconds} s"
+                )));
+            }
+        }
+        Ok(claims)
     }
+}
+
+/// Parses a lifetime: whole seconds (`3600`) or a number with `s`, `m`, `h`
+/// or `d` (`15m`, `12h`, `7d`); at least one second.
+pub fn parse_lifetime(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.char_indices().last() {
+        Some((index, c)) if c.is_ascii_alphabetic() => (&raw[..index], c),
+        _ => (raw, 's'),
+    };
+    let factor = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        _ => return Err(format!("{raw:?}: the unit must be s, m, h or d")),
+    };
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|seconds| *seconds > 0)
+        .ok_or_else(|| format!("{raw:?} is not a lifetime such as 3600, 15m, 12h or 7d"))?;
+    Ok(Duration::from_secs(seconds))
 }
 
 /// Signs tokens (HS256 secret, or an Ed25519/RSA private key in PEM).

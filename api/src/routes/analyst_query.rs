@@ -19,11 +19,26 @@ impl DayOrTime {
         let raw = raw.trim();
         // An unencoded `+` in an offset arrives as a space.
         let repaired = raw.replace(' ', "+");
-        if let Ok(time) = DateTime::parse_from_rfc3339(&repaired) {
-            return Ok(Self::Time(time.with_timezone(&Utc)));
-        }
-        if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-            return Ok(Self::Day(day));
+        let parsed = if let Ok(time) = DateTime::parse_from_rfc3339(&repaired) {
+            Some(Self::Time(time.with_timezone(&Utc)))
+        } else {
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .map(Self::Day)
+        };
+        if let Some(parsed) = parsed {
+            // chrono parses years up to ±262,143, where day arithmetic (the
+            // end of a day, a default window) overflows and panicked the
+            // request: only years 1..=9999 are dates here.
+            let year = chrono::Datelike::year(&parsed.day());
+            return if (1..=9999).contains(&year) {
+                Ok(parsed)
+            } else {
+                Err(ApiError::invalid_value(
+                    field,
+                    format!("`{field}` must be a date between 0001-01-01 and 9999-12-31"),
+                ))
+            };
         }
         Err(ApiError::invalid_value(
             field,

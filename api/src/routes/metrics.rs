@@ -7,7 +7,8 @@
 use alertledger_eventstore::consumer::status::statuses;
 use alertledger_eventstore::consumer::Checkpoint;
 use axum::extract::State;
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -15,6 +16,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use sha2::{Digest, Sha256};
 use std::sync::atomic::AtomicU64;
 
 use crate::error::ApiError;
@@ -37,7 +39,8 @@ struct ConsumerLabel {
 
 type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
 
-/// Projector positions and lag, and the log's readable horizon.
+/// Projector positions and lag, and the log's readable horizon. With a
+/// metrics token configured, only for `Authorization: Bearer <token>`.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -45,10 +48,29 @@ type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
     security(()),
     responses(
         (status = 200, description = "Prometheus text exposition", content_type = "application/openmetrics-text", body = String),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 503, response = crate::openapi::responses::Unavailable)
     )
 )]
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if let Some(expected) = state.metrics_token() {
+        let presented = headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests, so the time taken says nothing about the token.
+        if Sha256::digest(presented.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "/metrics needs the metrics token (Authorization: Bearer <token>)",
+            ));
+        }
+    }
     let pool = state.pool();
     let stored = Checkpoint::all(pool)
         .await

@@ -21,6 +21,7 @@ use crate::extract::ApiQuery;
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
 use crate::ingest::Delivery;
 use crate::resource::with_id;
+use crate::log_safe::LogSafe;
 use crate::state::AppState;
 use crate::tenant_admin::tenant_error;
 
@@ -173,7 +174,7 @@ async fn record_subscription(
         .await
         .map_err(tenant_error)?;
     tracing::warn!(
-        tenant_id = %tenant_id, topic_arn = %subscription.topic_arn,
+        tenant_id = %tenant_id, topic_arn = %LogSafe(&subscription.topic_arn),
         "SNS subscription waiting for confirmation: an operator must visit its SubscribeURL"
     );
     Ok((
