@@ -225,6 +225,9 @@ pub enum BuildError {
     Database(#[from] sqlx::Error),
 }
 
+/// The largest request body of a non-webhook route (API.md: 1 MiB).
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
 fn router(state: AppState) -> Router {
     let tenants = Router::new()
         .route(
@@ -317,7 +320,13 @@ fn router(state: AppState) -> Router {
             "/webhooks/{source}",
             post(routes::webhooks::receive)
                 .layer(DefaultBodyLimit::max(routes::webhooks::WEBHOOK_BODY_LIMIT)),
-        );
+        )
+        // Every other body: 1 MiB (API.md); the webhook route's own limit,
+        // set inside this one, wins for webhooks.
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(axum::middleware::map_response(
+            error::too_large_as_error_body,
+        ));
     Router::new()
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
