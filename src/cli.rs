@@ -68,9 +68,15 @@ pub enum AuditCommand {
         /// The bundle directory.
         dir: PathBuf,
         /// Require the bundle to be signed by this key (SPKI PEM file, e.g.
-        /// saved from GET /api/v1/audit/public-key).
+        /// saved from GET /api/v1/audit/public-key). Without it (or
+        /// --trust-bundle-key) the bundle is refused: anyone can re-sign a
+        /// forged bundle with a key of their own and ship that key inside.
         #[arg(long)]
         public_key: Option<PathBuf>,
+        /// Check the bundle against the key it carries (prints a warning: this
+        /// proves the bundle is consistent, not that the service signed it).
+        #[arg(long, conflicts_with = "public_key")]
+        trust_bundle_key: bool,
     },
 }
 

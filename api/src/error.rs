@@ -151,3 +151,24 @@ impl IntoResponse for ApiError {
 pub async fn route_not_found() -> ApiError {
     ApiError::not_found("route_not_found", "no such route")
 }
+
+/// A 413 that an extractor answered in plain text (a body over the limit
+/// read as bytes) as the error body every other error has.
+pub async fn too_large_as_error_body(
+    response: axum::response::Response,
+) -> axum::response::Response {
+    let plain = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_none_or(|value| !value.starts_with("application/json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && plain {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the body is larger than the 1 MiB this route accepts",
+        )
+        .into_response();
+    }
+    response
+}

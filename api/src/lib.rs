@@ -39,7 +39,7 @@ use alertledger_domain::DomainServices;
 use alertledger_eventstore::log::{LogReader, LogSignal, LogTailer, TailSettings, WakeOn};
 use alertledger_eventstore::receipts::{BatcherSettings, ReceiptBatcher};
 use alertledger_eventstore::store::AggregateStore;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::serve::ListenerExt;
 use axum::Router;
 use sqlx::PgPool;
@@ -271,6 +271,9 @@ pub enum BuildError {
     Tls(#[from] edge::tls::TlsError),
 }
 
+/// The largest request body of a non-webhook route (API.md: 1 MiB).
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
 /// The service's router: every route of [`routes::all`] (each with its
 /// OpenAPI path), the error-body fallback, tracing, request ids, the
 /// client's address behind trusted proxies and CORS.
@@ -279,6 +282,12 @@ pub fn router(state: AppState, edge: &EdgeSettings) -> Router {
     let router = routes
         .fallback(error::route_not_found)
         .with_state(state)
+        // Every other body: 1 MiB (API.md); the webhook route's own limit,
+        // set on that route, wins for webhooks.
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(axum::middleware::map_response(
+            error::too_large_as_error_body,
+        ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 // Spans are named after the route pattern, never the raw path.

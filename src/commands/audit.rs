@@ -18,9 +18,11 @@ pub async fn run(global: &GlobalArgs, args: AuditArgs) -> anyhow::Result<()> {
     match args.command {
         AuditCommand::Keygen { out } => keygen(&out),
         AuditCommand::Verify(args) => verify_log(global, args).await,
-        AuditCommand::VerifyBundle { dir, public_key } => {
-            verify_bundle_dir(&dir, public_key.as_deref())
-        }
+        AuditCommand::VerifyBundle {
+            dir,
+            public_key,
+            trust_bundle_key,
+        } => verify_bundle_dir(&dir, public_key.as_deref(), trust_bundle_key),
     }
 }
 
@@ -166,8 +168,30 @@ fn print_report(report: &VerifyReport, elapsed: std::time::Duration) {
     println!("  time                {seconds:.2} s ({rate:.0} leaves/s)");
 }
 
-#[allow(clippy::print_stdout)]
-fn verify_bundle_dir(dir: &Path, public_key: Option<&Path>) -> anyhow::Result<()> {
+/// Why a bundle is not checked against the key it carries unless asked.
+const UNPINNED_REFUSAL: &str = "refusing to trust the bundle's own public key: anyone can \
+     re-sign an altered bundle with a key of their own and ship it inside. Pass --public-key FILE \
+     (the service's key, saved from GET /api/v1/audit/public-key or kept from `audit keygen`), \
+     or --trust-bundle-key to check its consistency only";
+
+#[allow(clippy::print_stdout, clippy::print_stderr)]
+fn verify_bundle_dir(
+    dir: &Path,
+    public_key: Option<&Path>,
+    trust_bundle_key: bool,
+) -> anyhow::Result<()> {
+    if public_key.is_none() && !trust_bundle_key {
+        println!("bundle NOT CHECKED: {}", dir.display());
+        println!("  {UNPINNED_REFUSAL}");
+        bail!("{UNPINNED_REFUSAL}");
+    }
+    if trust_bundle_key {
+        eprintln!(
+            "WARNING: checking the bundle against the key it carries (--trust-bundle-key): \
+             a pass shows the bundle is self-consistent, NOT that the service signed it. \
+             Compare the key id below with GET /api/v1/audit/public-key."
+        );
+    }
     let read = |name: &str| {
         let path = dir.join(name);
         std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
@@ -197,8 +221,8 @@ fn verify_bundle_dir(dir: &Path, public_key: Option<&Path>) -> anyhow::Result<()
             println!("  signed by key       {}", report.key_id);
             if pinned.is_none() {
                 println!(
-                    "  note                checked against the bundle's own key: compare its id with \
-                     GET /api/v1/audit/public-key, or pass --public-key"
+                    "  note                UNPINNED: checked against the bundle's own key \
+                     (--trust-bundle-key); compare its id with GET /api/v1/audit/public-key"
                 );
             }
             Ok(())

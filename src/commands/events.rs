@@ -58,7 +58,8 @@ async fn export_bundle(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<
         args.out.display()
     );
     println!(
-        "check it offline with: alertledger audit verify-bundle {}",
+        "check it offline with: alertledger audit verify-bundle {} --public-key FILE \
+         (FILE: the service's key, saved from GET /api/v1/audit/public-key)",
         args.out.display()
     );
     Ok(())

@@ -47,6 +47,9 @@ pub struct WsQuery {
     types: Option<String>,
 }
 
+/// The largest WebSocket message (and frame) a client may send: 64 KiB.
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
 #[utoipa::path(
     get,
     path = "/ws",
@@ -88,6 +91,11 @@ pub async fn connect(
             Ok((caller, expires, filter))
         }),
     };
+    // A client message larger than this closes the connection (the only
+    // messages a client sends are small JSON commands).
+    let upgrade = upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE);
     upgrade.on_upgrade(move |socket| async move {
         match session {
             Ok((caller, expires_at, filter)) => {
