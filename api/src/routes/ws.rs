@@ -58,7 +58,7 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
     params(("token" = Option<String>, Query, description = "The JWT (or as `Sec-WebSocket-Protocol: bearer, <token>`)"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant"), ("types" = Option<String>, Query, description = "Comma-separated message types")),
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; a missing or invalid token closes with code 4001. Messages `{type, position, data, at}`."),
-        (status = 400, description = "Not a WebSocket upgrade request", content_type = "text/plain", body = String),
+        (status = 400, description = "Not a WebSocket upgrade request (plain text), or an unreadable query string (the error body)", content((String = "text/plain"), (crate::openapi::schemas::ErrorBody = "application/json"))),
         (status = 405, description = "Not a WebSocket upgrade request (HTTP/1.1 without `Connection: upgrade`)", content_type = "text/plain", body = String),
         (status = 426, description = "Upgrade required", content_type = "text/plain", body = String)
     )
