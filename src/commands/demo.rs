@@ -172,7 +172,8 @@ fn print_welcome(
     api_key: &str,
     ephemeral_secret: bool,
 ) -> anyhow::Result<()> {
-    let url = format!("http://{}", app.local_addr()?);
+    let scheme = if app.is_tls() { "https" } else { "http" };
+    let url = format!("{scheme}://{}", app.local_addr()?);
     println!("\nalertledger demo is running at {url}");
     println!("  dashboard {url}/ (sign in by pasting a token below)");
     println!("  tenant   {tenant_id} (slug: demo)");
