@@ -43,6 +43,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
 use crate::feed::{FeedHub, FeedSettings};
+use crate::ingest::refusals::DeliveryRecorder;
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::{AlertIngestor, SourceLifecycle};
 use crate::rate_limit::TenantRateLimiter;
@@ -140,6 +141,11 @@ impl Application {
             log: reader,
             directory,
             ingestor,
+            deliveries: DeliveryRecorder::new(AggregateStore::new(
+                pool_for_stores.clone(),
+                settings.services.clone(),
+                signal.clone(),
+            )),
             tenants,
             alerts,
             incidents,
@@ -251,6 +257,10 @@ fn router(state: AppState) -> Router {
             put(routes::tenants::set_correlation_policy),
         )
         .route("/{id}/rate-limit", put(routes::tenants::set_rate_limit))
+        .route(
+            "/{id}/severity-map",
+            put(routes::severity_map::put_severity_map).get(routes::severity_map::get_severity_map),
+        )
         .route("/{id}/assets/{asset}", put(routes::tenants::upsert_asset))
         .route("/{id}/aws", put(routes::tenants::configure_aws));
     let api = Router::new()
@@ -283,6 +293,7 @@ fn router(state: AppState) -> Router {
             post(routes::alerts::acknowledge),
         )
         .route("/alerts", get(routes::alert_views::list_alerts))
+        .route("/deliveries", get(routes::deliveries::list_deliveries))
         .route("/alerts/{id}", get(routes::alert_views::show_alert))
         .route("/incidents", get(routes::incident_views::list_incidents))
         .route(

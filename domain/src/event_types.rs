@@ -11,6 +11,7 @@ use cqrs_es::Aggregate;
 
 use crate::alert::{Alert, AlertEvent};
 use crate::approval::{Approval, ApprovalEvent};
+use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::runbook::{Runbook, RunbookEvent};
@@ -48,6 +49,7 @@ pub const ALL: &[(&str, &[&str])] = &[
     (<Runbook as Aggregate>::TYPE, RunbookEvent::TYPES),
     (<Approval as Aggregate>::TYPE, ApprovalEvent::TYPES),
     (<Execution as Aggregate>::TYPE, ExecutionEvent::TYPES),
+    (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

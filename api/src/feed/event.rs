@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::approval::ApprovalEvent;
+use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::runbook::RunbookEvent;
@@ -65,6 +66,11 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
     (RunbookEvent::DEFINED, RUNBOOK_REASON),
     (RunbookEvent::CHANGED, RUNBOOK_REASON),
     (RunbookEvent::RETIRED, RUNBOOK_REASON),
+    (
+        DeliveryEvent::REJECTED,
+        "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
+         /metrics; they arrive as kind `event`, and `?types=DeliveryRejected` selects them",
+    ),
 ];
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \

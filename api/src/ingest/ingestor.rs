@@ -3,7 +3,7 @@
 use alertledger_domain::alert::{Alert, AlertCommand, AlertEvent};
 use alertledger_domain::values::{
     AlertId, AlertMessage, AlertSignature, AlertStatus, ApiKeyId, AssetName, DeliveryKey,
-    Fingerprint, Labels, Severity, TenantId, ToolSource, WebhookSource,
+    Fingerprint, Labels, NormalizationWarning, Severity, TenantId, ToolSource, WebhookSource,
 };
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::receipts::{AppendError, Receipt, ReceiptBatcher};
@@ -36,6 +36,8 @@ pub struct NormalizedAlert {
     /// The tool reports the alert acknowledged (PagerDuty `acknowledge`): the
     /// matching alert is acknowledged rather than a new problem raised.
     pub acknowledged_by_source: bool,
+    /// What was odd in the tool's payload and stored with a default.
+    pub warnings: Vec<NormalizationWarning>,
 }
 
 /// Who delivered a request, and how.
@@ -160,6 +162,7 @@ impl AlertIngestor {
                 labels: alert.labels,
                 fingerprint: alert.fingerprint,
                 asset_known,
+                normalization_warnings: alert.warnings,
             };
             receipts.extend(self.receipts(alert_id, command, metadata).await?);
             ids.push(alert_id);

@@ -113,6 +113,13 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         resyncs,
     );
 
+    registry.register(
+        "webhook_deliveries",
+        "Webhook deliveries this process answered, by source and outcome (accepted, duplicate, \
+         rejected, unauthorized, rate_limited)",
+        state.deliveries().counts().clone(),
+    );
+
     let mut body = String::new();
     encode(&mut body, &registry).map_err(|e| ApiError::internal(&e))?;
     Ok((

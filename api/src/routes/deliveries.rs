@@ -1,0 +1,60 @@
+//! `GET /api/v1/deliveries?status=rejected&source=&tenant=&limit=&cursor=`:
+//! refused webhook deliveries of the tenants the caller may read, newest
+//! first (see `alertledger_projections::deliveries`).
+
+use alertledger_domain::values::WebhookSource;
+use alertledger_projections::deliveries::{self, RejectedDeliveryRow, RejectedQuery};
+use alertledger_projections::page::Page;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::Deserialize;
+
+use super::list_params;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Query string of the list (parsed by hand so a bad value is a 422 naming it).
+#[derive(Debug, Deserialize)]
+pub struct DeliveriesQuery {
+    status: Option<String>,
+    source: Option<String>,
+    tenant: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// Only refused deliveries are kept apart: accepted ones are their alerts.
+#[tracing::instrument(name = "list_deliveries", skip_all, fields(user = %caller.user_id))]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<DeliveriesQuery>,
+) -> Result<Json<Page<RejectedDeliveryRow>>, ApiError> {
+    match query.status.as_deref().map(str::trim) {
+        None | Some("rejected") => {}
+        Some(other) => {
+            return Err(ApiError::invalid_value(
+                "status",
+                format!("invalid `status`: {other:?}; only `rejected` deliveries are listed (accepted ones are alerts: GET /api/v1/alerts)"),
+            ))
+        }
+    }
+    let source = query
+        .source
+        .as_deref()
+        .map(WebhookSource::parse)
+        .transpose()
+        .map_err(|error| list_params::invalid("source", &error))?
+        .map(|source| source.as_str().to_owned());
+    let query = RejectedQuery {
+        tenants: caller.readable_tenants(query.tenant.as_deref())?,
+        source,
+        limit: list_params::limit(query.limit.as_deref())?,
+        cursor: query.cursor,
+    };
+    let page = deliveries::list_rejected(state.pool(), &query)
+        .await
+        .map_err(list_params::query_error)?;
+    Ok(Json(page))
+}
