@@ -158,7 +158,7 @@ async fn accept(
             ApiError::bad_request("unreadable_body", rejection.body_text())
         }
     })?;
-    verify_signature_if_needed(state, owner.tenant_id, headers, body).await?;
+    let signed_id = verify_signature_if_needed(state, owner.tenant_id, headers, body).await?;
 
     let severity_map = state.directory().severity_map(&owner.tenant_id);
     let raw = RawDelivery {
@@ -213,7 +213,7 @@ async fn accept(
         tenant_id: owner.tenant_id,
         key_id: owner.key_id,
         source,
-        request_key: request_key(headers),
+        request_key: signed_id.or_else(|| request_key(headers)),
         request_id: request_id(headers),
         source_ip: Some(peer.ip().to_string()),
     };
@@ -295,20 +295,27 @@ async fn record_subscription(
 
 /// Checks the request's signature on its raw bytes when the tenant requires
 /// signing, or when the tool signed anyway (a bad signature is never ignored).
+/// Returns the `webhook-id` a Standard Webhooks signature covers: it is the
+/// delivery key, so a captured signed request replayed with a new unsigned
+/// `Idempotency-Key` is still the same delivery (a duplicate).
 async fn verify_signature_if_needed(
     state: &AppState,
     tenant: TenantId,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     if !state.directory().signing_required(&tenant) && !carries_signature(headers) {
-        return Ok(());
+        return Ok(None);
     }
     let active = state.directory().active_secrets(&tenant);
     let secrets = state.secrets().get(tenant, &active).await?;
     let verified = verify_signature(headers, body, &secrets, chrono::Utc::now().timestamp())?;
     tracing::debug!(scheme = verified.scheme.as_str(), secret_id = %verified.secret_id, "webhook signature verified");
-    Ok(())
+    Ok(verified
+        .signed_id
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned))
 }
 
 fn require_media_type(source: WebhookSource, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -8,7 +8,9 @@
 //! missing or unknown `severity` (through the tenant's severity map and the
 //! built-in words, else medium), a missing `asset_name` (`unknown`), a
 //! missing `signature` (`unnamed alert`), an unknown `status` (firing), an
-//! unreadable `occurred_at` (the receipt time).
+//! unreadable `occurred_at` (the receipt time). An object with neither
+//! `signature` nor `message` is 400 (`missing_field`): nothing in it says
+//! what fired.
 
 use alertledger_domain::values::{
     AlertMessage, AlertSignature, AlertStatus, AssetName, DeliveryKey, Fingerprint, Labels,
@@ -99,6 +101,10 @@ fn parse_alert(
     let received_at = delivery.received_at;
     let mut lenient = Lenient::new(delivery);
     let field = Fields::at(object, path.to_owned());
+    // An alert that names nothing that fired and says nothing is not an alert.
+    if field.get("signature").is_none() && field.get("message").is_none() {
+        return Err(field.missing("signature"));
+    }
     let asset = match field.non_empty_str("asset_name")? {
         Some(raw) => AssetName::parse(raw).map_err(|e| field.invalid("asset_name", &e))?,
         None => lenient.asset(&field.name("asset_name"), []),
