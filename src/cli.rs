@@ -337,6 +337,9 @@ pub struct ServeArgs {
     /// must then carry a valid SNS signature (the SigningCertURL is never fetched).
     #[arg(long, env = "ALERTLEDGER_SNS_SIGNING_CERT")]
     pub sns_signing_cert: Option<PathBuf>,
+    /// Most alerts one webhook delivery may carry (more: 413 naming the limit).
+    #[arg(long, env = "ALERTLEDGER_MAX_ALERTS_PER_DELIVERY", default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_alerts_per_delivery: u32,
     /// Seconds between heartbeats on idle live-feed connections (SSE comments,
     /// WebSocket pings).
     #[arg(long, env = "ALERTLEDGER_FEED_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]

@@ -14,6 +14,9 @@ use crate::cli::Cli;
 /// credentials from the environment; their `*_FILE` variants fill those.
 pub const SECRETS: &[SecretSetting] = &[
     value("DATABASE_URL"),
+    value("ALERTLEDGER_OWNER_DATABASE_URL"),
+    value("ALERTLEDGER_SERVICE_ROLE_PASSWORD"),
+    value("ALERTLEDGER_METRICS_TOKEN"),
     value("ALERTLEDGER_MASTER_KEY"),
     value("ALERTLEDGER_JWT_SECRET"),
     path("ALERTLEDGER_JWT_PUBLIC_KEY"),

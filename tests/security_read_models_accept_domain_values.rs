@@ -17,8 +17,8 @@ use alertledger_domain::incident::{Incident, IncidentCommand};
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{
     Actor, AlertId, AlertMessage, AlertSignature, AlertStatus, AssetName, DeliveryKey, Fingerprint,
-    Labels, Note, RateLimit, Role, Severity, TenantId, TenantName, TenantSlug, ToolSource, UserId,
-    WebhookSource,
+    Labels, NormalizationWarning, Note, RateLimit, Role, Severity, TenantId, TenantName,
+    TenantSlug, ToolSource, UserId, WebhookSource,
 };
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::consumer::{wait_until_applied, ConsumerRunner, RunnerSettings};
@@ -272,6 +272,8 @@ impl World {
             occurred_at,
             fingerprint: Fingerprint::parse(&case.fingerprint).unwrap(),
             asset_known: false,
+            // The longest text the case has, in the warnings' JSON column too.
+            normalization_warnings: vec![NormalizationWarning::new("labels", case.message.clone())],
             at: received,
         };
         let row = ReceiptRow {

@@ -102,6 +102,16 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    /// The human message of the error body.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The field the error names (`details.field`), if it names one.
+    pub fn field(&self) -> Option<&str> {
+        self.details.get("field").and_then(|field| field.as_str())
+    }
 }
 
 impl ApiError {

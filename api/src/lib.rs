@@ -21,8 +21,8 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod ingest;
-pub mod openapi;
 pub mod log_safe;
+pub mod openapi;
 pub mod rate_limit;
 pub mod resource;
 pub mod routes;
@@ -50,6 +50,7 @@ use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::{ActiveSecrets, MasterKey, WebhookSecretCipher, WebhookSecretStore};
 use crate::edge::EdgeSettings;
 use crate::feed::{FeedHub, FeedSettings};
+use crate::ingest::refusals::DeliveryRecorder;
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::{AlertIngestor, SourceLifecycle};
 use crate::rate_limit::TenantRateLimiter;
@@ -157,6 +158,11 @@ impl Application {
             log: reader,
             directory,
             ingestor,
+            deliveries: DeliveryRecorder::new(AggregateStore::new(
+                pool_for_stores.clone(),
+                settings.services.clone(),
+                signal.clone(),
+            )),
             tenants,
             alerts,
             incidents,

@@ -32,6 +32,25 @@ impl TenantRateLimiter {
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
 
+    /// Takes `count` more tokens (the alerts of a delivery beyond the one its
+    /// request already took), or says how long until they are available;
+    /// `None` inside the error when they never can be (more than the burst).
+    pub fn check_more(
+        &self,
+        tenant: TenantId,
+        limit: RateLimit,
+        count: u32,
+    ) -> Result<(), Option<Duration>> {
+        let Some(count) = NonZeroU32::new(count) else {
+            return Ok(());
+        };
+        match self.limiter(tenant, limit).check_n(count) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => Err(Some(not_until.wait_time_from(self.clock.now()))),
+            Err(_) => Err(None),
+        }
+    }
+
     fn limiter(&self, tenant: TenantId, limit: RateLimit) -> Arc<DefaultDirectRateLimiter> {
         let current = self
             .buckets

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 use crate::auth::jwt::JwtVerifier;
 use crate::auth::signing::ActiveSecrets;
 use crate::feed::FeedHub;
+use crate::ingest::refusals::DeliveryRecorder;
 use crate::ingest::sources::SourceSettings;
 use crate::ingest::AlertIngestor;
 use crate::rate_limit::TenantRateLimiter;
@@ -36,6 +37,8 @@ pub struct Parts {
     pub log: LogReader,
     pub directory: TenantDirectory,
     pub ingestor: AlertIngestor,
+    /// Refused webhook deliveries (recorded) and delivery counts.
+    pub deliveries: DeliveryRecorder,
     pub tenants: AggregateStore<Tenant>,
     /// Shared with the ingestor's source lifecycle, which changes alerts too.
     pub alerts: Arc<AggregateStore<Alert>>,
@@ -134,6 +137,10 @@ impl AppState {
 
     pub fn ingestor(&self) -> &AlertIngestor {
         &self.inner.ingestor
+    }
+
+    pub fn deliveries(&self) -> &DeliveryRecorder {
+        &self.inner.deliveries
     }
 
     pub fn feed(&self) -> &FeedHub {

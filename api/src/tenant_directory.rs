@@ -14,13 +14,15 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use alertledger_domain::tenant::{Tenant, TenantEvent};
-use alertledger_domain::values::{ApiKeyHash, ApiKeyId, RateLimit, TenantId, WebhookSecretId};
+use alertledger_domain::values::{
+    ApiKeyHash, ApiKeyId, RateLimit, SeverityMap, TenantId, WebhookSecretId,
+};
 use alertledger_eventstore::log::{LogCursor, LogEvent, LogFilter, LogReader, LogTailer};
 use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
 /// The tenant events the directory folds.
-const FOLDED_EVENTS: [&str; 8] = [
+const FOLDED_EVENTS: [&str; 9] = [
     TenantEvent::REGISTERED,
     TenantEvent::API_KEY_ISSUED,
     TenantEvent::API_KEY_REVOKED,
@@ -29,6 +31,7 @@ const FOLDED_EVENTS: [&str; 8] = [
     TenantEvent::SIGNING_REQUIREMENT_CHANGED,
     TenantEvent::RATE_LIMIT_CHANGED,
     TenantEvent::ASSET_UPSERTED,
+    TenantEvent::SEVERITY_MAP_CHANGED,
 ];
 
 /// The tenant behind an API key.
@@ -46,6 +49,8 @@ pub struct TenantProfile {
     pub signing_required: bool,
     pub active_secrets: BTreeSet<WebhookSecretId>,
     pub rate_limit: RateLimit,
+    /// The tenant's own severity words (the built-in words apply after them).
+    pub severity_map: SeverityMap,
     assets: HashSet<String>,
 }
 
@@ -165,6 +170,7 @@ impl TenantDirectory {
             signing_required: tenant.signing_required(),
             active_secrets: tenant.active_webhook_secrets().collect(),
             rate_limit: tenant.rate_limit(),
+            severity_map: tenant.severity_map().clone(),
             assets: tenant
                 .assets()
                 .map(|(name, _)| name.as_str().to_owned())
@@ -204,6 +210,16 @@ impl TenantDirectory {
             d.tenants
                 .get(tenant)
                 .map(|t| t.rate_limit)
+                .unwrap_or_default()
+        })
+    }
+
+    /// The tenant's own severity words (empty for an unknown tenant).
+    pub fn severity_map(&self, tenant: &TenantId) -> SeverityMap {
+        self.read(|d| {
+            d.tenants
+                .get(tenant)
+                .map(|t| t.severity_map.clone())
                 .unwrap_or_default()
         })
     }
@@ -330,6 +346,9 @@ impl Directory {
                     .or_default()
                     .assets
                     .insert(asset.as_str().to_owned());
+            }
+            TenantEvent::SeverityMapChanged { tenant_id, map, .. } => {
+                self.tenants.entry(tenant_id).or_default().severity_map = map;
             }
             TenantEvent::CorrelationPolicyChanged { .. }
             | TenantEvent::AwsExternalIdIssued { .. }

@@ -11,6 +11,7 @@ use cqrs_es::Aggregate;
 
 use crate::alert::{Alert, AlertEvent};
 use crate::approval::{Approval, ApprovalEvent};
+use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
@@ -53,6 +54,7 @@ pub const ALL: &[(&str, &[&str])] = &[
         <ConsumerQuarantine as Aggregate>::TYPE,
         QuarantineEvent::TYPES,
     ),
+    (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

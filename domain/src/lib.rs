@@ -28,6 +28,7 @@
 
 pub mod alert;
 pub mod approval;
+pub mod delivery;
 pub mod event_types;
 pub mod execution;
 pub mod incident;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use alertledger_domain::alert::AlertEvent;
-use alertledger_domain::values::{AlertStatus, Severity};
+use alertledger_domain::values::{AlertStatus, NormalizationWarning, Severity};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,9 @@ pub struct AlertRow {
     pub correlated_at: Option<DateTime<Utc>>,
     pub correlation_reason: Option<serde_json::Value>,
     pub last_position: i64,
+    /// What was odd in the tool's payload and stored with a default.
+    #[serde(default)]
+    pub normalization_warnings: Vec<NormalizationWarning>,
 }
 
 impl ReadModelRow for AlertRow {
@@ -85,6 +88,7 @@ impl ReadModelRow for AlertRow {
         "correlated_at",
         "correlation_reason",
         "last_position",
+        "normalization_warnings",
     ];
 
     fn staging_key(&self) -> String {
@@ -143,6 +147,7 @@ fn fold(rows: &mut HashMap<Uuid, AlertRow>, event: &LogEvent) -> Result<(), Cons
         labels,
         occurred_at,
         fingerprint,
+        normalization_warnings,
         at,
         ..
     } = change
@@ -188,6 +193,7 @@ fn fold(rows: &mut HashMap<Uuid, AlertRow>, event: &LogEvent) -> Result<(), Cons
                 correlated_at: None,
                 correlation_reason: None,
                 last_position: event.position,
+                normalization_warnings,
             },
         );
         return Ok(());

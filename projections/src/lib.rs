@@ -24,6 +24,7 @@
 pub mod alerts;
 pub mod audit;
 mod decode;
+pub mod deliveries;
 pub mod incidents;
 pub mod kpis;
 pub mod page;

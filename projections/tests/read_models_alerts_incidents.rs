@@ -127,6 +127,7 @@ impl History {
             occurred_at: self.now() - chrono::Duration::minutes(2),
             fingerprint: Fingerprint::parse(&format!("fp-{asset}")).unwrap(),
             asset_known: false,
+            normalization_warnings: Vec::new(),
             at: self.now(),
         };
         let metadata = EventMetadata {
@@ -425,6 +426,7 @@ async fn alert_events_fold_into_exactly_one_row_per_alert() {
             "explanation": "first of its key",
         })),
         last_position: firing_positions[3],
+        normalization_warnings: Vec::new(),
     };
     let expected_second = AlertRow {
         alert_id: *already_resolved.as_uuid(),

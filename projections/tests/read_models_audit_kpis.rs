@@ -113,6 +113,7 @@ impl World {
                     occurred_at: *received_at,
                     fingerprint: Fingerprint::parse("3f9a1c").unwrap(),
                     asset_known: true,
+                    normalization_warnings: Vec::new(),
                     at: *received_at,
                 };
                 ReceiptRow {

@@ -33,6 +33,7 @@ pub async fn app_config(
 ) -> anyhow::Result<AppConfig> {
     let signer = Arc::new(signer);
     let sources = SourceSettings {
+        max_alerts_per_delivery: args.max_alerts_per_delivery as usize,
         sns_signing_cert: match &args.sns_signing_cert {
             Some(path) => {
                 let pem = std::fs::read(path).with_context(|| {

@@ -218,10 +218,11 @@ impl TestApp {
     async fn wait_for_key(&self, tenant: &TestTenant) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            // An empty body is a 4xx after authentication, a 401 before it.
+            // An unknown source is a 404 after authentication, a 401 before
+            // it, and leaves no trace (a refused delivery would be recorded).
             let status = self
                 .client
-                .post(self.url("/api/v1/webhooks/generic"))
+                .post(self.url("/api/v1/webhooks/key-probe"))
                 .header("X-API-Key", &tenant.api_key)
                 .send()
                 .await

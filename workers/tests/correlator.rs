@@ -112,6 +112,7 @@ impl World {
             occurred_at: at,
             fingerprint: Fingerprint::parse(&format!("{asset}/{signature}")).unwrap(),
             asset_known: false,
+            normalization_warnings: Vec::new(),
         };
         let mut alert = Alert::default();
         let sink = EventSink::default();

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::approval::ApprovalEvent;
+use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::quarantine::QuarantineEvent;
@@ -70,6 +71,11 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
         QuarantineEvent::QUARANTINED,
         "an operator's quarantine of a log event is an operations record for the audit trail \
          and `projections status`; it arrives as kind `event`",
+    ),
+    (
+        DeliveryEvent::REJECTED,
+        "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
+         /metrics; they arrive as kind `event`, and `?types=DeliveryRejected` selects them",
     ),
 ];
 

@@ -3,7 +3,7 @@
 use alertledger_domain::alert::{Alert, AlertCommand, AlertEvent};
 use alertledger_domain::values::{
     AlertId, AlertMessage, AlertSignature, AlertStatus, ApiKeyId, AssetName, DeliveryKey,
-    Fingerprint, Labels, Severity, TenantId, ToolSource, WebhookSource,
+    Fingerprint, Labels, NormalizationWarning, Severity, TenantId, ToolSource, WebhookSource,
 };
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::receipts::{AppendError, Receipt, ReceiptBatcher};
@@ -36,6 +36,8 @@ pub struct NormalizedAlert {
     /// The tool reports the alert acknowledged (PagerDuty `acknowledge`): the
     /// matching alert is acknowledged rather than a new problem raised.
     pub acknowledged_by_source: bool,
+    /// What was odd in the tool's payload and stored with a default.
+    pub warnings: Vec<NormalizationWarning>,
 }
 
 /// Who delivered a request, and how.
@@ -44,7 +46,8 @@ pub struct Delivery {
     pub tenant_id: TenantId,
     pub key_id: ApiKeyId,
     pub source: WebhookSource,
-    /// `Idempotency-Key`, `X-Delivery-ID` or `webhook-id`, if the tool sent one.
+    /// The signed `webhook-id`, else `Idempotency-Key`, `X-Delivery-ID` or an
+    /// unsigned `webhook-id`, if the tool sent one (see [`sender_key`]).
     pub request_key: Option<String>,
     pub request_id: Option<String>,
     pub source_ip: Option<String>,
@@ -160,6 +163,7 @@ impl AlertIngestor {
                 labels: alert.labels,
                 fingerprint: alert.fingerprint,
                 asset_known,
+                normalization_warnings: alert.warnings,
             };
             receipts.extend(self.receipts(alert_id, command, metadata).await?);
             ids.push(alert_id);
@@ -210,8 +214,40 @@ impl AlertIngestor {
     }
 }
 
-/// The request's key (suffixed by the alert's index when a request carries
-/// several alerts), else the source's own identity of the notification.
+/// Prefixes of the keys derived from a tool's own identity of a
+/// notification (`zabbix:<event id>:<value>`, `alertmanager:<hash>`, ...),
+/// and the prefix that moves a sender's key out of their way.
+const TOOL_KEY_PREFIXES: [&str; 8] = [
+    "generic:",
+    "alertmanager:",
+    "grafana:",
+    "datadog:",
+    "sns:",
+    "zabbix:",
+    "pagerduty:",
+    SENDER_KEY_PREFIX,
+];
+const SENDER_KEY_PREFIX: &str = "sender:";
+
+/// A sender-chosen key in its own namespace: one that starts like a
+/// tool-derived key (or like a moved one) gets `sender:` in front, so a
+/// sender can never pre-register the key of a future real alert (e.g.
+/// `zabbix:<event id>:1`) and make it a "duplicate". Every other key is kept
+/// as sent; the mapping is one-to-one.
+pub fn sender_key(key: &str) -> String {
+    if TOOL_KEY_PREFIXES
+        .iter()
+        .any(|prefix| key.len() >= prefix.len() && key[..prefix.len()].eq_ignore_ascii_case(prefix))
+    {
+        format!("{SENDER_KEY_PREFIX}{key}")
+    } else {
+        key.to_owned()
+    }
+}
+
+/// The request's key (in the senders' namespace, suffixed by the alert's
+/// index when a request carries several alerts), else the source's own
+/// identity of the notification.
 fn delivery_key(
     request_key: Option<&str>,
     index: usize,
@@ -221,8 +257,9 @@ fn delivery_key(
     let Some(request_key) = request_key else {
         return Ok(alert.notification_key.clone());
     };
+    let request_key = sender_key(request_key);
     let key = if count == 1 {
-        request_key.to_owned()
+        request_key
     } else {
         format!("{request_key}#{index}")
     };

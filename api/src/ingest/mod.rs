@@ -5,6 +5,7 @@
 
 mod ingestor;
 mod lifecycle;
+pub mod refusals;
 pub mod sources;
 
 pub use ingestor::{AlertIngestor, Delivery, IngestedAlert, NormalizedAlert};

@@ -82,6 +82,48 @@ pub struct Alert {
     pub correlated_at: Option<DateTime<Utc>>,
     pub correlation_reason: Option<Value>,
     pub last_position: i64,
+    /// What normalization defaulted or trimmed (`[{field, warning}]`);
+    /// absent when nothing was.
+    pub normalization_warnings: Option<Vec<NormalizationWarning>>,
+}
+
+/// One value normalization could not take as sent, and what it did instead.
+#[derive(ToSchema)]
+pub struct NormalizationWarning {
+    pub field: String,
+    pub warning: String,
+}
+
+/// A webhook delivery that was refused (`GET /deliveries`).
+#[derive(ToSchema)]
+pub struct RejectedDelivery {
+    /// The delivery's id (same as `delivery_id`).
+    pub id: Uuid,
+    pub delivery_id: Uuid,
+    pub tenant_id: Uuid,
+    pub source: String,
+    /// The HTTP status it was answered with.
+    pub status: u16,
+    /// The error code of the answer.
+    pub code: String,
+    pub reason: String,
+    pub field: Option<String>,
+    /// SHA-256 of the whole body, hex.
+    pub body_sha256: String,
+    pub body_bytes: u64,
+    /// The first 4 KiB of the body (API keys redacted).
+    pub body_excerpt: String,
+    pub request_id: Option<String>,
+    pub key_id: Uuid,
+    pub at: DateTime<Utc>,
+    pub position: i64,
+}
+
+/// A tenant's severity words, lower-cased, to our severities.
+#[derive(ToSchema)]
+#[schema(example = json!({"severity_map": {"p1": "critical", "warning": "medium", "none": "low"}}))]
+pub struct SeverityMap {
+    pub severity_map: std::collections::BTreeMap<String, String>,
 }
 
 /// An incident as lists show it. The detail (`GET /incidents/{id}`) adds

@@ -199,6 +199,12 @@ pub async fn metrics(
         "1 when the component stopped on purpose (e.g. the checkpointer found the seal rewritten)",
         alarms,
     );
+    registry.register(
+        "webhook_deliveries",
+        "Webhook deliveries this process answered, by source and outcome (accepted, duplicate, \
+         rejected, unauthorized, rate_limited)",
+        state.deliveries().counts().clone(),
+    );
 
     let mut body = String::new();
     encode(&mut body, &registry).map_err(|e| ApiError::internal(&e))?;

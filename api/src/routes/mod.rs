@@ -8,6 +8,7 @@ pub mod audit;
 pub mod audit_seal;
 pub mod correlation;
 pub mod dashboard;
+pub mod deliveries;
 pub mod docs;
 pub mod events;
 pub mod executions;
@@ -20,6 +21,7 @@ pub mod metrics;
 mod operate;
 pub mod patch_compliance;
 pub mod runbooks;
+pub mod severity_map;
 pub mod stream;
 pub mod tenants;
 pub mod webhooks;
@@ -61,6 +63,10 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::set_rate_limit))
         .routes(routes!(tenants::upsert_asset))
         .routes(routes!(tenants::configure_aws))
+        .routes(routes!(
+            severity_map::get_severity_map,
+            severity_map::put_severity_map
+        ))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))
@@ -71,6 +77,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         // Alerts and incidents.
         .routes(routes!(alert_views::list_alerts))
         .routes(routes!(alert_views::show_alert))
+        .routes(routes!(deliveries::list_deliveries))
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(incident_views::list_incidents))
         .routes(routes!(incident_views::show_incident))

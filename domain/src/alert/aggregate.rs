@@ -85,6 +85,7 @@ impl Aggregate for Alert {
                 occurred_at,
                 fingerprint,
                 asset_known,
+                normalization_warnings,
             } => {
                 if self.received.is_some() {
                     return Err(AlertError::AlreadyReceived);
@@ -104,6 +105,7 @@ impl Aggregate for Alert {
                     occurred_at,
                     fingerprint,
                     asset_known,
+                    normalization_warnings,
                     at,
                 }
             }

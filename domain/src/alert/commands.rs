@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use crate::values::{
     Actor, AlertId, AlertMessage, AlertSignature, AlertStatus, AssetName, CorrelationReason,
-    DeliveryKey, Fingerprint, IncidentId, Labels, Note, Severity, TenantId, ToolSource,
-    WebhookSource,
+    DeliveryKey, Fingerprint, IncidentId, Labels, NormalizationWarning, Note, Severity, TenantId,
+    ToolSource, WebhookSource,
 };
 
 /// A request to record or change an alert.
@@ -29,6 +29,8 @@ pub enum AlertCommand {
         fingerprint: Fingerprint,
         /// Whether the tenant described this asset (so the correlator knows to look it up).
         asset_known: bool,
+        /// What was odd in the tool's payload and stored with a default.
+        normalization_warnings: Vec<NormalizationWarning>,
     },
     /// A person saw the alert.
     AcknowledgeAlert { actor: Actor, note: Option<Note> },

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     Actor, AlertId, AlertMessage, AlertSignature, AlertStatus, AssetName, CorrelationReason,
-    DeliveryKey, Fingerprint, IncidentId, Labels, Note, Severity, TenantId, ToolSource,
-    WebhookSource,
+    DeliveryKey, Fingerprint, IncidentId, Labels, NormalizationWarning, Note, Severity, TenantId,
+    ToolSource, WebhookSource,
 };
 
 /// A fact about an alert.
@@ -29,6 +29,10 @@ pub enum AlertEvent {
         occurred_at: DateTime<Utc>,
         fingerprint: Fingerprint,
         asset_known: bool,
+        /// What was odd in the tool's payload and stored with a default
+        /// (absent in events stored before lenient ingestion).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        normalization_warnings: Vec<NormalizationWarning>,
         /// When we received it.
         at: DateTime<Utc>,
     },

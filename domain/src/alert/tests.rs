@@ -53,6 +53,7 @@ fn receive(status: AlertStatus) -> AlertCommand {
         occurred_at: occurred_at(),
         fingerprint: Fingerprint::parse("3f9a1c").unwrap(),
         asset_known: true,
+        normalization_warnings: Vec::new(),
     }
 }
 
@@ -72,6 +73,7 @@ fn received(status: AlertStatus) -> AlertEvent {
         occurred_at: occurred_at(),
         fingerprint: Fingerprint::parse("3f9a1c").unwrap(),
         asset_known: true,
+        normalization_warnings: Vec::new(),
         at: now(),
     }
 }

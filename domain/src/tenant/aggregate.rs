@@ -10,7 +10,7 @@ use super::{TenantCommand, TenantError, TenantEvent};
 use crate::services::DomainServices;
 use crate::values::{
     ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
-    TenantId, TenantName, TenantSlug, WebhookSecretId,
+    SeverityMap, TenantId, TenantName, TenantSlug, WebhookSecretId,
 };
 
 /// Two secrets may be active at once so a tool can rotate without downtime.
@@ -38,6 +38,9 @@ pub struct Tenant {
     /// SNS subscription requests recorded, by message id (SNS retries them).
     #[serde(default)]
     sns_subscription_messages: BTreeSet<String>,
+    /// The tenant's own severity words (empty: the built-in words only).
+    #[serde(default)]
+    severity_map: SeverityMap,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,6 +126,11 @@ impl Tenant {
     /// The webhook rate limit.
     pub fn rate_limit(&self) -> RateLimit {
         self.rate_limit
+    }
+
+    /// The tenant's own severity words.
+    pub fn severity_map(&self) -> &SeverityMap {
+        &self.severity_map
     }
 
     /// The settings of one asset, if the tenant described it.
@@ -284,6 +292,17 @@ impl Aggregate for Tenant {
                 TenantEvent::RateLimitChanged {
                     tenant_id,
                     limit,
+                    actor,
+                    at,
+                }
+            }
+            TenantCommand::ChangeSeverityMap { map, actor } => {
+                if map == self.severity_map {
+                    return Ok(());
+                }
+                TenantEvent::SeverityMapChanged {
+                    tenant_id,
+                    map,
                     actor,
                     at,
                 }
@@ -453,6 +472,7 @@ impl Aggregate for Tenant {
             TenantEvent::SnsSubscriptionRequested { message_id, .. } => {
                 self.sns_subscription_messages.insert(message_id);
             }
+            TenantEvent::SeverityMapChanged { map, .. } => self.severity_map = map,
             TenantEvent::CorrelationRequested { .. } => {}
         }
     }

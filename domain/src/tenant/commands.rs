@@ -2,7 +2,7 @@
 
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    InstanceId, RateLimit, SeverityMap, TenantId, TenantName, TenantSlug, WebhookSecretId,
 };
 
 /// A request to change a tenant.
@@ -42,6 +42,8 @@ pub enum TenantCommand {
     },
     /// Replace the webhook rate limit.
     ChangeRateLimit { limit: RateLimit, actor: Actor },
+    /// Replace the tenant's severity words.
+    ChangeSeverityMap { map: SeverityMap, actor: Actor },
     /// Create or replace an asset's settings.
     UpsertAsset {
         asset: AssetName,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    InstanceId, RateLimit, SeverityMap, TenantId, TenantName, TenantSlug, WebhookSecretId,
 };
 
 /// A fact about a tenant.
@@ -103,6 +103,13 @@ pub enum TenantEvent {
         message_id: String,
         at: DateTime<Utc>,
     },
+    /// The tenant's severity words were replaced (an empty map: built-ins only).
+    SeverityMapChanged {
+        tenant_id: TenantId,
+        map: SeverityMap,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
     /// Someone asked for the tenant's waiting alerts to be correlated now
     /// (the correlator acts on it in log order).
     CorrelationRequested {
@@ -128,6 +135,7 @@ impl TenantEvent {
             | Self::AwsExternalIdIssued { tenant_id, .. }
             | Self::AwsRoleConfigured { tenant_id, .. }
             | Self::SnsSubscriptionRequested { tenant_id, .. }
+            | Self::SeverityMapChanged { tenant_id, .. }
             | Self::CorrelationRequested { tenant_id, .. } => *tenant_id,
         }
     }
@@ -147,6 +155,7 @@ crate::event_types::event_type_names!(TenantEvent {
     AwsRoleConfigured => AWS_ROLE_CONFIGURED,
     SnsSubscriptionRequested => SNS_SUBSCRIPTION_REQUESTED,
     CorrelationRequested => CORRELATION_REQUESTED,
+    SeverityMapChanged => SEVERITY_MAP_CHANGED,
 });
 
 impl DomainEvent for TenantEvent {

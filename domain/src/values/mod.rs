@@ -8,6 +8,7 @@ mod aws;
 mod correlation;
 mod enums;
 mod ids;
+mod ingestion;
 mod labels;
 mod policy;
 mod priority;
@@ -24,6 +25,9 @@ pub use enums::{AlertStatus, InvocationStatus, Risk, Role, Severity, WebhookSour
 pub use ids::{
     AlertId, ApiKeyId, ApprovalId, ExecutionId, IncidentId, RunbookId, TenantId, WebhookSecretId,
     ALERT_DELIVERY_NAMESPACE,
+};
+pub use ingestion::{
+    NormalizationWarning, SeverityMap, MAX_SEVERITY_MAP_ENTRIES, MAX_SEVERITY_WORD_CHARS,
 };
 pub use labels::Labels;
 pub use policy::{AggregationKeyTemplate, CorrelationPolicy, RateLimit};

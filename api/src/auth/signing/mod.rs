@@ -57,6 +57,6 @@ pub use secret::{generate_webhook_secret, SecretBytes, SecretFormatError, WEBHOO
 pub use store::{SecretStoreError, WebhookSecretStore};
 pub use vault::{MasterKey, MasterKeyError, Sealed, VaultError, WebhookSecretCipher};
 pub use verify::{
-    carries_signature, sign_standard, sign_x_signature, verify_signature, SignatureError,
-    SignatureScheme, VerifiedSignature, SIGNATURE_TOLERANCE_SECS,
+    carries_signature, sign_standard, sign_x_signature, sign_x_signature_as_issued,
+    verify_signature, SignatureError, SignatureScheme, VerifiedSignature, SIGNATURE_TOLERANCE_SECS,
 };

@@ -9,6 +9,11 @@
 //!   which may hold several space-separated signatures (entries of versions
 //!   other than `v1` are ignored, as the spec asks).
 //!
+//! `X-Signature` is keyed with the secret's decoded bytes, or with the secret
+//! text exactly as issued (`whsec_...`, as GitHub, Stripe and the original
+//! design key it): both pass. Standard Webhooks keys with the decoded bytes,
+//! as its specification says.
+//!
 //! When a request carries both, `webhook-signature` is the one checked. The
 //! timestamp must be within [`SIGNATURE_TOLERANCE_SECS`] of now either way, and
 //! a signature made with any active secret passes. Comparison is constant time
@@ -83,9 +88,12 @@ impl SignatureScheme {
 /// A request whose signature checked out: the style, and which secret matched
 /// (so rotation can tell when an old secret stops being used).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct VerifiedSignature {
+pub struct VerifiedSignature<'a> {
     pub scheme: SignatureScheme,
     pub secret_id: WebhookSecretId,
+    /// The `webhook-id` the signature covers (Standard Webhooks): the
+    /// delivery key, which unsigned headers cannot override.
+    pub signed_id: Option<&'a str>,
 }
 
 /// Why a request's signature was refused. Messages say what to fix and never
@@ -115,7 +123,8 @@ pub enum SignatureError {
     Future { header: Header, ahead_secs: i64 },
     #[error(
         "the signature matches none of this tenant's active webhook secrets; sign {} \
-         with HMAC-SHA256, keyed with the base64-decoded bytes after whsec_",
+         with HMAC-SHA256, keyed with the secret as issued (whsec_...; X-Signature) or \
+         the base64-decoded bytes after whsec_",
         scheme.signed_content()
     )]
     Mismatch { scheme: SignatureScheme },
@@ -170,29 +179,39 @@ pub fn carries_signature(headers: &HeaderMap) -> bool {
 
 /// Checks the signature of a request on its raw `body`, against the tenant's
 /// currently active secrets, at `now_unix` (unix seconds).
-pub fn verify_signature(
-    headers: &HeaderMap,
+pub fn verify_signature<'h>(
+    headers: &'h HeaderMap,
     body: &[u8],
     active_secrets: &[(WebhookSecretId, SecretBytes)],
     now_unix: i64,
-) -> Result<VerifiedSignature, SignatureError> {
+) -> Result<VerifiedSignature<'h>, SignatureError> {
     let signed = SignedRequest::from_headers(headers)?;
     signed.check_freshness(now_unix)?;
     if active_secrets.is_empty() {
         return Err(SignatureError::NoActiveSecret);
     }
     for (secret_id, key) in active_secrets {
-        let expected = signed.mac(key.expose(), body);
-        // `verify_slice` compares in constant time.
-        if signed
-            .signatures
-            .iter()
-            .any(|candidate| expected.clone().verify_slice(candidate).is_ok())
-        {
-            return Ok(VerifiedSignature {
-                scheme: signed.scheme,
-                secret_id: *secret_id,
-            });
+        // X-Signature: the decoded bytes, then the text as issued.
+        let as_issued = zeroize::Zeroizing::new(key.to_display());
+        let keys: &[&[u8]] = match signed.scheme {
+            SignatureScheme::XSignature => &[key.expose(), as_issued.as_bytes()],
+            SignatureScheme::StandardWebhooks => &[key.expose()],
+        };
+        for key in keys {
+            let expected = signed.mac(key, body);
+            // `verify_slice` compares in constant time.
+            if signed
+                .signatures
+                .iter()
+                .any(|candidate| expected.clone().verify_slice(candidate).is_ok())
+            {
+                return Ok(VerifiedSignature {
+                    scheme: signed.scheme,
+                    secret_id: *secret_id,
+                    signed_id: (signed.scheme == SignatureScheme::StandardWebhooks)
+                        .then_some(signed.webhook_id),
+                });
+            }
         }
     }
     Err(SignatureError::Mismatch {
@@ -205,6 +224,15 @@ pub fn verify_signature(
 pub fn sign_x_signature(key: &SecretBytes, timestamp: i64, body: &[u8]) -> String {
     let timestamp = timestamp.to_string();
     let mac = hmac_sha256(key.expose(), &[timestamp.as_bytes(), b".", body]);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// The `X-Signature` value keyed with the secret text as issued (`whsec_...`),
+/// as GitHub- and Stripe-style senders compute it.
+pub fn sign_x_signature_as_issued(key: &SecretBytes, timestamp: i64, body: &[u8]) -> String {
+    let timestamp = timestamp.to_string();
+    let text = zeroize::Zeroizing::new(key.to_display());
+    let mac = hmac_sha256(text.as_bytes(), &[timestamp.as_bytes(), b".", body]);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 

@@ -4,17 +4,20 @@
 //! `state`, `message`, per-alert `values`, `silenceURL`, ...) that are ignored.
 //!
 //! One alert per entry of `alerts`:
-//! - signature: the `alertname` label (required, else 422);
+//! - signature: the `alertname` label (absent: `unnamed alert`, with a warning);
 //! - asset: the first of the labels `instance` (without a `:port`), `host`,
-//!   `hostname`, `node`, `pod`, `service`, `job` (none: 422);
-//! - severity: the `severity` label, case-insensitive: critical, page,
-//!   emergency, fatal → critical; high, error, major → high; warning, warn,
-//!   medium, minor → medium; info, low, none, informational → low. Without the
+//!   `hostname`, `node`, `pod`, `service`, `job`, `container`, `namespace`,
+//!   `cluster` (none: `unknown`, with a warning, e.g. the `Watchdog` alert);
+//! - severity: the `severity` label through the tenant's severity map, then
+//!   the built-in words (see [`super::lenient`]): e.g. critical, page → critical;
+//!   error, major → high; warning, minor → medium; info, none → low. Without the
 //!   label: medium, the middle of the scale, so a rule nobody labelled neither
-//!   pages as critical nor sinks as noise. Any other value is 422;
+//!   pages as critical nor sinks as noise. Any other word: medium, with a warning;
 //! - message: the `summary` annotation, else `description`, else alertname;
-//! - status: the alert's own `status` (a group can mix firing and resolved);
-//! - occurred_at: `startsAt`, for resolved alerts too (when the problem began);
+//! - status: the alert's own `status` (a group can mix firing and resolved;
+//!   an unknown one: firing, with a warning);
+//! - occurred_at: `startsAt`, for resolved alerts too (when the problem began;
+//!   unreadable or absent: the receipt time, with a warning);
 //! - labels: the alert's labels as sent (within the label limits);
 //! - fingerprint: the alert's `fingerprint`, else a hash of its sorted labels
 //!   (how Alertmanager derives it);
@@ -24,17 +27,27 @@
 
 use std::collections::BTreeMap;
 
-use alertledger_domain::values::{AlertStatus, Severity, ToolSource};
+use alertledger_domain::values::{AlertStatus, ToolSource};
 use chrono::SecondsFormat;
 
 use super::fields::Fields;
+use super::lenient::Lenient;
 use super::{normalize, RawDelivery, SourcePayload};
 use crate::error::ApiError;
 use crate::ingest::NormalizedAlert;
 
 /// Labels that name the asset, in order of preference.
-const ASSET_LABELS: [&str; 7] = [
-    "instance", "host", "hostname", "node", "pod", "service", "job",
+const ASSET_LABELS: [&str; 10] = [
+    "instance",
+    "host",
+    "hostname",
+    "node",
+    "pod",
+    "service",
+    "job",
+    "container",
+    "namespace",
+    "cluster",
 ];
 
 /// Which tool sent the Alertmanager-shaped body.
@@ -87,61 +100,74 @@ pub fn parse(delivery: &RawDelivery<'_>, flavor: Flavor) -> Result<SourcePayload
     }
     alerts
         .iter()
-        .map(|alert| parse_alert(alert, flavor))
+        .map(|alert| parse_alert(alert, flavor, delivery))
         .collect::<Result<_, _>>()
         .map(SourcePayload::Alerts)
 }
 
-fn parse_alert(alert: &Fields<'_>, flavor: Flavor) -> Result<NormalizedAlert, ApiError> {
+fn parse_alert(
+    alert: &Fields<'_>,
+    flavor: Flavor,
+    delivery: &RawDelivery<'_>,
+) -> Result<NormalizedAlert, ApiError> {
+    let mut lenient = Lenient::new(delivery);
     let label_fields = alert.required_object("labels")?;
     let labels = label_fields.string_map()?;
     let label = |name: &str| label(&labels, name);
 
-    let alertname = label("alertname").ok_or_else(|| {
-        label_fields.invalid_message("alertname", "the label is required: it names what fired")
-    })?;
-    let signature =
-        normalize::signature(alertname).map_err(|e| label_fields.invalid("alertname", &e))?;
-    let asset = ASSET_LABELS
+    let alertname = label("alertname");
+    let signature = lenient.signature(&label_fields.name("alertname"), alertname);
+    let asset_names: Vec<String> = ASSET_LABELS
         .iter()
-        .find_map(|name| label(name).map(|value| (*name, value)))
-        .ok_or_else(|| {
-            label_fields.invalid_message(
-                "instance",
-                format!(
-                    "no label names the asset; set one of: {}",
-                    ASSET_LABELS.join(", ")
-                ),
-            )
-        })?;
-    let asset = match asset {
-        ("instance", instance) => normalize::asset(without_port(instance)),
-        (_, value) => normalize::asset(value),
-    }
-    .map_err(|e| label_fields.invalid(asset.0, &e))?;
-    let severity = match label("severity") {
-        None => Severity::Medium,
-        Some(raw) => severity(raw).ok_or_else(|| {
-            label_fields.invalid_message(
-                "severity",
-                format!(
-                    "unknown severity {raw:?}; expected critical, page, emergency, fatal, \
-                     high, error, major, warning, warn, medium, minor, info, low, none \
-                     or informational"
-                ),
-            )
-        })?,
-    };
+        .map(|name| label_fields.name(name))
+        .collect();
+    let asset = lenient.asset(
+        &label_fields.name("instance"),
+        ASSET_LABELS
+            .iter()
+            .zip(&asset_names)
+            .filter_map(|(name, field)| {
+                let value = label(name)?;
+                let value = if *name == "instance" {
+                    without_port(value)
+                } else {
+                    value
+                };
+                Some((field.as_str(), value))
+            }),
+    );
+    let severity = lenient.severity(&label_fields.name("severity"), label("severity"), true);
 
     let text = match annotation(alert, "summary")? {
         Some(summary) => summary,
-        None => annotation(alert, "description")?.unwrap_or(alertname),
+        None => annotation(alert, "description")?.unwrap_or(signature.as_str()),
     };
     let message = normalize::message(text).map_err(|e| alert.invalid("annotations", &e))?;
 
-    let status = alert.parsed("status", AlertStatus::parse)?;
-    let starts_at = normalize::rfc3339(alert.required_str("startsAt")?)
-        .map_err(|problem| alert.invalid_message("startsAt", problem))?;
+    let status = match alert.non_empty_str("status")? {
+        Some(raw) => AlertStatus::parse(raw.trim()).unwrap_or_else(|_| {
+            lenient.warn(
+                alert.name("status"),
+                format!("unknown status {raw:?}; stored as firing"),
+            );
+            AlertStatus::Firing
+        }),
+        None => {
+            lenient.warn(alert.name("status"), "no status; stored as firing");
+            AlertStatus::Firing
+        }
+    };
+    let starts_at = match alert.non_empty_str("startsAt")? {
+        Some(raw) => lenient.timestamp(&alert.name("startsAt"), raw, normalize::rfc3339)?,
+        None => {
+            lenient.warn(
+                alert.name("startsAt"),
+                "no startsAt; stored as the receipt time",
+            );
+            None
+        }
+    };
+    let starts_at = starts_at.unwrap_or(delivery.received_at);
     let fingerprint = match alert.non_empty_str("fingerprint")? {
         Some(fingerprint) => fingerprint.to_owned(),
         None => labels_hash(&labels),
@@ -158,7 +184,8 @@ fn parse_alert(alert: &Fields<'_>, flavor: Flavor) -> Result<NormalizedAlert, Ap
     )?;
     let tool_source =
         ToolSource::parse(flavor.tool_source()).map_err(|error| ApiError::internal(&error))?;
-    let labels = normalize::labels(labels).map_err(|e| alert.invalid("labels", &e))?;
+    let labels = normalize::labels(labels, &mut lenient, &alert.name("labels"))
+        .map_err(|e| alert.invalid("labels", &e))?;
 
     Ok(NormalizedAlert {
         asset,
@@ -172,6 +199,7 @@ fn parse_alert(alert: &Fields<'_>, flavor: Flavor) -> Result<NormalizedAlert, Ap
         fingerprint,
         notification_key,
         acknowledged_by_source: false,
+        warnings: lenient.into_warnings(),
     })
 }
 
@@ -187,16 +215,6 @@ fn annotation<'a>(alert: &Fields<'a>, name: &str) -> Result<Option<&'a str>, Api
     match alert.object("annotations")? {
         Some(annotations) => annotations.non_empty_str(name),
         None => Ok(None),
-    }
-}
-
-fn severity(raw: &str) -> Option<Severity> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "critical" | "page" | "emergency" | "fatal" => Some(Severity::Critical),
-        "high" | "error" | "major" => Some(Severity::High),
-        "warning" | "warn" | "medium" | "minor" => Some(Severity::Medium),
-        "info" | "low" | "none" | "informational" => Some(Severity::Low),
-        _ => None,
     }
 }
 
@@ -231,6 +249,8 @@ fn labels_hash(labels: &BTreeMap<String, String>) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use alertledger_domain::values::{Severity, SeverityMap};
     use axum::http::{HeaderMap, StatusCode};
     use chrono::{DateTime, Utc};
     use serde_json::{json, Value};
@@ -247,6 +267,7 @@ mod tests {
             body,
             headers: &headers,
             received_at: Utc::now(),
+            severity_map: &SeverityMap::default(),
         };
         match parse(&delivery, flavor)? {
             SourcePayload::Alerts(alerts) => Ok(alerts),
@@ -377,24 +398,25 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_alertname_is_422_naming_the_label_and_index() {
+    fn a_missing_alertname_is_stored_unnamed_with_a_warning_naming_the_label() {
         let mut body = fixture();
         body["alerts"][1]["labels"]
             .as_object_mut()
             .unwrap()
             .remove("alertname");
-        let error = parse_value(&body, Flavor::Alertmanager).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(error_field(&error).contains("alerts[1].labels.alertname"));
+        let alerts = parse_value(&body, Flavor::Alertmanager).unwrap();
+        assert_eq!(alerts[1].signature.as_str(), "unnamed alert");
+        assert!(warned(&alerts[1], "alerts[1].labels.alertname"));
+        assert!(alerts[0].warnings.is_empty());
     }
 
     #[test]
-    fn an_unknown_severity_is_422_naming_the_label_and_index() {
+    fn an_unknown_severity_is_medium_with_a_warning_naming_the_label_and_index() {
         let mut body = fixture();
         body["alerts"][0]["labels"]["severity"] = json!("apocalyptic");
-        let error = parse_value(&body, Flavor::Alertmanager).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(error_field(&error).contains("alerts[0].labels.severity"));
+        let alerts = parse_value(&body, Flavor::Alertmanager).unwrap();
+        assert_eq!(alerts[0].severity, Severity::Medium);
+        assert!(warned(&alerts[0], "alerts[0].labels.severity"));
     }
 
     #[test]
@@ -409,14 +431,14 @@ mod tests {
     }
 
     #[test]
-    fn an_alert_naming_no_asset_is_422_naming_the_instance_label() {
+    fn an_alert_naming_no_asset_is_unknown_with_a_warning_naming_the_instance_label() {
         let mut body = fixture();
         let labels = body["alerts"][0]["labels"].as_object_mut().unwrap();
         labels.remove("instance");
         labels.remove("job");
-        let error = parse_value(&body, Flavor::Alertmanager).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(error_field(&error).contains("alerts[0].labels.instance"));
+        let alerts = parse_value(&body, Flavor::Alertmanager).unwrap();
+        assert_eq!(alerts[0].asset.as_str(), "unknown");
+        assert!(warned(&alerts[0], "alerts[0].labels.instance"));
     }
 
     #[test]
@@ -468,11 +490,18 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_starts_at_is_422_naming_it() {
+    fn an_unreadable_starts_at_is_the_receipt_time_with_a_warning_and_year_0_is_422() {
         let mut body = fixture();
         body["alerts"][1]["startsAt"] = json!("yesterday");
+        let alerts = parse_value(&body, Flavor::Alertmanager).unwrap();
+        assert!(warned(&alerts[1], "alerts[1].startsAt"));
+        body["alerts"][1]["startsAt"] = json!("0000-01-01T00:00:00Z");
         let error = parse_value(&body, Flavor::Alertmanager).unwrap_err();
         assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(error_field(&error).contains("alerts[1].startsAt"));
+    }
+
+    fn warned(alert: &NormalizedAlert, field: &str) -> bool {
+        alert.warnings.iter().any(|warning| warning.field == field)
     }
 }

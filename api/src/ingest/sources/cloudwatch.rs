@@ -32,6 +32,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::fields::Fields;
+use super::lenient::Lenient;
 use super::sns::{self, SnsCertificate};
 use super::{normalize, RawDelivery, SnsSubscription, SourcePayload};
 use crate::error::ApiError;
@@ -67,7 +68,9 @@ pub fn parse(
         sns::verify(&envelope, message_type, certificate)?;
     }
     match message_type {
-        "Notification" => notification(&envelope).map(|alert| SourcePayload::Alerts(vec![alert])),
+        "Notification" => {
+            notification(&envelope, delivery).map(|alert| SourcePayload::Alerts(vec![alert]))
+        }
         "SubscriptionConfirmation" => {
             Ok(SourcePayload::SubscriptionConfirmation(SnsSubscription {
                 message_id: envelope.required_str("MessageId")?.to_owned(),
@@ -82,12 +85,17 @@ pub fn parse(
     }
 }
 
-fn notification(envelope: &Fields<'_>) -> Result<NormalizedAlert, ApiError> {
+fn notification(
+    envelope: &Fields<'_>,
+    delivery: &RawDelivery<'_>,
+) -> Result<NormalizedAlert, ApiError> {
+    let mut lenient = Lenient::new(delivery);
     let message_id = envelope.required_str("MessageId")?;
     let text = envelope.required_str("Message")?;
     let message: Value = serde_json::from_str(text).map_err(|e| {
         envelope.invalid_message("Message", format!("not a CloudWatch alarm (JSON): {e}"))
     })?;
+    super::refuse_nul(&message, "Message")?;
     let Value::Object(alarm) = &message else {
         return Err(envelope.invalid_message("Message", "not a CloudWatch alarm (JSON object)"));
     };
@@ -147,14 +155,13 @@ fn notification(envelope: &Fields<'_>) -> Result<NormalizedAlert, ApiError> {
     };
     let message = normalize::message(&text).map_err(|e| alarm.invalid("NewStateReason", &e))?;
     let occurred_at = match alarm.non_empty_str("StateChangeTime")? {
-        Some(raw) => {
-            state_change_time(raw).map_err(|p| alarm.invalid_message("StateChangeTime", p))?
-        }
-        None => {
-            let raw = envelope.required_str("Timestamp")?;
-            normalize::rfc3339(raw).map_err(|p| envelope.invalid_message("Timestamp", p))?
-        }
-    };
+        Some(raw) => lenient.timestamp("Message.StateChangeTime", raw, state_change_time)?,
+        None => match envelope.non_empty_str("Timestamp")? {
+            Some(raw) => lenient.timestamp("Timestamp", raw, normalize::rfc3339)?,
+            None => None,
+        },
+    }
+    .unwrap_or(delivery.received_at);
 
     let account = alarm.text("AWSAccountId")?;
     let region = alarm.non_empty_str("Region")?;
@@ -187,7 +194,8 @@ fn notification(envelope: &Fields<'_>) -> Result<NormalizedAlert, ApiError> {
             }
         }
     }
-    let labels = normalize::labels(labels).map_err(|e| alarm.invalid("Trigger", &e))?;
+    let labels = normalize::labels(labels, &mut lenient, "Message.Trigger")
+        .map_err(|e| alarm.invalid("Trigger", &e))?;
 
     Ok(NormalizedAlert {
         asset,
@@ -201,6 +209,7 @@ fn notification(envelope: &Fields<'_>) -> Result<NormalizedAlert, ApiError> {
         fingerprint,
         notification_key: normalize::id_key("sns", message_id)?,
         acknowledged_by_source: false,
+        warnings: lenient.into_warnings(),
     })
 }
 
@@ -236,6 +245,8 @@ fn state_change_time(raw: &str) -> Result<DateTime<Utc>, String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use alertledger_domain::values::{Severity, SeverityMap};
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
     use axum::http::{HeaderMap, StatusCode};
@@ -347,6 +358,7 @@ mod tests {
             body: body.as_bytes(),
             headers: &headers,
             received_at: Utc::now(),
+            severity_map: &SeverityMap::default(),
         };
         parse(&delivery, certificate.as_ref())
     }
@@ -470,6 +482,7 @@ mod tests {
             body: b"Type=Notification",
             headers: &headers,
             received_at: Utc::now(),
+            severity_map: &SeverityMap::default(),
         };
         assert_eq!(
             parse(&delivery, None).unwrap_err().status(),

@@ -16,16 +16,20 @@
 //!   notification tags (`[P1]`, `[Triggered]`, `[Triggered on {host:web01}]`,
 //!   `[Recovered]`, `[Warn]`, `[No Data]`, `[Renotify]`, ...) and without a
 //!   trailing ` on host:xxx`, so every notification of one monitor shares it;
-//! - asset: `hostname`, else the `host` tag (neither: 422 naming `hostname`;
-//!   a monitor not grouped by host sends an empty `$HOSTNAME`);
-//! - severity: `alert_priority` P1 → critical, P2 → high, P3 → medium,
-//!   P4/P5 → low; else `alert_type` error → high, warning → medium, info → low;
-//!   else medium;
+//!   (no title at all: `unnamed alert`, with a warning);
+//! - asset: `hostname`, else the `host` tag (neither: `unknown`, with a
+//!   warning; a monitor not grouped by host sends an empty `$HOSTNAME`, and
+//!   Datadog's default payload has neither);
+//! - severity: `alert_priority` through the tenant's severity map and the
+//!   built-in words (P1 → critical, P2 → high, P3 → medium, P4/P5 → low); else
+//!   `alert_type` the same way (error → high, warning → medium, info → low);
+//!   else medium (an unknown word: medium, with a warning);
 //! - status: resolved when `alert_transition` is `Recovered` or `alert_type`
 //!   is `success`, else firing (Warn, No Data and Renotify are still firing);
 //! - message: `body` without the `%%%` markdown fences, else the title;
 //! - occurred_at: `date`, else `last_updated` (epoch milliseconds or seconds,
-//!   told apart by size, or RFC 3339);
+//!   told apart by size, or RFC 3339; unreadable: the receipt time, with a
+//!   warning);
 //! - labels: `tags` (`"k:v,k2"` or an array): `k:v` → k=v, a bare tag → tag="";
 //!   repeated keys join their values with `,`;
 //! - fingerprint: `aggreg_key`, else a hash of `alert_id` and the asset (one
@@ -36,11 +40,12 @@
 
 use std::collections::BTreeMap;
 
-use alertledger_domain::values::{AlertStatus, Severity, ToolSource};
+use alertledger_domain::values::{AlertStatus, ToolSource};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::fields::Fields;
+use super::lenient::Lenient;
 use super::{normalize, RawDelivery, SourcePayload};
 use crate::error::ApiError;
 use crate::ingest::NormalizedAlert;
@@ -65,39 +70,43 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
     let body = super::json_body(delivery.body)?;
     let root = Fields::root(&body)?;
 
+    let mut lenient = Lenient::new(delivery);
     let (title_field, title) = match root.non_empty_str("alert_title")? {
-        Some(title) => ("alert_title", title),
-        None => (
-            "title",
-            root.non_empty_str("title")?
-                .ok_or_else(|| root.missing("title"))?,
-        ),
+        Some(title) => ("alert_title", Some(title)),
+        None => ("title", root.non_empty_str("title")?),
     };
-    let signature =
-        normalize::signature(monitor_name(title)).map_err(|e| root.invalid(title_field, &e))?;
+    let signature = lenient.signature(title_field, title.map(monitor_name));
     let tags = tags(&root)?;
-    let host = match root.non_empty_str("hostname")? {
-        Some(hostname) => hostname,
-        None => tags
-            .get("host")
-            .map(String::as_str)
-            .filter(|host| !host.is_empty())
-            .ok_or_else(|| {
-                root.invalid_message(
-                    "hostname",
-                    "no host: send $HOSTNAME (group the monitor by host) or a host:<name> tag",
-                )
-            })?,
-    };
-    let asset = normalize::asset(host).map_err(|e| root.invalid("hostname", &e))?;
+    let hostname = root.non_empty_str("hostname")?.unwrap_or_default();
+    let host_tag = tags.get("host").map(String::as_str).unwrap_or_default();
+    let asset = lenient.asset(
+        "hostname",
+        [("hostname", hostname), ("tags.host", host_tag)],
+    );
     let alert_type = root
         .non_empty_str("alert_type")?
         .map(|raw| raw.trim().to_ascii_lowercase());
-    let severity = root
-        .non_empty_str("alert_priority")?
-        .and_then(priority_severity)
-        .or_else(|| alert_type.as_deref().and_then(type_severity))
-        .unwrap_or(Severity::Medium);
+    let priority = root.non_empty_str("alert_priority")?;
+    // The priority when it is a known word, else the alert type; a word
+    // neither the tenant nor the built-ins know is a warning on its field.
+    let typed = alert_type.as_deref().filter(|raw| *raw != "success");
+    let severity = match (
+        priority.and_then(|raw| lenient.known_severity(raw)),
+        typed.and_then(|raw| lenient.known_severity(raw)),
+    ) {
+        (Some(severity), _) => severity,
+        (None, Some(severity)) => {
+            if let Some(raw) = priority {
+                lenient.warn(
+                    "alert_priority",
+                    format!("unknown priority {raw:?}; severity taken from alert_type"),
+                );
+            }
+            severity
+        }
+        (None, None) if priority.is_some() => lenient.severity("alert_priority", priority, true),
+        (None, None) => lenient.severity("alert_type", typed, true),
+    };
     let recovered = root
         .non_empty_str("alert_transition")?
         .is_some_and(|raw| raw.trim().eq_ignore_ascii_case("recovered"));
@@ -108,15 +117,18 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
     };
     let text = match root.non_empty_str("body")? {
         Some(body) => without_markdown_fences(body),
-        None => title,
+        None => title.unwrap_or_default(),
+    };
+    let text = if text.is_empty() {
+        signature.as_str()
+    } else {
+        text
     };
     let message = normalize::message(text).map_err(|e| root.invalid("body", &e))?;
     let occurred_at = match root.text("date")? {
-        Some(date) => Some(timestamp(&date).map_err(|p| root.invalid_message("date", p))?),
+        Some(date) => lenient.timestamp("date", &date, timestamp)?,
         None => match root.text("last_updated")? {
-            Some(updated) => {
-                Some(timestamp(&updated).map_err(|p| root.invalid_message("last_updated", p))?)
-            }
+            Some(updated) => lenient.timestamp("last_updated", &updated, timestamp)?,
             None => None,
         },
     };
@@ -132,7 +144,8 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
         Some(id) => normalize::id_key("datadog", &id)?,
         None => normalize::hashed_key("datadog", &[&String::from_utf8_lossy(delivery.body)])?,
     };
-    let labels = normalize::labels(tags).map_err(|e| root.invalid("tags", &e))?;
+    let labels =
+        normalize::labels(tags, &mut lenient, "tags").map_err(|e| root.invalid("tags", &e))?;
 
     Ok(SourcePayload::Alerts(vec![NormalizedAlert {
         asset,
@@ -146,6 +159,7 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
         fingerprint,
         notification_key,
         acknowledged_by_source: false,
+        warnings: lenient.into_warnings(),
     }]))
 }
 
@@ -173,25 +187,6 @@ fn is_title_tag(tag: &str) -> bool {
     let tag = tag.trim().to_ascii_lowercase();
     let priority = matches!(tag.as_bytes(), [b'p', b'1'..=b'5']);
     priority || TITLE_TAGS.iter().any(|known| tag.starts_with(known))
-}
-
-fn priority_severity(raw: &str) -> Option<Severity> {
-    match raw.trim().to_ascii_uppercase().as_str() {
-        "P1" => Some(Severity::Critical),
-        "P2" => Some(Severity::High),
-        "P3" => Some(Severity::Medium),
-        "P4" | "P5" => Some(Severity::Low),
-        _ => None,
-    }
-}
-
-fn type_severity(alert_type: &str) -> Option<Severity> {
-    match alert_type {
-        "error" => Some(Severity::High),
-        "warning" => Some(Severity::Medium),
-        "info" => Some(Severity::Low),
-        _ => None,
-    }
 }
 
 fn without_markdown_fences(body: &str) -> &str {
@@ -255,6 +250,8 @@ fn tags(root: &Fields<'_>) -> Result<BTreeMap<String, String>, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use alertledger_domain::values::{Severity, SeverityMap};
     use axum::http::StatusCode;
     use serde_json::json;
 
@@ -379,22 +376,26 @@ mod tests {
     }
 
     #[test]
-    fn a_notification_without_a_host_is_422_naming_hostname() {
+    fn a_notification_without_a_host_is_unknown_with_a_warning_naming_hostname() {
         let mut body = triggered();
         body["hostname"] = json!("");
-        let error = parse_value(&body).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(format!("{error:?}").contains("hostname"));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.asset.as_str(), "unknown");
+        assert!(warned(&alert, "hostname"));
+    }
+
+    fn warned(alert: &NormalizedAlert, field: &str) -> bool {
+        alert.warnings.iter().any(|warning| warning.field == field)
     }
 
     #[test]
-    fn a_notification_without_a_title_is_400() {
+    fn a_notification_without_a_title_is_unnamed_with_a_warning() {
         let mut body = triggered();
         body.as_object_mut().unwrap().remove("title");
         body.as_object_mut().unwrap().remove("alert_title");
-        let error = parse_value(&body).unwrap_err();
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
-        assert!(format!("{error:?}").contains("`title`"));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.signature.as_str(), "unnamed alert");
+        assert!(warned(&alert, "title"));
     }
 
     #[test]
@@ -406,6 +407,10 @@ mod tests {
             DateTime::from_timestamp(1_795_316_852, 0)
         );
         body["date"] = json!("last tuesday");
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.occurred_at, None, "the receipt time");
+        assert!(warned(&alert, "date"));
+        body["date"] = json!(-99_999_999_999_i64);
         let error = parse_value(&body).unwrap_err();
         assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert!(format!("{error:?}").contains("date"));

@@ -120,15 +120,6 @@ impl<'a> Fields<'a> {
             .collect()
     }
 
-    /// The field parsed into a value type; missing is 400, invalid 422.
-    pub(super) fn parsed<T>(
-        &self,
-        field: &str,
-        parse: impl FnOnce(&str) -> Result<T, ValueError>,
-    ) -> Result<T, ApiError> {
-        parse(self.required_str(field)?).map_err(|e| self.invalid(field, &e))
-    }
-
     /// 400 naming a required field that is absent.
     pub(super) fn missing(&self, field: &str) -> ApiError {
         let name = self.name(field);

@@ -1,14 +1,26 @@
 //! The `generic` source: one alert object or an array of them, in alertledger's
 //! own normalized shape (API.md, "Webhook ingestion").
+//!
+//! Our own format, so its limits are the sender's to respect: an asset name
+//! or signature over 255 characters, a message over 10,000, more than 64
+//! labels (keys 1..=128 characters, values up to 1,024) is 422 naming the
+//! field. What is merely odd is stored with a default and a warning: a
+//! missing or unknown `severity` (through the tenant's severity map and the
+//! built-in words, else medium), a missing `asset_name` (`unknown`), a
+//! missing `signature` (`unnamed alert`), an unknown `status` (firing), an
+//! unreadable `occurred_at` (the receipt time). An object with neither
+//! `signature` nor `message` is 400 (`missing_field`): nothing in it says
+//! what fired.
 
 use alertledger_domain::values::{
     AlertMessage, AlertSignature, AlertStatus, AssetName, DeliveryKey, Fingerprint, Labels,
-    Severity, ToolSource,
+    SeverityMap, ToolSource,
 };
 use chrono::{DateTime, DurationRound, Utc};
 use serde_json::{Map, Value};
 
 use super::fields::Fields;
+use super::lenient::Lenient;
 use super::normalize::short_hash;
 use super::{RawDelivery, SourcePayload};
 use crate::error::ApiError;
@@ -21,15 +33,29 @@ const UNDATED_DEDUP_WINDOW_MINUTES: i64 = 5;
 /// Parses a generic delivery.
 pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
     let body = super::json_body(delivery.body)?;
-    parse_generic(&body, delivery.received_at).map(SourcePayload::Alerts)
+    parse_body(&body, delivery).map(SourcePayload::Alerts)
 }
 
-/// Parses a generic body (already valid JSON). A batch with one invalid alert
-/// is rejected whole: the error names the alert's index and the field.
+/// Parses a generic body (already valid JSON) received at `received_at`,
+/// with the built-in severity words only (the demo's path).
 pub fn parse_generic(
     body: &Value,
     received_at: DateTime<Utc>,
 ) -> Result<Vec<NormalizedAlert>, ApiError> {
+    super::refuse_nul(body, "")?;
+    let headers = axum::http::HeaderMap::new();
+    let delivery = RawDelivery {
+        body: b"",
+        headers: &headers,
+        received_at,
+        severity_map: &SeverityMap::default(),
+    };
+    parse_body(body, &delivery)
+}
+
+/// A batch with one alert over our limits is rejected whole: the error names
+/// the alert's index and the field.
+fn parse_body(body: &Value, delivery: &RawDelivery<'_>) -> Result<Vec<NormalizedAlert>, ApiError> {
     let (objects, batched): (Vec<&Value>, bool) = match body {
         Value::Array(items) => (items.iter().collect(), true),
         Value::Object(_) => (vec![body], false),
@@ -62,7 +88,7 @@ pub fn parse_generic(
                 )
                 .with_details(serde_json::json!({ "field": path.trim_end_matches('.') }))
             })?;
-            parse_alert(object, &path, received_at)
+            parse_alert(object, &path, delivery)
         })
         .collect()
 }
@@ -70,26 +96,52 @@ pub fn parse_generic(
 fn parse_alert(
     object: &Map<String, Value>,
     path: &str,
-    received_at: DateTime<Utc>,
+    delivery: &RawDelivery<'_>,
 ) -> Result<NormalizedAlert, ApiError> {
+    let received_at = delivery.received_at;
+    let mut lenient = Lenient::new(delivery);
     let field = Fields::at(object, path.to_owned());
-    let asset = field.parsed("asset_name", AssetName::parse)?;
-    let signature = field.parsed("signature", AlertSignature::parse)?;
-    let severity = field.parsed("severity", Severity::parse)?;
-    let message = field.parsed("message", AlertMessage::parse)?;
+    // An alert that names nothing that fired and says nothing is not an alert.
+    if field.get("signature").is_none() && field.get("message").is_none() {
+        return Err(field.missing("signature"));
+    }
+    let asset = match field.non_empty_str("asset_name")? {
+        Some(raw) => AssetName::parse(raw).map_err(|e| field.invalid("asset_name", &e))?,
+        None => lenient.asset(&field.name("asset_name"), []),
+    };
+    let signature = match field.non_empty_str("signature")? {
+        Some(raw) => AlertSignature::parse(raw).map_err(|e| field.invalid("signature", &e))?,
+        None => lenient.signature(&field.name("signature"), None),
+    };
+    let severity = lenient.severity(
+        &field.name("severity"),
+        field.optional_str("severity")?,
+        false,
+    );
+    let message = match field.optional_str("message")? {
+        Some(raw) => AlertMessage::parse(raw).map_err(|e| field.invalid("message", &e))?,
+        None => {
+            AlertMessage::parse(signature.as_str()).map_err(|e| field.invalid("signature", &e))?
+        }
+    };
     let tool_source = ToolSource::parse(field.optional_str("tool_source")?.unwrap_or("generic"))
         .map_err(|e| field.invalid("tool_source", &e))?;
-    let status = field
-        .optional_str("status")?
-        .map(|raw| AlertStatus::parse(raw).map_err(|e| field.invalid("status", &e)))
-        .transpose()?
-        .unwrap_or(AlertStatus::Firing);
-    let occurred_at = field
-        .optional_str("occurred_at")?
-        .map(|raw| {
-            super::normalize::rfc3339(raw).map_err(|e| field.invalid_message("occurred_at", e))
-        })
-        .transpose()?;
+    let status = match field.non_empty_str("status")? {
+        Some(raw) => AlertStatus::parse(raw).unwrap_or_else(|_| {
+            lenient.warn(
+                field.name("status"),
+                format!("unknown status {raw:?}; stored as firing"),
+            );
+            AlertStatus::Firing
+        }),
+        None => AlertStatus::Firing,
+    };
+    let occurred_at = match field.non_empty_str("occurred_at")? {
+        Some(raw) => {
+            lenient.timestamp(&field.name("occurred_at"), raw, super::normalize::rfc3339)?
+        }
+        None => None,
+    };
     // Our own format: labels over the limits are the sender's bug, so 422.
     let labels = match field.object("labels")? {
         Some(labels) => labels.string_map()?,
@@ -132,6 +184,7 @@ fn parse_alert(
         occurred_at,
         fingerprint,
         notification_key,
+        warnings: lenient.into_warnings(),
     })
 }
 
@@ -139,6 +192,8 @@ fn parse_alert(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use alertledger_domain::values::{Severity, SeverityMap};
     use axum::http::StatusCode;
     use serde_json::json;
 
@@ -164,21 +219,27 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_severity_is_422_naming_the_field_and_index() {
-        let mut bad = alert();
-        bad["severity"] = json!("catastrophic");
-        let error = parse_generic(&json!([alert(), bad]), now()).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(format!("{error:?}").contains("[1].severity"), "{error:?}");
+    fn an_unknown_severity_is_medium_with_a_warning_naming_the_field_and_index() {
+        let mut odd = alert();
+        odd["severity"] = json!("catastrophic");
+        let alerts = parse_generic(&json!([alert(), odd]), now()).unwrap();
+        assert_eq!(alerts[1].severity, Severity::Medium);
+        assert_eq!(alerts[1].warnings[0].field, "[1].severity");
+        assert!(alerts[0].warnings.is_empty());
     }
 
     #[test]
-    fn a_missing_field_is_400_naming_it() {
+    fn a_missing_signature_is_stored_unnamed_and_an_overlong_asset_is_422() {
+        let mut odd = alert();
+        odd.as_object_mut().unwrap().remove("signature");
+        let alerts = parse_generic(&odd, now()).unwrap();
+        assert_eq!(alerts[0].signature.as_str(), "unnamed alert");
+        assert_eq!(alerts[0].warnings[0].field, "signature");
         let mut bad = alert();
-        bad.as_object_mut().unwrap().remove("signature");
+        bad["asset_name"] = json!("a".repeat(300));
         let error = parse_generic(&bad, now()).unwrap_err();
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
-        assert!(format!("{error:?}").contains("`signature`"));
+        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(format!("{error:?}").contains("asset_name"));
     }
 
     #[test]

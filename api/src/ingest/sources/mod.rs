@@ -12,6 +12,7 @@ pub mod cloudwatch;
 pub mod datadog;
 mod fields;
 pub mod generic;
+pub mod lenient;
 mod normalize;
 pub mod pagerduty;
 mod sns;
@@ -21,7 +22,7 @@ pub use sns::{SnsCertificate, SnsCertificateError};
 
 use std::sync::Arc;
 
-use alertledger_domain::values::WebhookSource;
+use alertledger_domain::values::{SeverityMap, WebhookSource};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -36,6 +37,8 @@ pub struct RawDelivery<'a> {
     pub body: &'a [u8],
     pub headers: &'a HeaderMap,
     pub received_at: DateTime<Utc>,
+    /// The tenant's own severity words (see [`lenient`]).
+    pub severity_map: &'a SeverityMap,
 }
 
 /// What a delivery amounts to.
@@ -56,13 +59,27 @@ pub struct SnsSubscription {
     pub subscribe_url: String,
 }
 
+/// Most alerts one delivery may carry unless configured otherwise.
+pub const DEFAULT_MAX_ALERTS_PER_DELIVERY: usize = 1_000;
+
 /// Settings parsers need beyond the request, loaded once at start-up.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SourceSettings {
+    /// Most alerts one delivery may carry (more: 413 naming the limit).
+    pub max_alerts_per_delivery: usize,
     /// AWS's SNS signing certificate. When set, every `cloudwatch` delivery
     /// must carry a valid SNS signature by it (else 401); when unset, SNS
     /// messages are accepted unsigned. Its `SigningCertURL` is never fetched.
     pub sns_signing_cert: Option<Arc<SnsCertificate>>,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            max_alerts_per_delivery: DEFAULT_MAX_ALERTS_PER_DELIVERY,
+            sns_signing_cert: None,
+        }
+    }
 }
 
 /// The sources this build accepts.
@@ -106,11 +123,46 @@ pub fn accepts_media_type(source: WebhookSource, essence: &str) -> bool {
     json || (source == WebhookSource::Cloudwatch && essence == "text/plain")
 }
 
-/// The body as JSON, or 400 naming the problem.
+/// The body as JSON, or 400 naming the problem; a NUL character anywhere in
+/// it is 422 naming the field (see [`refuse_nul`]).
 pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
+    let value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
-    })
+    })?;
+    refuse_nul(&value, "")?;
+    Ok(value)
+}
+
+/// 422 naming the first field (by its path) whose key or text holds a NUL
+/// character. Refused rather than stripped: PostgreSQL's JSON cannot store
+/// it, and a tool that sends one is broken or probing, not merely untidy.
+pub fn refuse_nul(value: &Value, path: &str) -> Result<(), ApiError> {
+    let refuse = |field: &str| {
+        let field = if field.is_empty() { "body" } else { field };
+        ApiError::invalid_value(
+            field,
+            format!("invalid `{field}`: holds a NUL character (\\u0000), which is not accepted"),
+        )
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Err(refuse(path)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .try_for_each(|(index, item)| refuse_nul(item, &format!("{path}[{index}]"))),
+        Value::Object(entries) => entries.iter().try_for_each(|(key, item)| {
+            let field = if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            };
+            if key.contains('\0') {
+                return Err(refuse(&field));
+            }
+            refuse_nul(item, &field)
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn unsupported(source: WebhookSource) -> ApiError {
@@ -138,6 +190,7 @@ pub(crate) fn parse_one(
         body: bytes.as_bytes(),
         headers: &headers,
         received_at: Utc::now(),
+        severity_map: &SeverityMap::default(),
     };
     match parse(&delivery)? {
         SourcePayload::Alerts(mut alerts) if alerts.len() == 1 => Ok(alerts.remove(0)),

@@ -12,6 +12,7 @@ use alertledger_domain::values::{
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use super::lenient::Lenient;
 use crate::error::ApiError;
 
 const MAX_NAME_CHARS: usize = 255;
@@ -90,25 +91,92 @@ pub(super) fn message(raw: &str) -> Result<AlertMessage, ValueError> {
 
 /// Labels within their limits: entries whose key is empty or over 128
 /// characters are dropped, values are cut to 1,024 characters, and past 64
-/// entries the rest (in key order) are dropped.
-pub(super) fn labels(entries: BTreeMap<String, String>) -> Result<Labels, ValueError> {
-    let kept = entries
+/// entries the rest (in key order) are dropped; each change is a warning on
+/// `field`.
+pub(super) fn labels(
+    entries: BTreeMap<String, String>,
+    lenient: &mut Lenient<'_>,
+    field: &str,
+) -> Result<Labels, ValueError> {
+    let total = entries.len();
+    let usable: Vec<(String, String)> = entries
         .into_iter()
         .filter(|(key, _)| !key.trim().is_empty() && key.chars().count() <= MAX_LABEL_KEY_CHARS)
-        .map(|(key, value)| {
-            let value = truncate(&value, MAX_LABEL_VALUE_CHARS).to_owned();
-            (key, value)
-        })
-        .take(MAX_LABELS)
         .collect();
+    let unusable_keys = total - usable.len();
+    let usable_count = usable.len();
+    let mut cut_values = Vec::new();
+    let kept: BTreeMap<String, String> = usable
+        .into_iter()
+        .take(MAX_LABELS)
+        .map(|(key, value)| {
+            let cut = truncate(&value, MAX_LABEL_VALUE_CHARS);
+            if cut.len() < value.len() {
+                cut_values.push(key.clone());
+            }
+            let cut = cut.to_owned();
+            (key, cut)
+        })
+        .collect();
+    if unusable_keys > 0 {
+        lenient.warn(
+            field,
+            format!("{unusable_keys} label(s) with an empty key or one over {MAX_LABEL_KEY_CHARS} characters dropped"),
+        );
+    }
+    // One warning for all cut values, naming the first few.
+    if let Some(first) = cut_values.first() {
+        let named: Vec<&str> = cut_values.iter().take(5).map(String::as_str).collect();
+        let field = if cut_values.len() == 1 {
+            format!("{field}.{first}")
+        } else {
+            field.to_owned()
+        };
+        lenient.warn(
+            field,
+            format!(
+                "{} label value(s) cut to {MAX_LABEL_VALUE_CHARS} characters ({}{})",
+                cut_values.len(),
+                named.join(", "),
+                if cut_values.len() > named.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+    let dropped = usable_count - kept.len();
+    if dropped > 0 {
+        lenient.warn(
+            field,
+            format!("{dropped} label(s) past the limit of {MAX_LABELS} dropped (in key order)"),
+        );
+    }
     Labels::new(kept)
 }
 
-/// An RFC 3339 timestamp (any precision, any offset) in UTC.
+/// A timestamp in any of the forms tools send, in UTC: RFC 3339 (any
+/// precision, any offset), ISO 8601 with an offset without a colon
+/// (`2015-07-17T08:42:58.315+0000`, PagerDuty's sample) or in hours only
+/// (`+02`), a space instead of `T`, and no offset at all (taken as UTC).
 pub(super) fn rfc3339(raw: &str) -> Result<DateTime<Utc>, String> {
-    DateTime::parse_from_rfc3339(raw.trim())
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| format!("not an RFC 3339 timestamp: {e}"))
+    let raw = raw.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let spaced = raw.replacen(' ', "T", 1);
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%#z"] {
+        if let Ok(at) = DateTime::parse_from_str(&spaced, format) {
+            return Ok(at.with_timezone(&Utc));
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(at) = chrono::NaiveDateTime::parse_from_str(&spaced, format) {
+            return Ok(at.and_utc());
+        }
+    }
+    Err(format!("{raw:?} is not an ISO 8601 / RFC 3339 timestamp"))
 }
 
 /// The first `max` characters of `text`, cut on a character boundary.
@@ -154,12 +222,52 @@ mod tests {
     }
 
     #[test]
+    fn pagerduty_and_other_iso_forms_are_read() {
+        let expected = "2015-07-17T08:42:58.315Z";
+        for raw in [
+            "2015-07-17T08:42:58.315+0000",
+            "2015-07-17T08:42:58.315+00:00",
+            "2015-07-17T08:42:58.315Z",
+            "2015-07-17 08:42:58.315Z",
+            "2015-07-17T08:42:58.315",
+            "2015-07-17T10:42:58.315+0200",
+            "2015-07-17T10:42:58.315+02",
+        ] {
+            let at = rfc3339(raw).unwrap();
+            assert_eq!(at, rfc3339(expected).unwrap(), "{raw}");
+        }
+        assert!(rfc3339("yesterday").is_err());
+    }
+
+    #[test]
     fn labels_past_the_limits_are_trimmed_to_fit() {
         let mut entries: BTreeMap<String, String> = (0..70)
             .map(|i| (format!("k{i:02}"), "v".repeat(2000)))
             .collect();
         entries.insert("x".repeat(200), "dropped".into());
-        let labels = labels(entries).unwrap();
+        let headers = axum::http::HeaderMap::new();
+        let map = alertledger_domain::values::SeverityMap::default();
+        let delivery = super::super::RawDelivery {
+            body: b"",
+            headers: &headers,
+            received_at: Utc::now(),
+            severity_map: &map,
+        };
+        let mut lenient = Lenient::new(&delivery);
+        let labels = labels(entries, &mut lenient, "labels").unwrap();
+        let warnings = lenient.into_warnings();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.warning.contains("past the limit of 64")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.warning.contains("1 label(s) with an empty key")),
+            "{warnings:?}"
+        );
         assert_eq!(labels.len(), MAX_LABELS);
         assert_eq!(
             labels.get("k00").unwrap().chars().count(),

@@ -3,12 +3,14 @@
 //! alertledger. One alert per request.
 //!
 //! `trigger` (PagerDuty requires `payload.summary`, `source` and `severity`;
-//! missing: 400):
+//! we store a trigger without them with defaults and warnings):
 //! - signature: `payload.class`, else `payload.summary` (cut to 255 characters);
-//! - asset: `payload.source`; message: `payload.summary`;
-//! - severity: critical → critical, error → high, warning → medium, info →
-//!   low; anything else is 422;
-//! - occurred_at: `payload.timestamp` (ISO 8601), else when received;
+//! - asset: `payload.source` (absent: `unknown`); message: `payload.summary`;
+//! - severity: through the tenant's severity map, then the built-in words
+//!   (critical → critical, error → high, warning → medium, info → low);
+//!   anything else: medium, with a warning;
+//! - occurred_at: `payload.timestamp` in any ISO 8601 form PagerDuty documents
+//!   (`2015-07-17T08:42:58.315+0000`, RFC 3339), else when received;
 //! - labels: string values of a flat `payload.custom_details`, then
 //!   `component`, `group`, `class` (which win over a custom detail of that name);
 //! - fingerprint: `pagerduty:<dedup_key>`; without one PagerDuty would make up
@@ -32,10 +34,10 @@ use std::collections::BTreeMap;
 use alertledger_domain::values::{
     AlertMessage, AlertSignature, AlertStatus, AssetName, Labels, Severity, ToolSource, ValueError,
 };
-use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::fields::Fields;
+use super::lenient::Lenient;
 use super::{normalize, RawDelivery, SourcePayload};
 use crate::error::ApiError;
 use crate::ingest::NormalizedAlert;
@@ -48,14 +50,21 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
     let payload = root.object("payload")?;
     let dedup_key = root.non_empty_str("dedup_key")?;
 
+    let mut lenient = Lenient::new(delivery);
     let event = match action {
         "trigger" => {
             let payload = payload.as_ref().ok_or_else(|| root.missing("payload"))?;
-            trigger(payload, dedup_key)?
+            trigger(payload, dedup_key, &mut lenient)?
         }
         "acknowledge" | "resolve" => {
             let dedup_key = dedup_key.ok_or_else(|| root.missing("dedup_key"))?;
-            follow_up(&root, payload.as_ref(), dedup_key, action == "resolve")?
+            follow_up(
+                &root,
+                payload.as_ref(),
+                dedup_key,
+                action == "resolve",
+                &mut lenient,
+            )?
         }
         other => {
             return Err(root.invalid_message(
@@ -67,9 +76,18 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
 
     let (labels, occurred_at, timestamp) = match &payload {
         Some(payload) => (
-            normalize::labels(labels(payload)?)
-                .map_err(|e| payload.invalid("custom_details", &e))?,
-            occurred_at(payload)?,
+            normalize::labels(
+                labels(payload)?,
+                &mut lenient,
+                &payload.name("custom_details"),
+            )
+            .map_err(|e| payload.invalid("custom_details", &e))?,
+            match payload.non_empty_str("timestamp")? {
+                Some(raw) => {
+                    lenient.timestamp(&payload.name("timestamp"), raw, normalize::rfc3339)?
+                }
+                None => None,
+            },
             payload.non_empty_str("timestamp")?,
         ),
         None => (Labels::default(), None, None),
@@ -93,6 +111,7 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
         fingerprint,
         notification_key,
         acknowledged_by_source: event.acknowledged,
+        warnings: lenient.into_warnings(),
     }]))
 }
 
@@ -109,23 +128,33 @@ struct Event {
     dedup: String,
 }
 
-/// A `trigger`: everything PagerDuty requires must be there.
-fn trigger(payload: &Fields<'_>, dedup_key: Option<&str>) -> Result<Event, ApiError> {
-    let summary = payload.required_str("summary")?;
-    let source = payload.required_str("source")?;
-    let raw_severity = payload.required_str("severity")?;
-    let severity = severity(raw_severity).ok_or_else(|| {
-        payload.invalid_message(
-            "severity",
-            format!("unknown severity {raw_severity:?}; expected critical, error, warning or info"),
-        )
-    })?;
-    let signature = payload.non_empty_str("class")?.unwrap_or(summary);
+/// A `trigger`: what PagerDuty requires but is missing gets a default and a
+/// warning.
+fn trigger(
+    payload: &Fields<'_>,
+    dedup_key: Option<&str>,
+    lenient: &mut Lenient<'_>,
+) -> Result<Event, ApiError> {
+    let summary = payload.non_empty_str("summary")?;
+    let source = payload.non_empty_str("source")?.unwrap_or_default();
+    let raw_severity = payload.non_empty_str("severity")?;
+    let severity = lenient.severity(&payload.name("severity"), raw_severity, false);
+    let signature = lenient.signature(
+        &payload.name("summary"),
+        payload.non_empty_str("class")?.or(summary),
+    );
+    let asset = lenient.asset(
+        &payload.name("source"),
+        [(payload.name("source").as_str(), source)],
+    );
+    let summary = summary.unwrap_or(signature.as_str()).to_owned();
+    let summary = summary.as_str();
+    let raw_severity = raw_severity.unwrap_or_default();
     Ok(Event {
-        asset: normalize::asset(source).map_err(|e| payload.invalid("source", &e))?,
-        signature: normalize::signature(signature).map_err(|e| payload.invalid("summary", &e))?,
-        severity,
+        asset,
         message: normalize::message(summary).map_err(|e| payload.invalid("summary", &e))?,
+        signature,
+        severity,
         status: AlertStatus::Firing,
         acknowledged: false,
         dedup: match dedup_key {
@@ -142,6 +171,7 @@ fn follow_up(
     payload: Option<&Fields<'_>>,
     dedup_key: &str,
     resolve: bool,
+    lenient: &mut Lenient<'_>,
 ) -> Result<Event, ApiError> {
     let field = |name: &str| match payload {
         Some(payload) => payload.non_empty_str(name),
@@ -166,7 +196,7 @@ fn follow_up(
             .map_err(|e| invalid("source", e))?,
         signature: normalize::signature(signature).map_err(|e| invalid("summary", e))?,
         severity: field("severity")?
-            .and_then(severity)
+            .and_then(|raw| lenient.known_severity(raw))
             .unwrap_or(Severity::Low),
         message: normalize::message(&message).map_err(|e| invalid("summary", e))?,
         status: if resolve {
@@ -177,23 +207,6 @@ fn follow_up(
         acknowledged: !resolve,
         dedup: dedup_key.to_owned(),
     })
-}
-
-fn severity(raw: &str) -> Option<Severity> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "critical" => Some(Severity::Critical),
-        "error" => Some(Severity::High),
-        "warning" => Some(Severity::Medium),
-        "info" => Some(Severity::Low),
-        _ => None,
-    }
-}
-
-fn occurred_at(payload: &Fields<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    payload
-        .non_empty_str("timestamp")?
-        .map(|raw| normalize::rfc3339(raw).map_err(|p| payload.invalid_message("timestamp", p)))
-        .transpose()
 }
 
 /// String custom details, then component, group and class.
@@ -218,6 +231,8 @@ fn labels(payload: &Fields<'_>) -> Result<BTreeMap<String, String>, ApiError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use alertledger_domain::values::{Severity, SeverityMap};
     use axum::http::StatusCode;
     use serde_json::json;
 
@@ -323,25 +338,32 @@ mod tests {
     }
 
     #[test]
-    fn a_trigger_without_source_is_400_naming_it() {
+    fn a_trigger_without_source_or_severity_is_stored_with_warnings_naming_them() {
         let mut body = trigger_event();
         body["payload"].as_object_mut().unwrap().remove("source");
-        let error = parse_value(&body).unwrap_err();
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
-        assert!(format!("{error:?}").contains("payload.source"));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.asset.as_str(), "unknown");
+        assert!(warned(&alert, "payload.source"));
         body["payload"]["source"] = json!("srv01");
         body["payload"].as_object_mut().unwrap().remove("severity");
-        let error = parse_value(&body).unwrap_err();
-        assert!(format!("{error:?}").contains("payload.severity"));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.severity, Severity::Medium);
+        assert!(warned(&alert, "payload.severity"));
+    }
+
+    fn warned(alert: &NormalizedAlert, field: &str) -> bool {
+        alert.warnings.iter().any(|warning| warning.field == field)
     }
 
     #[test]
-    fn an_unknown_severity_is_422_naming_it() {
+    fn other_severity_words_go_through_the_built_in_words_else_warn() {
         let mut body = trigger_event();
         body["payload"]["severity"] = json!("sev1");
-        let error = parse_value(&body).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(format!("{error:?}").contains("payload.severity"));
+        assert_eq!(parse_value(&body).unwrap().severity, Severity::Critical);
+        body["payload"]["severity"] = json!("bananas");
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.severity, Severity::Medium);
+        assert!(warned(&alert, "payload.severity"));
     }
 
     #[test]

@@ -15,9 +15,10 @@
 //! Mapping:
 //! - severity: Disaster → critical, High → high, Average and Warning →
 //!   medium, Information and Not classified → low (names as Zabbix prints
-//!   them, any case, or `{EVENT.NSEVERITY}` 5..0); anything else is 422;
+//!   them, any case, or `{EVENT.NSEVERITY}` 5..0), after the tenant's
+//!   severity map; anything else: medium, with a warning;
 //! - status: resolved when `event_value` is `0` or `status` is `RESOLVED`;
-//! - signature: `event_name`; asset: `host`;
+//! - signature: `event_name`; asset: `host` (absent: `unknown`, with a warning);
 //! - message: `message` (the action's message), else the event name and its
 //!   operational data;
 //! - occurred_at: `event_timestamp` (Unix seconds; the script derives it in the
@@ -33,11 +34,12 @@
 
 use std::collections::BTreeMap;
 
-use alertledger_domain::values::{AlertStatus, Severity, ToolSource};
+use alertledger_domain::values::{AlertStatus, ToolSource};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::fields::Fields;
+use super::lenient::Lenient;
 use super::{normalize, RawDelivery, SourcePayload};
 use crate::error::ApiError;
 use crate::ingest::NormalizedAlert;
@@ -50,22 +52,13 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
     let event_id = root
         .text("event_id")?
         .ok_or_else(|| root.missing("event_id"))?;
-    let event_name = root.required_str("event_name")?;
-    let signature = normalize::signature(event_name).map_err(|e| root.invalid("event_name", &e))?;
-    let host = root.required_str("host")?;
-    let asset = normalize::asset(host).map_err(|e| root.invalid("host", &e))?;
-    let raw_severity = root
-        .text("severity")?
-        .ok_or_else(|| root.missing("severity"))?;
-    let severity = severity(&raw_severity).ok_or_else(|| {
-        root.invalid_message(
-            "severity",
-            format!(
-                "unknown Zabbix severity {raw_severity:?}; expected Not classified, \
-                 Information, Warning, Average, High, Disaster or 0..5"
-            ),
-        )
-    })?;
+    let mut lenient = Lenient::new(delivery);
+    let signature = lenient.signature("event_name", root.non_empty_str("event_name")?);
+    let event_name = signature.as_str();
+    let host = root.non_empty_str("host")?.unwrap_or_default();
+    let asset = lenient.asset("host", [("host", host)]);
+    let raw_severity = root.text("severity")?;
+    let severity = lenient.severity("severity", raw_severity.as_deref(), false);
     let status = status(&root)?;
 
     let text = match root.non_empty_str("message")? {
@@ -76,7 +69,7 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
         },
     };
     let message = normalize::message(&text).map_err(|e| root.invalid("message", &e))?;
-    let occurred_at = occurred_at(&root)?;
+    let occurred_at = occurred_at(&root, &mut lenient)?;
 
     let mut labels = tags(&root)?;
     for field in ["host_ip", "event_url"] {
@@ -84,7 +77,8 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
             labels.insert(field.to_owned(), value.trim().to_owned());
         }
     }
-    let labels = normalize::labels(labels).map_err(|e| root.invalid("tags", &e))?;
+    let labels =
+        normalize::labels(labels, &mut lenient, "tags").map_err(|e| root.invalid("tags", &e))?;
 
     let fingerprint = match root.text("trigger_id")? {
         Some(trigger_id) => format!("zabbix:{trigger_id}:{}", asset.as_str()),
@@ -113,20 +107,10 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
         fingerprint,
         notification_key,
         acknowledged_by_source: false,
+        warnings: lenient.into_warnings(),
     }]))
 }
 
-fn severity(raw: &str) -> Option<Severity> {
-    match raw.trim().to_ascii_lowercase().as_str() {
-        "disaster" | "5" => Some(Severity::Critical),
-        "high" | "4" => Some(Severity::High),
-        "average" | "3" | "warning" | "2" => Some(Severity::Medium),
-        "information" | "1" | "not classified" | "0" => Some(Severity::Low),
-        _ => None,
-    }
-}
-
-/// `event_value` 0 or `status` RESOLVED: resolved; 1 or PROBLEM: firing.
 fn status(root: &Fields<'_>) -> Result<AlertStatus, ApiError> {
     let value = match root.text("event_value")?.as_deref() {
         None => None,
@@ -161,14 +145,17 @@ fn status(root: &Fields<'_>) -> Result<AlertStatus, ApiError> {
     }
 }
 
-fn occurred_at(root: &Fields<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
+fn occurred_at(
+    root: &Fields<'_>,
+    lenient: &mut Lenient<'_>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     if let Some(raw) = root.text("event_timestamp")? {
-        let at = raw
-            .parse::<i64>()
-            .ok()
-            .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
-            .ok_or_else(|| root.invalid_message("event_timestamp", "expected Unix seconds"))?;
-        return Ok(Some(at));
+        return lenient.timestamp("event_timestamp", &raw, |raw| {
+            raw.parse::<i64>()
+                .ok()
+                .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+                .ok_or_else(|| format!("expected Unix seconds, got {raw:?}"))
+        });
     }
     match (
         root.non_empty_str("event_date")?,
@@ -176,14 +163,15 @@ fn occurred_at(root: &Fields<'_>) -> Result<Option<DateTime<Utc>>, ApiError> {
     ) {
         (Some(date), Some(time)) => {
             let raw = format!("{} {}", date.trim(), time.trim());
-            NaiveDateTime::parse_from_str(&raw, "%Y.%m.%d %H:%M:%S")
-                .map(|at| Some(at.and_utc()))
-                .map_err(|_| {
-                    root.invalid_message(
-                        "event_date",
-                        format!("expected {{EVENT.DATE}} {{EVENT.TIME}} (2026.11.22 03:07:32), got {raw:?}"),
-                    )
-                })
+            lenient.timestamp("event_date", &raw, |raw| {
+                NaiveDateTime::parse_from_str(raw, "%Y.%m.%d %H:%M:%S")
+                    .map(|at| at.and_utc())
+                    .map_err(|_| {
+                        format!(
+                            "expected {{EVENT.DATE}} {{EVENT.TIME}} (2026.11.22 03:07:32), got {raw:?}"
+                        )
+                    })
+            })
         }
         _ => Ok(None),
     }
@@ -247,6 +235,8 @@ fn tag_objects(items: &[Value]) -> Option<Vec<(String, String)>> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use alertledger_domain::values::{Severity, SeverityMap};
     use axum::http::StatusCode;
     use serde_json::json;
 
@@ -390,21 +380,25 @@ mod tests {
     }
 
     #[test]
-    fn an_unknown_severity_is_422_naming_it() {
+    fn an_unknown_severity_is_medium_with_a_warning_naming_it() {
         let mut body = problem();
         body["severity"] = json!("Catastrophe");
-        let error = parse_value(&body).unwrap_err();
-        assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(format!("{error:?}").contains("`severity`"));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.severity, Severity::Medium);
+        assert!(warned(&alert, "severity"));
+    }
+
+    fn warned(alert: &NormalizedAlert, field: &str) -> bool {
+        alert.warnings.iter().any(|warning| warning.field == field)
     }
 
     #[test]
-    fn a_missing_host_is_400_naming_it() {
+    fn a_missing_host_is_unknown_with_a_warning_naming_it() {
         let mut body = problem();
         body.as_object_mut().unwrap().remove("host");
-        let error = parse_value(&body).unwrap_err();
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
-        assert!(format!("{error:?}").contains("`host`"));
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(alert.asset.as_str(), "unknown");
+        assert!(warned(&alert, "host"));
     }
 
     #[test]

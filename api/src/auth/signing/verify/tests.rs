@@ -56,24 +56,32 @@ fn malformed(header: Header, problem: &'static str) -> SignatureError {
 #[test]
 fn a_request_signed_with_x_signature_by_an_active_secret_is_accepted() {
     let secrets = active(&[&documented_key()]);
-    let verified =
-        verify_signature(&x_signed(&documented_key(), NOW, BODY), BODY, &secrets, NOW).unwrap();
+    let request = x_signed(&documented_key(), NOW, BODY);
+    let verified = verify_signature(&request, BODY, &secrets, NOW).unwrap();
     assert_eq!(verified.scheme, SignatureScheme::XSignature);
     assert_eq!(verified.secret_id, secrets[0].0);
+    assert_eq!(verified.signed_id, None);
+}
+
+#[test]
+fn x_signature_keyed_with_the_secret_text_as_issued_is_accepted_too() {
+    let secrets = active(&[&documented_key()]);
+    let mut request = HeaderMap::new();
+    request.insert("x-timestamp", NOW.to_string().parse().unwrap());
+    let signature = super::sign_x_signature_as_issued(&documented_key(), NOW, BODY);
+    request.insert("x-signature", signature.parse().unwrap());
+    let verified = verify_signature(&request, BODY, &secrets, NOW).unwrap();
+    assert_eq!(verified.scheme, SignatureScheme::XSignature);
 }
 
 #[test]
 fn a_request_signed_the_standard_webhooks_way_by_an_active_secret_is_accepted() {
     let secrets = active(&[&documented_key()]);
-    let verified = verify_signature(
-        &standard_signed(&documented_key(), NOW, BODY),
-        BODY,
-        &secrets,
-        NOW,
-    )
-    .unwrap();
+    let request = standard_signed(&documented_key(), NOW, BODY);
+    let verified = verify_signature(&request, BODY, &secrets, NOW).unwrap();
     assert_eq!(verified.scheme, SignatureScheme::StandardWebhooks);
     assert_eq!(verified.secret_id, secrets[0].0);
+    assert!(verified.signed_id.is_some_and(|id| !id.is_empty()));
 }
 
 #[test]
