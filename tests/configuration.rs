@@ -22,7 +22,20 @@ async fn a_config_file_with_file_secrets_starts_the_service_in_production() {
     let db = TestDatabase::create().await;
     let dir = scratch();
     // Secrets as Kubernetes mounts them: one file each, trailing newline.
-    std::fs::write(dir.join("database_url"), format!("{}\n", db.url())).unwrap();
+    // Production refuses the owner: the service connects as a login role of
+    // the `alertledger_service` group (created here as the owner would).
+    alertledger_schema::roles::ensure_service_login(db.pool(), support::TEST_SERVICE_ROLE, None)
+        .await
+        .unwrap();
+    let service_url =
+        db.url()
+            .replacen("postgres@", &format!("{}@", support::TEST_SERVICE_ROLE), 1);
+    assert_ne!(
+        service_url,
+        db.url(),
+        "the test database URL names its user"
+    );
+    std::fs::write(dir.join("database_url"), format!("{service_url}\n")).unwrap();
     std::fs::write(
         dir.join("jwt_secret"),
         "a-jwt-secret-of-at-least-32-bytes-long\n",

@@ -142,7 +142,7 @@ async fn a_technician_runs_every_incident_command_and_each_is_recorded_with_its_
         assert_eq!(code, 200, "{path}: {answer}");
         assert_eq!(
             answer,
-            json!({ "incident_id": incident, "status": status }),
+            json!({ "id": incident, "incident_id": incident, "status": status }),
             "{path}"
         );
     }

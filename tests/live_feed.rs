@@ -305,6 +305,7 @@ async fn a_slow_client_is_told_to_resync_while_a_fast_one_keeps_up() {
     })
     .await;
     let tenant = app.create_tenant("acme").await;
+    app.lift_rate_limit(&tenant).await;
     let token = app.token(Role::Viewer, &[tenant.id]);
     let path = format!("/api/v1/stream?token={token}");
     let mut fast = SseClient::connect(&app.url(&path), &[]).await;
@@ -612,6 +613,7 @@ async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
     })
     .await;
     let tenant = app.create_tenant("acme").await;
+    app.lift_rate_limit(&tenant).await;
     let token = app.token(Role::Viewer, &[tenant.id]);
     let url = ws_url(&app, &format!("?types=new_alert&token={token}"));
     let mut fast = ws_connect(&url).await;
