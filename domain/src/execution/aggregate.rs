@@ -66,6 +66,32 @@ struct Request {
     parameters: BTreeMap<String, Vec<String>>,
 }
 
+impl Request {
+    /// What was asked for, with the commands folded into the SendCommand
+    /// parameters as SSM takes them.
+    fn new(
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        instance_ids: Vec<InstanceId>,
+        requested_at: DateTime<Utc>,
+        document: String,
+        commands: Vec<String>,
+        mut parameters: BTreeMap<String, Vec<String>>,
+    ) -> Self {
+        if !commands.is_empty() {
+            parameters.insert("commands".to_owned(), commands);
+        }
+        Self {
+            tenant_id,
+            incident_id,
+            instance_ids,
+            requested_at,
+            document,
+            parameters,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Invocation {
     status: InvocationStatus,
@@ -334,44 +360,41 @@ impl Aggregate for Execution {
                 instance_ids,
                 document,
                 commands,
-                mut parameters,
+                parameters,
                 at,
                 ..
             } => {
-                if !commands.is_empty() {
-                    parameters.insert("commands".to_owned(), commands);
-                }
-                self.request = Some(Request {
+                self.request = Some(Request::new(
                     tenant_id,
                     incident_id,
                     instance_ids,
-                    requested_at: at,
+                    at,
                     document,
+                    commands,
                     parameters,
-                });
+                ));
                 self.status = ExecutionStatus::Requested;
             }
+            // A refused execution keeps what was asked for, like a requested one.
             ExecutionEvent::ExecutionRefused {
                 tenant_id,
                 incident_id,
                 instance_ids,
                 document,
                 commands,
-                mut parameters,
+                parameters,
                 at,
                 ..
             } => {
-                if !commands.is_empty() {
-                    parameters.insert("commands".to_owned(), commands);
-                }
-                self.request = Some(Request {
+                self.request = Some(Request::new(
                     tenant_id,
                     incident_id,
                     instance_ids,
-                    requested_at: at,
+                    at,
                     document,
+                    commands,
                     parameters,
-                });
+                ));
                 self.status = ExecutionStatus::Refused;
             }
             ExecutionEvent::ExecutionDispatching { .. } => {
