@@ -79,15 +79,30 @@ fn json_content_type(headers: &HeaderMap) -> bool {
 /// holds U+0000. Raw JSON can only spell it `\u0000`, so bodies without that
 /// sequence (all but a few) are not parsed twice.
 pub fn refuse_nul(body: &[u8]) -> Result<(), ApiError> {
-    const ESCAPE: &[u8] = b"\\u0000";
-    if !body.windows(ESCAPE.len()).any(|window| window == ESCAPE) {
+    if !may_hold_nul(body) {
         return Ok(());
     }
     // Malformed JSON is reported by the typed parse that follows.
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
         return Ok(());
     };
-    match nul_path(&value, "") {
+    refuse_nul_in(&value, "")
+}
+
+/// Whether raw JSON text can hold U+0000 at all: JSON spells it only as the
+/// escape `\u0000`. A byte scan, so callers that already parsed the body
+/// walk it only when this says yes.
+pub fn may_hold_nul(json_text: &[u8]) -> bool {
+    const ESCAPE: &[u8] = b"\\u0000";
+    json_text
+        .windows(ESCAPE.len())
+        .any(|window| window == ESCAPE)
+}
+
+/// 422 naming the first field (its path below `path`) of `value` whose key
+/// or text holds U+0000. PostgreSQL cannot store it in text or JSON.
+pub fn refuse_nul_in(value: &Value, path: &str) -> Result<(), ApiError> {
+    match nul_path(value, path) {
         Some(field) => {
             let name = if field.is_empty() { "body" } else { &field };
             Err(ApiError::invalid_value(

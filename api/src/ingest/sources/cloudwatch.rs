@@ -95,7 +95,9 @@ fn notification(
     let message: Value = serde_json::from_str(text).map_err(|e| {
         envelope.invalid_message("Message", format!("not a CloudWatch alarm (JSON): {e}"))
     })?;
-    super::refuse_nul(&message, "Message")?;
+    if crate::extract::may_hold_nul(text.as_bytes()) {
+        crate::extract::refuse_nul_in(&message, "Message")?;
+    }
     let Value::Object(alarm) = &message else {
         return Err(envelope.invalid_message("Message", "not a CloudWatch alarm (JSON object)"));
     };

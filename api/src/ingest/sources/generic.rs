@@ -42,7 +42,7 @@ pub fn parse_generic(
     body: &Value,
     received_at: DateTime<Utc>,
 ) -> Result<Vec<NormalizedAlert>, ApiError> {
-    super::refuse_nul(body, "")?;
+    crate::extract::refuse_nul_in(body, "")?;
     let headers = axum::http::HeaderMap::new();
     let delivery = RawDelivery {
         body: b"",

@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::extract::{may_hold_nul, refuse_nul_in};
 use crate::ingest::NormalizedAlert;
 
 /// A delivery as a parser sees it: raw bytes (signatures are checked on these
@@ -124,45 +125,17 @@ pub fn accepts_media_type(source: WebhookSource, essence: &str) -> bool {
 }
 
 /// The body as JSON, or 400 naming the problem; a NUL character anywhere in
-/// it is 422 naming the field (see [`refuse_nul`]).
+/// it is 422 naming the field. Refused rather than stripped: PostgreSQL's
+/// JSON cannot store it, and a tool that sends one is broken or probing. The
+/// parsed body is walked for it only when the raw bytes hold its escape.
 pub fn json_body(body: &[u8]) -> Result<Value, ApiError> {
     let value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
     })?;
-    refuse_nul(&value, "")?;
-    Ok(value)
-}
-
-/// 422 naming the first field (by its path) whose key or text holds a NUL
-/// character. Refused rather than stripped: PostgreSQL's JSON cannot store
-/// it, and a tool that sends one is broken or probing, not merely untidy.
-pub fn refuse_nul(value: &Value, path: &str) -> Result<(), ApiError> {
-    let refuse = |field: &str| {
-        let field = if field.is_empty() { "body" } else { field };
-        ApiError::invalid_value(
-            field,
-            format!("invalid `{field}`: holds a NUL character (\\u0000), which is not accepted"),
-        )
-    };
-    match value {
-        Value::String(text) if text.contains('\0') => Err(refuse(path)),
-        Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .try_for_each(|(index, item)| refuse_nul(item, &format!("{path}[{index}]"))),
-        Value::Object(entries) => entries.iter().try_for_each(|(key, item)| {
-            let field = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            if key.contains('\0') {
-                return Err(refuse(&field));
-            }
-            refuse_nul(item, &field)
-        }),
-        _ => Ok(()),
+    if may_hold_nul(body) {
+        refuse_nul_in(&value, "")?;
     }
+    Ok(value)
 }
 
 fn unsupported(source: WebhookSource) -> ApiError {
