@@ -215,6 +215,25 @@ where
         parts: &mut axum::http::request::Parts,
         state: &S,
     ) -> Result<Self, Self::Rejection> {
+        // PostgreSQL refuses U+0000 in text parameters: a filter holding it
+        // is the caller's error, named, never a 500. A URI can spell it only
+        // as `%00`.
+        if let Some(pair) = parts
+            .uri
+            .query()
+            .and_then(|query| query.split('&').find(|pair| pair.contains("%00")))
+        {
+            let name = pair.split('=').next().unwrap_or_default();
+            let name = if name.is_empty() || name.contains("%00") {
+                "query"
+            } else {
+                name
+            };
+            return Err(ApiError::invalid_value(
+                name,
+                format!("`{name}` must not contain the NUL character (%00)"),
+            ));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(rejection) => Err(ApiError::bad_request(
