@@ -140,7 +140,15 @@ async fn a_nul_character_in_command_text_is_422_naming_the_field() {
         None,
     )
     .await;
-    assert_names(status, &body, "action");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`action`"),
+        "{body}"
+    );
 
     // The service still answers.
     let response = app.client.get(app.url("/readyz")).send().await.unwrap();

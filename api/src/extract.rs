@@ -229,9 +229,11 @@ where
             } else {
                 name
             };
-            return Err(ApiError::invalid_value(
-                name,
-                format!("`{name}` must not contain the NUL character (%00)"),
+            // 400 like every unreadable query string (documented on each
+            // route that takes one), naming the parameter.
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("the query parameter `{name}` must not contain the NUL character (%00)"),
             ));
         }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
