@@ -40,8 +40,199 @@ pub enum Command {
     Projections(ProjectionsArgs),
     /// The tamper-evident seal: signing keys, verification, bundles.
     Audit(AuditArgs),
-    /// Export the event log.
+    /// The event log: export or import an audit bundle (database), or
+    /// follow the live feed over HTTP (`tail`).
     Events(EventsArgs),
+    /// Incidents over HTTP: list, show, ack, assign, comment, resolve, reopen.
+    Incidents(IncidentsArgs),
+    /// Alerts over HTTP: list, show, ack.
+    Alerts(AlertsArgs),
+    /// Runbook approvals over HTTP: list, approve, reject.
+    Approvals(ApprovalsArgs),
+    /// Runbooks over HTTP: list, execute.
+    Runbooks(RunbooksArgs),
+}
+
+/// How an operator command reaches the API (never the database).
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The alertledger to talk to (its base URL).
+    #[arg(
+        long,
+        env = "ALERTLEDGER_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// A bearer JWT (`alertledger token issue`, or `POST /api/v1/auth/login`).
+    #[arg(long, env = "ALERTLEDGER_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// `table` (aligned columns of the useful fields) or `json` (the API's
+    /// body as it is).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table, global = true)]
+    pub output: OutputFormat,
+    /// A PEM CA certificate to trust besides the system's (a self-signed
+    /// ALERTLEDGER_TLS_CERT).
+    #[arg(long, env = "ALERTLEDGER_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Filters and paging shared by the list commands.
+#[derive(Debug, Clone, Args)]
+pub struct PageArgs {
+    /// Only this tenant (default: every tenant the token may read).
+    #[arg(long)]
+    pub tenant: Option<uuid::Uuid>,
+    /// Page size (1 to 500; the server's default is 50).
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: IncidentsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// Incidents, newest first (or by priority).
+    List {
+        /// new, acknowledged, in_progress, escalated or resolved.
+        #[arg(long)]
+        status: Option<String>,
+        /// critical, high, medium or low.
+        #[arg(long)]
+        severity: Option<String>,
+        /// newest (default) or priority.
+        #[arg(long)]
+        sort: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One incident with its alerts and timeline.
+    Show { id: uuid::Uuid },
+    /// Acknowledge: someone is looking at it.
+    Ack { id: uuid::Uuid },
+    /// Hand it to a person.
+    Assign { id: uuid::Uuid, assignee: String },
+    /// Add a comment to its timeline.
+    Comment { id: uuid::Uuid, text: String },
+    /// Resolve it.
+    Resolve {
+        id: uuid::Uuid,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reopen a resolved incident.
+    Reopen {
+        id: uuid::Uuid,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Escalate it.
+    Escalate { id: uuid::Uuid, reason: String },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: AlertsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Alerts, newest first.
+    List {
+        /// firing, acknowledged or resolved.
+        #[arg(long)]
+        status: Option<String>,
+        /// critical, high, medium or low.
+        #[arg(long)]
+        severity: Option<String>,
+        /// An asset name.
+        #[arg(long)]
+        asset: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// One alert.
+    Show { id: uuid::Uuid },
+    /// Acknowledge it.
+    Ack {
+        id: uuid::Uuid,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: ApprovalsCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApprovalsCommand {
+    /// Approval requests.
+    List {
+        /// pending, granted, rejected or expired (default: every status).
+        #[arg(long)]
+        status: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Approve: the runbook runs (nobody approves their own request).
+    Approve {
+        id: uuid::Uuid,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Reject: the runbook does not run.
+    Reject {
+        id: uuid::Uuid,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunbooksArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[command(subcommand)]
+    pub command: RunbooksCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbooksCommand {
+    /// Runbooks.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Run a runbook for an incident (or ask for approval when its risk needs one).
+    Execute {
+        id: uuid::Uuid,
+        /// The incident it remediates.
+        #[arg(long)]
+        incident: uuid::Uuid,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -109,6 +300,45 @@ pub enum EventsCommand {
     /// Write one tenant's events with their proofs as an audit bundle
     /// (docs/audit-bundle.md), checkable with `audit verify-bundle`.
     Export(ExportArgs),
+    /// Load a bundle written by `export` into this installation, after
+    /// verifying it (docs/audit-bundle.md, "Importing a bundle").
+    Import(ImportArgs),
+    /// Follow the live feed over HTTP, resuming after a disconnect.
+    Tail(TailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The exporting service's checkpoint key (SPKI PEM): the bundle must be
+    /// signed by it.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Check the bundle against the key it carries instead (consistency only:
+    /// anyone can sign a forged bundle with a key of their own).
+    #[arg(long, conflicts_with = "public_key")]
+    pub trust_bundle_key: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Start after this position (default: from now on).
+    #[arg(long)]
+    pub after: Option<i64>,
+    /// Only this tenant.
+    #[arg(long)]
+    pub tenant: Option<uuid::Uuid>,
+    /// Comma-separated event types or feed kinds (e.g. AlertReceived,new_alert).
+    #[arg(long)]
+    pub types: Option<String>,
+    /// Stop after this many events (default: follow until interrupted).
+    #[arg(long)]
+    pub max_events: Option<u64>,
 }
 
 #[derive(Debug, Args)]

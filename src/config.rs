@@ -23,6 +23,7 @@ pub const SECRETS: &[SecretSetting] = &[
     path("ALERTLEDGER_JWT_PRIVATE_KEY"),
     path("ALERTLEDGER_SIGNING_KEY"),
     path("ALERTLEDGER_TLS_KEY"),
+    value("ALERTLEDGER_TOKEN"),
     value("AWS_ACCESS_KEY_ID"),
     value("AWS_SECRET_ACCESS_KEY"),
     value("AWS_SESSION_TOKEN"),

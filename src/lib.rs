@@ -10,10 +10,13 @@
 //! - [`config`] — the configuration file and `*_FILE` secrets under the
 //!   command line.
 //! - [`commands`] — one module per subcommand.
+//! - [`client`] — the operator commands' HTTP client (they never open the
+//!   database).
 //! - `database` — finding or starting PostgreSQL (embedded when none answers).
 //! - `security` — JWT, master and audit signing keys from configuration.
 
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 mod database;
@@ -34,5 +37,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections(args) => commands::projections::run(args).await,
         Command::Audit(args) => commands::audit::run(&cli.global, args).await,
         Command::Events(args) => commands::events::run(&cli.global, args).await,
+        Command::Incidents(args) => Ok(commands::incidents::run(args).await?),
+        Command::Alerts(args) => Ok(commands::alerts::run(args).await?),
+        Command::Approvals(args) => Ok(commands::approvals::run(args).await?),
+        Command::Runbooks(args) => Ok(commands::runbooks::run(args).await?),
     }
 }

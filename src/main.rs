@@ -27,6 +27,12 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(alertledger::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
+            // The operator commands' errors are a sentence and an exit code
+            // scripts rely on (docs/cli.md), not a log line.
+            if let Some(client) = error.downcast_ref::<alertledger::client::ClientError>() {
+                eprintln!("error: {client}");
+                return std::process::ExitCode::from(client.exit_code());
+            }
             tracing::error!("{error:#}");
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE

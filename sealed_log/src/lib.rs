@@ -12,12 +12,14 @@
 //! - [`checkpoint_files`] — copies of the signed checkpoints outside the
 //!   database (`ALERTLEDGER_CHECKPOINT_DIR`), and reading them back.
 //! - [`export`] — one tenant's audit bundle (docs/audit-bundle.md).
+//! - [`import`] — a verified bundle's events into another installation.
 //!
 //! The hashing itself, the proofs' shapes and the signatures live in the pure
 //! `alertledger-seal` crate; the sealer that appends is a worker.
 
 pub mod checkpoint_files;
 pub mod export;
+pub mod import;
 pub mod verify;
 
 use std::collections::HashMap;

@@ -1,16 +1,70 @@
-//! `alertledger events export`: one tenant's audit bundle.
+//! `alertledger events export|import|tail`: one tenant's audit bundle out
+//! of the database and into another one (`events_import`), and the live
+//! feed followed over HTTP.
 
 use alertledger_seal::bundle::{EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE};
 use alertledger_sealed_log::export::export;
 use anyhow::Context;
 
-use crate::cli::{EventsArgs, EventsCommand, ExportArgs, GlobalArgs};
+use crate::cli::{EventsArgs, EventsCommand, ExportArgs, GlobalArgs, OutputFormat, TailArgs};
+use crate::client::sse::{self, Next, SseFrame};
+use crate::client::{output, table, ApiClient, ClientError};
 use crate::database::ProvisionedDatabase;
 use crate::security::configured_signing_key;
 
 pub async fn run(global: &GlobalArgs, args: EventsArgs) -> anyhow::Result<()> {
     match args.command {
         EventsCommand::Export(args) => export_bundle(global, args).await,
+        EventsCommand::Import(args) => super::events_import::run(args).await,
+        EventsCommand::Tail(args) => Ok(tail(args).await?),
+    }
+}
+
+/// `events tail`: every event of the feed as it arrives, one line each
+/// (`--output json`: the event's JSON as the stream carries it).
+async fn tail(args: TailArgs) -> Result<(), ClientError> {
+    let client = ApiClient::new(&args.client)?;
+    let mut query = Vec::new();
+    if let Some(tenant) = args.tenant {
+        query.push(("tenant", tenant.to_string()));
+    }
+    if let Some(types) = args.types {
+        query.push(("types", types));
+    }
+    if client.output == OutputFormat::Table {
+        output::write(&format!(
+            "{:>10}  {:<20}  {:<30}  {:<36}  AGGREGATE\n",
+            "POSITION", "AT", "EVENT", "TENANT"
+        ))?;
+    }
+    let mut printed = 0_u64;
+    sse::follow(&client, &query, args.after, |frame| {
+        print_event(client.output, frame)?;
+        printed += 1;
+        Ok(match args.max_events {
+            Some(max) if printed >= max => Next::Stop,
+            _ => Next::More,
+        })
+    })
+    .await
+}
+
+fn print_event(format: OutputFormat, frame: &SseFrame) -> Result<(), ClientError> {
+    match format {
+        OutputFormat::Json => output::write(&format!("{}\n", frame.data)),
+        OutputFormat::Table => {
+            let event: serde_json::Value = serde_json::from_str(&frame.data).unwrap_or_default();
+            let position = frame.id.clone().unwrap_or_else(|| table::cell(&event, "position"));
+            output::write(&format!(
+                "{:>10}  {:<20}  {:<30}  {:<36}  {}/{}\n",
+                position,
+                table::cell(&event, "at"),
+                frame.event,
+                table::cell(&event, "tenant_id"),
+                table::cell(&event, "aggregate_type"),
+                table::cell(&event, "aggregate_id"),
+            ))
+        }
     }
 }
 

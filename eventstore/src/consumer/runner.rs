@@ -9,7 +9,7 @@ use tokio::sync::watch;
 
 use super::checkpoint::{Checkpoint, INSTANCE_LOCK_CLASS};
 use super::{quarantine, ConsumerError, LogConsumer, Target};
-use crate::log::{LogEvent, LogFilter, LogReader, LogSignal, WakeOn};
+use crate::log::{LogEvent, LogFilter, LogReader, LogSignal, WakeOn, Xid8};
 
 /// How a runner reads, waits and retries.
 #[derive(Debug, Clone)]
@@ -249,10 +249,22 @@ impl ConsumerRunner {
         let full = batch.events.len() >= limit;
         let read = batch.events.len();
         let quarantined = quarantine::positions(&mut tx, name).await?;
+        let imported = imported_decisions(&mut tx, self.projection.decides_on(), &batch.events).await?;
         let events: Vec<LogEvent> = batch
             .events
             .into_iter()
             .filter(|event| {
+                if imported.contains(&event.transaction_id)
+                    && self.projection.decides_on().contains(&event.event_type.as_str())
+                {
+                    tracing::debug!(
+                        projector = name,
+                        position = event.position,
+                        event_type = %event.event_type,
+                        "passing over an imported event: its decisions came with it"
+                    );
+                    return false;
+                }
                 let skip = quarantined.contains(&event.position);
                 if skip {
                     tracing::warn!(
@@ -402,6 +414,30 @@ impl From<sqlx::Error> for Attempt {
     fn from(error: sqlx::Error) -> Self {
         Self::Failed(ConsumerError::Database(error))
     }
+}
+
+/// The transactions among `events`' that imported them (`event_imports`),
+/// looked up only when the batch holds a type the consumer decides on.
+async fn imported_decisions(
+    conn: &mut PgConnection,
+    decides_on: &[&str],
+    events: &[LogEvent],
+) -> Result<std::collections::HashSet<u64>, sqlx::Error> {
+    let candidates: Vec<Xid8> = events
+        .iter()
+        .filter(|event| decides_on.contains(&event.event_type.as_str()))
+        .map(|event| Xid8(event.transaction_id))
+        .collect();
+    if candidates.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let imported: Vec<Xid8> = sqlx::query_scalar(
+        "SELECT transaction_id FROM event_imports WHERE transaction_id = ANY($1)",
+    )
+    .bind(&candidates)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(imported.into_iter().map(|xid| xid.0).collect())
 }
 
 /// Whether PostgreSQL refused the data itself rather than failed: a data

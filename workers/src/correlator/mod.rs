@@ -138,6 +138,17 @@ impl LogConsumer for Correlator {
         Some(EVENT_TYPES)
     }
 
+    /// Imported receipts were correlated where they came from (their
+    /// `AlertCorrelated` and incident events came along); policy and asset
+    /// changes are still folded into the working state.
+    fn decides_on(&self) -> &'static [&'static str] {
+        &[
+            AlertEvent::RECEIVED,
+            AlertEvent::RESOLVED_BY_SOURCE,
+            TenantEvent::CORRELATION_REQUESTED,
+        ]
+    }
+
     fn rebuildable(&self) -> bool {
         false
     }

@@ -95,6 +95,21 @@ impl LogConsumer for RunbookDispatcher {
         Some(EVENT_TYPES)
     }
 
+    /// Imported incidents, approvals and executions were dispatched where
+    /// they came from (their requests and outcomes came along): running them
+    /// here would send a command twice. Runbook definitions are still folded.
+    fn decides_on(&self) -> &'static [&'static str] {
+        &[
+            IncidentEvent::OPENED,
+            ApprovalEvent::GRANTED,
+            ExecutionEvent::REQUESTED,
+            ExecutionEvent::REFUSED,
+            ExecutionEvent::SUCCEEDED,
+            ExecutionEvent::FAILED,
+            ExecutionEvent::TIMED_OUT,
+        ]
+    }
+
     fn rebuildable(&self) -> bool {
         false
     }
