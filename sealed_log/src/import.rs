@@ -96,6 +96,23 @@ pub async fn import(
         .execute(&mut *tx)
         .await?;
 
+    // The tenant must be registered here, or by the bundle.
+    let registered_here: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2)",
+    )
+    .bind(TENANT_AGGREGATE)
+    .bind(tenant.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
+    let registers = |event: &BundleEvent| {
+        event.aggregate_type == TENANT_AGGREGATE
+            && event.event_type == TENANT_REGISTERED
+            && event.aggregate_id == tenant.to_string()
+    };
+    if !registered_here && !events.iter().any(registers) {
+        return Err(ImportError::UnknownTenant(tenant));
+    }
+
     // What is already here of the bundle's aggregates: (type, id) -> max sequence.
     let mut next_sequence: HashMap<(String, String), i64> = HashMap::new();
     let mut to_write = Vec::new();
@@ -129,23 +146,7 @@ pub async fn import(
         to_write.push(event);
     }
 
-    // The tenant must be registered here, or by the bundle.
-    let registered_here: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = $1 AND aggregate_id = $2)",
-    )
-    .bind(TENANT_AGGREGATE)
-    .bind(tenant.to_string())
-    .fetch_one(&mut *tx)
-    .await?;
-    let registration = to_write.iter().find(|event| {
-        event.aggregate_type == TENANT_AGGREGATE
-            && event.event_type == TENANT_REGISTERED
-            && event.aggregate_id == tenant.to_string()
-    });
-    if !registered_here && registration.is_none() {
-        return Err(ImportError::UnknownTenant(tenant));
-    }
-    if let Some(registration) = registration {
+    if let Some(registration) = to_write.iter().find(|event| registers(event)) {
         claim_slug(&mut tx, tenant, registration).await?;
     }
 
