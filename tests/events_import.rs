@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use alertledger_domain::values::Role;
 use alertledger_schema::TestDatabase;
 use alertledger_seal::bundle::{
-    BundleEvent, BundleLeaf, BundleParts, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE,
-    PUBLIC_KEY_FILE,
+    BundleEvent, BundleLeaf, BundleParts, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE,
 };
 use alertledger_seal::{Checkpoint, CheckpointSigner, CompactRange, Hash};
 use serde_json::Value;
@@ -45,17 +44,28 @@ fn text(output: &Output) -> String {
 }
 
 /// Every sealed field of the tenant's events, in log order.
-async fn events_of(pool: &sqlx::PgPool, tenant: uuid::Uuid) -> Vec<(String, String, i64, String, String, String, String, i64)> {
-    let rows: Vec<(String, String, i64, String, String, String, String, chrono::DateTime<chrono::Utc>)> =
-        sqlx::query_as(
-            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
+async fn events_of(
+    pool: &sqlx::PgPool,
+    tenant: uuid::Uuid,
+) -> Vec<(String, String, i64, String, String, String, String, i64)> {
+    let rows: Vec<(
+        String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        chrono::DateTime<chrono::Utc>,
+    )> = sqlx::query_as(
+        "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
                     payload::text, metadata::text, recorded_at
                FROM events WHERE tenant_id = $1 ORDER BY transaction_id, position",
-        )
-        .bind(tenant)
-        .fetch_all(pool)
-        .await
-        .unwrap();
+    )
+    .bind(tenant)
+    .fetch_all(pool)
+    .await
+    .unwrap();
     rows.into_iter()
         .map(|(a, b, c, d, e, f, g, h)| (a, b, c, d, e, f, g, h.timestamp_micros()))
         .collect()
@@ -78,9 +88,15 @@ async fn exported_tenant(source: &TestApp, dir: &Path) -> TestTenant {
     }
     let viewer = source.token(Role::Viewer, &[tenant.id]);
     let page = source
-        .get_until(&format!("/api/v1/incidents?tenant={}", tenant.id), &viewer, |body| {
-            body["items"].as_array().is_some_and(|items| items.len() == 2)
-        })
+        .get_until(
+            &format!("/api/v1/incidents?tenant={}", tenant.id),
+            &viewer,
+            |body| {
+                body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() == 2)
+            },
+        )
         .await;
     let incident = page["items"][0]["id"].as_str().unwrap();
     let technician = source.token(Role::Technician, &[tenant.id]);
@@ -103,7 +119,10 @@ async fn exported_tenant(source: &TestApp, dir: &Path) -> TestTenant {
         .await;
     let out = dir.to_str().unwrap();
     let id = tenant.id.to_string();
-    let output = alertledger(source.db.url(), &["events", "export", "--tenant", &id, "--out", out]);
+    let output = alertledger(
+        source.db.url(),
+        &["events", "export", "--tenant", &id, "--out", out],
+    );
     assert!(output.status.success(), "{}", text(&output));
     tenant
 }
@@ -122,7 +141,10 @@ fn copy_bundle(from: &Path, to: &Path) {
 }
 
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("alertledger-import-{name}-{}", uuid::Uuid::now_v7()));
+    let dir = std::env::temp_dir().join(format!(
+        "alertledger-import-{name}-{}",
+        uuid::Uuid::now_v7()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -138,10 +160,16 @@ async fn a_tenant_moves_to_a_fresh_installation_with_its_events_intact_and_only_
     let expected = events_of(source.db.pool(), *tenant.id.as_uuid()).await;
 
     let target = TestApp::spawn().await;
-    let output = alertledger(target.db.url(), &["events", "import", dir, "--public-key", &key]);
+    let output = alertledger(
+        target.db.url(),
+        &["events", "import", dir, "--public-key", &key],
+    );
     assert!(output.status.success(), "{}", text(&output));
     let report = text(&output);
-    assert!(report.contains(&format!("written             {}", expected.len())), "{report}");
+    assert!(
+        report.contains(&format!("written             {}", expected.len())),
+        "{report}"
+    );
 
     // Same identities, types, payloads, metadata and times, in the same order.
     let imported = events_of(target.db.pool(), *tenant.id.as_uuid()).await;
@@ -165,17 +193,33 @@ async fn a_tenant_moves_to_a_fresh_installation_with_its_events_intact_and_only_
     assert_eq!(recorded, (expected.len() as i64, positions[0].0));
 
     // Twice: nothing more is written.
-    let again = alertledger(target.db.url(), &["events", "import", dir, "--public-key", &key]);
+    let again = alertledger(
+        target.db.url(),
+        &["events", "import", dir, "--public-key", &key],
+    );
     assert!(again.status.success(), "{}", text(&again));
-    assert!(text(&again).contains("written             0"), "{}", text(&again));
-    assert_eq!(events_of(target.db.pool(), *tenant.id.as_uuid()).await, expected);
+    assert!(
+        text(&again).contains("written             0"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(
+        events_of(target.db.pool(), *tenant.id.as_uuid()).await,
+        expected
+    );
 
     // The target's read models show the tenant's incidents and alerts.
     let viewer = target.token(Role::Viewer, &[tenant.id]);
     let incidents = target
-        .get_until(&format!("/api/v1/incidents?tenant={}", tenant.id), &viewer, |body| {
-            body["items"].as_array().is_some_and(|items| items.len() == 2)
-        })
+        .get_until(
+            &format!("/api/v1/incidents?tenant={}", tenant.id),
+            &viewer,
+            |body| {
+                body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() == 2)
+            },
+        )
         .await;
     let statuses: Vec<&str> = incidents["items"]
         .as_array()
@@ -183,11 +227,20 @@ async fn a_tenant_moves_to_a_fresh_installation_with_its_events_intact_and_only_
         .iter()
         .map(|item| item["status"].as_str().unwrap())
         .collect();
-    assert!(statuses.contains(&"acknowledged") && statuses.contains(&"new"), "{statuses:?}");
+    assert!(
+        statuses.contains(&"acknowledged") && statuses.contains(&"new"),
+        "{statuses:?}"
+    );
     target
-        .get_until(&format!("/api/v1/alerts?tenant={}", tenant.id), &viewer, |body| {
-            body["items"].as_array().is_some_and(|items| items.len() == 2)
-        })
+        .get_until(
+            &format!("/api/v1/alerts?tenant={}", tenant.id),
+            &viewer,
+            |body| {
+                body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() == 2)
+            },
+        )
         .await;
 
     // The correlator passed over the imported receipts: no second incident.
@@ -202,7 +255,10 @@ async fn a_tenant_moves_to_a_fresh_installation_with_its_events_intact_and_only_
     .await
     .unwrap();
     assert_eq!(opened, 2);
-    assert_eq!(events_of(target.db.pool(), *tenant.id.as_uuid()).await, expected);
+    assert_eq!(
+        events_of(target.db.pool(), *tenant.id.as_uuid()).await,
+        expected
+    );
 
     // The tenant's API key came along (its hash is in the log), and new
     // alerts are decided here.
@@ -217,9 +273,15 @@ async fn a_tenant_moves_to_a_fresh_installation_with_its_events_intact_and_only_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     target
-        .get_until(&format!("/api/v1/incidents?tenant={}", tenant.id), &viewer, |body| {
-            body["items"].as_array().is_some_and(|items| items.len() == 3)
-        })
+        .get_until(
+            &format!("/api/v1/incidents?tenant={}", tenant.id),
+            &viewer,
+            |body| {
+                body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() == 3)
+            },
+        )
         .await;
 
     // And the target's own seal covers the imported events: audit verify passes.
@@ -229,7 +291,11 @@ async fn a_tenant_moves_to_a_fresh_installation_with_its_events_intact_and_only_
         .await;
     let verify = alertledger(target.db.url(), &["audit", "verify", "--public-key", &key]);
     assert!(verify.status.success(), "{}", text(&verify));
-    assert!(text(&verify).contains("audit verify: OK"), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("audit verify: OK"),
+        "{}",
+        text(&verify)
+    );
     let _ = std::fs::remove_dir_all(&work);
 }
 
@@ -248,17 +314,38 @@ async fn a_tampered_unpinned_or_conflicting_bundle_is_refused_and_nothing_is_wri
     copy_bundle(&bundle, &tampered);
     let events = std::fs::read_to_string(tampered.join(EVENTS_FILE)).unwrap();
     assert!(events.contains("db01"));
-    std::fs::write(tampered.join(EVENTS_FILE), events.replacen("db01", "db02", 1)).unwrap();
+    std::fs::write(
+        tampered.join(EVENTS_FILE),
+        events.replacen("db01", "db02", 1),
+    )
+    .unwrap();
     let output = alertledger(
         target.url(),
-        &["events", "import", tampered.to_str().unwrap(), "--public-key", &key],
+        &[
+            "events",
+            "import",
+            tampered.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
     );
-    assert!(!output.status.success(), "a tampered bundle was imported: {}", text(&output));
-    assert!(text(&output).contains("does not verify"), "{}", text(&output));
+    assert!(
+        !output.status.success(),
+        "a tampered bundle was imported: {}",
+        text(&output)
+    );
+    assert!(
+        text(&output).contains("does not verify"),
+        "{}",
+        text(&output)
+    );
     assert_eq!(count_events(target.pool()).await, before);
 
     // Without a pinned key (or the explicit insecure flag): refused unread.
-    let output = alertledger(target.url(), &["events", "import", bundle.to_str().unwrap()]);
+    let output = alertledger(
+        target.url(),
+        &["events", "import", bundle.to_str().unwrap()],
+    );
     assert!(!output.status.success(), "{}", text(&output));
     assert!(text(&output).contains("--public-key"), "{}", text(&output));
     assert_eq!(count_events(target.pool()).await, before);
@@ -276,7 +363,13 @@ async fn a_tampered_unpinned_or_conflicting_bundle_is_refused_and_nothing_is_wri
     });
     let output = alertledger(
         target.url(),
-        &["events", "import", forged.to_str().unwrap(), "--public-key", &key],
+        &[
+            "events",
+            "import",
+            forged.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
     );
     assert!(!output.status.success(), "{}", text(&output));
     assert_eq!(count_events(target.pool()).await, before);
@@ -285,17 +378,32 @@ async fn a_tampered_unpinned_or_conflicting_bundle_is_refused_and_nothing_is_wri
     // signature is trusted, is refused whole.
     let output = alertledger(
         target.url(),
-        &["events", "import", bundle.to_str().unwrap(), "--public-key", &key],
+        &[
+            "events",
+            "import",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
     );
     assert!(output.status.success(), "{}", text(&output));
     let imported = count_events(target.pool()).await;
     assert!(imported > before);
     let output = alertledger(
         target.url(),
-        &["events", "import", forged.to_str().unwrap(), "--trust-bundle-key"],
+        &[
+            "events",
+            "import",
+            forged.to_str().unwrap(),
+            "--trust-bundle-key",
+        ],
     );
     assert!(!output.status.success(), "{}", text(&output));
-    assert!(text(&output).contains("other content (payload differs)"), "{}", text(&output));
+    assert!(
+        text(&output).contains("other content (payload differs)"),
+        "{}",
+        text(&output)
+    );
     assert_eq!(count_events(target.pool()).await, imported);
 
     // A partial history (not from the start) into a fresh database: refused.
@@ -306,10 +414,19 @@ async fn a_tampered_unpinned_or_conflicting_bundle_is_refused_and_nothing_is_wri
     let fresh = TestDatabase::create().await;
     let output = alertledger(
         fresh.url(),
-        &["events", "import", partial.to_str().unwrap(), "--trust-bundle-key"],
+        &[
+            "events",
+            "import",
+            partial.to_str().unwrap(),
+            "--trust-bundle-key",
+        ],
     );
     assert!(!output.status.success(), "{}", text(&output));
-    assert!(text(&output).contains("does not exist here"), "{}", text(&output));
+    assert!(
+        text(&output).contains("does not exist here"),
+        "{}",
+        text(&output)
+    );
     assert_eq!(count_events(fresh.pool()).await, 0);
     let _ = tenant;
     let _ = std::fs::remove_dir_all(&work);
@@ -324,7 +441,10 @@ fn write_resigned(
     change: impl FnOnce(&mut Vec<BundleEvent>),
 ) {
     let text = std::fs::read_to_string(from.join(EVENTS_FILE)).unwrap();
-    let mut events: Vec<BundleEvent> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let mut events: Vec<BundleEvent> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
     change(&mut events);
     for (index, event) in events.iter_mut().enumerate() {
         event.leaf_index = index as u64;

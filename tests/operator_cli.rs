@@ -115,7 +115,6 @@ fn incident_status(tenant: &TestTenant, id: &str) -> Value {
     block_on(incident_until(&shared().app, tenant, id, |_| true))
 }
 
-
 #[test]
 fn an_incident_is_listed_shown_and_worked_through_from_the_command_line() {
     let app = &shared().app;
@@ -132,26 +131,49 @@ fn an_incident_is_listed_shown_and_worked_through_from_the_command_line() {
     }
     let row = lines.next().unwrap();
     assert!(row.starts_with(&incident), "{table}");
-    assert!(row.contains("new") && row.contains("critical") && row.contains("web01"), "{row}");
+    assert!(
+        row.contains("new") && row.contains("critical") && row.contains("web01"),
+        "{row}"
+    );
     // Columns line up: every value starts where its header does.
     assert_eq!(row.find("critical"), header.find("SEVERITY"), "{table}");
 
     let page = json(&["incidents", "list", "--tenant", &tenant_id], &technician);
     assert_eq!(page["items"][0]["id"], incident.as_str());
-    assert!(page.get("next_cursor").is_some(), "the API's body as is: {page}");
+    assert!(
+        page.get("next_cursor").is_some(),
+        "the API's body as is: {page}"
+    );
 
     let shown = ok(&["incidents", "show", &incident], &technician);
-    assert!(shown.contains("web01") && shown.contains("timeline"), "{shown}");
+    assert!(
+        shown.contains("web01") && shown.contains("timeline"),
+        "{shown}"
+    );
     assert!(shown.contains("IncidentOpened"), "{shown}");
     let detail = json(&["incidents", "show", &incident], &technician);
     assert_eq!(detail["id"], incident.as_str());
     assert!(detail["timeline"].is_array());
 
     let said = ok(&["incidents", "ack", &incident], &technician);
-    assert_eq!(said.trim(), format!("incident {incident} acknowledged (status acknowledged)"));
+    assert_eq!(
+        said.trim(),
+        format!("incident {incident} acknowledged (status acknowledged)")
+    );
     ok(&["incidents", "assign", &incident, "alice"], &technician);
-    ok(&["incidents", "comment", &incident, "looking at the CPU graph"], &technician);
-    let resolved = json(&["incidents", "resolve", &incident, "--note", "restarted"], &technician);
+    ok(
+        &[
+            "incidents",
+            "comment",
+            &incident,
+            "looking at the CPU graph",
+        ],
+        &technician,
+    );
+    let resolved = json(
+        &["incidents", "resolve", &incident, "--note", "restarted"],
+        &technician,
+    );
     assert_eq!(resolved["status"], "resolved", "{resolved}");
 
     let detail = block_on(incident_until(app, &tenant, &incident, |body| {
@@ -164,21 +186,40 @@ fn an_incident_is_listed_shown_and_worked_through_from_the_command_line() {
         .iter()
         .map(|entry| entry["event_type"].as_str().unwrap())
         .collect();
-    for event in ["IncidentAcknowledged", "IncidentAssigned", "IncidentCommented", "IncidentResolved"] {
-        assert!(timeline.contains(&event), "{event} missing from {timeline:?}");
+    for event in [
+        "IncidentAcknowledged",
+        "IncidentAssigned",
+        "IncidentCommented",
+        "IncidentResolved",
+    ] {
+        assert!(
+            timeline.contains(&event),
+            "{event} missing from {timeline:?}"
+        );
     }
 
     // Resolving a resolved incident is a state conflict: exit 5, one sentence.
     let again = cli(&["incidents", "resolve", &incident], Some(&technician));
     assert_eq!(again.status.code(), Some(5), "{}", stderr(&again));
     let message = stderr(&again);
-    assert!(message.starts_with("error: ") && message.contains("HTTP 409"), "{message}");
-    assert!(message.contains("request "), "names the request id: {message}");
+    assert!(
+        message.starts_with("error: ") && message.contains("HTTP 409"),
+        "{message}"
+    );
+    assert!(
+        message.contains("request "),
+        "names the request id: {message}"
+    );
     assert_eq!(message.lines().count(), 1, "{message}");
 
-    let reopened = ok(&["incidents", "reopen", &incident, "--reason", "came back"], &technician);
+    let reopened = ok(
+        &["incidents", "reopen", &incident, "--reason", "came back"],
+        &technician,
+    );
     assert!(reopened.contains("reopened"), "{reopened}");
-    block_on(incident_until(app, &tenant, &incident, |body| body["status"] != "resolved"));
+    block_on(incident_until(app, &tenant, &incident, |body| {
+        body["status"] != "resolved"
+    }));
 }
 
 #[test]
@@ -191,17 +232,25 @@ fn alerts_are_listed_shown_and_acknowledged() {
 
     let table = ok(&["alerts", "list", "--tenant", &tenant_id], &technician);
     assert!(table.starts_with("ID"), "{table}");
-    assert!(table.contains("HighCPU") && table.contains("prometheus"), "{table}");
+    assert!(
+        table.contains("HighCPU") && table.contains("prometheus"),
+        "{table}"
+    );
     let page = json(&["alerts", "list", "--tenant", &tenant_id], &technician);
     let alert = page["items"][0]["id"].as_str().unwrap().to_owned();
 
     let shown = ok(&["alerts", "show", &alert], &technician);
     assert!(shown.contains("CPU > 95% for 5 minutes"), "{shown}");
     let said = ok(&["alerts", "ack", &alert, "--note", "mine"], &technician);
-    assert!(said.starts_with(&format!("alert {alert} acknowledged")), "{said}");
-    block_on(app.get_until(&format!("/api/v1/alerts/{alert}"), &technician, |body| {
-        body["acknowledgement_note"] == "mine"
-    }));
+    assert!(
+        said.starts_with(&format!("alert {alert} acknowledged")),
+        "{said}"
+    );
+    block_on(
+        app.get_until(&format!("/api/v1/alerts/{alert}"), &technician, |body| {
+            body["acknowledgement_note"] == "mine"
+        }),
+    );
     let detail = json(&["alerts", "show", &alert], &technician);
     assert_eq!(detail["acknowledgement_note"], "mine", "{detail}");
     assert_eq!(detail["id"], alert.as_str());
@@ -217,7 +266,10 @@ fn exit_codes_tell_scripts_what_went_wrong() {
     let missing = cli(&["incidents", "show", &unknown], Some(&viewer));
     assert_eq!(missing.status.code(), Some(4), "{}", stderr(&missing));
     let said = stderr(&missing);
-    assert!(said.starts_with("error: ") && said.contains("not_found, HTTP 404, request "), "{said}");
+    assert!(
+        said.starts_with("error: ") && said.contains("not_found, HTTP 404, request "),
+        "{said}"
+    );
 
     let forged = cli(&["incidents", "list"], Some("not-a-token"));
     assert_eq!(forged.status.code(), Some(3), "{}", stderr(&forged));
@@ -231,16 +283,32 @@ fn exit_codes_tell_scripts_what_went_wrong() {
     let technician = app.token(Role::Technician, &[tenant.id]);
     let invalid = cli(&["incidents", "assign", &incident, "  "], Some(&technician));
     assert_eq!(invalid.status.code(), Some(5), "{}", stderr(&invalid));
-    assert!(stderr(&invalid).contains("HTTP 422"), "{}", stderr(&invalid));
+    assert!(
+        stderr(&invalid).contains("HTTP 422"),
+        "{}",
+        stderr(&invalid)
+    );
 
     let usage = cli(&["incidents", "show", "42"], Some(&viewer));
     assert_eq!(usage.status.code(), Some(2), "{}", stderr(&usage));
 
     // Nothing listens on a port just given back.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let down = cli_at(&format!("http://127.0.0.1:{port}"), &["incidents", "list"], Some(&viewer));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = cli_at(
+        &format!("http://127.0.0.1:{port}"),
+        &["incidents", "list"],
+        Some(&viewer),
+    );
     assert_eq!(down.status.code(), Some(6), "{}", stderr(&down));
-    assert!(stderr(&down).contains("cannot connect"), "{}", stderr(&down));
+    assert!(
+        stderr(&down).contains("cannot connect"),
+        "{}",
+        stderr(&down)
+    );
 }
 
 #[test]
@@ -254,30 +322,79 @@ fn runbooks_are_executed_and_approvals_approved_or_rejected() {
     let approver = app.token_for("bob", Role::TenantAdmin, &[tenant.id]);
     let tenant_id = tenant.id.to_string();
     // The list is a read model: it follows the log.
-    block_on(app.get_until(&format!("/api/v1/runbooks?tenant={tenant_id}"), &requester, |body| {
-        body["items"].as_array().is_some_and(|items| !items.is_empty())
-    }));
+    block_on(app.get_until(
+        &format!("/api/v1/runbooks?tenant={tenant_id}"),
+        &requester,
+        |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        },
+    ));
 
     let runbooks = ok(&["runbooks", "list", "--tenant", &tenant_id], &requester);
-    assert!(runbooks.lines().next().unwrap().contains("RISK"), "{runbooks}");
-    assert!(runbooks.contains(&runbook) && runbooks.contains("medium"), "{runbooks}");
+    assert!(
+        runbooks.lines().next().unwrap().contains("RISK"),
+        "{runbooks}"
+    );
+    assert!(
+        runbooks.contains(&runbook) && runbooks.contains("medium"),
+        "{runbooks}"
+    );
 
     // Approved: the runbook runs and heals the incident.
     let incident = block_on(alert_and_incident(app, &tenant));
-    let asked = ok(&["runbooks", "execute", &runbook, "--incident", &incident], &requester);
+    let asked = ok(
+        &["runbooks", "execute", &runbook, "--incident", &incident],
+        &requester,
+    );
     assert!(asked.contains("needs an approval first"), "{asked}");
-    let pending = ok(&["approvals", "list", "--status", "pending", "--tenant", &tenant_id], &approver);
-    let approval = pending.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
-    assert!(pending.contains("medium") && pending.contains("alice"), "{pending}");
+    let pending = ok(
+        &[
+            "approvals",
+            "list",
+            "--status",
+            "pending",
+            "--tenant",
+            &tenant_id,
+        ],
+        &approver,
+    );
+    let approval = pending
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        pending.contains("medium") && pending.contains("alice"),
+        "{pending}"
+    );
 
     let own = cli(&["approvals", "approve", &approval], Some(&requester));
-    assert_eq!(own.status.code(), Some(3), "self-approval: {}", stderr(&own));
-    let granted = ok(&["approvals", "approve", &approval, "--reason", "go"], &approver);
+    assert_eq!(
+        own.status.code(),
+        Some(3),
+        "self-approval: {}",
+        stderr(&own)
+    );
+    let granted = ok(
+        &["approvals", "approve", &approval, "--reason", "go"],
+        &approver,
+    );
     assert_eq!(granted.trim(), format!("approval {approval} granted"));
-    block_on(incident_until(app, &tenant, &incident, |body| body["status"] == "resolved"));
+    block_on(incident_until(app, &tenant, &incident, |body| {
+        body["status"] == "resolved"
+    }));
     let twice = cli(&["approvals", "reject", &approval], Some(&approver));
     assert_eq!(twice.status.code(), Some(5), "{}", stderr(&twice));
-    assert!(stderr(&twice).contains("approval_already_decided"), "{}", stderr(&twice));
+    assert!(
+        stderr(&twice).contains("approval_already_decided"),
+        "{}",
+        stderr(&twice)
+    );
 
     // Rejected: nothing runs, the incident stays open. (Another occurrence:
     // the same body again would be the same delivery, a duplicate.)
@@ -289,14 +406,26 @@ fn runbooks_are_executed_and_approvals_approved_or_rejected() {
     let open = block_on(app.get_until(
         &format!("/api/v1/incidents?tenant={tenant_id}&status=new"),
         &viewer,
-        |body| body["items"].as_array().is_some_and(|items| !items.is_empty()),
+        |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        },
     ));
     let second = open["items"][0]["id"].as_str().unwrap().to_owned();
-    let request = json(&["runbooks", "execute", &runbook, "--incident", &second], &requester);
+    let request = json(
+        &["runbooks", "execute", &runbook, "--incident", &second],
+        &requester,
+    );
     let approval = request["approval_id"].as_str().unwrap().to_owned();
-    let rejected = ok(&["approvals", "reject", &approval, "--reason", "not now"], &approver);
+    let rejected = ok(
+        &["approvals", "reject", &approval, "--reason", "not now"],
+        &approver,
+    );
     assert_eq!(rejected.trim(), format!("approval {approval} rejected"));
-    let listed = block_on(approval_until(app, &tenant, |body| body["status"] == "rejected"));
+    let listed = block_on(approval_until(app, &tenant, |body| {
+        body["status"] == "rejected"
+    }));
     assert_eq!(listed["reason"], "not now");
     assert_eq!(incident_status(&tenant, &second)["status"], "new");
 }
@@ -377,7 +506,9 @@ fn events_tail_prints_events_as_they_arrive_and_resumes_after_a_disconnect() {
 
     let mut child = command(
         &proxy.address,
-        &["events", "tail", "--after", "0", "--tenant", &tenant_id, "--output", "json"],
+        &[
+            "events", "tail", "--after", "0", "--tenant", &tenant_id, "--output", "json",
+        ],
         Some(&viewer),
     )
     .stdout(Stdio::piped())
@@ -430,32 +561,53 @@ fn events_tail_prints_events_as_they_arrive_and_resumes_after_a_disconnect() {
     // While refused, the client keeps trying; then the way is open again.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !notes.lock().unwrap().contains("reconnecting") {
-        assert!(Instant::now() < deadline, "no reconnect attempt was reported");
+        assert!(
+            Instant::now() < deadline,
+            "no reconnect attempt was reported"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     proxy.heal();
-    wait_for("the alert sent while it was disconnected", &received("tail-two"));
+    wait_for(
+        "the alert sent while it was disconnected",
+        &received("tail-two"),
+    );
 
     // Everything the log holds for the tenant, once, in order: no gap, no duplicate.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let logged = logged_positions(&tenant, &viewer);
-        let printed: Vec<i64> = seen.iter().map(|e| e["position"].as_i64().unwrap()).collect();
+        let printed: Vec<i64> = seen
+            .iter()
+            .map(|e| e["position"].as_i64().unwrap())
+            .collect();
         if printed.len() >= logged.len() && printed.last() == logged.last() {
             assert_eq!(printed, logged, "printed positions differ from the log");
             break;
         }
-        assert!(Instant::now() < deadline, "printed {printed:?}, logged {logged:?}");
+        assert!(
+            Instant::now() < deadline,
+            "printed {printed:?}, logged {logged:?}"
+        );
         if let Ok(event) = lines.recv_timeout(Duration::from_millis(200)) {
             seen.push(event);
         }
     }
     let mut counts: HashMap<i64, usize> = HashMap::new();
     for event in &seen {
-        *counts.entry(event["position"].as_i64().unwrap()).or_default() += 1;
+        *counts
+            .entry(event["position"].as_i64().unwrap())
+            .or_default() += 1;
     }
-    assert!(counts.values().all(|count| *count == 1), "a duplicate: {counts:?}");
-    assert!(notes.lock().unwrap().contains("resuming after position"), "{}", notes.lock().unwrap());
+    assert!(
+        counts.values().all(|count| *count == 1),
+        "a duplicate: {counts:?}"
+    );
+    assert!(
+        notes.lock().unwrap().contains("resuming after position"),
+        "{}",
+        notes.lock().unwrap()
+    );
 
     let _ = child.kill();
     let _ = child.wait();
@@ -470,11 +622,23 @@ fn events_tail_stops_after_max_events_and_prints_a_table() {
     let response = block_on(app.post_alert(&tenant, &generic_alert("tail-table")));
     assert_eq!(response.status(), 202);
     let text = ok(
-        &["events", "tail", "--after", "0", "--tenant", &tenant_id, "--max-events", "2"],
+        &[
+            "events",
+            "tail",
+            "--after",
+            "0",
+            "--tenant",
+            &tenant_id,
+            "--max-events",
+            "2",
+        ],
         &viewer,
     );
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "a header and two events: {text}");
-    assert!(lines[0].contains("POSITION") && lines[0].contains("EVENT"), "{text}");
+    assert!(
+        lines[0].contains("POSITION") && lines[0].contains("EVENT"),
+        "{text}"
+    );
     assert!(lines[1].contains("TenantRegistered"), "{text}");
 }

@@ -153,10 +153,12 @@ pub async fn import(
     let mut first_position = None;
     let mut last_position = None;
     for event in &to_write {
-        let recorded_at = DateTime::<Utc>::from_timestamp_micros(event.recorded_at_us)
-            .ok_or_else(|| ImportError::Malformed {
-                line: line_of(&events, event),
-                reason: "recorded_at_us is out of range".to_owned(),
+        let recorded_at =
+            DateTime::<Utc>::from_timestamp_micros(event.recorded_at_us).ok_or_else(|| {
+                ImportError::Malformed {
+                    line: line_of(&events, event),
+                    reason: "recorded_at_us is out of range".to_owned(),
+                }
             })?;
         // One row at a time: each takes the next position, so positions
         // follow the bundle's order exactly.
@@ -314,11 +316,13 @@ async fn claim_slug(
             reason: "TenantRegistered has no slug".to_owned(),
         });
     };
-    sqlx::query("INSERT INTO tenant_slugs (slug, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(slug)
-        .bind(tenant)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO tenant_slugs (slug, tenant_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(slug)
+    .bind(tenant)
+    .execute(&mut *tx)
+    .await?;
     let holder: Uuid = sqlx::query_scalar("SELECT tenant_id FROM tenant_slugs WHERE slug = $1")
         .bind(slug)
         .fetch_one(&mut *tx)

@@ -146,7 +146,8 @@ mod tests {
 
     #[test]
     fn an_error_body_becomes_one_sentence_with_its_code_and_request() {
-        let body = br#"{"error":{"code":"not_found","message":"incident 42 not found","details":{}}}"#;
+        let body =
+            br#"{"error":{"code":"not_found","message":"incident 42 not found","details":{}}}"#;
         let error = ClientError::from_answer(StatusCode::NOT_FOUND, Some("req-1".into()), body);
         assert_eq!(
             error.to_string(),

@@ -60,7 +60,12 @@ impl ApiClient {
         }
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-        if let Some(token) = args.token.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if let Some(token) = args
+            .token
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                 ClientError::Usage("--token holds characters a header cannot carry".to_owned())
             })?;
@@ -96,9 +101,9 @@ impl ApiClient {
             if let Some(ca) = &ca {
                 builder = builder.add_root_certificate(ca.clone());
             }
-            builder
-                .build()
-                .map_err(|error| ClientError::Unexpected(format!("cannot build the HTTP client: {error}")))
+            builder.build().map_err(|error| {
+                ClientError::Unexpected(format!("cannot build the HTTP client: {error}"))
+            })
         };
         Ok(Self {
             base,
@@ -139,7 +144,10 @@ impl ApiClient {
         let response = request.send().await.map_err(ClientError::from_transport)?;
         let status = response.status();
         let request_id = request_id(response.headers());
-        let bytes = response.bytes().await.map_err(ClientError::from_transport)?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(ClientError::from_transport)?;
         if status.is_success() {
             if bytes.is_empty() {
                 return Ok(Value::Null);

@@ -30,7 +30,8 @@ impl SseParser {
     /// `retry:` lines are dropped: the reconnect policy is ours).
     pub fn push(&mut self, chunk: &[u8]) -> Vec<SseFrame> {
         // CRLF and LF both end lines; dropping CR makes them one case.
-        self.pending.extend(chunk.iter().copied().filter(|b| *b != b'\r'));
+        self.pending
+            .extend(chunk.iter().copied().filter(|b| *b != b'\r'));
         let mut frames = Vec::new();
         while let Some(end) = self.pending.windows(2).position(|pair| pair == b"\n\n") {
             let block: Vec<u8> = self.pending.drain(..end + 2).collect();
@@ -186,8 +187,11 @@ mod tests {
     #[test]
     fn frames_split_across_chunks_are_put_back_together() {
         let mut parser = SseParser::default();
-        assert!(parser.push(b"retry: 2000\n: connected\n\nid: 7\nevent: Alert").is_empty());
-        let frames = parser.push(b"Received\ndata: {\"a\":1}\n\n: heartbeat\n\nid: 8\r\ndata: x\r\n\r\n");
+        assert!(parser
+            .push(b"retry: 2000\n: connected\n\nid: 7\nevent: Alert")
+            .is_empty());
+        let frames =
+            parser.push(b"Received\ndata: {\"a\":1}\n\n: heartbeat\n\nid: 8\r\ndata: x\r\n\r\n");
         assert_eq!(
             frames,
             vec![

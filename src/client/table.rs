@@ -111,9 +111,11 @@ fn short_time(text: &str) -> Option<String> {
     if text.len() < 20 || !text.as_bytes().get(10).is_some_and(|b| *b == b'T') {
         return None;
     }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|time| time.with_timezone(&chrono::Utc).format("%Y-%m-%d %H:%M:%SZ").to_string())
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|time| {
+        time.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%SZ")
+            .to_string()
+    })
 }
 
 #[cfg(test)]
@@ -128,7 +130,11 @@ mod tests {
             json!({"id": "bbbb", "status": null, "at": "x"}),
         ];
         let text = render(
-            &[column("ID", "id"), column("STATUS", "status"), column("AT", "at")],
+            &[
+                column("ID", "id"),
+                column("STATUS", "status"),
+                column("AT", "at"),
+            ],
             &items,
         );
         assert_eq!(

@@ -69,7 +69,11 @@ pub async fn run(args: AlertsArgs) -> Result<(), ClientError> {
                 .post(&format!("api/v1/alerts/{id}/acknowledge"), body)
                 .await?;
             let at = table::cell(&answer, "acknowledged_at");
-            output::done(format, &answer, &format!("alert {id} acknowledged (at {at})"))
+            output::done(
+                format,
+                &answer,
+                &format!("alert {id} acknowledged (at {at})"),
+            )
         }
     }
 }

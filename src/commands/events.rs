@@ -54,7 +54,10 @@ fn print_event(format: OutputFormat, frame: &SseFrame) -> Result<(), ClientError
         OutputFormat::Json => output::write(&format!("{}\n", frame.data)),
         OutputFormat::Table => {
             let event: serde_json::Value = serde_json::from_str(&frame.data).unwrap_or_default();
-            let position = frame.id.clone().unwrap_or_else(|| table::cell(&event, "position"));
+            let position = frame
+                .id
+                .clone()
+                .unwrap_or_else(|| table::cell(&event, "position"));
             output::write(&format!(
                 "{:>10}  {:<20}  {:<30}  {:<36}  {}/{}\n",
                 position,

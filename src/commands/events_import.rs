@@ -3,7 +3,9 @@
 //! exactly as `audit verify-bundle` does. The rules are
 //! `alertledger_sealed_log::import`'s; docs/audit-bundle.md tells operators.
 
-use alertledger_seal::bundle::{BundleFiles, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE};
+use alertledger_seal::bundle::{
+    BundleFiles, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE,
+};
 use alertledger_sealed_log::import::import;
 use anyhow::{bail, Context};
 
@@ -36,14 +38,19 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         leaves: read(LEAVES_FILE)?,
         public_key: read(PUBLIC_KEY_FILE)?,
     };
-    let pinned = args.public_key.as_deref().map(read_public_key).transpose()?;
+    let pinned = args
+        .public_key
+        .as_deref()
+        .map(read_public_key)
+        .transpose()?;
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
         let pool = database.connect_tool().await?;
         let started = std::time::Instant::now();
         let report = import(&pool, &files, pinned.as_ref()).await;
         pool.close().await;
-        let report = report.with_context(|| format!("nothing imported from {}", args.dir.display()))?;
+        let report =
+            report.with_context(|| format!("nothing imported from {}", args.dir.display()))?;
         println!(
             "imported bundle {} (tenant {}, checkpoint tree size {}, key {})",
             args.dir.display(),
@@ -53,11 +60,17 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         );
         println!("  events in bundle    {}", report.events);
         println!("  written             {}", report.written);
-        println!("  already present     {} (same id and content: skipped)", report.present);
+        println!(
+            "  already present     {} (same id and content: skipped)",
+            report.present
+        );
         if let (Some(first), Some(last)) = (report.first_position, report.last_position) {
             println!("  positions here      {first} to {last} (in bundle order)");
         }
-        println!("  time                {:.2} s", started.elapsed().as_secs_f64());
+        println!(
+            "  time                {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
         anyhow::Ok(())
     }
     .await;

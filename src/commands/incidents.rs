@@ -71,10 +71,19 @@ pub async fn run(args: IncidentsArgs) -> Result<(), ClientError> {
                 .map(|entries| format!("timeline\n{}", table::render(TIMELINE, entries)));
             output::record(format, &answer, DETAIL, timeline)
         }
-        IncidentsCommand::Ack { id } => command(&client, id, "acknowledge", json!({}), "acknowledged").await,
+        IncidentsCommand::Ack { id } => {
+            command(&client, id, "acknowledge", json!({}), "acknowledged").await
+        }
         IncidentsCommand::Assign { id, assignee } => {
             let sentence = format!("assigned to {assignee}");
-            command(&client, id, "assign", json!({ "assignee": assignee }), &sentence).await
+            command(
+                &client,
+                id,
+                "assign",
+                json!({ "assignee": assignee }),
+                &sentence,
+            )
+            .await
         }
         IncidentsCommand::Comment { id, text } => {
             command(&client, id, "comment", json!({ "text": text }), "commented").await
@@ -83,10 +92,24 @@ pub async fn run(args: IncidentsArgs) -> Result<(), ClientError> {
             command(&client, id, "resolve", optional("note", note), "resolved").await
         }
         IncidentsCommand::Reopen { id, reason } => {
-            command(&client, id, "reopen", optional("reason", reason), "reopened").await
+            command(
+                &client,
+                id,
+                "reopen",
+                optional("reason", reason),
+                "reopened",
+            )
+            .await
         }
         IncidentsCommand::Escalate { id, reason } => {
-            command(&client, id, "escalate", json!({ "reason": reason }), "escalated").await
+            command(
+                &client,
+                id,
+                "escalate",
+                json!({ "reason": reason }),
+                "escalated",
+            )
+            .await
         }
     }
 }

@@ -37,11 +37,13 @@ pub async fn run(args: RunbooksArgs) -> Result<(), ClientError> {
             // 202 with an execution, or with an approval request when the
             // runbook's risk needs one first.
             let sentence = match answer.get("approval_id").and_then(|v| v.as_str()) {
-                Some(approval) if answer.get("execution_id").is_none_or(|v| v.is_null()) => format!(
+                Some(approval) if answer.get("execution_id").is_none_or(|v| v.is_null()) => {
+                    format!(
                     "runbook {id} needs an approval first: approval {approval} ({}, expires {})",
                     table::cell(&answer, "status"),
                     table::cell(&answer, "expires_at")
-                ),
+                )
+                }
                 _ => format!(
                     "runbook {id} requested for incident {incident}: execution {} ({})",
                     table::cell(&answer, "execution_id"),

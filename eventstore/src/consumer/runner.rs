@@ -249,13 +249,17 @@ impl ConsumerRunner {
         let full = batch.events.len() >= limit;
         let read = batch.events.len();
         let quarantined = quarantine::positions(&mut tx, name).await?;
-        let imported = imported_decisions(&mut tx, self.projection.decides_on(), &batch.events).await?;
+        let imported =
+            imported_decisions(&mut tx, self.projection.decides_on(), &batch.events).await?;
         let events: Vec<LogEvent> = batch
             .events
             .into_iter()
             .filter(|event| {
                 if imported.contains(&event.transaction_id)
-                    && self.projection.decides_on().contains(&event.event_type.as_str())
+                    && self
+                        .projection
+                        .decides_on()
+                        .contains(&event.event_type.as_str())
                 {
                     tracing::debug!(
                         projector = name,
