@@ -43,32 +43,22 @@ fn text(output: &Output) -> String {
     )
 }
 
+/// An event's identity and sealed content: aggregate type and id,
+/// sequence, type, version, payload, metadata, recorded_at (microseconds).
+type StoredEvent = (String, String, i64, String, String, String, String, i64);
+
 /// Every sealed field of the tenant's events, in log order.
-async fn events_of(
-    pool: &sqlx::PgPool,
-    tenant: uuid::Uuid,
-) -> Vec<(String, String, i64, String, String, String, String, i64)> {
-    let rows: Vec<(
-        String,
-        String,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        chrono::DateTime<chrono::Utc>,
-    )> = sqlx::query_as(
+async fn events_of(pool: &sqlx::PgPool, tenant: uuid::Uuid) -> Vec<StoredEvent> {
+    sqlx::query_as(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version,
-                    payload::text, metadata::text, recorded_at
-               FROM events WHERE tenant_id = $1 ORDER BY transaction_id, position",
+                payload::text, metadata::text,
+                (extract(epoch FROM recorded_at) * 1000000)::bigint
+           FROM events WHERE tenant_id = $1 ORDER BY transaction_id, position",
     )
     .bind(tenant)
     .fetch_all(pool)
     .await
-    .unwrap();
-    rows.into_iter()
-        .map(|(a, b, c, d, e, f, g, h)| (a, b, c, d, e, f, g, h.timestamp_micros()))
-        .collect()
+    .unwrap()
 }
 
 async fn count_events(pool: &sqlx::PgPool) -> i64 {

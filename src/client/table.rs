@@ -108,7 +108,7 @@ pub fn cell(item: &Value, field: &str) -> String {
 
 /// `2026-11-22T03:07:32.123456Z` → `2026-11-22 03:07:32Z`; `None` for other text.
 fn short_time(text: &str) -> Option<String> {
-    if text.len() < 20 || !text.as_bytes().get(10).is_some_and(|b| *b == b'T') {
+    if text.len() < 20 || text.as_bytes().get(10) != Some(&b'T') {
         return None;
     }
     chrono::DateTime::parse_from_rfc3339(text).ok().map(|time| {
