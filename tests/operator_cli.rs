@@ -230,6 +230,16 @@ fn alerts_are_listed_shown_and_acknowledged() {
     let technician = app.token(Role::Technician, &[tenant.id]);
     let tenant_id = tenant.id.to_string();
 
+    // The alerts list is a read model of its own: it follows the log.
+    block_on(app.get_until(
+        &format!("/api/v1/alerts?tenant={tenant_id}"),
+        &technician,
+        |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        },
+    ));
     let table = ok(&["alerts", "list", "--tenant", &tenant_id], &technician);
     assert!(table.starts_with("ID"), "{table}");
     assert!(
@@ -349,6 +359,10 @@ fn runbooks_are_executed_and_approvals_approved_or_rejected() {
         &requester,
     );
     assert!(asked.contains("needs an approval first"), "{asked}");
+    // The list is a read model: it follows the log.
+    block_on(approval_until(app, &tenant, |body| {
+        body["status"] == "pending"
+    }));
     let pending = ok(
         &[
             "approvals",
