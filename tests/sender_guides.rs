@@ -50,19 +50,39 @@ const GUIDES: &[(&str, &[Post])] = &[
     (
         "alertmanager.md",
         &[
-            post("alertmanager-v4.json", "/api/v1/webhooks/alertmanager", Key::Bearer),
-            post("alertmanager-watchdog-group.json", "/api/v1/webhooks/alertmanager", Key::Bearer),
+            post(
+                "alertmanager-v4.json",
+                "/api/v1/webhooks/alertmanager",
+                Key::Bearer,
+            ),
+            post(
+                "alertmanager-watchdog-group.json",
+                "/api/v1/webhooks/alertmanager",
+                Key::Bearer,
+            ),
         ],
     ),
     (
         "grafana.md",
-        &[post("grafana-documented-example.json", "/api/v1/webhooks/grafana", Key::Bearer)],
+        &[post(
+            "grafana-documented-example.json",
+            "/api/v1/webhooks/grafana",
+            Key::Bearer,
+        )],
     ),
     (
         "datadog.md",
         &[
-            post("datadog-recommended-template.json", "/api/v1/webhooks/datadog", Key::Header),
-            post("datadog-default-payload.json", "/api/v1/webhooks/datadog", Key::Header),
+            post(
+                "datadog-recommended-template.json",
+                "/api/v1/webhooks/datadog",
+                Key::Header,
+            ),
+            post(
+                "datadog-default-payload.json",
+                "/api/v1/webhooks/datadog",
+                Key::Header,
+            ),
         ],
     ),
     (
@@ -78,15 +98,27 @@ const GUIDES: &[(&str, &[Post])] = &[
             },
             Post {
                 content_type: "text/plain; charset=UTF-8",
-                ..post("cloudwatch-sns-alarm-notification.json", "/api/v1/webhooks/cloudwatch", Key::Query)
+                ..post(
+                    "cloudwatch-sns-alarm-notification.json",
+                    "/api/v1/webhooks/cloudwatch",
+                    Key::Query,
+                )
             },
         ],
     ),
     (
         "zabbix.md",
         &[
-            post("zabbix-problem.json", "/api/v1/webhooks/zabbix", Key::Header),
-            post("zabbix-recovery.json", "/api/v1/webhooks/zabbix", Key::Header),
+            post(
+                "zabbix-problem.json",
+                "/api/v1/webhooks/zabbix",
+                Key::Header,
+            ),
+            post(
+                "zabbix-recovery.json",
+                "/api/v1/webhooks/zabbix",
+                Key::Header,
+            ),
         ],
     ),
     (
@@ -94,15 +126,27 @@ const GUIDES: &[(&str, &[Post])] = &[
         // official client where it is implemented); it also documents this
         // header-keyed form, which every PagerDuty-shaped body can use.
         "pagerduty.md",
-        &[post("pagerduty-sample-trigger.json", "/api/v1/webhooks/pagerduty", Key::Header)],
+        &[post(
+            "pagerduty-sample-trigger.json",
+            "/api/v1/webhooks/pagerduty",
+            Key::Header,
+        )],
     ),
     (
         "generic-curl.md",
         &[
-            post("generic-alert.json", "/api/v1/webhooks/generic", Key::Header),
+            post(
+                "generic-alert.json",
+                "/api/v1/webhooks/generic",
+                Key::Header,
+            ),
             Post {
                 signed: true,
-                ..post("generic-batch.json", "/api/v1/webhooks/generic", Key::Header)
+                ..post(
+                    "generic-batch.json",
+                    "/api/v1/webhooks/generic",
+                    Key::Header,
+                )
             },
         ],
     ),
@@ -144,16 +188,25 @@ fn every_guide_names_exactly_its_fixtures_and_they_exist() {
     on_disk.sort();
     let mut listed: Vec<String> = GUIDES.iter().map(|(g, _)| (*g).to_owned()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "every guide is tested, every tested guide exists");
+    assert_eq!(
+        on_disk, listed,
+        "every guide is tested, every tested guide exists"
+    );
 
     let index = guide_text("README.md");
     for (guide, posts) in GUIDES {
         let text = guide_text(guide);
-        assert!(index.contains(&format!("({guide})")), "docs/senders/README.md links {guide}");
+        assert!(
+            index.contains(&format!("({guide})")),
+            "docs/senders/README.md links {guide}"
+        );
         let named = fixtures_named(&text);
         assert!(!named.is_empty(), "{guide} names no fixture");
         let posted: BTreeSet<String> = posts.iter().map(|p| p.fixture.to_owned()).collect();
-        assert_eq!(named, posted, "{guide}: fixtures named vs posted by this test");
+        assert_eq!(
+            named, posted,
+            "{guide}: fixtures named vs posted by this test"
+        );
         for name in &named {
             let path = root().join(FIXTURE_DIR).join(name);
             assert!(path.is_file(), "{guide} names {name}, which does not exist");
@@ -161,12 +214,19 @@ fn every_guide_names_exactly_its_fixtures_and_they_exist() {
             serde_json::from_str::<Value>(&body).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
         for post in *posts {
-            assert!(text.contains(post.route), "{guide} documents {}", post.route);
+            assert!(
+                text.contains(post.route),
+                "{guide} documents {}",
+                post.route
+            );
         }
     }
     for doc in ["README.md", "docs/ingestion.md"] {
         let text = std::fs::read_to_string(root().join(doc)).unwrap();
-        assert!(text.contains("docs/senders/") || text.contains("senders/README.md"), "{doc} links the guides");
+        assert!(
+            text.contains("docs/senders/") || text.contains("senders/README.md"),
+            "{doc} links the guides"
+        );
     }
 }
 
@@ -182,23 +242,34 @@ fn body_of(post: &Post) -> String {
     envelope.to_string()
 }
 
-async fn deliver(app: &TestApp, tenant: &TestTenant, secret: &SecretBytes, post: &Post) -> (u16, Value) {
+async fn deliver(
+    app: &TestApp,
+    tenant: &TestTenant,
+    secret: &SecretBytes,
+    post: &Post,
+) -> (u16, Value) {
     let body = body_of(post);
     let mut url = app.url(post.route);
-    let mut request = app.client.post(&url).header("Content-Type", post.content_type);
+    let mut request = app
+        .client
+        .post(&url)
+        .header("Content-Type", post.content_type);
     request = match post.key {
         Key::Bearer => request.bearer_auth(&tenant.api_key),
         Key::Header => request.header("X-API-Key", &tenant.api_key),
         Key::Query => {
             url = format!("{url}?api_key={}", tenant.api_key);
-            app.client.post(&url).header("Content-Type", post.content_type)
+            app.client
+                .post(&url)
+                .header("Content-Type", post.content_type)
         }
     };
     if post.signed {
         let now = Utc::now().timestamp();
-        request = request
-            .header("X-Timestamp", now.to_string())
-            .header("X-Signature", sign_x_signature_as_issued(secret, now, body.as_bytes()));
+        request = request.header("X-Timestamp", now.to_string()).header(
+            "X-Signature",
+            sign_x_signature_as_issued(secret, now, body.as_bytes()),
+        );
     }
     let response = request.body(body).send().await.unwrap();
     let status = response.status().as_u16();
@@ -219,7 +290,10 @@ async fn every_guide_fixture_is_accepted_through_its_documented_route_and_stored
     let signed_admin = app.token(Role::TenantAdmin, &[signed_tenant.id]);
     let response = app
         .client
-        .post(app.url(&format!("/api/v1/tenants/{}/webhook-secrets", signed_tenant.id)))
+        .post(app.url(&format!(
+            "/api/v1/tenants/{}/webhook-secrets",
+            signed_tenant.id
+        )))
         .bearer_auth(&signed_admin)
         .send()
         .await
@@ -229,7 +303,10 @@ async fn every_guide_fixture_is_accepted_through_its_documented_route_and_stored
     let secret = SecretBytes::parse_display(issued["secret"].as_str().unwrap()).unwrap();
     let response = app
         .client
-        .put(app.url(&format!("/api/v1/tenants/{}/webhook-signing", signed_tenant.id)))
+        .put(app.url(&format!(
+            "/api/v1/tenants/{}/webhook-signing",
+            signed_tenant.id
+        )))
         .bearer_auth(&signed_admin)
         .json(&json!({"required": true}))
         .send()
@@ -255,12 +332,19 @@ async fn every_guide_fixture_is_accepted_through_its_documented_route_and_stored
                         |page| !page["items"].as_array().unwrap().is_empty(),
                     )
                     .await;
-                assert_eq!(list["items"][0]["subscribe_url"], subscription["subscribe_url"]);
+                assert_eq!(
+                    list["items"][0]["subscribe_url"],
+                    subscription["subscribe_url"]
+                );
                 stored += 1;
                 continue;
             }
             let alerts = body["alerts"].as_array().unwrap();
-            assert!(!alerts.is_empty(), "{guide}: {} stored nothing: {body}", post.fixture);
+            assert!(
+                !alerts.is_empty(),
+                "{guide}: {} stored nothing: {body}",
+                post.fixture
+            );
             assert_eq!(body["duplicates"], 0, "{guide}: {}", post.fixture);
             for alert in alerts {
                 app.wait_until_consumed("alerts", alert["position"].as_i64().unwrap())
@@ -273,7 +357,12 @@ async fn every_guide_fixture_is_accepted_through_its_documented_route_and_stored
                     .send()
                     .await
                     .unwrap();
-                assert_eq!(response.status(), 200, "{guide}: {} alert {id}", post.fixture);
+                assert_eq!(
+                    response.status(),
+                    200,
+                    "{guide}: {} alert {id}",
+                    post.fixture
+                );
                 stored += 1;
             }
         }

@@ -68,9 +68,24 @@ fn notification(message_id: &str, topic: &str, at: DateTime<Utc>) -> Value {
 /// only when present).
 fn signed(mut envelope: Value) -> Value {
     let names: &[&str] = if envelope["Type"] == "Notification" {
-        &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"]
+        &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ]
     } else {
-        &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+        &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ]
     };
     let mut canonical = String::new();
     for name in names {
@@ -145,9 +160,16 @@ async fn rejected(app: &TestApp, tenant: &TestTenant, count: usize) -> Vec<Value
     let token = app.token(Role::TenantAdmin, &[tenant.id]);
     let page = app
         .get_until(
-            &format!("/api/v1/deliveries?status=rejected&source=cloudwatch&tenant={}", tenant.id),
+            &format!(
+                "/api/v1/deliveries?status=rejected&source=cloudwatch&tenant={}",
+                tenant.id
+            ),
             &token,
-            |page| page["items"].as_array().is_some_and(|items| items.len() >= count),
+            |page| {
+                page["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() >= count)
+            },
         )
         .await;
     page["items"].as_array().unwrap().clone()
@@ -186,7 +208,10 @@ async fn subscriptions_are_listed_never_fetched_topics_pinned_and_timestamps_che
     assert_eq!(pending["items"].as_array().unwrap().len(), 1);
     let (_, expired) = get(&app, &admin, &format!("{list}?status=expired")).await;
     assert_eq!(expired["items"], json!([]));
-    assert_eq!(get(&app, &admin, &format!("{list}?status=done")).await.0, 422);
+    assert_eq!(
+        get(&app, &admin, &format!("{list}?status=done")).await.0,
+        422
+    );
 
     // Tenant admins and up, of this tenant only.
     let operator = app.token(Role::Technician, &[tenant.id]);
@@ -201,19 +226,42 @@ async fn subscriptions_are_listed_never_fetched_topics_pinned_and_timestamps_che
         &format!("/api/v1/tenants/{}/sns-subscriptions", other.id),
     )
     .await;
-    assert_eq!(theirs["items"], json!([]), "another tenant's list is its own");
+    assert_eq!(
+        theirs["items"],
+        json!([]),
+        "another tenant's list is its own"
+    );
 
     // Pins: ARN syntax is checked and named; a pin is an event with its actor.
-    let (status, body) = pin(&app, &admin, &tenant, json!({"topic_arns": [TOPIC, "arn:aws:sns:eu-west-1:1:x"]})).await;
+    let (status, body) = pin(
+        &app,
+        &admin,
+        &tenant,
+        json!({"topic_arns": [TOPIC, "arn:aws:sns:eu-west-1:1:x"]}),
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
-    assert_eq!(body["details"]["field"], "topic_arns[1]");
+    assert_eq!(body["error"]["details"]["field"], "topic_arns[1]");
     let (status, body) = pin(&app, &admin, &tenant, json!({"topic_arns": [42]})).await;
-    assert_eq!((status, body["details"]["field"].clone()), (422, json!("topic_arns[0]")));
-    assert_eq!(pin(&app, &operator, &tenant, json!({"topic_arns": [TOPIC]})).await.0, 403);
+    assert_eq!(
+        (status, body["error"]["details"]["field"].clone()),
+        (422, json!("topic_arns[0]"))
+    );
+    assert_eq!(
+        pin(&app, &operator, &tenant, json!({"topic_arns": [TOPIC]}))
+            .await
+            .0,
+        403
+    );
     let (status, body) = pin(&app, &admin, &tenant, json!({"topic_arns": [TOPIC, TOPIC]})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["topic_arns"], json!([TOPIC]));
-    let (status, body) = get(&app, &operator, &format!("/api/v1/tenants/{}/sns-topics", tenant.id)).await;
+    let (status, body) = get(
+        &app,
+        &operator,
+        &format!("/api/v1/tenants/{}/sns-topics", tenant.id),
+    )
+    .await;
     assert_eq!((status, body["topic_arns"].clone()), (200, json!([TOPIC])));
     let actor: Value = sqlx::query_scalar(
         "SELECT payload -> 'SnsTopicsPinned' -> 'actor' FROM events WHERE event_type = 'SnsTopicsPinned'",
@@ -227,16 +275,31 @@ async fn subscriptions_are_listed_never_fetched_topics_pinned_and_timestamps_che
     // confirmation or notification.
     let (status, body) = deliver(&app, &tenant, &notification("n-1", TOPIC, Utc::now())).await;
     assert_eq!(status, 202, "{body}");
-    let (status, body) = deliver(&app, &tenant, &notification("n-2", OTHER_TOPIC, Utc::now())).await;
+    let (status, body) =
+        deliver(&app, &tenant, &notification("n-2", OTHER_TOPIC, Utc::now())).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["error"]["code"], "sns_topic_not_pinned", "{body}");
     assert_eq!(body["error"]["details"]["field"], "TopicArn");
-    let (status, _) = deliver(&app, &tenant, &confirmation("sub-2", OTHER_TOPIC, Utc::now())).await;
+    let (status, _) = deliver(
+        &app,
+        &tenant,
+        &confirmation("sub-2", OTHER_TOPIC, Utc::now()),
+    )
+    .await;
     assert_eq!(status, 403);
     let (_, page) = get(&app, &admin, &list).await;
-    assert_eq!(page["items"].as_array().unwrap().len(), 1, "nothing new listed");
+    assert_eq!(
+        page["items"].as_array().unwrap().len(),
+        1,
+        "nothing new listed"
+    );
     // The other tenant pinned nothing: any topic is accepted there.
-    assert_eq!(deliver(&app, &other, &notification("n-3", OTHER_TOPIC, Utc::now())).await.0, 202);
+    assert_eq!(
+        deliver(&app, &other, &notification("n-3", OTHER_TOPIC, Utc::now()))
+            .await
+            .0,
+        202
+    );
 
     // The Timestamp is held to the signed webhooks' 300 s, either way.
     let old = notification("n-4", TOPIC, Utc::now() - Duration::seconds(400));
@@ -251,7 +314,10 @@ async fn subscriptions_are_listed_never_fetched_topics_pinned_and_timestamps_che
 
     // Every refusal of the tenant is a rejected delivery; none became an alert.
     let refused = rejected(&app, &tenant, 4).await;
-    let statuses: Vec<i64> = refused.iter().map(|r| r["status"].as_i64().unwrap()).collect();
+    let statuses: Vec<i64> = refused
+        .iter()
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
     assert_eq!(statuses, [401, 401, 403, 403], "{refused:?}");
     assert_eq!(refused[2]["field"], "TopicArn");
     assert_eq!(refused[0]["field"], "Timestamp");
@@ -259,8 +325,18 @@ async fn subscriptions_are_listed_never_fetched_topics_pinned_and_timestamps_che
     assert_eq!(app.stored("SnsSubscriptionRequested").await, 1);
 
     // Unpinning (an empty list) accepts any topic again.
-    assert_eq!(pin(&app, &admin, &tenant, json!({"topic_arns": []})).await.0, 200);
-    assert_eq!(deliver(&app, &tenant, &notification("n-6", OTHER_TOPIC, Utc::now())).await.0, 202);
+    assert_eq!(
+        pin(&app, &admin, &tenant, json!({"topic_arns": []}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        deliver(&app, &tenant, &notification("n-6", OTHER_TOPIC, Utc::now()))
+            .await
+            .0,
+        202
+    );
     assert_eq!(app.stored("SnsTopicsPinned").await, 2);
 }
 
@@ -281,7 +357,10 @@ async fn production_refuses_unsigned_sns_and_accepts_what_the_certificate_signed
     ] {
         let (status, body) = deliver(&unchecked, &tenant, &envelope).await;
         assert_eq!(status, 401, "{body}");
-        assert_eq!(body["error"]["details"]["reason"], "signature_checking_disabled");
+        assert_eq!(
+            body["error"]["details"]["reason"],
+            "signature_checking_disabled"
+        );
     }
     assert_eq!(rejected(&unchecked, &tenant, 3).await.len(), 3);
     assert_eq!(unchecked.stored("AlertReceived").await, 0);
@@ -297,11 +376,26 @@ async fn production_refuses_unsigned_sns_and_accepts_what_the_certificate_signed
     .await;
     let tenant = app.create_tenant("acme").await;
     let admin = app.token(Role::TenantAdmin, &[tenant.id]);
-    let (status, body) = deliver(&app, &tenant, &signed(confirmation("sub-1", TOPIC, Utc::now()))).await;
+    let (status, body) = deliver(
+        &app,
+        &tenant,
+        &signed(confirmation("sub-1", TOPIC, Utc::now())),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
-    let (_, page) = get(&app, &admin, &format!("/api/v1/tenants/{}/sns-subscriptions", tenant.id)).await;
+    let (_, page) = get(
+        &app,
+        &admin,
+        &format!("/api/v1/tenants/{}/sns-subscriptions", tenant.id),
+    )
+    .await;
     assert_eq!(page["items"][0]["topic_arn"], TOPIC, "{page}");
-    let (status, body) = deliver(&app, &tenant, &signed(notification("n-1", TOPIC, Utc::now()))).await;
+    let (status, body) = deliver(
+        &app,
+        &tenant,
+        &signed(notification("n-1", TOPIC, Utc::now())),
+    )
+    .await;
     assert_eq!(status, 202, "{body}");
 
     let unsigned = notification("n-2", TOPIC, Utc::now());
@@ -309,9 +403,47 @@ async fn production_refuses_unsigned_sns_and_accepts_what_the_certificate_signed
     let mut tampered = signed(notification("n-3", TOPIC, Utc::now()));
     tampered["TopicArn"] = json!(OTHER_TOPIC);
     assert_eq!(deliver(&app, &tenant, &tampered).await.0, 401);
-    let stale = signed(notification("n-4", TOPIC, Utc::now() - Duration::seconds(301)));
+    let stale = signed(notification(
+        "n-4",
+        TOPIC,
+        Utc::now() - Duration::seconds(301),
+    ));
     let (status, body) = deliver(&app, &tenant, &stale).await;
-    assert_eq!((status, body["error"]["details"]["reason"].clone()), (401, json!("stale_timestamp")));
+    assert_eq!(
+        (status, body["error"]["details"]["reason"].clone()),
+        (401, json!("stale_timestamp"))
+    );
     assert_eq!(rejected(&app, &tenant, 3).await.len(), 3);
     assert_eq!(app.stored("AlertReceived").await, 1);
+
+    // A tenant that requires signed webhooks: AWS cannot add our HMAC
+    // headers, so the checked SNS signature stands in for them.
+    let strict = app.create_tenant("strict").await;
+    let strict_admin = app.token(Role::TenantAdmin, &[strict.id]);
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/tenants/{}/webhook-secrets", strict.id)))
+        .bearer_auth(&strict_admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let response = app
+        .client
+        .put(app.url(&format!("/api/v1/tenants/{}/webhook-signing", strict.id)))
+        .bearer_auth(&strict_admin)
+        .json(&json!({"required": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, body) = deliver(
+        &app,
+        &strict,
+        &signed(notification("n-5", TOPIC, Utc::now())),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let unsigned = notification("n-6", TOPIC, Utc::now());
+    assert_eq!(deliver(&app, &strict, &unsigned).await.0, 401);
 }

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug,
+    WebhookSecretId,
 };
 
 /// A fact about a tenant.

@@ -772,7 +772,9 @@ fn an_sns_subscription_request_for_an_unregistered_tenant_is_rejected() {
 fn topics(names: &[&str]) -> Vec<SnsTopicArn> {
     names
         .iter()
-        .map(|name| SnsTopicArn::parse(&format!("arn:aws:sns:eu-west-1:123456789012:{name}")).unwrap())
+        .map(|name| {
+            SnsTopicArn::parse(&format!("arn:aws:sns:eu-west-1:123456789012:{name}")).unwrap()
+        })
         .collect()
 }
 
@@ -811,7 +813,9 @@ fn pinning_the_same_topics_again_changes_nothing() {
 
 #[test]
 fn at_most_so_many_topics_may_be_pinned() {
-    let names: Vec<String> = (0..=MAX_PINNED_SNS_TOPICS).map(|i| format!("t{i}")).collect();
+    let names: Vec<String> = (0..=MAX_PINNED_SNS_TOPICS)
+        .map(|i| format!("t{i}"))
+        .collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     given(vec![registered()])
         .when(pin(&names))

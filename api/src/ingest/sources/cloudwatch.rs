@@ -50,7 +50,10 @@ const ASSET_DIMENSIONS: [&str; 5] = [
 ];
 
 /// Parses an SNS delivery once it passes `checks`.
-pub fn parse(delivery: &RawDelivery<'_>, checks: &SnsChecks<'_>) -> Result<SourcePayload, ApiError> {
+pub fn parse(
+    delivery: &RawDelivery<'_>,
+    checks: &SnsChecks<'_>,
+) -> Result<SourcePayload, ApiError> {
     let body = super::json_body(delivery.body)?;
     let envelope = Fields::root(&body)?;
     let message_type = envelope.required_str("Type")?;
@@ -243,17 +246,17 @@ fn state_change_time(raw: &str) -> Result<DateTime<Utc>, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::sns::{self, SnsCertificate};
     use super::*;
+    use alertledger_domain::values::SnsTopicArn;
     #[allow(unused_imports)]
     use alertledger_domain::values::{Severity, SeverityMap};
-    use super::super::sns::{self, SnsCertificate};
-    use alertledger_domain::values::SnsTopicArn;
     use aws_lc_rs::rand::SystemRandom;
-    use std::collections::BTreeSet;
     use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
     use axum::http::{HeaderMap, StatusCode};
     use base64::Engine;
     use serde_json::json;
+    use std::collections::BTreeSet;
 
     const CERT: &[u8] = include_bytes!("testdata/sns/test-signing-cert.pem");
     const OTHER_CERT: &[u8] = include_bytes!("testdata/sns/other-cert.pem");
@@ -635,7 +638,10 @@ mod tests {
             assert!(format!("{error:?}").contains(reason), "{error:?}");
         }
         let confirmation = confirmation();
-        assert!(at(&confirmation, "2026-11-22T04:00:00Z").is_err(), "confirmations too");
+        assert!(
+            at(&confirmation, "2026-11-22T04:00:00Z").is_err(),
+            "confirmations too"
+        );
         let mut garbled = envelope.clone();
         garbled["Timestamp"] = json!("yesterday");
         assert_eq!(
