@@ -102,7 +102,8 @@ fn sns_envelope(kind: &str, message_id: &str, message: String) -> Value {
         "MessageId": message_id,
         "TopicArn": "arn:aws:sns:eu-west-1:123456789012:alertledger",
         "Message": message,
-        "Timestamp": "2026-11-22T03:07:32.200Z",
+        // SNS's publication time: checked against arrival (300 s either way).
+        "Timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         "SignatureVersion": "1",
         "Signature": "",
         "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-0000.pem"

@@ -122,6 +122,9 @@ pub fn tenant_error(error: AggregateError<TenantError>) -> ApiError {
                 TenantError::TooManyInstances { .. } => {
                     ApiError::invalid_value("instance_ids", message)
                 }
+                TenantError::TooManySnsTopics { .. } => {
+                    ApiError::invalid_value("topic_arns", message)
+                }
                 _ => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             }
         }

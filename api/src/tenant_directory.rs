@@ -1,6 +1,7 @@
 //! What the request path must know about tenants at once, kept in memory and
 //! fed from the log: which API key belongs to which tenant, and each tenant's
-//! name, signing settings, active webhook secrets, rate limit and assets.
+//! name, signing settings, active webhook secrets, rate limit, severity
+//! words, pinned SNS topics and assets.
 //!
 //! It is loaded from the log at start-up and then follows it, so a change made
 //! by any process takes effect here within a tail interval. After a command of
@@ -15,14 +16,14 @@ use std::sync::{Arc, RwLock};
 
 use alertledger_domain::tenant::{Tenant, TenantEvent};
 use alertledger_domain::values::{
-    ApiKeyHash, ApiKeyId, RateLimit, SeverityMap, TenantId, WebhookSecretId,
+    ApiKeyHash, ApiKeyId, RateLimit, SeverityMap, SnsTopicArn, TenantId, WebhookSecretId,
 };
 use alertledger_eventstore::log::{LogCursor, LogEvent, LogFilter, LogReader, LogTailer};
 use futures_util::StreamExt;
 use tokio::sync::Mutex;
 
 /// The tenant events the directory folds.
-const FOLDED_EVENTS: [&str; 9] = [
+const FOLDED_EVENTS: [&str; 10] = [
     TenantEvent::REGISTERED,
     TenantEvent::API_KEY_ISSUED,
     TenantEvent::API_KEY_REVOKED,
@@ -32,6 +33,7 @@ const FOLDED_EVENTS: [&str; 9] = [
     TenantEvent::RATE_LIMIT_CHANGED,
     TenantEvent::ASSET_UPSERTED,
     TenantEvent::SEVERITY_MAP_CHANGED,
+    TenantEvent::SNS_TOPICS_PINNED,
 ];
 
 /// The tenant behind an API key.
@@ -51,6 +53,8 @@ pub struct TenantProfile {
     pub rate_limit: RateLimit,
     /// The tenant's own severity words (the built-in words apply after them).
     pub severity_map: SeverityMap,
+    /// The SNS topics notifications are accepted from (empty: any).
+    pub sns_topics: BTreeSet<SnsTopicArn>,
     assets: HashSet<String>,
 }
 
@@ -171,6 +175,7 @@ impl TenantDirectory {
             active_secrets: tenant.active_webhook_secrets().collect(),
             rate_limit: tenant.rate_limit(),
             severity_map: tenant.severity_map().clone(),
+            sns_topics: tenant.sns_topics().clone(),
             assets: tenant
                 .assets()
                 .map(|(name, _)| name.as_str().to_owned())
@@ -220,6 +225,16 @@ impl TenantDirectory {
             d.tenants
                 .get(tenant)
                 .map(|t| t.severity_map.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The SNS topics `tenant` pinned (empty: any topic, or an unknown tenant).
+    pub fn sns_topics(&self, tenant: &TenantId) -> BTreeSet<SnsTopicArn> {
+        self.read(|d| {
+            d.tenants
+                .get(tenant)
+                .map(|t| t.sns_topics.clone())
                 .unwrap_or_default()
         })
     }
@@ -349,6 +364,14 @@ impl Directory {
             }
             TenantEvent::SeverityMapChanged { tenant_id, map, .. } => {
                 self.tenants.entry(tenant_id).or_default().severity_map = map;
+            }
+            TenantEvent::SnsTopicsPinned {
+                tenant_id,
+                topic_arns,
+                ..
+            } => {
+                self.tenants.entry(tenant_id).or_default().sns_topics =
+                    topic_arns.into_iter().collect();
             }
             TenantEvent::CorrelationPolicyChanged { .. }
             | TenantEvent::AwsExternalIdIssued { .. }

@@ -29,6 +29,7 @@ pub mod incidents;
 pub mod kpis;
 pub mod page;
 pub mod remediation;
+pub mod sns_subscriptions;
 
 use std::sync::Arc;
 

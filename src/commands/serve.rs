@@ -46,6 +46,8 @@ pub async fn app_config(
             }
             None => None,
         },
+        // `run` sets it from the environment (production refuses unchecked SNS).
+        require_sns_signature: false,
     };
     if let Some(endpoint) = &args.remediation.aws_endpoint_url {
         tracing::warn!(%endpoint, "every AWS call goes to this endpoint (ALERTLEDGER_AWS_ENDPOINT_URL)");
@@ -126,7 +128,10 @@ pub async fn build(
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
     let jwt = jwt_setup(global)?;
-    let config = app_config(&args, &jwt, master_key(global)?, checkpoint_signer(global)?).await?;
+    let mut config =
+        app_config(&args, &jwt, master_key(global)?, checkpoint_signer(global)?).await?;
+    // Production refuses SNS messages whose signature it cannot check.
+    config.api.sources.require_sns_signature = global.environment.is_production();
     let database = ProvisionedDatabase::provision(&args.database).await?;
     let result = async {
         build(&database, global.environment, config)

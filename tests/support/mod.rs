@@ -104,6 +104,19 @@ impl TestApp {
         .await
     }
 
+    /// The application with its webhook sources configured (e.g. an SNS
+    /// signing certificate, or production's refusal of unsigned SNS).
+    pub async fn spawn_with_sources(sources: SourceSettings) -> Self {
+        Self::spawn_configured(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            false,
+            None,
+            sources,
+        )
+        .await
+    }
+
     async fn spawn_with(
         workers: Option<WorkerSettings>,
         feed: FeedSettings,
@@ -117,6 +130,23 @@ impl TestApp {
         feed: FeedSettings,
         as_service_role: bool,
         metrics_token: Option<String>,
+    ) -> Self {
+        Self::spawn_configured(
+            workers,
+            feed,
+            as_service_role,
+            metrics_token,
+            SourceSettings::default(),
+        )
+        .await
+    }
+
+    async fn spawn_configured(
+        workers: Option<WorkerSettings>,
+        feed: FeedSettings,
+        as_service_role: bool,
+        metrics_token: Option<String>,
+        sources: SourceSettings,
     ) -> Self {
         let db = TestDatabase::create().await;
         let approval_ttl = workers
@@ -147,7 +177,7 @@ impl TestApp {
                 )
                 .unwrap(),
                 master_key: MasterKey::generate(),
-                sources: SourceSettings::default(),
+                sources,
                 audit_public_key: audit_signer().public_key(),
                 remediation: RemediationSettings { approval_ttl, ssm },
                 feed,

@@ -119,6 +119,37 @@ pub struct RejectedDelivery {
     pub position: i64,
 }
 
+/// An SNS subscription request waiting for someone to visit its
+/// `subscribe_url` (`GET /tenants/{id}/sns-subscriptions`).
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b", "message_id": "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+    "topic_arn": "arn:aws:sns:eu-west-1:123456789012:alertledger",
+    "subscribe_url": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:eu-west-1:123456789012:alertledger&Token=2336412f37",
+    "received_at": "2026-12-06T05:00:00Z", "status": "pending", "expires_at": "2026-12-09T05:00:00Z", "position": 42
+}))]
+pub struct SnsSubscription {
+    /// The SNS `MessageId` (same as `message_id`).
+    pub id: String,
+    pub message_id: String,
+    pub topic_arn: String,
+    /// Visiting it confirms the subscription; the service never fetches it.
+    pub subscribe_url: String,
+    pub received_at: DateTime<Utc>,
+    /// `pending`, or `expired` three days after it was received (AWS no
+    /// longer honours its token).
+    pub status: String,
+    pub expires_at: DateTime<Utc>,
+    pub position: i64,
+}
+
+/// The SNS topics a tenant accepts notifications from (empty: any topic).
+#[derive(ToSchema)]
+#[schema(example = json!({"topic_arns": ["arn:aws:sns:eu-west-1:123456789012:alertledger"]}))]
+pub struct SnsTopics {
+    pub topic_arns: Vec<String>,
+}
+
 /// A tenant's severity words, lower-cased, to our severities.
 #[derive(ToSchema)]
 #[schema(example = json!({"severity_map": {"p1": "critical", "warning": "medium", "none": "low"}}))]

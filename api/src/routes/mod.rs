@@ -22,6 +22,7 @@ mod operate;
 pub mod patch_compliance;
 pub mod runbooks;
 pub mod severity_map;
+pub mod sns;
 pub mod stream;
 pub mod tenants;
 pub mod webhooks;
@@ -67,6 +68,8 @@ pub fn all() -> OpenApiRouter<AppState> {
             severity_map::get_severity_map,
             severity_map::put_severity_map
         ))
+        .routes(routes!(sns::get_topics, sns::put_topics))
+        .routes(routes!(sns::list_subscriptions))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))

@@ -181,7 +181,17 @@ async fn accept(
             ApiError::bad_request("unreadable_body", rejection.body_text())
         }
     })?;
-    let signed_id = verify_signature_if_needed(state, owner.tenant_id, headers, body).await?;
+    // AWS cannot add our HMAC headers: with AWS's signing certificate
+    // configured, an SNS message's own signature (checked by the parser)
+    // stands in for them on a tenant that requires signing.
+    let sns_signed = source == WebhookSource::Cloudwatch
+        && state.source_settings().sns_signing_cert.is_some()
+        && !carries_signature(headers);
+    let signed_id = if sns_signed {
+        None
+    } else {
+        verify_signature_if_needed(state, owner.tenant_id, headers, body).await?
+    };
 
     let severity_map = state.directory().severity_map(&owner.tenant_id);
     let raw = RawDelivery {
@@ -191,7 +201,13 @@ async fn accept(
         severity_map: &severity_map,
     };
     let settings = state.source_settings();
-    let alerts = match sources::parse(source, &raw, settings)? {
+    // Only SNS deliveries look at pinned topics (an empty set allocates nothing).
+    let pinned_sns_topics = if source == WebhookSource::Cloudwatch {
+        state.directory().sns_topics(&owner.tenant_id)
+    } else {
+        std::collections::BTreeSet::new()
+    };
+    let alerts = match sources::parse(source, &raw, settings, &pinned_sns_topics)? {
         SourcePayload::Alerts(alerts) => alerts,
         SourcePayload::SubscriptionConfirmation(subscription) => {
             let answer =

@@ -10,7 +10,8 @@ use super::{TenantCommand, TenantError, TenantEvent};
 use crate::services::DomainServices;
 use crate::values::{
     ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
-    SeverityMap, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    MAX_PINNED_SNS_TOPICS,
 };
 
 /// Two secrets may be active at once so a tool can rotate without downtime.
@@ -41,6 +42,9 @@ pub struct Tenant {
     /// The tenant's own severity words (empty: the built-in words only).
     #[serde(default)]
     severity_map: SeverityMap,
+    /// The SNS topics notifications are accepted from (empty: any).
+    #[serde(default)]
+    sns_topics: BTreeSet<SnsTopicArn>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +135,11 @@ impl Tenant {
     /// The tenant's own severity words.
     pub fn severity_map(&self) -> &SeverityMap {
         &self.severity_map
+    }
+
+    /// The SNS topics notifications are accepted from (empty: any topic).
+    pub fn sns_topics(&self) -> &BTreeSet<SnsTopicArn> {
+        &self.sns_topics
     }
 
     /// The settings of one asset, if the tenant described it.
@@ -398,6 +407,22 @@ impl Aggregate for Tenant {
                     at,
                 }
             }
+            TenantCommand::PinSnsTopics { topic_arns, actor } => {
+                if topic_arns.len() > MAX_PINNED_SNS_TOPICS {
+                    return Err(TenantError::TooManySnsTopics {
+                        max: MAX_PINNED_SNS_TOPICS,
+                    });
+                }
+                if topic_arns == self.sns_topics {
+                    return Ok(());
+                }
+                TenantEvent::SnsTopicsPinned {
+                    tenant_id,
+                    topic_arns: topic_arns.into_iter().collect(),
+                    actor,
+                    at,
+                }
+            }
             TenantCommand::RequestCorrelation { actor } => TenantEvent::CorrelationRequested {
                 tenant_id,
                 actor,
@@ -473,6 +498,9 @@ impl Aggregate for Tenant {
                 self.sns_subscription_messages.insert(message_id);
             }
             TenantEvent::SeverityMapChanged { map, .. } => self.severity_map = map,
+            TenantEvent::SnsTopicsPinned { topic_arns, .. } => {
+                self.sns_topics = topic_arns.into_iter().collect();
+            }
             TenantEvent::CorrelationRequested { .. } => {}
         }
     }

@@ -1,8 +1,11 @@
 //! What can be asked of a tenant.
 
+use std::collections::BTreeSet;
+
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, SeverityMap, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug,
+    WebhookSecretId,
 };
 
 /// A request to change a tenant.
@@ -64,6 +67,11 @@ pub enum TenantCommand {
         topic_arn: String,
         subscribe_url: String,
         message_id: String,
+    },
+    /// Accept SNS notifications only from these topics (empty: from any).
+    PinSnsTopics {
+        topic_arns: BTreeSet<SnsTopicArn>,
+        actor: Actor,
     },
     /// Correlate the tenant's waiting alerts now (for policies without
     /// `auto_correlate`, or alerts short of `min_alerts`).

@@ -39,4 +39,6 @@ pub enum TenantError {
     AwsExternalIdNotIssued,
     #[error("an SNS subscription needs an arn:aws topic and an https subscribe URL (at most 2048 characters each)")]
     InvalidSnsSubscription,
+    #[error("a tenant may pin at most {max} SNS topics")]
+    TooManySnsTopics { max: usize },
 }

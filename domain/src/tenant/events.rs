@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, SeverityMap, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug,
+    WebhookSecretId,
 };
 
 /// A fact about a tenant.
@@ -103,6 +104,14 @@ pub enum TenantEvent {
         message_id: String,
         at: DateTime<Utc>,
     },
+    /// The SNS topics the tenant accepts notifications from were replaced
+    /// (empty: any topic, as before any pin).
+    SnsTopicsPinned {
+        tenant_id: TenantId,
+        topic_arns: Vec<SnsTopicArn>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
     /// The tenant's severity words were replaced (an empty map: built-ins only).
     SeverityMapChanged {
         tenant_id: TenantId,
@@ -135,6 +144,7 @@ impl TenantEvent {
             | Self::AwsExternalIdIssued { tenant_id, .. }
             | Self::AwsRoleConfigured { tenant_id, .. }
             | Self::SnsSubscriptionRequested { tenant_id, .. }
+            | Self::SnsTopicsPinned { tenant_id, .. }
             | Self::SeverityMapChanged { tenant_id, .. }
             | Self::CorrelationRequested { tenant_id, .. } => *tenant_id,
         }
@@ -156,6 +166,7 @@ crate::event_types::event_type_names!(TenantEvent {
     SnsSubscriptionRequested => SNS_SUBSCRIPTION_REQUESTED,
     CorrelationRequested => CORRELATION_REQUESTED,
     SeverityMapChanged => SEVERITY_MAP_CHANGED,
+    SnsTopicsPinned => SNS_TOPICS_PINNED,
 });
 
 impl DomainEvent for TenantEvent {

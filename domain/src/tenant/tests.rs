@@ -8,7 +8,7 @@ use super::*;
 use crate::testing::{actor, now, services, tenant_id};
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId,
-    RateLimit, Role, TenantName, TenantSlug, WebhookSecretId,
+    RateLimit, Role, SnsTopicArn, TenantName, TenantSlug, WebhookSecretId, MAX_PINNED_SNS_TOPICS,
 };
 
 type Given = TestFramework<Tenant>;
@@ -767,4 +767,59 @@ fn an_sns_subscription_request_for_an_unregistered_tenant_is_rejected() {
     given(vec![])
         .when(sns_request("m-1"))
         .then_expect_error(TenantError::NotRegistered);
+}
+
+fn topics(names: &[&str]) -> Vec<SnsTopicArn> {
+    names
+        .iter()
+        .map(|name| {
+            SnsTopicArn::parse(&format!("arn:aws:sns:eu-west-1:123456789012:{name}")).unwrap()
+        })
+        .collect()
+}
+
+fn pin(names: &[&str]) -> TenantCommand {
+    TenantCommand::PinSnsTopics {
+        topic_arns: topics(names).into_iter().collect(),
+        actor: admin(),
+    }
+}
+
+fn pinned(names: &[&str]) -> TenantEvent {
+    TenantEvent::SnsTopicsPinned {
+        tenant_id: tenant_id(),
+        topic_arns: topics(names),
+        actor: admin(),
+        at: now(),
+    }
+}
+
+#[test]
+fn sns_topics_are_pinned_by_an_actor_and_sorted() {
+    given(vec![registered()])
+        .when(pin(&["b-alarms", "a-alarms"]))
+        .then_expect_events(vec![pinned(&["a-alarms", "b-alarms"])]);
+}
+
+#[test]
+fn pinning_the_same_topics_again_changes_nothing() {
+    given(vec![registered(), pinned(&["alarms"])])
+        .when(pin(&["alarms"]))
+        .then_expect_events(vec![]);
+    given(vec![registered(), pinned(&["alarms"])])
+        .when(pin(&[]))
+        .then_expect_events(vec![pinned(&[])]);
+}
+
+#[test]
+fn at_most_so_many_topics_may_be_pinned() {
+    let names: Vec<String> = (0..=MAX_PINNED_SNS_TOPICS)
+        .map(|i| format!("t{i}"))
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    given(vec![registered()])
+        .when(pin(&names))
+        .then_expect_error(TenantError::TooManySnsTopics {
+            max: MAX_PINNED_SNS_TOPICS,
+        });
 }

@@ -166,3 +166,71 @@ impl SsmCommandId {
 }
 
 string_conversions!(SsmCommandId);
+
+/// Most topics a tenant may pin (a tenant with more should use fewer topics).
+pub const MAX_PINNED_SNS_TOPICS: usize = 100;
+
+/// An SNS topic ARN, `arn:<partition>:sns:<region>:<account>:<name>`, as
+/// SNS puts it in every message's `TopicArn`: partition `aws` or `aws-…`,
+/// a region like `eu-west-1`, a 12-digit account and a topic name of 1..=256
+/// letters, digits, `-` and `_` (a FIFO topic's ends in `.fifo`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SnsTopicArn(String);
+
+impl SnsTopicArn {
+    /// Checks each part of the ARN (case-sensitive, as SNS compares them).
+    pub fn parse(raw: &str) -> Result<Self, ValueError> {
+        let invalid = |problem: &str| {
+            ValueError::new(
+                "topic_arn",
+                format!(
+                    "{problem}; expected an SNS topic ARN like \
+                     arn:aws:sns:eu-west-1:123456789012:alarms"
+                ),
+            )
+        };
+        let parts: Vec<&str> = raw.split(':').collect();
+        let [arn, partition, service, region, account, name] = parts[..] else {
+            return Err(invalid("not six colon-separated parts"));
+        };
+        if arn != "arn" || service != "sns" {
+            return Err(invalid("not an arn:…:sns: ARN"));
+        }
+        let lower = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 32
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        };
+        if !(partition == "aws" || partition.starts_with("aws-") && lower(partition)) {
+            return Err(invalid("unknown partition"));
+        }
+        if !lower(region) || !region.starts_with(|c: char| c.is_ascii_lowercase()) {
+            return Err(invalid("invalid region"));
+        }
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            return Err(invalid("the account must be 12 digits"));
+        }
+        let base = name.strip_suffix(".fifo").unwrap_or(name);
+        let name_ok = !base.is_empty()
+            && name.len() <= 256
+            && base
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !name_ok {
+            return Err(invalid(
+                "the topic name must be 1..=256 letters, digits, - and _ (FIFO: ending .fifo)",
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The ARN as SNS spells it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+string_conversions!(SnsTopicArn);

@@ -19,7 +19,7 @@ mod text;
 mod tests;
 
 pub use actor::Actor;
-pub use aws::{AwsRoleConfig, InstanceId, SsmCommandId};
+pub use aws::{AwsRoleConfig, InstanceId, SnsTopicArn, SsmCommandId, MAX_PINNED_SNS_TOPICS};
 pub use correlation::{CorrelationDecision, CorrelationReason};
 pub use enums::{AlertStatus, InvocationStatus, Risk, Role, Severity, WebhookSource};
 pub use ids::{

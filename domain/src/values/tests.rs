@@ -559,3 +559,33 @@ fn correlation_reasons_serialize_their_decision_with_a_kind() {
         reason
     );
 }
+
+#[test]
+fn sns_topic_arns_check_every_part() {
+    for ok in [
+        "arn:aws:sns:eu-west-1:123456789012:alarms",
+        "arn:aws-cn:sns:cn-north-1:123456789012:alarms_2",
+        "arn:aws-us-gov:sns:us-gov-west-1:123456789012:Alarms-Prod",
+        "arn:aws:sns:us-east-1:123456789012:alarms.fifo",
+    ] {
+        assert_eq!(SnsTopicArn::parse(ok).unwrap().as_str(), ok);
+    }
+    for bad in [
+        "",
+        "alarms",
+        "arn:aws:sqs:eu-west-1:123456789012:alarms",
+        "arn:gcp:sns:eu-west-1:123456789012:alarms",
+        "arn:aws:sns:EU-WEST-1:123456789012:alarms",
+        "arn:aws:sns:eu-west-1:12345:alarms",
+        "arn:aws:sns:eu-west-1:123456789012:",
+        "arn:aws:sns:eu-west-1:123456789012:.fifo",
+        "arn:aws:sns:eu-west-1:123456789012:al arms",
+        "arn:aws:sns:eu-west-1:123456789012:alarms:extra",
+        " arn:aws:sns:eu-west-1:123456789012:alarms",
+    ] {
+        let error = SnsTopicArn::parse(bad).unwrap_err();
+        assert_eq!(error.field(), "topic_arn", "{bad:?}");
+    }
+    let long = format!("arn:aws:sns:eu-west-1:123456789012:{}", "a".repeat(257));
+    assert!(SnsTopicArn::parse(&long).is_err());
+}

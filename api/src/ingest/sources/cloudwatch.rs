@@ -21,9 +21,11 @@
 //!   - fingerprint: `AlarmArn`, else a hash of account, region and alarm name;
 //!   - notification key: `sns:` + `MessageId`.
 //!
-//! With an SNS signing certificate configured, every message's signature is
-//! checked before anything else ([`super::sns`]); without one, messages are
-//! accepted unsigned.
+//! Before its content counts, every message passes [`SnsChecks`]: with an
+//! SNS signing certificate configured its signature is checked (without one,
+//! messages are accepted unsigned, except in production, where they are
+//! refused); its `Timestamp` must be within the signed-webhook tolerance; and
+//! its `TopicArn` must be one the tenant pinned, if it pinned any.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +35,7 @@ use serde_json::Value;
 
 use super::fields::Fields;
 use super::lenient::Lenient;
-use super::sns::{self, SnsCertificate};
+use super::sns::SnsChecks;
 use super::{normalize, RawDelivery, SnsSubscription, SourcePayload};
 use crate::error::ApiError;
 use crate::ingest::NormalizedAlert;
@@ -47,10 +49,10 @@ const ASSET_DIMENSIONS: [&str; 5] = [
     "ClusterName",
 ];
 
-/// Parses an SNS delivery, checking its signature when `certificate` is set.
+/// Parses an SNS delivery once it passes `checks`.
 pub fn parse(
     delivery: &RawDelivery<'_>,
-    certificate: Option<&SnsCertificate>,
+    checks: &SnsChecks<'_>,
 ) -> Result<SourcePayload, ApiError> {
     let body = super::json_body(delivery.body)?;
     let envelope = Fields::root(&body)?;
@@ -64,9 +66,7 @@ pub fn parse(
             envelope.invalid_message("Type", format!("unknown SNS message type {message_type:?}"))
         );
     }
-    if let Some(certificate) = certificate {
-        sns::verify(&envelope, message_type, certificate)?;
-    }
+    checks.check(&envelope, message_type)?;
     match message_type {
         "Notification" => {
             notification(&envelope, delivery).map(|alert| SourcePayload::Alerts(vec![alert]))
@@ -246,7 +246,9 @@ fn state_change_time(raw: &str) -> Result<DateTime<Utc>, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use super::super::sns::{self, SnsCertificate};
     use super::*;
+    use alertledger_domain::values::SnsTopicArn;
     #[allow(unused_imports)]
     use alertledger_domain::values::{Severity, SeverityMap};
     use aws_lc_rs::rand::SystemRandom;
@@ -254,6 +256,7 @@ mod tests {
     use axum::http::{HeaderMap, StatusCode};
     use base64::Engine;
     use serde_json::json;
+    use std::collections::BTreeSet;
 
     const CERT: &[u8] = include_bytes!("testdata/sns/test-signing-cert.pem");
     const OTHER_CERT: &[u8] = include_bytes!("testdata/sns/other-cert.pem");
@@ -353,16 +356,36 @@ mod tests {
     }
 
     fn parse_with(envelope: &Value, cert: Option<&[u8]>) -> Result<SourcePayload, ApiError> {
+        parse_checked(envelope, cert, false, &BTreeSet::new())
+    }
+
+    /// Parses as delivered a second after SNS published it.
+    fn parse_checked(
+        envelope: &Value,
+        cert: Option<&[u8]>,
+        require_signature: bool,
+        pinned_topics: &BTreeSet<SnsTopicArn>,
+    ) -> Result<SourcePayload, ApiError> {
         let certificate = cert.map(|pem| SnsCertificate::from_pem(pem).unwrap());
         let headers = HeaderMap::new();
         let body = envelope.to_string();
+        let published = envelope["Timestamp"]
+            .as_str()
+            .and_then(|raw| normalize::rfc3339(raw).ok())
+            .unwrap_or_else(Utc::now);
         let delivery = RawDelivery {
             body: body.as_bytes(),
             headers: &headers,
-            received_at: Utc::now(),
+            received_at: published + chrono::Duration::seconds(1),
             severity_map: &SeverityMap::default(),
         };
-        parse(&delivery, certificate.as_ref())
+        let checks = SnsChecks {
+            certificate: certificate.as_ref(),
+            require_signature,
+            pinned_topics,
+            received_at: delivery.received_at,
+        };
+        parse(&delivery, &checks)
     }
 
     fn alert(envelope: &Value) -> NormalizedAlert {
@@ -486,8 +509,14 @@ mod tests {
             received_at: Utc::now(),
             severity_map: &SeverityMap::default(),
         };
+        let checks = SnsChecks {
+            certificate: None,
+            require_signature: false,
+            pinned_topics: &BTreeSet::new(),
+            received_at: delivery.received_at,
+        };
         assert_eq!(
-            parse(&delivery, None).unwrap_err().status(),
+            parse(&delivery, &checks).unwrap_err().status(),
             StatusCode::BAD_REQUEST
         );
     }
@@ -573,5 +602,86 @@ mod tests {
             parse_with(&garbled, Some(CERT)).unwrap_err().status(),
             StatusCode::UNAUTHORIZED
         );
+    }
+
+    fn at(envelope: &Value, delivered: &str) -> Result<SourcePayload, ApiError> {
+        let headers = HeaderMap::new();
+        let body = envelope.to_string();
+        let delivery = RawDelivery {
+            body: body.as_bytes(),
+            headers: &headers,
+            received_at: normalize::rfc3339(delivered).unwrap(),
+            severity_map: &SeverityMap::default(),
+        };
+        let checks = SnsChecks {
+            certificate: None,
+            require_signature: false,
+            pinned_topics: &BTreeSet::new(),
+            received_at: delivery.received_at,
+        };
+        parse(&delivery, &checks)
+    }
+
+    #[test]
+    fn the_timestamp_must_be_within_the_signed_webhook_tolerance() {
+        // Published 2026-11-22T03:07:32.200Z.
+        let envelope = notification("m", &alarm("ALARM"));
+        assert!(at(&envelope, "2026-11-22T03:12:32Z").is_ok(), "300 s old");
+        assert!(at(&envelope, "2026-11-22T03:02:33Z").is_ok(), "299 s ahead");
+        for (delivered, reason) in [
+            ("2026-11-22T03:12:34Z", "stale_timestamp"),
+            ("2026-11-22T03:02:31Z", "future_timestamp"),
+        ] {
+            let error = at(&envelope, delivered).unwrap_err();
+            assert_eq!(error.status(), StatusCode::UNAUTHORIZED, "{delivered}");
+            assert_eq!(error.field(), Some("Timestamp"));
+            assert!(format!("{error:?}").contains(reason), "{error:?}");
+        }
+        let confirmation = confirmation();
+        assert!(
+            at(&confirmation, "2026-11-22T04:00:00Z").is_err(),
+            "confirmations too"
+        );
+        let mut garbled = envelope.clone();
+        garbled["Timestamp"] = json!("yesterday");
+        assert_eq!(
+            at(&garbled, "2026-11-22T03:07:33Z").unwrap_err().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+
+    #[test]
+    fn production_refuses_what_it_cannot_check() {
+        let unsigned = notification("m", &alarm("ALARM"));
+        let error = parse_checked(&unsigned, None, true, &BTreeSet::new()).unwrap_err();
+        assert_eq!(error.status(), StatusCode::UNAUTHORIZED);
+        assert!(format!("{error:?}").contains("signature_checking_disabled"));
+        let signed = signed(notification("m", &alarm("ALARM")));
+        assert!(parse_checked(&signed, None, true, &BTreeSet::new()).is_err());
+        assert!(parse_checked(&signed, Some(CERT), true, &BTreeSet::new()).is_ok());
+        let mut stripped = unsigned.clone();
+        stripped.as_object_mut().unwrap().remove("Signature");
+        assert_eq!(
+            parse_checked(&stripped, Some(CERT), true, &BTreeSet::new())
+                .unwrap_err()
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+
+    #[test]
+    fn with_pinned_topics_other_topics_are_403_and_pinned_ones_pass() {
+        let ours = SnsTopicArn::parse("arn:aws:sns:eu-west-1:123456789012:alertledger").unwrap();
+        let theirs = SnsTopicArn::parse("arn:aws:sns:eu-west-1:999999999999:other").unwrap();
+        let envelope = notification("m", &alarm("ALARM"));
+        assert!(parse_checked(&envelope, None, false, &BTreeSet::from([ours.clone()])).is_ok());
+        let error =
+            parse_checked(&envelope, None, false, &BTreeSet::from([theirs.clone()])).unwrap_err();
+        assert_eq!(error.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error.code(), "sns_topic_not_pinned");
+        assert_eq!(error.field(), Some("TopicArn"));
+        let error =
+            parse_checked(&confirmation(), None, false, &BTreeSet::from([theirs])).unwrap_err();
+        assert_eq!(error.status(), StatusCode::FORBIDDEN, "confirmations too");
     }
 }

@@ -18,11 +18,12 @@ pub mod pagerduty;
 mod sns;
 pub mod zabbix;
 
-pub use sns::{SnsCertificate, SnsCertificateError};
+pub use sns::{SnsCertificate, SnsCertificateError, SnsChecks};
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use alertledger_domain::values::{SeverityMap, WebhookSource};
+use alertledger_domain::values::{SeverityMap, SnsTopicArn, WebhookSource};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -70,8 +71,12 @@ pub struct SourceSettings {
     pub max_alerts_per_delivery: usize,
     /// AWS's SNS signing certificate. When set, every `cloudwatch` delivery
     /// must carry a valid SNS signature by it (else 401); when unset, SNS
-    /// messages are accepted unsigned. Its `SigningCertURL` is never fetched.
+    /// messages are accepted unsigned (unless `require_sns_signature`). Its
+    /// `SigningCertURL` is never fetched.
     pub sns_signing_cert: Option<Arc<SnsCertificate>>,
+    /// Production mode: an SNS message is refused (401) unless its signature
+    /// was checked, i.e. it is signed and `sns_signing_cert` is set.
+    pub require_sns_signature: bool,
 }
 
 impl Default for SourceSettings {
@@ -79,6 +84,7 @@ impl Default for SourceSettings {
         Self {
             max_alerts_per_delivery: DEFAULT_MAX_ALERTS_PER_DELIVERY,
             sns_signing_cert: None,
+            require_sns_signature: false,
         }
     }
 }
@@ -94,11 +100,13 @@ pub const SUPPORTED: &[WebhookSource] = &[
     WebhookSource::Pagerduty,
 ];
 
-/// Parses a delivery from `source`.
+/// Parses a delivery from `source`; `pinned_sns_topics` are the tenant's
+/// (only SNS deliveries look at them).
 pub fn parse(
     source: WebhookSource,
     delivery: &RawDelivery<'_>,
     settings: &SourceSettings,
+    pinned_sns_topics: &BTreeSet<SnsTopicArn>,
 ) -> Result<SourcePayload, ApiError> {
     match source {
         WebhookSource::Generic => generic::parse(delivery),
@@ -107,9 +115,15 @@ pub fn parse(
         }
         WebhookSource::Grafana => alertmanager::parse(delivery, alertmanager::Flavor::Grafana),
         WebhookSource::Datadog => datadog::parse(delivery),
-        WebhookSource::Cloudwatch => {
-            cloudwatch::parse(delivery, settings.sns_signing_cert.as_deref())
-        }
+        WebhookSource::Cloudwatch => cloudwatch::parse(
+            delivery,
+            &SnsChecks {
+                certificate: settings.sns_signing_cert.as_deref(),
+                require_signature: settings.require_sns_signature,
+                pinned_topics: pinned_sns_topics,
+                received_at: delivery.received_at,
+            },
+        ),
         WebhookSource::Zabbix => zabbix::parse(delivery),
         WebhookSource::Pagerduty => pagerduty::parse(delivery),
         other => Err(unsupported(other)),

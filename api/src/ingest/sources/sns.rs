@@ -4,17 +4,122 @@
 //! envelope's `SigningCertURL`: an operator who wants signatures checked
 //! configures AWS's signing certificate at start-up ([`SnsCertificate`]), and
 //! from then on a message without a valid signature by it is refused with 401.
+//!
+//! Around the signature, [`SnsChecks`] holds what else a message must pass
+//! before its content counts: signed at all in production, its `Timestamp`
+//! within the tolerance signed webhooks get, and its `TopicArn` one the
+//! tenant pinned (if it pinned any).
 
+use std::collections::BTreeSet;
+
+use alertledger_domain::values::SnsTopicArn;
 use aws_lc_rs::signature::{
     ParsedPublicKey, RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY, RSA_PKCS1_2048_8192_SHA256,
 };
 use axum::http::StatusCode;
 use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use x509_cert::der::Encode;
 use x509_cert::Certificate;
 
 use super::fields::Fields;
+use super::normalize;
+use crate::auth::signing::verify::SIGNATURE_TOLERANCE_SECS;
 use crate::error::ApiError;
+
+/// What an SNS message must pass besides being well formed.
+#[derive(Debug, Clone, Copy)]
+pub struct SnsChecks<'a> {
+    /// AWS's signing certificate: set, every message must be signed by it.
+    pub certificate: Option<&'a SnsCertificate>,
+    /// Production: a message that is not signed, or that arrives while
+    /// signature checking is off (no certificate), is refused.
+    pub require_signature: bool,
+    /// The tenant's pinned topics (empty: any topic).
+    pub pinned_topics: &'a BTreeSet<SnsTopicArn>,
+    /// When the message arrived (its `Timestamp` is checked against it).
+    pub received_at: DateTime<Utc>,
+}
+
+impl SnsChecks<'_> {
+    /// Runs every check on the envelope, in order: signature (so nothing
+    /// unauthenticated is trusted), timestamp, then topic. A refusal says
+    /// which and why.
+    pub(super) fn check(&self, envelope: &Fields<'_>, message_type: &str) -> Result<(), ApiError> {
+        match self.certificate {
+            Some(certificate) => verify(envelope, message_type, certificate)?,
+            None if self.require_signature => {
+                return Err(refused(
+                    "SNS messages must be signed and checked in production, and signature \
+                     checking is off: configure AWS's SNS signing certificate \
+                     (ALERTLEDGER_SNS_SIGNING_CERT)",
+                )
+                .with_details(json!({ "reason": "signature_checking_disabled" })))
+            }
+            None => {}
+        }
+        check_timestamp(envelope, self.received_at)?;
+        check_topic(envelope, self.pinned_topics)
+    }
+}
+
+/// The envelope's `Timestamp` (when SNS published the message; retries keep
+/// it) must be within [`SIGNATURE_TOLERANCE_SECS`] of arrival, either way, as
+/// for signed webhooks: a captured message cannot be replayed later.
+fn check_timestamp(envelope: &Fields<'_>, received_at: DateTime<Utc>) -> Result<(), ApiError> {
+    let raw = envelope.required_str("Timestamp")?;
+    let published = normalize::rfc3339(raw)
+        .map_err(|problem| envelope.invalid_message("Timestamp", problem))?;
+    let age = (received_at - published).num_seconds();
+    let (reason, message) = if age > SIGNATURE_TOLERANCE_SECS {
+        (
+            "stale_timestamp",
+            format!(
+                "the SNS Timestamp is {age} s old; messages more than \
+                 {SIGNATURE_TOLERANCE_SECS} s old are refused (a replay, or a retry \
+                 policy longer than that)"
+            ),
+        )
+    } else if -age > SIGNATURE_TOLERANCE_SECS {
+        (
+            "future_timestamp",
+            format!(
+                "the SNS Timestamp is {} s in the future; messages more than \
+                 {SIGNATURE_TOLERANCE_SECS} s ahead are refused (is a clock wrong?)",
+                -age
+            ),
+        )
+    } else {
+        return Ok(());
+    };
+    Err(refused(message).with_details(json!({
+        "reason": reason,
+        "field": envelope.name("Timestamp"),
+        "tolerance_seconds": SIGNATURE_TOLERANCE_SECS,
+    })))
+}
+
+/// With topics pinned, a message from any other topic is refused (403): it
+/// may be well signed, by AWS, for somebody else's topic.
+fn check_topic(envelope: &Fields<'_>, pinned: &BTreeSet<SnsTopicArn>) -> Result<(), ApiError> {
+    if pinned.is_empty() {
+        return Ok(());
+    }
+    let topic = envelope.required_str("TopicArn")?;
+    if pinned.iter().any(|arn| arn.as_str() == topic) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "sns_topic_not_pinned",
+        format!(
+            "the SNS topic {topic:?} is not one this tenant pinned \
+             (PUT /api/v1/tenants/{{id}}/sns-topics)"
+        ),
+    )
+    .with_details(json!({ "field": envelope.name("TopicArn"), "pinned": pinned.len() })))
+}
 
 /// The certificate(s) SNS signs with: every `CERTIFICATE` block of a PEM file,
 /// so the old and the new certificate can both be trusted while AWS rotates.
