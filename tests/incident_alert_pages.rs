@@ -106,7 +106,12 @@ async fn an_incident_of_more_alerts_than_its_detail_carries_pages_them_all() {
     assert_eq!(distinct.len(), ALERTS);
 
     // The rest, from the detail's cursor, in pages of 20.
-    let (_, page) = get(&app, &format!("{alerts_of}?cursor={cursor}&limit=20"), &token).await;
+    let (_, page) = get(
+        &app,
+        &format!("{alerts_of}?cursor={cursor}&limit=20"),
+        &token,
+    )
+    .await;
     let mut rest = ids(&page["items"], "alert_id");
     assert_eq!(rest.len(), 20);
     let next = page["next_cursor"].as_str().unwrap();
@@ -118,13 +123,30 @@ async fn an_incident_of_more_alerts_than_its_detail_carries_pages_them_all() {
     // Refusals: another tenant's caller, a foreign cursor, a bad filter.
     let outsider = app.token(Role::Viewer, &[stranger.id]);
     let (status, body) = get(&app, &alerts_of, &outsider).await;
-    assert_eq!((status, &body["error"]["code"]), (404, &json!("incident_not_found")));
-    let (status, body) = get(&app, &format!("{alerts_of}?resolved=true&cursor={cursor}"), &token).await;
-    assert_eq!((status, &body["error"]["code"]), (400, &json!("invalid_cursor")));
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (404, &json!("incident_not_found"))
+    );
+    let (status, body) = get(
+        &app,
+        &format!("{alerts_of}?resolved=true&cursor={cursor}"),
+        &token,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (400, &json!("invalid_cursor"))
+    );
     let (status, body) = get(&app, &format!("{alerts_of}?resolved=maybe"), &token).await;
-    assert_eq!((status, &body["error"]["details"]["field"]), (422, &json!("resolved")));
+    assert_eq!(
+        (status, &body["error"]["details"]["field"]),
+        (422, &json!("resolved"))
+    );
     let (status, body) = get(&app, &format!("{alerts_of}?limit=501"), &token).await;
-    assert_eq!((status, &body["error"]["details"]["field"]), (422, &json!("limit")));
+    assert_eq!(
+        (status, &body["error"]["details"]["field"]),
+        (422, &json!("limit"))
+    );
     let (status, resolved) = get(&app, &format!("{alerts_of}?resolved=true"), &token).await;
     assert_eq!((status, &resolved["items"]), (200, &json!([])));
 }

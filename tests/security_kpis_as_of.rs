@@ -114,7 +114,11 @@ async fn command(app: &TestApp, token: &str, incident: &str, action: &str, body:
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "{action}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{action}: {}",
+        response.status()
+    );
 }
 
 #[tokio::test]
@@ -128,26 +132,43 @@ async fn as_of_answers_what_a_rebuild_answers_and_no_request_leaves_a_schema() {
 
     // First half: two incidents, one acknowledged; the other tenant too.
     for asset in ["web01", "db01"] {
-        assert_eq!(app.post_alert(&acme, &generic_alert(asset)).await.status(), 202);
+        assert_eq!(
+            app.post_alert(&acme, &generic_alert(asset)).await.status(),
+            202
+        );
     }
-    assert_eq!(app.post_alert(&other, &generic_alert("x01")).await.status(), 202);
+    assert_eq!(
+        app.post_alert(&other, &generic_alert("x01")).await.status(),
+        202
+    );
     let first = incidents(&app, &acme, &admin, 2).await;
     command(&app, &admin, &first[0], "acknowledge", json!({})).await;
     kpis_caught_up(&app).await;
     let live_then = kpis_of(&app, &tenant, &admin).await;
-    assert_eq!((&live_then["incidents"], &live_then["acknowledged"]), (&json!(2), &json!(1)));
+    assert_eq!(
+        (&live_then["incidents"], &live_then["acknowledged"]),
+        (&json!(2), &json!(1))
+    );
     let midpoint = database_now(&app).await;
 
     // Second half: a third incident; the acknowledged one resolved, then
     // the other one resolved and reopened.
-    assert_eq!(app.post_alert(&acme, &generic_alert("mail01")).await.status(), 202);
+    assert_eq!(
+        app.post_alert(&acme, &generic_alert("mail01"))
+            .await
+            .status(),
+        202
+    );
     incidents(&app, &acme, &admin, 3).await;
     command(&app, &admin, &first[0], "resolve", json!({"note": "fixed"})).await;
     command(&app, &admin, &first[1], "resolve", json!({"note": "fixed"})).await;
     command(&app, &admin, &first[1], "reopen", json!({"reason": "back"})).await;
     kpis_caught_up(&app).await;
     let live_now = kpis_of(&app, &tenant, &admin).await;
-    assert_eq!((&live_now["incidents"], &live_now["resolved"]), (&json!(3), &json!(1)));
+    assert_eq!(
+        (&live_now["incidents"], &live_now["resolved"]),
+        (&json!(3), &json!(1))
+    );
     assert_ne!(live_now["days"], live_then["days"]);
     // Everything recorded so far is applied, so an as_of of now shows it.
     let end = database_now(&app).await;
@@ -158,7 +179,14 @@ async fn as_of_answers_what_a_rebuild_answers_and_no_request_leaves_a_schema() {
     };
     for (as_of, live) in [(midpoint, &live_then), (end, &live_now)] {
         let answer = kpis_of(&app, &format!("{tenant}&as_of={}", at(as_of)), &admin).await;
-        assert_eq!(answer["as_of"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), as_of);
+        assert_eq!(
+            answer["as_of"]
+                .as_str()
+                .unwrap()
+                .parse::<DateTime<Utc>>()
+                .unwrap(),
+            as_of
+        );
         // What a build from history says, to the figure.
         assert_eq!(answer, rebuilt(&app, Some(vec![acme.id]), &answer).await);
         // And what the live view said at that time.

@@ -54,7 +54,10 @@ async fn assert_refused(response: reqwest::Response, per: &str) {
     assert_eq!(body["error"]["code"], "too_many_streams", "{body}");
     assert_eq!(body["error"]["details"]["per"], per, "{body}");
     assert_eq!(body["error"]["details"]["retry_after_seconds"], retry_after);
-    assert!(body["error"]["message"].as_str().unwrap().contains("live streams"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("live streams"));
 }
 
 #[tokio::test]
@@ -83,7 +86,11 @@ async fn the_stream_beyond_a_cap_is_429_and_closing_one_frees_its_slot() {
     let (socket, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
 
     // A third is refused, over SSE and over WebSocket alike.
-    assert_refused(SseClient::open(&stream_url(&app, &alice), &[]).await, "user").await;
+    assert_refused(
+        SseClient::open(&stream_url(&app, &alice), &[]).await,
+        "user",
+    )
+    .await;
     match tokio_tungstenite::connect_async(&ws_url).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 429);
@@ -94,7 +101,11 @@ async fn the_stream_beyond_a_cap_is_429_and_closing_one_frees_its_slot() {
 
     // The tenant's third stream is Bob's; Carol's would be its fourth.
     let _bobs = SseClient::connect(&stream_url(&app, &bob), &[]).await;
-    assert_refused(SseClient::open(&stream_url(&app, &carol), &[]).await, "tenant").await;
+    assert_refused(
+        SseClient::open(&stream_url(&app, &carol), &[]).await,
+        "tenant",
+    )
+    .await;
 
     assert_eq!(metric(&app, "feed_streams_open").await, 3.0);
     assert_eq!(metric(&app, "feed_streams_refused").await, 3.0);
@@ -104,7 +115,10 @@ async fn the_stream_beyond_a_cap_is_429_and_closing_one_frees_its_slot() {
     drop(first);
     let deadline = Instant::now() + DEADLINE;
     while metric(&app, "feed_streams_open").await > 2.0 {
-        assert!(Instant::now() < deadline, "the closed stream's slot was never freed");
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's slot was never freed"
+        );
         tokio::task::yield_now().await;
     }
     let mut again = SseClient::connect(&stream_url(&app, &alice), &[]).await;
@@ -117,7 +131,10 @@ async fn the_stream_beyond_a_cap_is_429_and_closing_one_frees_its_slot() {
     drop(socket);
     let deadline = Instant::now() + DEADLINE;
     while metric(&app, "feed_streams_open").await > 2.0 {
-        assert!(Instant::now() < deadline, "the closed socket's slot was never freed");
+        assert!(
+            Instant::now() < deadline,
+            "the closed socket's slot was never freed"
+        );
         tokio::task::yield_now().await;
     }
     let _carols = SseClient::connect(&stream_url(&app, &carol), &[]).await;
@@ -166,7 +183,10 @@ async fn a_resume_over_a_large_backlog_reads_history_within_the_byte_bound() {
         if all.len() == ALERTS {
             break all;
         }
-        assert!(Instant::now() < deadline, "the alerts never became readable");
+        assert!(
+            Instant::now() < deadline,
+            "the alerts never became readable"
+        );
         tokio::task::yield_now().await;
     };
     let batches: Vec<_> = reader

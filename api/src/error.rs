@@ -57,7 +57,8 @@ impl ApiError {
         if let Some(object) = details.as_object_mut() {
             object.insert("retry_after_seconds".to_owned(), json!(seconds));
         }
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_details(details);
+        let mut error =
+            Self::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_details(details);
         error.retry_after = Some(seconds);
         error
     }

@@ -731,10 +731,22 @@ pub const DETAIL_ALERT_IDS: usize = 100;
 /// resolved, each with the cursor of its next page (`None`: that was all).
 /// Bounded whatever the incident's size: the counts are on the incident row.
 pub async fn alert_ids(pool: &PgPool, incident_id: Uuid) -> Result<IncidentAlerts, QueryError> {
-    let attached =
-        alerts_page(pool, incident_id, AlertOrder::Attached, None, DETAIL_ALERT_IDS).await?;
-    let resolved =
-        alerts_page(pool, incident_id, AlertOrder::Resolved, None, DETAIL_ALERT_IDS).await?;
+    let attached = alerts_page(
+        pool,
+        incident_id,
+        AlertOrder::Attached,
+        None,
+        DETAIL_ALERT_IDS,
+    )
+    .await?;
+    let resolved = alerts_page(
+        pool,
+        incident_id,
+        AlertOrder::Resolved,
+        None,
+        DETAIL_ALERT_IDS,
+    )
+    .await?;
     Ok(IncidentAlerts {
         alert_ids: attached.items.iter().map(|alert| alert.alert_id).collect(),
         alert_ids_next_cursor: attached.next_cursor,
@@ -819,9 +831,11 @@ pub async fn alerts_page(
     sql.push(format!(" ORDER BY {column}, alert_id LIMIT "))
         .push_bind(fetch_limit(limit));
     let rows: Vec<IncidentAlert> = sql.build_query_as().fetch_all(pool).await?;
-    Ok(Page::from_rows(rows, limit, |alert: &IncidentAlert| -> IncidentAlertKey {
-        (tag, alert.position, alert.alert_id)
-    }))
+    Ok(Page::from_rows(
+        rows,
+        limit,
+        |alert: &IncidentAlert| -> IncidentAlertKey { (tag, alert.position, alert.alert_id) },
+    ))
 }
 
 /// Every timeline entry of incident `incident_id`, in log order: its own

@@ -116,9 +116,12 @@ impl LogConsumer for KpiProjection {
                 .or_insert_with(|| KpiDay::zero(*tenant_id, *day))
                 .add(delta);
         }
-        add_to_stored(conn, target, daily, |day| {
-            serde_json::json!({ "tenant_id": day.tenant_id, "day": day.day })
-        })
+        add_to_stored(
+            conn,
+            target,
+            daily,
+            |day| serde_json::json!({ "tenant_id": day.tenant_id, "day": day.day }),
+        )
         .await?;
 
         let history: BTreeMap<(Uuid, NaiveDate, DateTime<Utc>), KpiHistory> = deltas
