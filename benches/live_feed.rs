@@ -87,6 +87,11 @@ fn start_server(database_url: &str) -> Server {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("DATABASE_URL", database_url)
         .env("ALERTLEDGER_JWT_SECRET", SECRET)
+        // Every subscriber of the bench is one user of one tenant: lift the
+        // per-user and per-tenant stream caps (defaults 8 and 64) above any
+        // BENCH_SUBSCRIBERS it is run with.
+        .env("ALERTLEDGER_FEED_STREAMS_PER_USER", "100000")
+        .env("ALERTLEDGER_FEED_STREAMS_PER_TENANT", "100000")
         .env("RUST_LOG", "warn,alertledger=info");
     Server::start(command)
 }

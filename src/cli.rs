@@ -579,9 +579,22 @@ pub struct ServeArgs {
     #[arg(long, env = "ALERTLEDGER_FEED_BUFFER", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub feed_buffer: u64,
     /// Events per database read while a live-feed client catches up after a
-    /// resume (each resuming client holds up to two such batches in memory).
+    /// resume (each resuming client holds up to three such reads in memory).
     #[arg(long, env = "ALERTLEDGER_FEED_HISTORY_BATCH", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub feed_history_batch: u64,
+    /// Bytes of events (payload and metadata) per database read while a
+    /// live-feed client catches up, whatever their count (at least one event
+    /// per read): bounds a resuming client's memory to about three times this.
+    #[arg(long, env = "ALERTLEDGER_FEED_HISTORY_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024 * 1024))]
+    pub feed_history_bytes: u64,
+    /// Live streams (SSE and WebSocket together) one user (token `sub`) may
+    /// hold open at once in this process; one more is a 429.
+    #[arg(long, env = "ALERTLEDGER_FEED_STREAMS_PER_USER", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub feed_streams_per_user: u64,
+    /// Live streams that may follow one tenant at once in this process
+    /// (streams over every tenant share one such count); one more is a 429.
+    #[arg(long, env = "ALERTLEDGER_FEED_STREAMS_PER_TENANT", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub feed_streams_per_tenant: u64,
     /// Browser origins allowed to call the API and open the event stream,
     /// comma-separated (e.g. https://ops.example.com); unset: CORS off.
     #[arg(long, env = "ALERTLEDGER_CORS_ORIGINS")]

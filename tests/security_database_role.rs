@@ -102,6 +102,8 @@ async fn the_service_role_cannot_rewrite_the_log_or_the_seal() {
         "DROP TRIGGER events_no_update_or_delete ON events",
         "CREATE OR REPLACE FUNCTION events_reject_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
         "SELECT alertledger_grant_service_privileges()",
+        // No schemas of its own either (migration 0038 revoked CREATE).
+        "CREATE SCHEMA service_owned",
     ] {
         let state = sqlstate(&service, attack).await;
         assert_eq!(state.as_deref(), Some("42501"), "the service role ran `{attack}`");
@@ -122,6 +124,18 @@ async fn the_service_role_cannot_rewrite_the_log_or_the_seal() {
     .await
     .unwrap();
     assert!(!can_update);
+    // Re-applying the grants after migrations does not grant CREATE again.
+    sqlx::query("SELECT alertledger_grant_service_privileges()")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let can_create: bool = sqlx::query_scalar(
+        "SELECT has_database_privilege('alertledger_service', current_database(), 'CREATE')",
+    )
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    assert!(!can_create, "the service role may create schemas");
 }
 
 /// `col = col` for a column of `table`, so the UPDATE would change nothing

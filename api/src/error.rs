@@ -44,6 +44,25 @@ impl ApiError {
         error
     }
 
+    /// 429 with `Retry-After` for a limit other than the rate: `code` names
+    /// it, `details` say more (`retry_after_seconds` is added).
+    pub fn too_many(
+        code: &'static str,
+        message: impl Into<String>,
+        details: serde_json::Value,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let seconds = (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
+        let mut details = details;
+        if let Some(object) = details.as_object_mut() {
+            object.insert("retry_after_seconds".to_owned(), json!(seconds));
+        }
+        let mut error =
+            Self::new(StatusCode::TOO_MANY_REQUESTS, code, message).with_details(details);
+        error.retry_after = Some(seconds);
+        error
+    }
+
     /// Adds machine-readable details (e.g. the offending field).
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = details;

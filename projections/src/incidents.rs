@@ -722,32 +722,120 @@ pub async fn find(pool: &PgPool, incident_id: Uuid) -> Result<Option<IncidentRow
     Ok(row.map(|Json(row)| row))
 }
 
-/// The alerts of incident `incident_id`: every attached one in attach order,
-/// and those resolved at their source in the order they were resolved.
-pub async fn alert_ids(pool: &PgPool, incident_id: Uuid) -> Result<IncidentAlerts, sqlx::Error> {
-    let (attached, resolved): (Vec<Uuid>, Vec<Uuid>) = sqlx::query_as(&format!(
-        "SELECT coalesce(array_agg(alert_id ORDER BY attached_position), '{{}}'),
-                coalesce(array_agg(alert_id ORDER BY resolved_position)
-                             FILTER (WHERE resolved_position IS NOT NULL), '{{}}')
-           FROM {} WHERE incident_id = $1",
-        Target::live().table(IncidentAlertRow::TABLE)
-    ))
-    .bind(incident_id)
-    .fetch_one(pool)
+/// Alert ids an incident's detail carries of each kind (attached, resolved);
+/// the rest are paged by [`alerts_page`], from the detail's cursors.
+pub const DETAIL_ALERT_IDS: usize = 100;
+
+/// The first [`DETAIL_ALERT_IDS`] alerts of incident `incident_id` of each
+/// kind: attached ones in attach order, resolved ones in the order they were
+/// resolved, each with the cursor of its next page (`None`: that was all).
+/// Bounded whatever the incident's size: the counts are on the incident row.
+pub async fn alert_ids(pool: &PgPool, incident_id: Uuid) -> Result<IncidentAlerts, QueryError> {
+    let attached = alerts_page(
+        pool,
+        incident_id,
+        AlertOrder::Attached,
+        None,
+        DETAIL_ALERT_IDS,
+    )
+    .await?;
+    let resolved = alerts_page(
+        pool,
+        incident_id,
+        AlertOrder::Resolved,
+        None,
+        DETAIL_ALERT_IDS,
+    )
     .await?;
     Ok(IncidentAlerts {
-        alert_ids: attached,
-        resolved_alert_ids: resolved,
+        alert_ids: attached.items.iter().map(|alert| alert.alert_id).collect(),
+        alert_ids_next_cursor: attached.next_cursor,
+        resolved_alert_ids: resolved.items.iter().map(|alert| alert.alert_id).collect(),
+        resolved_alert_ids_next_cursor: resolved.next_cursor,
     })
 }
 
-/// An incident's alerts, as its detail shows them.
+/// An incident's alerts, as its detail shows them (the first ones; the
+/// incident row has the counts).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct IncidentAlerts {
-    /// Every attached alert, the first one first.
+    /// The first attached alerts, the first one first.
     pub alert_ids: Vec<Uuid>,
-    /// The attached alerts resolved at their source, in that order.
+    /// `?cursor=` of `GET /incidents/{id}/alerts` for the attached alerts
+    /// after these; `None` when these are all.
+    pub alert_ids_next_cursor: Option<String>,
+    /// The first attached alerts resolved at their source, in that order.
     pub resolved_alert_ids: Vec<Uuid>,
+    /// `?cursor=` of `GET /incidents/{id}/alerts?resolved=true` for the
+    /// resolved alerts after these; `None` when these are all.
+    pub resolved_alert_ids_next_cursor: Option<String>,
+}
+
+/// Which alerts of an incident a page lists, and in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertOrder {
+    /// Every attached alert, in attach order.
+    Attached,
+    /// The alerts resolved at their source, in the order they were resolved.
+    Resolved,
+}
+
+/// One alert of an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct IncidentAlert {
+    pub alert_id: Uuid,
+    pub attached_at: DateTime<Utc>,
+    /// When its source reported it resolved; `None` while it fires.
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    position: i64,
+}
+
+/// Sort key of a page of an incident's alerts: the order's tag (so a cursor
+/// of one order is refused by the other), the position, the alert.
+type IncidentAlertKey = (char, i64, Uuid);
+
+/// One page of incident `incident_id`'s alerts in `order`, after `cursor`.
+/// Keyset over `(incident_id, position, alert_id)` (indexed, migration
+/// 0039), so every page costs the same however many alerts the incident has.
+pub async fn alerts_page(
+    pool: &PgPool,
+    incident_id: Uuid,
+    order: AlertOrder,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<Page<IncidentAlert>, QueryError> {
+    let limit = bounded(limit);
+    let (tag, column) = match order {
+        AlertOrder::Attached => ('a', "attached_position"),
+        AlertOrder::Resolved => ('r', "resolved_position"),
+    };
+    let mut sql = QueryBuilder::<Postgres>::new(format!(
+        "SELECT alert_id, attached_at, resolved_at, {column} AS position FROM {}
+          WHERE incident_id = ",
+        Target::live().table(IncidentAlertRow::TABLE)
+    ));
+    sql.push_bind(incident_id)
+        .push(format!(" AND {column} IS NOT NULL"));
+    if let Some(cursor) = cursor {
+        let (cursor_tag, position, alert_id): IncidentAlertKey = decode_cursor(cursor)?;
+        if cursor_tag != tag {
+            return Err(QueryError::InvalidCursor);
+        }
+        sql.push(format!(" AND ({column}, alert_id) > ("))
+            .push_bind(position)
+            .push(", ")
+            .push_bind(alert_id)
+            .push(")");
+    }
+    sql.push(format!(" ORDER BY {column}, alert_id LIMIT "))
+        .push_bind(fetch_limit(limit));
+    let rows: Vec<IncidentAlert> = sql.build_query_as().fetch_all(pool).await?;
+    Ok(Page::from_rows(
+        rows,
+        limit,
+        |alert: &IncidentAlert| -> IncidentAlertKey { (tag, alert.position, alert.alert_id) },
+    ))
 }
 
 /// Every timeline entry of incident `incident_id`, in log order: its own

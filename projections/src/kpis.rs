@@ -1,14 +1,16 @@
 //! KPIs per tenant per UTC day: alerts, incidents (hence noise reduction),
 //! MTTA, MTTR, self-healed, escalations and pending approvals.
 //!
-//! - [`KpiProjection`] — the projector (name `kpis`), owning `kpi_daily` and its
+//! - [`KpiProjection`] — the projector (name `kpis`), owning `kpi_daily`, its
 //!   helper `kpi_incidents` (where each incident stands, so an acknowledgement,
-//!   resolution or reopen can adjust the totals of the day it was opened).
+//!   resolution or reopen can adjust the totals of the day it was opened) and
+//!   `kpi_history` (what the events recorded at each instant added to each
+//!   day: `kpi_daily` as of a time is the sum of the rows recorded by then).
 //! - [`summary`] / [`summary_in`] — the `GET /api/v1/kpis` query over a range
 //!   of days, on the live tables or on any [`Target`].
-//! - [`summary_as_of`] — the same summary as history stood at a past time:
-//!   the projection is built from history into a scratch schema, queried, and
-//!   the schema dropped.
+//! - [`summary_as_of`] — the same summary as history stood at a past time,
+//!   summed from `kpi_history` with plain SELECTs (no schema, no DDL: the
+//!   service role cannot create any).
 //!
 //! Incident metrics count on the day the incident was OPENED. MTTA runs from
 //! opening to the first acknowledgement; MTTR from opening to the latest
@@ -26,9 +28,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use alertledger_eventstore::consumer::rebuild::{
-    build_history, drop_schema, scratch_schema, HistoryOptions, RebuildError, Until,
-};
 use alertledger_eventstore::consumer::rows::{self, ReadModelRow};
 use alertledger_eventstore::consumer::{ConsumerError, LogConsumer, Target};
 use alertledger_eventstore::log::LogEvent;
@@ -47,7 +46,7 @@ const EVENT_TYPES: &[&str] = &[
     ApprovalEvent::EXPIRED,
 ];
 
-/// Keeps `kpi_daily` and `kpi_incidents`.
+/// Keeps `kpi_daily`, `kpi_incidents` and `kpi_history`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KpiProjection;
 
@@ -58,7 +57,7 @@ impl LogConsumer for KpiProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["kpi_daily", "kpi_incidents"]
+        &["kpi_daily", "kpi_incidents", "kpi_history"]
     }
 
     fn event_types(&self) -> Option<&'static [&'static str]> {
@@ -90,10 +89,12 @@ impl LogConsumer for KpiProjection {
                 .collect();
 
         // Changes to the daily rows are additive, so they are summed in memory
-        // first and added to the stored rows in one upsert.
+        // first (per day, and per day and recording instant for the history)
+        // and added to the stored rows in one upsert per table.
         let mut deltas = DailyDeltas::default();
         let mut changed = Vec::new();
         for (event, fact) in facts {
+            deltas.recorded_at = event.recorded_at;
             fold(event, fact, &mut incidents, &mut deltas)?;
             if let Some(incident_id) = fact.incident() {
                 changed.push(incident_id);
@@ -108,28 +109,76 @@ impl LogConsumer for KpiProjection {
             .collect();
         rows::upsert(conn, target, &changed).await?;
 
-        let day_keys: Vec<serde_json::Value> = deltas
-            .0
-            .keys()
-            .map(|(tenant_id, day)| serde_json::json!({ "tenant_id": tenant_id, "day": day }))
-            .collect();
-        let mut days: BTreeMap<(Uuid, NaiveDate), KpiDay> =
-            rows::load::<KpiDay>(conn, target, &day_keys)
-                .await?
-                .into_iter()
-                .map(|row| ((row.tenant_id, row.day), row))
-                .collect();
-        for (key, delta) in deltas.0 {
-            match days.get_mut(&key) {
-                Some(day) => day.add(&delta),
-                None => {
-                    days.insert(key, delta);
-                }
-            }
+        let mut daily: BTreeMap<(Uuid, NaiveDate), KpiDay> = BTreeMap::new();
+        for ((tenant_id, day, _), delta) in &deltas.by_instant {
+            daily
+                .entry((*tenant_id, *day))
+                .or_insert_with(|| KpiDay::zero(*tenant_id, *day))
+                .add(delta);
         }
-        let days: Vec<KpiDay> = days.into_values().collect();
-        rows::upsert(conn, target, &days).await
+        add_to_stored(
+            conn,
+            target,
+            daily,
+            |day| serde_json::json!({ "tenant_id": day.tenant_id, "day": day.day }),
+        )
+        .await?;
+
+        let history: BTreeMap<(Uuid, NaiveDate, DateTime<Utc>), KpiHistory> = deltas
+            .by_instant
+            .into_iter()
+            .map(|((tenant_id, day, recorded_at), counts)| {
+                let key = (tenant_id, day, recorded_at);
+                (
+                    key,
+                    KpiHistory {
+                        counts,
+                        recorded_at,
+                    },
+                )
+            })
+            .collect();
+        add_to_stored(conn, target, history, |row| {
+            serde_json::json!({
+                "tenant_id": row.counts.tenant_id,
+                "day": row.counts.day,
+                "recorded_at": row.recorded_at,
+            })
+        })
+        .await
     }
+}
+
+/// Adds `deltas` to the stored rows of the same keys (or stores them as new
+/// rows), in one load and one upsert.
+async fn add_to_stored<K: Ord, R: Additive>(
+    conn: &mut PgConnection,
+    target: &Target,
+    deltas: BTreeMap<K, R>,
+    key_of: impl Fn(&R) -> serde_json::Value,
+) -> Result<(), ConsumerError> {
+    let keys: Vec<serde_json::Value> = deltas.values().map(&key_of).collect();
+    let mut stored: HashMap<String, R> = rows::load::<R>(conn, target, &keys)
+        .await?
+        .into_iter()
+        .map(|row| (key_of(&row).to_string(), row))
+        .collect();
+    let merged: Vec<R> = deltas
+        .into_values()
+        .map(|delta| match stored.remove(&key_of(&delta).to_string()) {
+            Some(mut row) => {
+                row.add_counts(&delta);
+                row
+            }
+            None => delta,
+        })
+        .collect();
+    rows::upsert(conn, target, &merged).await
+}
+
+/// A row whose counters add up.
+trait Additive: ReadModelRow {
+    fn add_counts(&mut self, delta: &Self);
 }
 
 /// What one event means for the KPIs.
@@ -357,14 +406,19 @@ fn millis_between(from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
     (to - from).num_milliseconds()
 }
 
-/// Per (tenant, day), what a batch adds to `kpi_daily`.
+/// Per (tenant, day, recording instant), what a batch adds to `kpi_history`
+/// (and, summed over the instants, to `kpi_daily`).
 #[derive(Debug, Default)]
-struct DailyDeltas(BTreeMap<(Uuid, NaiveDate), KpiDay>);
+struct DailyDeltas {
+    /// `recorded_at` of the event being folded.
+    recorded_at: DateTime<Utc>,
+    by_instant: BTreeMap<(Uuid, NaiveDate, DateTime<Utc>), KpiDay>,
+}
 
 impl DailyDeltas {
     fn of(&mut self, tenant_id: Uuid, day: NaiveDate) -> &mut KpiDay {
-        self.0
-            .entry((tenant_id, day))
+        self.by_instant
+            .entry((tenant_id, day, self.recorded_at))
             .or_insert_with(|| KpiDay::zero(tenant_id, day))
     }
 }
@@ -418,12 +472,53 @@ impl KpiDay {
     }
 }
 
+impl Additive for KpiDay {
+    fn add_counts(&mut self, delta: &Self) {
+        self.add(delta);
+    }
+}
+
 impl ReadModelRow for KpiDay {
     const TABLE: &'static str = "kpi_daily";
     const KEY: &'static [&'static str] = &["tenant_id", "day"];
     const COLUMNS: &'static [&'static str] = &[
         "tenant_id",
         "day",
+        "alerts",
+        "incidents",
+        "acknowledged",
+        "ack_seconds_total",
+        "resolved",
+        "resolve_seconds_total",
+        "self_healed",
+        "escalated",
+        "approvals_requested",
+        "approvals_closed",
+    ];
+}
+
+/// A row of `kpi_history`: what the events recorded at `recorded_at` added
+/// to the `kpi_daily` row of (tenant, day).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KpiHistory {
+    #[serde(flatten)]
+    counts: KpiDay,
+    recorded_at: DateTime<Utc>,
+}
+
+impl Additive for KpiHistory {
+    fn add_counts(&mut self, delta: &Self) {
+        self.counts.add(&delta.counts);
+    }
+}
+
+impl ReadModelRow for KpiHistory {
+    const TABLE: &'static str = "kpi_history";
+    const KEY: &'static [&'static str] = &["tenant_id", "day", "recorded_at"];
+    const COLUMNS: &'static [&'static str] = &[
+        "tenant_id",
+        "day",
+        "recorded_at",
         "alerts",
         "incidents",
         "acknowledged",
@@ -531,15 +626,6 @@ pub struct KpiDaySummary {
     pub resolved: i64,
 }
 
-/// Why a summary as of a past time could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum KpiError {
-    #[error("cannot build the KPIs from history: {0}")]
-    History(#[from] RebuildError),
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-}
-
 /// The live KPIs of days `from..=to` for `tenants` (`None`: every tenant).
 pub async fn summary(
     pool: &PgPool,
@@ -559,11 +645,48 @@ pub async fn summary_in(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<KpiSummary, sqlx::Error> {
-    let table = target.table(KpiDay::TABLE);
-    let tenant_condition = if tenants.is_some() {
-        " AND tenant_id = ANY($3)"
-    } else {
-        ""
+    summarise(pool, &target.table(KpiDay::TABLE), None, tenants, from, to).await
+}
+
+/// [`summary`] as history stood at `as_of` (the events recorded at or before
+/// it), summed from `kpi_history`: the same figures as the projection built
+/// from those events (`projections rebuild --until`), with plain SELECTs.
+pub async fn summary_as_of(
+    pool: &PgPool,
+    tenants: Option<&[Uuid]>,
+    from: NaiveDate,
+    to: NaiveDate,
+    as_of: DateTime<Utc>,
+) -> Result<KpiSummary, sqlx::Error> {
+    let table = Target::live().table(KpiHistory::TABLE);
+    let mut summary = summarise(pool, &table, Some(as_of), tenants, from, to).await?;
+    summary.as_of = Some(as_of);
+    Ok(summary)
+}
+
+/// The summary over `table` (`kpi_daily`, or `kpi_history` limited to the
+/// rows recorded at or before `recorded_by`).
+async fn summarise(
+    pool: &PgPool,
+    table: &str,
+    recorded_by: Option<DateTime<Utc>>,
+    tenants: Option<&[Uuid]>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<KpiSummary, sqlx::Error> {
+    // The optional conditions, numbered from parameter `first` on (bound in
+    // this order below).
+    let conditions = |first: usize| {
+        let mut conditions = String::new();
+        let mut next = first;
+        if recorded_by.is_some() {
+            conditions.push_str(&format!(" AND recorded_at <= ${next}"));
+            next += 1;
+        }
+        if tenants.is_some() {
+            conditions.push_str(&format!(" AND tenant_id = ANY(${next})"));
+        }
+        conditions
     };
     // Second totals come back as whole milliseconds so they stay exact.
     let days_sql = format!(
@@ -577,29 +700,34 @@ pub async fn summary_in(
                 sum(self_healed)::bigint AS self_healed,
                 sum(escalated)::bigint AS escalated
            FROM {table}
-          WHERE day BETWEEN $1 AND $2{tenant_condition}
+          WHERE day BETWEEN $1 AND $2{}
           GROUP BY day
-          ORDER BY day"
+          ORDER BY day",
+        conditions(3)
     );
     let mut days_query = sqlx::query_as::<_, DayTotals>(&days_sql)
         .bind(from)
         .bind(to);
+    if let Some(recorded_by) = recorded_by {
+        days_query = days_query.bind(recorded_by);
+    }
     if let Some(tenants) = tenants {
         days_query = days_query.bind(tenants);
     }
+    // A day is listed when a row of it exists: in kpi_history as in a
+    // projection built from history, once an event recorded by then touched it.
     let day_totals = days_query.fetch_all(pool).await?;
 
     let pending_sql = format!(
         "SELECT coalesce(sum(approvals_requested - approvals_closed), 0)::bigint
            FROM {table}
           WHERE day <= $1{}",
-        if tenants.is_some() {
-            " AND tenant_id = ANY($2)"
-        } else {
-            ""
-        }
+        conditions(2)
     );
     let mut pending_query = sqlx::query_scalar::<_, i64>(&pending_sql).bind(to);
+    if let Some(recorded_by) = recorded_by {
+        pending_query = pending_query.bind(recorded_by);
+    }
     if let Some(tenants) = tenants {
         pending_query = pending_query.bind(tenants);
     }
@@ -625,36 +753,6 @@ pub async fn summary_in(
         approvals_pending,
         days: day_totals.iter().map(DayTotals::summary).collect(),
     })
-}
-
-/// [`summary`] as history stood at `as_of` (events recorded at or before it):
-/// the `kpis` projection is built from those events of `tenants` into a
-/// scratch schema, summarised there, and the schema is dropped, also when
-/// something fails.
-pub async fn summary_as_of(
-    pool: &PgPool,
-    tenants: Option<&[Uuid]>,
-    from: NaiveDate,
-    to: NaiveDate,
-    as_of: DateTime<Utc>,
-) -> Result<KpiSummary, KpiError> {
-    let schema = scratch_schema("kpis_as_of");
-    let result = async {
-        let options = HistoryOptions {
-            until: Some(Until::Time(as_of)),
-            tenants: tenants.map(<[Uuid]>::to_vec),
-            batch_size: None,
-            staging_limit: None,
-        };
-        build_history(pool, std::sync::Arc::new(KpiProjection), &schema, &options).await?;
-        let summary = summary_in(pool, &Target::schema(schema.as_str()), tenants, from, to).await?;
-        Ok::<_, KpiError>(summary)
-    }
-    .await;
-    drop_schema(pool, &schema).await;
-    let mut summary = result?;
-    summary.as_of = Some(as_of);
-    Ok(summary)
 }
 
 /// Sums over some days, as read back.

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::edge::{EdgeSettings, TlsSettings};
-use alertledger_api::feed::FeedSettings;
+use alertledger_api::feed::{FeedSettings, StreamLimits};
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, RemediationSettings};
 use alertledger_domain::DomainServices;
@@ -64,6 +64,11 @@ pub async fn app_config(
             heartbeat: Duration::from_secs(args.feed_heartbeat_secs),
             buffer_batches: usize::try_from(args.feed_buffer).unwrap_or(usize::MAX),
             history_batch: usize::try_from(args.feed_history_batch).unwrap_or(usize::MAX),
+            history_bytes: usize::try_from(args.feed_history_bytes).unwrap_or(usize::MAX),
+            streams: StreamLimits {
+                per_user: usize::try_from(args.feed_streams_per_user).unwrap_or(usize::MAX),
+                per_tenant: usize::try_from(args.feed_streams_per_tenant).unwrap_or(usize::MAX),
+            },
             ..FeedSettings::default()
         },
         audit_public_key: signer.public_key(),

@@ -12,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use super::event::FeedEvent;
+use super::limits::{StreamCounter, StreamLimits, StreamPermit, StreamRefused};
 
 /// Events the tailer read in one go, in log order, shared by every subscriber.
 pub type FeedBatch = Arc<[Arc<FeedEvent>]>;
@@ -29,8 +30,15 @@ pub struct FeedSettings {
     /// Events per database read when a subscriber catches up on history.
     /// Larger batches mean fewer round trips (10,000 missed events arrive in
     /// about half the time with 5,000 as with 1,000, see BENCHMARKS.md) at
-    /// the cost of memory: a resuming subscriber holds up to two batches.
+    /// the cost of memory: a resuming subscriber holds up to three batches.
     pub history_batch: usize,
+    /// Bytes of events (payload and metadata) per history read, whatever
+    /// their count: what bounds a resuming subscriber's memory when events
+    /// are large (it holds up to three such reads: one being sent, one
+    /// prefetched, one being fetched).
+    pub history_bytes: usize,
+    /// Concurrent streams per user and per tenant.
+    pub streams: StreamLimits,
 }
 
 impl Default for FeedSettings {
@@ -40,6 +48,8 @@ impl Default for FeedSettings {
             heartbeat: Duration::from_secs(15),
             retry: Duration::from_secs(2),
             history_batch: 5_000,
+            history_bytes: 4 * 1024 * 1024,
+            streams: StreamLimits::default(),
         }
     }
 }
@@ -62,6 +72,8 @@ struct Inner {
     task: Mutex<Option<JoinHandle<()>>>,
     /// Subscribers told to resync since the process started.
     resyncs: AtomicU64,
+    /// Open streams per user and tenant, against the caps.
+    streams: StreamCounter,
 }
 
 struct Live {
@@ -90,7 +102,7 @@ impl FeedHub {
         let (sender, _) = broadcast::channel(settings.buffer_batches.max(1));
         let inner = Arc::new(Inner {
             reader: reader.clone(),
-            settings,
+            settings: settings.clone(),
             live: Mutex::new(Live {
                 sender,
                 cursor: head,
@@ -98,6 +110,7 @@ impl FeedHub {
             closed: watch::channel(false).0,
             task: Mutex::new(None),
             resyncs: AtomicU64::new(0),
+            streams: StreamCounter::new(settings.streams),
         });
         let tailer = LogTailer::new(
             reader,
@@ -159,6 +172,21 @@ impl FeedHub {
     /// Subscribers told to resync since the process started.
     pub fn resyncs(&self) -> u64 {
         self.inner.resyncs.load(Ordering::Relaxed)
+    }
+
+    /// A slot for one more stream of `user` over `tenants` (`None`: every
+    /// tenant); the stream holds the permit for as long as it runs.
+    pub fn admit(
+        &self,
+        user: &str,
+        tenants: Option<&[uuid::Uuid]>,
+    ) -> Result<StreamPermit, StreamRefused> {
+        self.inner.streams.admit(user, tenants)
+    }
+
+    /// The open streams counted against the caps (for `/metrics`).
+    pub fn streams(&self) -> &StreamCounter {
+        &self.inner.streams
     }
 
     /// Subscribers currently attached.

@@ -81,9 +81,12 @@ impl Subscription {
             history: Some(History {
                 // Reads until the log is drained below the horizon, which is
                 // at or past `live`; stopped earlier once `live` is passed.
-                batches: Box::pin(hub.reader().scan(
+                // Bounded by count and by bytes: a backlog of large events
+                // costs no more memory than one of small ones.
+                batches: Box::pin(hub.reader().scan_bounded(
                     after,
                     hub.settings().history_batch.max(1),
+                    hub.settings().history_bytes,
                     filter,
                 )),
                 until: live,

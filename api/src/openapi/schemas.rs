@@ -196,9 +196,31 @@ pub struct IncidentDetail {
     #[schema(inline)]
     #[serde(flatten)]
     pub incident: Incident,
+    /// The first 100 attached alerts, in attach order (`alert_count` has
+    /// them all).
     pub alert_ids: Vec<Uuid>,
+    /// `?cursor=` of `GET /api/v1/incidents/{id}/alerts` for the attached
+    /// alerts after these; `null` when these are all.
+    pub alert_ids_next_cursor: Option<String>,
+    /// The first 100 alerts resolved at their source, in that order
+    /// (`resolved_alert_count` has them all).
     pub resolved_alert_ids: Vec<Uuid>,
+    /// `?cursor=` of `GET /api/v1/incidents/{id}/alerts?resolved=true` for
+    /// the resolved alerts after these; `null` when these are all.
+    pub resolved_alert_ids_next_cursor: Option<String>,
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// One alert of an incident.
+#[derive(ToSchema, serde::Serialize)]
+#[schema(example = json!({"id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "alert_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "attached_at": "2026-11-01T10:00:00Z", "resolved_at": null}))]
+pub struct IncidentAlert {
+    pub id: Uuid,
+    pub alert_id: Uuid,
+    /// When the correlator attached it to the incident.
+    pub attached_at: DateTime<Utc>,
+    /// When its source reported it resolved; `null` while it fires.
+    pub resolved_at: Option<DateTime<Utc>>,
 }
 
 /// One event of an incident, in log order.

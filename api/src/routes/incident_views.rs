@@ -1,10 +1,13 @@
-//! `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}`: the incidents
-//! read model with its timeline, scoped to the tenants the caller may read.
+//! `GET /api/v1/incidents`, `GET /api/v1/incidents/{id}` and
+//! `GET /api/v1/incidents/{id}/alerts`: the incidents read model with its
+//! timeline and its alerts (the detail carries the first alert ids, the
+//! alerts route pages them all), scoped to the tenants the caller may read.
 
 use alertledger_domain::incident::IncidentStatus;
 use alertledger_domain::values::Severity;
 use alertledger_projections::incidents::{
-    self, IncidentAlerts, IncidentQuery, IncidentRow, IncidentSort, TimelineRow,
+    self, AlertOrder, IncidentAlert, IncidentAlerts, IncidentQuery, IncidentRow, IncidentSort,
+    TimelineRow,
 };
 use alertledger_projections::page::Page;
 use axum::extract::{Path, State};
@@ -112,9 +115,10 @@ impl From<TimelineRow> for TimelineEntry {
     }
 }
 
-/// `GET /api/v1/incidents/{id}`: the incident with `alert_ids`,
-/// `priority_score`, `tool_sources` and its `timeline` in order; 404 for an
-/// unknown id and for another tenant's.
+/// `GET /api/v1/incidents/{id}`: the incident with its first `alert_ids`
+/// (and `resolved_alert_ids`; `alert_count` and the `*_next_cursor` tell
+/// whether more follow at `/alerts`), `priority_score`, `tool_sources` and
+/// its `timeline` in order; 404 for an unknown id and for another tenant's.
 #[tracing::instrument(name = "show_incident", skip_all, fields(user = %caller.user_id, incident_id = %id))]
 #[utoipa::path(
     get,
@@ -123,7 +127,7 @@ impl From<TimelineRow> for TimelineEntry {
     security(("bearer_jwt" = [])),
     params(("id" = Uuid, Path, description = "The incident's id")),
     responses(
-        (status = 200, description = "The incident with `alert_ids` and its `timeline`", body = crate::openapi::schemas::IncidentDetail),
+        (status = 200, description = "The incident with its first 100 `alert_ids` and `resolved_alert_ids` (the rest: `GET /api/v1/incidents/{id}/alerts?cursor=` with the `*_next_cursor`) and its `timeline`", body = crate::openapi::schemas::IncidentDetail),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 404, response = crate::openapi::responses::NotFound),
         (status = 503, response = crate::openapi::responses::Unavailable)
@@ -134,13 +138,11 @@ pub async fn show_incident(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<IncidentDetail>, ApiError> {
-    let not_found = || ApiError::not_found("incident_not_found", "no such incident");
-    let incident_id = Uuid::try_parse(&id).map_err(|_| not_found())?;
-    let incident = incidents::find(state.pool(), incident_id)
-        .await?
-        .filter(|incident| caller.may_read(&incident.tenant_id.into()))
-        .ok_or_else(not_found)?;
-    let alerts = incidents::alert_ids(state.pool(), incident_id).await?;
+    let incident = readable_incident(&state, &caller, &id).await?;
+    let incident_id = incident.incident_id;
+    let alerts = incidents::alert_ids(state.pool(), incident_id)
+        .await
+        .map_err(list_params::query_error)?;
     let timeline = incidents::timeline(state.pool(), incident_id)
         .await?
         .into_iter()
@@ -152,6 +154,78 @@ pub async fn show_incident(
         alerts,
         timeline,
     }))
+}
+
+/// The incident `id` if the caller may read it; 404 for an unknown id, a
+/// malformed one and another tenant's alike.
+async fn readable_incident(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<IncidentRow, ApiError> {
+    let not_found = || ApiError::not_found("incident_not_found", "no such incident");
+    let incident_id = Uuid::try_parse(id).map_err(|_| not_found())?;
+    incidents::find(state.pool(), incident_id)
+        .await?
+        .filter(|incident| caller.may_read(&incident.tenant_id.into()))
+        .ok_or_else(not_found)
+}
+
+/// Query string of `GET /api/v1/incidents/{id}/alerts` (all optional).
+#[derive(Debug, Deserialize)]
+pub struct IncidentAlertsQuery {
+    resolved: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// `GET /api/v1/incidents/{id}/alerts?resolved=&limit=&cursor=`: every alert
+/// of the incident in attach order (`resolved=true`: those resolved at their
+/// source, in the order they were resolved), a page at a time.
+#[tracing::instrument(name = "list_incident_alerts", skip_all, fields(user = %caller.user_id, incident_id = %id))]
+#[utoipa::path(
+    get,
+    path = "/api/v1/incidents/{id}/alerts",
+    tag = "incidents",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id"), ("resolved" = Option<bool>, Query, description = "Only the alerts resolved at their source, in the order they were resolved (default: every attached alert, in attach order)"), ("limit" = Option<u32>, Query, description = "Items per page (1..=500, default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, or the detail's `alert_ids_next_cursor` / `resolved_alert_ids_next_cursor`")),
+    responses(
+        (status = 200, description = "The incident's alerts", body = crate::openapi::schemas::Page<crate::openapi::schemas::IncidentAlert>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
+pub async fn list_incident_alerts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<IncidentAlertsQuery>,
+) -> Result<Json<Page<WithId<IncidentAlert>>>, ApiError> {
+    let order = match query.resolved.as_deref().map(str::trim) {
+        None | Some("false") => AlertOrder::Attached,
+        Some("true") => AlertOrder::Resolved,
+        Some(_) => {
+            return Err(ApiError::invalid_value(
+                "resolved",
+                "`resolved` must be true or false",
+            ))
+        }
+    };
+    let limit = list_params::limit(query.limit.as_deref())?;
+    let incident = readable_incident(&state, &caller, &id).await?;
+    let page = incidents::alerts_page(
+        state.pool(),
+        incident.incident_id,
+        order,
+        query.cursor.as_deref(),
+        limit,
+    )
+    .await
+    .map_err(list_params::query_error)?;
+    Ok(Json(page.map(|alert| WithId::new(alert.alert_id, alert))))
 }
 
 /// `?status=`: the API spellings of [`IncidentStatus`].

@@ -171,6 +171,20 @@ pub async fn metrics(
         "SSE and WebSocket clients following the live feed of this process",
         subscribers,
     );
+    let streams: Gauge<f64, AtomicU64> = Gauge::default();
+    streams.set(state.feed().streams().open() as f64);
+    registry.register(
+        "feed_streams_open",
+        "Live streams (SSE and WebSocket) of this process counted against the per-user and per-tenant caps",
+        streams,
+    );
+    let refused: Counter<u64> = Counter::default();
+    refused.inc_by(state.feed().streams().refused());
+    registry.register(
+        "feed_streams_refused",
+        "Live streams of this process refused with 429 because a per-user or per-tenant cap was full",
+        refused,
+    );
     let resyncs: Counter<u64> = Counter::default();
     resyncs.inc_by(state.feed().resyncs());
     registry.register(

@@ -84,6 +84,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(alerts::acknowledge))
         .routes(routes!(incident_views::list_incidents))
         .routes(routes!(incident_views::show_incident))
+        .routes(routes!(incident_views::list_incident_alerts))
         .routes(routes!(incidents::acknowledge))
         .routes(routes!(incidents::assign))
         .routes(routes!(incidents::resolve))

@@ -26,7 +26,9 @@ use crate::auth::caller::bearer_token;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::feed::{until_closed, FeedHub, FeedItem, Subscription, FEED_KINDS};
+use crate::feed::{
+    until_closed, FeedHub, FeedItem, StreamPermit, StreamRefused, Subscription, FEED_KINDS,
+};
 use crate::state::AppState;
 
 /// Query string of `GET /api/v1/stream` (all optional).
@@ -50,7 +52,8 @@ pub struct StreamQuery {
         (status = 400, response = crate::openapi::responses::BadRequest),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 404, response = crate::openapi::responses::NotFound),
-        (status = 422, response = crate::openapi::responses::Unprocessable)
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 429, response = crate::openapi::responses::TooManyRequests)
     )
 )]
 pub async fn stream(
@@ -66,6 +69,7 @@ pub async fn stream(
     let (caller, expires_at) = Caller::from_token(state.jwt(), token)?;
     let filter = feed_filter(&caller, query.tenant.as_deref(), query.types.as_deref())?;
     let hub = state.feed();
+    let permit = admit(hub, &caller, &filter)?;
     let subscription = match resume_position(&headers, query.after.as_deref())? {
         Some(position) => {
             let after = cursor_after(hub.reader(), &caller, position).await?;
@@ -74,7 +78,7 @@ pub async fn stream(
         None => Subscription::live(hub, filter),
     };
     tracing::debug!(user = %caller.user_id, "SSE subscriber connected");
-    let body = Body::from_stream(sse_body(hub, subscription, expires_at));
+    let body = Body::from_stream(sse_body(hub, subscription, expires_at, permit));
     Ok((
         [
             (CONTENT_TYPE, "text/event-stream"),
@@ -157,6 +161,31 @@ pub(crate) fn feed_filter(
     })
 }
 
+/// A slot for one more stream of the caller over the tenants of `filter`,
+/// or 429 naming the cap that is full. `Retry-After` is the reconnect hint:
+/// a slot frees as soon as another of the caller's streams ends.
+pub(crate) fn admit(
+    hub: &FeedHub,
+    caller: &Caller,
+    filter: &LogFilter,
+) -> Result<StreamPermit, ApiError> {
+    hub.admit(&caller.user_id, filter.tenants.as_deref())
+        .map_err(|refused| {
+            let details = match &refused {
+                StreamRefused::User { limit } => json!({ "limit": limit, "per": "user" }),
+                StreamRefused::Tenant { tenant, limit } => {
+                    json!({ "limit": limit, "per": "tenant", "tenant_id": tenant })
+                }
+            };
+            ApiError::too_many(
+                "too_many_streams",
+                refused.to_string(),
+                details,
+                hub.settings().retry,
+            )
+        })
+}
+
 /// Seconds until the token's `exp` (zero if it has passed).
 pub(crate) fn until_expiry(expires_at: i64) -> Duration {
     let now = chrono::Utc::now().timestamp();
@@ -171,6 +200,9 @@ struct SseState {
     /// The first chunk (the `retry:` hint) is still to be sent.
     opening: Option<Bytes>,
     finished: bool,
+    /// This stream's slot against the caps, freed when the body is dropped
+    /// (the stream ended or the client went away).
+    _permit: StreamPermit,
 }
 
 /// The stream's chunks: the `retry:` hint, then batches of events (one chunk
@@ -180,6 +212,7 @@ fn sse_body(
     hub: &FeedHub,
     subscription: Subscription,
     expires_at: i64,
+    permit: StreamPermit,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let settings = hub.settings();
     let beat = settings.heartbeat.max(Duration::from_millis(10));
@@ -195,6 +228,7 @@ fn sse_body(
             settings.retry.as_millis()
         ))),
         finished: false,
+        _permit: permit,
     };
     futures_util::stream::unfold(state, |mut state| async move {
         if state.finished {

@@ -18,16 +18,16 @@ use alertledger_projections::{incidents, kpis};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderValue;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::events::cursor_after;
-use super::stream::{feed_filter, until_expiry};
+use super::stream::{admit, feed_filter, until_expiry};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
-use crate::feed::{until_closed, FeedItem, Subscription};
+use crate::feed::{until_closed, FeedItem, StreamPermit, Subscription};
 use crate::state::AppState;
 
 /// Close code: missing, invalid or expired token.
@@ -59,6 +59,7 @@ pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
     responses(
         (status = 101, description = "Switching to the WebSocket protocol; a missing or invalid token closes with code 4001. Messages `{type, position, data, at}`."),
         (status = 400, description = "Not a WebSocket upgrade request (plain text), or an unreadable query string (the error body)", content((String = "text/plain"), (crate::openapi::schemas::ErrorBody = "application/json"))),
+        (status = 429, response = crate::openapi::responses::TooManyRequests),
         (status = 405, description = "Not a WebSocket upgrade request (HTTP/1.1 without `Connection: upgrade`)", content_type = "text/plain", body = String),
         (status = 426, description = "Upgrade required", content_type = "text/plain", body = String)
     )
@@ -91,6 +92,16 @@ pub async fn connect(
             Ok((caller, expires, filter))
         }),
     };
+    // Over a stream cap the upgrade is refused with a plain 429 (a known
+    // caller: it can read the status and `Retry-After`); the permit lives as
+    // long as the socket.
+    let session = match session {
+        Ok((caller, expires, filter)) => match admit(state.feed(), &caller, &filter) {
+            Ok(permit) => Ok((caller, expires, filter, permit)),
+            Err(refused) => return refused.into_response(),
+        },
+        Err(error) => Err(error),
+    };
     // A client message larger than this closes the connection (the only
     // messages a client sends are small JSON commands).
     let upgrade = upgrade
@@ -98,8 +109,8 @@ pub async fn connect(
         .max_frame_size(MAX_CLIENT_MESSAGE);
     upgrade.on_upgrade(move |socket| async move {
         match session {
-            Ok((caller, expires_at, filter)) => {
-                FeedSocket::new(state, socket, caller, filter)
+            Ok((caller, expires_at, filter, permit)) => {
+                FeedSocket::new(state, socket, caller, filter, permit)
                     .run(expires_at)
                     .await;
             }
@@ -172,6 +183,8 @@ struct FeedSocket {
     socket: WebSocket,
     caller: Caller,
     filter: LogFilter,
+    /// This socket's slot against the stream caps, freed when it ends.
+    _permit: StreamPermit,
 }
 
 /// Why the loop ended, and how to close.
@@ -182,12 +195,19 @@ enum Ending {
 }
 
 impl FeedSocket {
-    fn new(state: AppState, socket: WebSocket, caller: Caller, filter: LogFilter) -> Self {
+    fn new(
+        state: AppState,
+        socket: WebSocket,
+        caller: Caller,
+        filter: LogFilter,
+        permit: StreamPermit,
+    ) -> Self {
         Self {
             state,
             socket,
             caller,
             filter,
+            _permit: permit,
         }
     }
 

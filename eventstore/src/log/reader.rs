@@ -150,7 +150,7 @@ impl LogReader {
         limit: usize,
         filter: &LogFilter,
     ) -> Result<LogBatch, sqlx::Error> {
-        let rows = self.fetch(after, limit, filter).await?;
+        let rows = self.fetch(after, limit, None, filter).await?;
         rows.decode()
     }
 
@@ -165,12 +165,37 @@ impl LogReader {
         batch_size: usize,
         filter: LogFilter,
     ) -> impl Stream<Item = Result<Vec<LogEvent>, sqlx::Error>> + Send + 'static {
+        self.scan_within(after, batch_size, None, filter)
+    }
+
+    /// [`Self::scan`] with batches also bounded by bytes: each batch holds
+    /// events whose payload and metadata add up to at most `max_bytes` (but
+    /// always at least one event), so what a reader holds in memory does not
+    /// grow with the size of the events, only with `max_bytes`. The database
+    /// cuts the batch, so nothing beyond it is even sent.
+    pub fn scan_bounded(
+        &self,
+        after: LogCursor,
+        batch_size: usize,
+        max_bytes: usize,
+        filter: LogFilter,
+    ) -> impl Stream<Item = Result<Vec<LogEvent>, sqlx::Error>> + Send + 'static {
+        self.scan_within(after, batch_size, Some(max_bytes.max(1)), filter)
+    }
+
+    fn scan_within(
+        &self,
+        after: LogCursor,
+        batch_size: usize,
+        max_bytes: Option<usize>,
+        filter: LogFilter,
+    ) -> impl Stream<Item = Result<Vec<LogEvent>, sqlx::Error>> + Send + 'static {
         let (prefetched, batches) = tokio::sync::mpsc::channel::<Result<RawBatch, sqlx::Error>>(1);
         let reader = self.clone();
         tokio::spawn(async move {
             let mut cursor = after;
             loop {
-                let fetched = reader.fetch(cursor, batch_size, &filter).await;
+                let fetched = reader.fetch(cursor, batch_size, max_bytes, &filter).await;
                 let next = match &fetched {
                     Ok(rows) => rows
                         .full()
@@ -204,10 +229,14 @@ impl LogReader {
         &self,
         after: LogCursor,
         limit: usize,
+        max_bytes: Option<usize>,
         filter: &LogFilter,
     ) -> Result<RawBatch, sqlx::Error> {
         let limit = limit.max(1);
-        let sql = read_sql(filter);
+        let sql = match max_bytes {
+            None => read_sql(filter),
+            Some(_) => read_bounded_sql(filter),
+        };
         let mut query = sqlx::query(&sql)
             .bind(after.xid8())
             .bind(after.position())
@@ -218,10 +247,14 @@ impl LogReader {
         if let Some(types) = &filter.event_types {
             query = query.bind(types);
         }
+        if let Some(max_bytes) = max_bytes {
+            query = query.bind(i64::try_from(max_bytes).unwrap_or(i64::MAX));
+        }
         Ok(RawBatch {
             rows: query.fetch_all(&self.pool).await?,
             after,
             limit,
+            bounded: max_bytes.is_some(),
         })
     }
 
@@ -265,18 +298,32 @@ struct RawBatch {
     rows: Vec<PgRow>,
     after: LogCursor,
     limit: usize,
+    /// Read by [`read_bounded_sql`]: every row carries how many events the
+    /// read matched before the byte bound cut it (column 12).
+    bounded: bool,
 }
 
 impl RawBatch {
     /// Whether the read returned as many events as asked for (more may follow).
     /// Without events, the one row returned carries only the horizon.
+    /// A batch cut by bytes is full too: more events follow it.
     fn full(&self) -> Result<bool, sqlx::Error> {
-        match self.rows.last() {
-            Some(last) if self.rows.len() >= self.limit => {
-                Ok(last.try_get::<Option<i64>, _>(1)?.is_some())
-            }
-            _ => Ok(false),
+        let Some(last) = self.rows.last() else {
+            return Ok(false);
+        };
+        if last.try_get::<Option<i64>, _>(1)?.is_none() {
+            return Ok(false);
         }
+        if self.rows.len() >= self.limit {
+            return Ok(true);
+        }
+        if self.bounded {
+            let matched: Option<i64> = last.try_get(12)?;
+            return Ok(matched
+                .and_then(|matched| usize::try_from(matched).ok())
+                .is_some_and(|matched| matched > self.rows.len()));
+        }
+        Ok(false)
     }
 
     /// Where the read after this one starts, known without decoding payloads:
@@ -305,7 +352,8 @@ impl RawBatch {
     }
 }
 
-fn read_sql(filter: &LogFilter) -> String {
+/// The filter's conditions ($4 on), and the number of the next parameter.
+fn filter_conditions(filter: &LogFilter) -> (String, usize) {
     let mut conditions = String::new();
     let mut next_param = 4;
     if filter.tenants.is_some() {
@@ -314,7 +362,41 @@ fn read_sql(filter: &LogFilter) -> String {
     }
     if filter.event_types.is_some() {
         conditions.push_str(&format!(" AND event_type = ANY(${next_param})"));
+        next_param += 1;
     }
+    (conditions, next_param)
+}
+
+/// [`read_sql`] cut at a byte budget (the last parameter): the events whose
+/// payload and metadata, as the JSON text the reader receives, add up to at
+/// most the budget, and always the first one. Column 12 is how many events
+/// matched before the cut, so the reader knows more follow.
+fn read_bounded_sql(filter: &LogFilter) -> String {
+    let (conditions, budget) = filter_conditions(filter);
+    format!(
+        "SELECT {SELECT_COLUMNS}, e.matched
+           FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+           LEFT JOIN LATERAL (
+               SELECT * FROM (
+                   SELECT m.*,
+                          count(*) OVER () AS matched,
+                          sum(m.size) OVER (ORDER BY m.transaction_id, m.position) AS running
+                     FROM (SELECT events.*,
+                                  octet_length(payload::text) + octet_length(metadata::text) AS size
+                             FROM events
+                            WHERE (transaction_id, position) > ($1, $2)
+                              AND transaction_id < h.xmin{conditions}
+                            ORDER BY transaction_id, position
+                            LIMIT $3) m
+               ) s
+                WHERE s.running <= ${budget} OR s.running = s.size
+                ORDER BY s.transaction_id, s.position
+           ) e ON true"
+    )
+}
+
+fn read_sql(filter: &LogFilter) -> String {
+    let (conditions, _) = filter_conditions(filter);
     format!(
         "SELECT {SELECT_COLUMNS}
            FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
