@@ -395,7 +395,11 @@ pub struct ServeArgs {
     pub max_connections: u64,
     /// Failed authentications (401) a client address may have per minute,
     /// sustained; beyond, its requests are refused 429 (0: no limit).
-    #[arg(long, env = "ALERTLEDGER_AUTH_FAILURES_PER_MINUTE", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "ALERTLEDGER_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 60
+    )]
     pub auth_failures_per_minute: u32,
     /// Failed authentications a client address may have at once.
     #[arg(long, env = "ALERTLEDGER_AUTH_FAILURE_BURST", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

@@ -76,7 +76,10 @@ async fn a_flood_of_failed_authentications_from_one_client_becomes_429() {
         ],
     );
     let valid = token(JWT_SECRET, Duration::from_secs(600));
-    let forged = token(b"not-the-service-secret-not-the-service-secret", Duration::from_secs(600));
+    let forged = token(
+        b"not-the-service-secret-not-the-service-secret",
+        Duration::from_secs(600),
+    );
 
     // Bad API keys, forged and garbage tokens: 401 until the burst is spent.
     let mut statuses = Vec::new();
@@ -140,7 +143,10 @@ async fn a_flood_of_failed_authentications_from_one_client_becomes_429() {
         assert!(Instant::now() < deadline, "never served again");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!("served again {:?} after the last refusal", refused_at.elapsed());
+    println!(
+        "served again {:?} after the last refusal",
+        refused_at.elapsed()
+    );
 
     // /metrics counts the failures and the refusals.
     let metrics = reqwest::get(service.url("/metrics"))
@@ -158,6 +164,9 @@ async fn a_flood_of_failed_authentications_from_one_client_becomes_429() {
             .parse()
             .unwrap()
     };
-    assert!(value("auth_failures_total") >= BURST as u64 + 1, "{metrics}");
+    assert!(
+        value("auth_failures_total") >= BURST as u64 + 1,
+        "{metrics}"
+    );
     assert!(value("auth_failures_refused_total") >= 3, "{metrics}");
 }

@@ -56,7 +56,11 @@ async fn a_missing_or_unknown_key_is_refused_before_the_body_is_read() {
     // 1,000,000 bytes is within the webhook's 1 MiB limit, so only the key
     // check can answer before the body; 10 MB is over it.
     for length in [1_000_000, 10_000_000] {
-        for key in [None, Some("X-API-Key: alk_not-a-key"), Some("Authorization: Bearer alk_wrong")] {
+        for key in [
+            None,
+            Some("X-API-Key: alk_not-a-key"),
+            Some("Authorization: Bearer alk_wrong"),
+        ] {
             let (status, took) = head_only(&app, key, length, PROMPT).await;
             println!("{key:?}, Content-Length {length}: {status:?} after {took:?}");
             assert_eq!(
@@ -69,6 +73,7 @@ async fn a_missing_or_unknown_key_is_refused_before_the_body_is_read() {
 
     // A valid key's delivery is waited for: its body is read.
     let valid = format!("X-API-Key: {}", tenant.api_key);
-    let (status, took) = head_only(&app, Some(&valid), 1_000_000, Duration::from_millis(1500)).await;
+    let (status, took) =
+        head_only(&app, Some(&valid), 1_000_000, Duration::from_millis(1500)).await;
     assert_eq!(status, None, "answered before its body after {took:?}");
 }

@@ -140,7 +140,11 @@ async fn read_response<S: AsyncRead + Unpin>(stream: &mut S) -> String {
     let mut buffer = [0_u8; 4096];
     loop {
         let n = stream.read(&mut buffer).await.unwrap();
-        assert!(n > 0, "closed mid-response: {:?}", String::from_utf8_lossy(&received));
+        assert!(
+            n > 0,
+            "closed mid-response: {:?}",
+            String::from_utf8_lossy(&received)
+        );
         received.extend_from_slice(&buffer[..n]);
         let text = String::from_utf8_lossy(&received).into_owned();
         if let Some((head, body)) = text.split_once("\r\n\r\n") {

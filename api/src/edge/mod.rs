@@ -13,8 +13,8 @@ pub mod limits;
 pub mod server;
 pub mod tls;
 
-pub use client_ip::{ClientIp, TrustedProxies};
 pub use auth_failures::{AuthFailureLimit, AuthFailureLimiter};
+pub use client_ip::{ClientIp, TrustedProxies};
 pub use cors::CorsOrigins;
 pub use limits::ConnectionLimits;
 pub use tls::TlsSettings;

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
 use alertledger_domain::values::AggregationKeyTemplate;
 use alertledger_domain::values::{
-    ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit, Role,
-    TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
+    ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
+    Role, TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
 };
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
