@@ -165,8 +165,11 @@ async fn a_flood_of_failed_authentications_from_one_client_becomes_429() {
             .unwrap()
     };
     assert!(
-        value("auth_failures_total") >= BURST as u64 + 1,
+        value("alertledger_auth_failures_total") >= BURST as u64 + 1,
         "{metrics}"
     );
-    assert!(value("auth_failures_refused_total") >= 3, "{metrics}");
+    assert!(
+        value("alertledger_auth_failures_refused_total") >= 3,
+        "{metrics}"
+    );
 }

@@ -1,5 +1,7 @@
 //! Failed authentications per client address (`ALERTLEDGER_AUTH_FAILURES_PER_MINUTE`,
-//! `ALERTLEDGER_AUTH_FAILURE_BURST`): every 401 the API answers takes a token
+//! `ALERTLEDGER_AUTH_FAILURE_BURST`): every 401 the API answers to a request
+//! that presented a credential (a key or token that is wrong, revoked or
+//! expired; a request with none guesses nothing) takes a token
 //! from the bucket of the client's address ([`super::ClientIp`], so behind
 //! trusted proxies the real client, not the proxy); while that bucket is
 //! empty, every request from the address is answered 429 with
@@ -19,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -171,11 +174,28 @@ pub async fn limit(
         )
         .into_response();
     }
+    let presented = presents_credentials(&request);
     let response = next.run(request).await;
-    if response.status() == StatusCode::UNAUTHORIZED {
+    if presented && response.status() == StatusCode::UNAUTHORIZED {
         limiter.failed(client);
     }
     response
+}
+
+/// Whether the request carries a credential (a bearer token or API key in a
+/// header, `?token=` or `?api_key=`): a request with none is refused
+/// cheaply and guesses nothing, so its 401 is not a failed attempt.
+fn presents_credentials(request: &Request) -> bool {
+    let headers = request.headers();
+    if headers.contains_key(AUTHORIZATION) || headers.contains_key("x-api-key") {
+        return true;
+    }
+    request.uri().query().is_some_and(|query| {
+        query.split('&').any(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            name == "token" || name == "api_key"
+        })
+    })
 }
 
 #[cfg(test)]

@@ -209,7 +209,7 @@ pub async fn metrics(
     auth_failures.inc_by(state.auth_failures().failures());
     registry.register(
         "auth_failures",
-        "Requests this process answered 401 (bad or missing API key, token or metrics token)",
+        "Requests with a credential this process answered 401 (unknown or revoked API key, bad or expired token, wrong metrics token)",
         auth_failures,
     );
     let auth_refused: Counter<u64> = Counter::default();
