@@ -4,7 +4,7 @@
 //! body, while another client behind the same proxy is still served; the
 //! flooding client is served again once its bucket refills; `/metrics`
 //! counts both.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod support;
 
@@ -165,7 +165,7 @@ async fn a_flood_of_failed_authentications_from_one_client_becomes_429() {
             .unwrap()
     };
     assert!(
-        value("alertledger_auth_failures_total") >= BURST as u64 + 1,
+        value("alertledger_auth_failures_total") > BURST as u64,
         "{metrics}"
     );
     assert!(

@@ -2,7 +2,7 @@
 //! amplification): a caller without a valid key gets its 401 as soon as its
 //! headers are in, without the server waiting for (or buffering) the body
 //! it announced; only a valid key's delivery has its body read.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod support;
 

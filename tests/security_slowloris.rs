@@ -4,7 +4,7 @@
 //! timeout, a silent connection by the idle timeout, a silent TLS client by
 //! the handshake timeout; the live feed outlives them all; and beyond the
 //! connection cap new connections wait until one closes.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod support;
 
