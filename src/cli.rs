@@ -618,6 +618,35 @@ pub struct ServeArgs {
     /// Seconds between checks of the TLS files for a new certificate.
     #[arg(long, env = "ALERTLEDGER_TLS_RELOAD_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub tls_reload_secs: u64,
+    /// Seconds a client may take from a request's first byte to the end of
+    /// its headers (slow-loris); the connection is closed beyond.
+    #[arg(long, env = "ALERTLEDGER_HEADER_READ_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may take to arrive in full after the headers.
+    #[arg(long, env = "ALERTLEDGER_BODY_READ_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_read_timeout_secs: u64,
+    /// Seconds a connection may wait for its next request (keep-alive, or a
+    /// new connection's first) before it is closed.
+    #[arg(long, env = "ALERTLEDGER_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+    /// Seconds a TLS client may take to finish its handshake.
+    #[arg(long, env = "ALERTLEDGER_TLS_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub tls_handshake_timeout_secs: u64,
+    /// Connections served at once (live feeds included); further clients
+    /// wait in the kernel's accept queue until one closes.
+    #[arg(long, env = "ALERTLEDGER_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Failed authentications (401) a client address may have per minute,
+    /// sustained; beyond, its requests are refused 429 (0: no limit).
+    #[arg(
+        long,
+        env = "ALERTLEDGER_AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub auth_failures_per_minute: u32,
+    /// Failed authentications a client address may have at once.
+    #[arg(long, env = "ALERTLEDGER_AUTH_FAILURE_BURST", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub auth_failure_burst: u32,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]

@@ -63,6 +63,20 @@ impl ApiError {
         error
     }
 
+    /// 429 with `Retry-After` for a limit other than the tenant's rate limit:
+    /// `message` says what was exceeded, `details.limit` names the limit.
+    pub fn limit_exceeded(
+        limit: &'static str,
+        message: &str,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        let mut error = Self::rate_limited(retry_after);
+        let seconds = error.retry_after.unwrap_or(1);
+        error.message = format!("{message}; retry in {seconds} s");
+        error.details = json!({ "limit": limit, "retry_after_seconds": seconds });
+        error
+    }
+
     /// Adds machine-readable details (e.g. the offending field).
     pub fn with_details(mut self, details: serde_json::Value) -> Self {
         self.details = details;

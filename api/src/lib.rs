@@ -40,7 +40,6 @@ use alertledger_eventstore::log::{LogReader, LogSignal, LogTailer, TailSettings,
 use alertledger_eventstore::receipts::{BatcherSettings, ReceiptBatcher};
 use alertledger_eventstore::store::AggregateStore;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::serve::ListenerExt;
 use axum::Router;
 use sqlx::PgPool;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -109,6 +108,8 @@ pub struct Application {
     tls: Option<edge::tls::TlsServer>,
     router: Router,
     state: AppState,
+    /// Timeouts and the connection cap of the listener.
+    limits: edge::ConnectionLimits,
 }
 
 impl Application {
@@ -193,6 +194,7 @@ impl Application {
             alarms: settings.alarms,
             feed,
             metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
+            auth_failures: edge::AuthFailureLimiter::new(settings.edge.auth_failures),
         });
         let tls = settings
             .edge
@@ -206,6 +208,7 @@ impl Application {
             tls,
             router: router(state.clone(), &settings.edge),
             state,
+            limits: settings.edge.connections,
         })
     }
 
@@ -238,26 +241,12 @@ impl Application {
             shutdown.await;
             feed.close();
         };
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        match self.tls {
-            None => {
-                axum::serve(self.listener, service)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-            Some(tls) => {
-                // `tap_io` makes axum hand the peer address to ConnectInfo
-                // for any listener; responses go out without Nagle delays.
-                let listener = tls.listen(self.listener)?.tap_io(|tls| {
-                    let _ = tls.get_ref().0.set_nodelay(true);
-                });
-                axum::serve(listener, service)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            }
-        }
+        // The TLS server (and its certificate watcher) lives while serving.
+        let acceptor = self.tls.as_ref().map(edge::tls::TlsServer::acceptor);
+        let served =
+            edge::server::serve(self.listener, acceptor, self.router, self.limits, shutdown).await;
+        drop(self.tls);
+        served
     }
 
     /// Whether the server speaks TLS.
@@ -284,6 +273,7 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
 /// OpenAPI path), the error-body fallback, tracing, request ids, the
 /// client's address behind trusted proxies and CORS.
 pub fn router(state: AppState, edge: &EdgeSettings) -> Router {
+    let auth_failures = Arc::clone(state.auth_failures());
     let (routes, _document) = routes::all().split_for_parts();
     let router = routes
         .fallback(error::route_not_found)
@@ -293,6 +283,12 @@ pub fn router(state: AppState, edge: &EdgeSettings) -> Router {
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(axum::middleware::map_response(
             error::too_large_as_error_body,
+        ))
+        // Inside the client-address layer (it needs the address) and the
+        // trace layer (its 429s are logged like any answer).
+        .layer(axum::middleware::from_fn_with_state(
+            auth_failures,
+            edge::auth_failures::limit,
         ))
         .layer(
             TraceLayer::new_for_http().make_span_with(|request: &Request| {

@@ -60,6 +60,8 @@ pub struct Parts {
     pub alarms: alertledger_eventstore::alarms::Alarms,
     /// Bearer token `/metrics` requires (`None`: open).
     pub metrics_token: Option<String>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<crate::edge::AuthFailureLimiter>,
 }
 
 type Inner = Parts;
@@ -149,6 +151,11 @@ impl AppState {
 
     pub fn alarms(&self) -> &alertledger_eventstore::alarms::Alarms {
         &self.inner.alarms
+    }
+
+    /// Failed authentications per client address (middleware, `/metrics`).
+    pub fn auth_failures(&self) -> &Arc<crate::edge::AuthFailureLimiter> {
+        &self.inner.auth_failures
     }
 
     /// The bearer token `/metrics` requires, if one is set.

@@ -125,6 +125,11 @@ pub fn tenant_error(error: AggregateError<TenantError>) -> ApiError {
                 TenantError::TooManySnsTopics { .. } => {
                     ApiError::invalid_value("topic_arns", message)
                 }
+                TenantError::AboveRateLimitCeiling { field, max } => {
+                    ApiError::new(StatusCode::FORBIDDEN, "above_rate_limit_ceiling", message)
+                        .with_details(serde_json::json!({ "field": field, "max": max }))
+                }
+                TenantError::RateLimitCeilingNeedsMspAdmin => ApiError::forbidden(message),
                 _ => ApiError::new(StatusCode::CONFLICT, "conflict", message),
             }
         }

@@ -377,7 +377,9 @@ impl Directory {
             | TenantEvent::AwsExternalIdIssued { .. }
             | TenantEvent::AwsRoleConfigured { .. }
             | TenantEvent::SnsSubscriptionRequested { .. }
-            | TenantEvent::CorrelationRequested { .. } => {}
+            | TenantEvent::CorrelationRequested { .. }
+            // The ceiling bounds what an admin may set, not the bucket.
+            | TenantEvent::RateLimitCeilingSet { .. } => {}
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alertledger_api::auth::signing::MasterKey;
-use alertledger_api::edge::{EdgeSettings, TlsSettings};
+use alertledger_api::edge::{AuthFailureLimit, ConnectionLimits, EdgeSettings, TlsSettings};
 use alertledger_api::feed::{FeedSettings, StreamLimits};
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
 use alertledger_api::{ApiSettings, RemediationSettings};
@@ -87,6 +87,18 @@ pub async fn app_config(
                     reload_interval: Duration::from_secs(args.tls_reload_secs),
                 }),
                 _ => None,
+            },
+            connections: ConnectionLimits {
+                header_read: Duration::from_secs(args.header_read_timeout_secs),
+                body_read: Duration::from_secs(args.body_read_timeout_secs),
+                idle: Duration::from_secs(args.idle_timeout_secs),
+                tls_handshake: Duration::from_secs(args.tls_handshake_timeout_secs),
+                max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+            },
+            auth_failures: AuthFailureLimit {
+                per_minute: args.auth_failures_per_minute,
+                burst: args.auth_failure_burst,
+                ..AuthFailureLimit::default()
             },
         },
         alarms: Alarms::default(),

@@ -275,7 +275,11 @@ impl TestApp {
                 .await
                 .unwrap()
                 .status();
-            if status != reqwest::StatusCode::UNAUTHORIZED {
+            // A 429 is the limit on failed authentications (the probes
+            // before the key is known count as such): keep waiting.
+            if status != reqwest::StatusCode::UNAUTHORIZED
+                && status != reqwest::StatusCode::TOO_MANY_REQUESTS
+            {
                 return;
             }
             assert!(Instant::now() < deadline, "the API key never became active");

@@ -8,20 +8,16 @@
 //!   cert-manager or certbot rewriting the files) is served without a
 //!   restart. A pair that does not load (half written, key not matching) is
 //!   logged and the old one kept.
-//! - [`TlsListener`] is an `axum::serve` listener: TCP connections are
-//!   accepted and their handshakes run in tasks of their own (a slow client
-//!   never holds up the others), so axum's graceful shutdown works as it does
-//!   over plain TCP.
+//! - [`TlsServer::acceptor`] is what the connection loop
+//!   ([`super::server`]) runs each handshake with, in the connection's own
+//!   task and within the handshake timeout, so a slow client never holds up
+//!   the others.
 
 use std::fmt;
-use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_rustls::rustls::crypto::aws_lc_rs;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -29,13 +25,7 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::ServerConfig;
-use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-
-/// How long a client may take to finish its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshaken connections waiting for the server to take them.
-const ACCEPT_QUEUE: usize = 128;
 
 /// Where the certificate and key are, and how often to look for new ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,17 +151,10 @@ impl TlsServer {
         })
     }
 
-    /// A listener handing out handshaken connections of `tcp`.
-    pub fn listen(self, tcp: TcpListener) -> io::Result<TlsListener> {
-        let local_addr = tcp.local_addr()?;
-        let (sender, incoming) = mpsc::channel(ACCEPT_QUEUE);
-        let accepting = tokio::spawn(accept_loop(tcp, self.acceptor.clone(), sender));
-        Ok(TlsListener {
-            incoming,
-            local_addr,
-            accepting,
-            _server: self,
-        })
+    /// The acceptor the connection loop ([`super::server`]) hands each TCP
+    /// connection to; it serves the certificate in use at that moment.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor.clone()
     }
 }
 
@@ -204,69 +187,4 @@ async fn watch(settings: TlsSettings, store: Arc<CertificateStore>) {
 fn modified(settings: &TlsSettings) -> (Option<SystemTime>, Option<SystemTime>) {
     let time = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
     (time(&settings.cert), time(&settings.key))
-}
-
-/// Accepts TCP connections and hands each to a handshake task.
-async fn accept_loop(
-    tcp: TcpListener,
-    acceptor: TlsAcceptor,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (stream, peer) = match tcp.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors and the like: wait, as axum does.
-                tracing::error!(%error, "cannot accept a connection");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let acceptor = acceptor.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
-                    // The server has stopped if nobody takes it.
-                    let _ = ready.send((tls, peer)).await;
-                }
-                Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        });
-    }
-}
-
-/// Handshaken TLS connections for `axum::serve`; stops accepting when
-/// dropped (at shutdown).
-pub struct TlsListener {
-    incoming: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-    accepting: JoinHandle<()>,
-    _server: TlsServer,
-}
-
-impl Drop for TlsListener {
-    fn drop(&mut self) {
-        self.accepting.abort();
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.incoming.recv().await {
-            Some(connection) => connection,
-            // The accept loop never ends on its own; this is unreachable in
-            // practice, and waiting forever matches a listener with no
-            // clients.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
 }

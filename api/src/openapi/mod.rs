@@ -130,7 +130,35 @@ impl Modify for SecuritySchemes {
 
 /// The whole document: [`ApiDoc`] with every route of the router.
 pub fn document() -> utoipa::openapi::OpenApi {
-    crate::routes::all().into_openapi()
+    let mut document = crate::routes::all().into_openapi();
+    every_operation_may_be_rate_limited(&mut document);
+    document
+}
+
+/// Any request may be answered 429 while its client address is out of
+/// failed authentications (`crate::edge::auth_failures`, a layer in front
+/// of every route), so every operation lists it.
+fn every_operation_may_be_rate_limited(document: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Ref, RefOr};
+    for item in document.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.options,
+            &mut item.head,
+            &mut item.patch,
+            &mut item.trace,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("429".to_owned())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("TooManyRequests")));
+        }
+    }
 }
 
 /// The document as served, rendered once.

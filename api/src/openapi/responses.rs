@@ -54,7 +54,9 @@ pub struct TooManyRequests;
 impl<'r> ToResponse<'r> for TooManyRequests {
     fn response() -> (&'r str, RefOr<Response>) {
         let mut response = error_response(
-            "The tenant's rate limit is exhausted; retry after `Retry-After` seconds.",
+            "The tenant's rate limit is exhausted, or (any route) the client's address failed to \
+             authenticate too often (`details.limit` is `auth_failures`); retry after `Retry-After` \
+             seconds.",
             "rate_limited",
             "rate limit exceeded; retry in 2 s",
         );

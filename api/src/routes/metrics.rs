@@ -219,6 +219,27 @@ pub async fn metrics(
          rejected, unauthorized, rate_limited)",
         state.deliveries().counts().clone(),
     );
+    let auth_failures: Counter<u64> = Counter::default();
+    auth_failures.inc_by(state.auth_failures().failures());
+    registry.register(
+        "auth_failures",
+        "Requests with a credential this process answered 401 (unknown or revoked API key, bad or expired token, wrong metrics token)",
+        auth_failures,
+    );
+    let auth_refused: Counter<u64> = Counter::default();
+    auth_refused.inc_by(state.auth_failures().refused());
+    registry.register(
+        "auth_failures_refused",
+        "Requests refused 429 because their client address failed to authenticate too often",
+        auth_refused,
+    );
+    let auth_tracked: Gauge<f64, AtomicU64> = Gauge::default();
+    auth_tracked.set(state.auth_failures().tracked() as f64);
+    registry.register(
+        "auth_failure_addresses",
+        "Client addresses with recent failed authentications being remembered",
+        auth_tracked,
+    );
 
     let mut body = String::new();
     encode(&mut body, &registry).map_err(|e| ApiError::internal(&e))?;

@@ -62,6 +62,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::set_signing))
         .routes(routes!(tenants::set_correlation_policy))
         .routes(routes!(tenants::set_rate_limit))
+        .routes(routes!(tenants::set_rate_limit_ceiling))
         .routes(routes!(tenants::upsert_asset))
         .routes(routes!(tenants::configure_aws))
         .routes(routes!(

@@ -13,7 +13,7 @@ use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
 use alertledger_domain::values::AggregationKeyTemplate;
 use alertledger_domain::values::{
     ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
-    TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
+    Role, TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
 };
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
@@ -429,6 +429,51 @@ pub async fn set_rate_limit(
     Ok(Json(json!(limit)))
 }
 
+/// `PUT /api/v1/tenants/{id}/rate-limit-ceiling`: the highest rate limit
+/// the tenant's own admins may set (`msp_admin` only; an `msp_admin` itself
+/// is not bound by it). Until one is set, the default limit is the ceiling.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/rate-limit-ceiling",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = RateLimitBody),
+    responses(
+        (status = 200, description = "The ceiling now in force", body = crate::openapi::schemas::RateLimit),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
+pub async fn set_rate_limit_ceiling(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<RateLimitBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    if caller.role != Role::MspAdmin {
+        return Err(ApiError::forbidden(
+            "only an msp_admin may set a tenant's rate-limit ceiling",
+        ));
+    }
+    let ceiling = RateLimit::new(body.requests_per_minute, body.burst).map_err(invalid)?;
+    let command = TenantCommand::SetRateLimitCeiling {
+        ceiling,
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(json!(ceiling)))
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AssetBody {
     #[serde(default)]
@@ -676,6 +721,7 @@ async fn view(state: &AppState, caller: &Caller, tenant_id: TenantId) -> Result<
         "webhook_secrets": tenant.active_webhook_secrets().collect::<Vec<_>>(),
         "signing_required": tenant.signing_required(),
         "rate_limit": tenant.rate_limit(),
+        "rate_limit_ceiling": tenant.rate_limit_ceiling(),
         "correlation_policy": tenant.correlation_policy(),
         "assets": assets,
         "aws": aws_view(&tenant, caller.authorize(Action::Configure, &tenant_id).is_ok()),

@@ -7,8 +7,7 @@ use alertledger_domain::tenant::TenantCommand;
 use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -42,11 +41,12 @@ pub struct WebhookQuery {
 }
 
 /// Where a delivery got before it was answered: the tenant, once its key is
-/// known (a refusal is then recorded for it).
+/// known (a refusal is then recorded for it), and the body once read.
 #[derive(Default)]
 struct Progress {
     owner: Option<KeyOwner>,
     source: Option<WebhookSource>,
+    body: Option<Bytes>,
 }
 
 #[utoipa::path(
@@ -76,7 +76,9 @@ pub async fn receive(
     ApiQuery(query): ApiQuery<WebhookQuery>,
     client_ip: ClientIp,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    // Last, and read only once the key is known and within its tenant's
+    // rate limit: a caller without a key cannot make the server buffer a body.
+    request: Request,
 ) -> Response {
     let mut progress = Progress::default();
     let result = accept(
@@ -85,7 +87,7 @@ pub async fn receive(
         &query,
         &client_ip,
         &headers,
-        &body,
+        request,
         &mut progress,
     )
     .await;
@@ -104,8 +106,8 @@ pub async fn receive(
             let recorded =
                 error.status().is_client_error() && error.status() != StatusCode::TOO_MANY_REQUESTS;
             if let (true, Some(owner), Some(source)) = (recorded, progress.owner, progress.source) {
-                let empty = Bytes::new();
-                let body = body.as_ref().unwrap_or(&empty);
+                let body = progress.body.unwrap_or_default();
+                let body = &body;
                 state
                     .deliveries()
                     .record(Refusal {
@@ -131,7 +133,7 @@ async fn accept(
     query: &WebhookQuery,
     client_ip: &ClientIp,
     headers: &HeaderMap,
-    body: &Result<Bytes, BytesRejection>,
+    request: Request,
     progress: &mut Progress,
 ) -> Result<(Outcome, (StatusCode, Json<Value>)), ApiError> {
     // The key is checked first, so a valid key on an unknown source is a 404
@@ -168,6 +170,10 @@ async fn accept(
         .check(owner.tenant_id, limit)
         .map_err(ApiError::rate_limited)?;
 
+    let body = Bytes::from_request(request, state).await;
+    if let Ok(body) = &body {
+        progress.body = Some(body.clone());
+    }
     require_media_type(source, headers)?;
     let body = body.as_ref().map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {

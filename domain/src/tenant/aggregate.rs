@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{TenantCommand, TenantError, TenantEvent};
 use crate::services::DomainServices;
 use crate::values::{
-    ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
+    ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit, Role,
     SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug, WebhookSecretId,
     MAX_PINNED_SNS_TOPICS,
 };
@@ -30,6 +30,9 @@ pub struct Tenant {
     signing_required: bool,
     correlation_policy: CorrelationPolicy,
     rate_limit: RateLimit,
+    /// Set by an `msp_admin`; `None`: the default rate limit is the ceiling.
+    #[serde(default)]
+    rate_limit_ceiling: Option<RateLimit>,
     assets: BTreeMap<AssetName, AssetSettings>,
     aws_role: Option<AwsRoleConfig>,
     /// The external id the service issued (tenants configured before it did
@@ -130,6 +133,13 @@ impl Tenant {
     /// The webhook rate limit.
     pub fn rate_limit(&self) -> RateLimit {
         self.rate_limit
+    }
+
+    /// The highest rate limit the tenant's own admins may set: the one an
+    /// `msp_admin` set, else the default limit (a new tenant's admins can
+    /// lower their limit but not raise it until an `msp_admin` allows).
+    pub fn rate_limit_ceiling(&self) -> RateLimit {
+        self.rate_limit_ceiling.unwrap_or_default()
     }
 
     /// The tenant's own severity words.
@@ -298,9 +308,38 @@ impl Aggregate for Tenant {
                 if limit == self.rate_limit {
                     return Ok(());
                 }
+                if actor.role() != Role::MspAdmin {
+                    let ceiling = self.rate_limit_ceiling();
+                    if limit.requests_per_minute() > ceiling.requests_per_minute() {
+                        return Err(TenantError::AboveRateLimitCeiling {
+                            field: "requests_per_minute",
+                            max: ceiling.requests_per_minute(),
+                        });
+                    }
+                    if limit.burst() > ceiling.burst() {
+                        return Err(TenantError::AboveRateLimitCeiling {
+                            field: "burst",
+                            max: ceiling.burst(),
+                        });
+                    }
+                }
                 TenantEvent::RateLimitChanged {
                     tenant_id,
                     limit,
+                    actor,
+                    at,
+                }
+            }
+            TenantCommand::SetRateLimitCeiling { ceiling, actor } => {
+                if actor.role() != Role::MspAdmin {
+                    return Err(TenantError::RateLimitCeilingNeedsMspAdmin);
+                }
+                if self.rate_limit_ceiling == Some(ceiling) {
+                    return Ok(());
+                }
+                TenantEvent::RateLimitCeilingSet {
+                    tenant_id,
+                    ceiling,
                     actor,
                     at,
                 }
@@ -476,6 +515,9 @@ impl Aggregate for Tenant {
                 self.correlation_policy = policy;
             }
             TenantEvent::RateLimitChanged { limit, .. } => self.rate_limit = limit,
+            TenantEvent::RateLimitCeilingSet { ceiling, .. } => {
+                self.rate_limit_ceiling = Some(ceiling);
+            }
             TenantEvent::AssetUpserted {
                 asset,
                 critical,

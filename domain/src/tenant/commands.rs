@@ -43,8 +43,12 @@ pub enum TenantCommand {
         policy: CorrelationPolicy,
         actor: Actor,
     },
-    /// Replace the webhook rate limit.
+    /// Replace the webhook rate limit (an actor other than an `msp_admin`
+    /// only within the tenant's rate-limit ceiling).
     ChangeRateLimit { limit: RateLimit, actor: Actor },
+    /// Set the highest rate limit the tenant's own admins may set
+    /// (`msp_admin` only).
+    SetRateLimitCeiling { ceiling: RateLimit, actor: Actor },
     /// Replace the tenant's severity words.
     ChangeSeverityMap { map: SeverityMap, actor: Actor },
     /// Create or replace an asset's settings.

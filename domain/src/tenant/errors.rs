@@ -37,6 +37,10 @@ pub enum TenantError {
     InvalidAwsExternalId,
     #[error("the AWS role's external id must be the one the service issued to the tenant")]
     AwsExternalIdNotIssued,
+    #[error("{field} may be at most {max}, the tenant's rate-limit ceiling; an msp_admin can raise the ceiling")]
+    AboveRateLimitCeiling { field: &'static str, max: u32 },
+    #[error("only an msp_admin may set a tenant's rate-limit ceiling")]
+    RateLimitCeilingNeedsMspAdmin,
     #[error("an SNS subscription needs an arn:aws topic and an https subscribe URL (at most 2048 characters each)")]
     InvalidSnsSubscription,
     #[error("a tenant may pin at most {max} SNS topics")]

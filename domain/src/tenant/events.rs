@@ -71,6 +71,14 @@ pub enum TenantEvent {
         actor: Actor,
         at: DateTime<Utc>,
     },
+    /// An `msp_admin` set the highest rate limit the tenant's own admins may
+    /// set (`requests_per_minute` and `burst` each at most the ceiling's).
+    RateLimitCeilingSet {
+        tenant_id: TenantId,
+        ceiling: RateLimit,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
     /// An asset's settings were created or replaced.
     AssetUpserted {
         tenant_id: TenantId,
@@ -140,6 +148,7 @@ impl TenantEvent {
             | Self::SigningRequirementChanged { tenant_id, .. }
             | Self::CorrelationPolicyChanged { tenant_id, .. }
             | Self::RateLimitChanged { tenant_id, .. }
+            | Self::RateLimitCeilingSet { tenant_id, .. }
             | Self::AssetUpserted { tenant_id, .. }
             | Self::AwsExternalIdIssued { tenant_id, .. }
             | Self::AwsRoleConfigured { tenant_id, .. }
@@ -160,6 +169,7 @@ crate::event_types::event_type_names!(TenantEvent {
     SigningRequirementChanged => SIGNING_REQUIREMENT_CHANGED,
     CorrelationPolicyChanged => CORRELATION_POLICY_CHANGED,
     RateLimitChanged => RATE_LIMIT_CHANGED,
+    RateLimitCeilingSet => RATE_LIMIT_CEILING_SET,
     AssetUpserted => ASSET_UPSERTED,
     AwsExternalIdIssued => AWS_EXTERNAL_ID_ISSUED,
     AwsRoleConfigured => AWS_ROLE_CONFIGURED,

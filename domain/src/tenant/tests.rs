@@ -466,6 +466,105 @@ fn setting_the_current_rate_limit_records_nothing() {
         .then_expect_events(vec![]);
 }
 
+fn msp() -> Actor {
+    actor("msp-1", Role::MspAdmin)
+}
+
+#[test]
+fn a_tenant_admin_cannot_raise_the_limit_above_the_default_ceiling() {
+    let ceiling = RateLimit::default();
+    given(vec![registered()])
+        .when(TenantCommand::ChangeRateLimit {
+            limit: RateLimit::new(ceiling.requests_per_minute() + 1, 10).unwrap(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AboveRateLimitCeiling {
+            field: "requests_per_minute",
+            max: ceiling.requests_per_minute(),
+        });
+    given(vec![registered()])
+        .when(TenantCommand::ChangeRateLimit {
+            limit: RateLimit::new(10, ceiling.burst() + 1).unwrap(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AboveRateLimitCeiling {
+            field: "burst",
+            max: ceiling.burst(),
+        });
+}
+
+#[test]
+fn an_msp_admin_sets_the_ceiling_and_is_not_bound_by_it() {
+    let ceiling = RateLimit::new(5000, 2000).unwrap();
+    given(vec![registered()])
+        .when(TenantCommand::SetRateLimitCeiling {
+            ceiling,
+            actor: msp(),
+        })
+        .then_expect_events(vec![TenantEvent::RateLimitCeilingSet {
+            tenant_id: tenant_id(),
+            ceiling,
+            actor: msp(),
+            at: now(),
+        }]);
+    let set = TenantEvent::RateLimitCeilingSet {
+        tenant_id: tenant_id(),
+        ceiling,
+        actor: msp(),
+        at: now(),
+    };
+    // Up to the ceiling: allowed.
+    given(vec![registered(), set.clone()])
+        .when(TenantCommand::ChangeRateLimit {
+            limit: ceiling,
+            actor: admin(),
+        })
+        .then_expect_events(vec![TenantEvent::RateLimitChanged {
+            tenant_id: tenant_id(),
+            limit: ceiling,
+            actor: admin(),
+            at: now(),
+        }]);
+    let above = RateLimit::new(5001, 2000).unwrap();
+    given(vec![registered(), set.clone()])
+        .when(TenantCommand::ChangeRateLimit {
+            limit: above,
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::AboveRateLimitCeiling {
+            field: "requests_per_minute",
+            max: 5000,
+        });
+    given(vec![registered(), set.clone()])
+        .when(TenantCommand::ChangeRateLimit {
+            limit: above,
+            actor: msp(),
+        })
+        .then_expect_events(vec![TenantEvent::RateLimitChanged {
+            tenant_id: tenant_id(),
+            limit: above,
+            actor: msp(),
+            at: now(),
+        }]);
+    // The same ceiling again records nothing.
+    given(vec![registered(), set])
+        .when(TenantCommand::SetRateLimitCeiling {
+            ceiling,
+            actor: msp(),
+        })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn only_an_msp_admin_sets_the_ceiling() {
+    given(vec![registered()])
+        .when(TenantCommand::SetRateLimitCeiling {
+            ceiling: RateLimit::new(10, 10).unwrap(),
+            actor: admin(),
+        })
+        .then_expect_error(TenantError::RateLimitCeilingNeedsMspAdmin);
+}
+
 #[test]
 fn upserting_an_asset_records_it_without_duplicate_instances() {
     let asset = AssetName::parse("web01").unwrap();
