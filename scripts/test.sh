@@ -69,6 +69,31 @@ fi
 export ALERTLEDGER_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
 # Dummy credentials and region for moto (it accepts any).
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+# PagerDuty's official Python client (`pagerduty` from PyPI, pinned), which
+# tests/pagerduty_drop_in.rs drives through tests/pagerduty_client/send.py
+# against the PagerDuty drop-in routes: a virtualenv under target/ (kept
+# between runs) whose interpreter the test finds in this variable.
+PAGERDUTY_VENV="${PAGERDUTY_VENV:-target/pagerduty-venv}"
+PAGERDUTY_CLIENT_VERSION=7.2.0
+if ! "$PAGERDUTY_VENV/bin/python" -c "import pagerduty, sys; sys.exit(pagerduty.__version__ != '$PAGERDUTY_CLIENT_VERSION')" >/dev/null 2>&1; then
+  echo "test.sh: installing pagerduty==$PAGERDUTY_CLIENT_VERSION into $PAGERDUTY_VENV" >&2
+  mkdir -p "$(dirname "$PAGERDUTY_VENV")"
+  python3 -m venv "$PAGERDUTY_VENV"
+  "$PAGERDUTY_VENV/bin/pip" install -q "pagerduty==$PAGERDUTY_CLIENT_VERSION" >&2
+fi
+export ALERTLEDGER_TEST_PAGERDUTY_PYTHON="$PWD/$PAGERDUTY_VENV/bin/python"
+# A real Prometheus Alertmanager from Debian's packages for
+# tests/alertmanager_real.rs (which starts its own instance on free loopback
+# ports; the package's service is never started here).
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test.sh: installing Prometheus Alertmanager from Debian's packages" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus-alertmanager >&2 \
+    || { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus-alertmanager >&2; }
+fi
+if command -v prometheus-alertmanager >/dev/null 2>&1; then
+  ALERTLEDGER_TEST_ALERTMANAGER="$(command -v prometheus-alertmanager)"
+  export ALERTLEDGER_TEST_ALERTMANAGER
+fi
 # The dashboard's browser test (tests/dashboard_browser.rs) drives Debian's
 # headless Chromium with playwright-core from tests/browser (package-lock.json
 # committed; playwright-core downloads no browser of its own).

@@ -1,8 +1,9 @@
 //! The dashboard in a real browser: headless Chromium (Debian's `chromium`),
 //! driven by playwright-core (tests/browser, installed by scripts/test.sh),
 //! signs in with a token, sees an alert posted through the API appear as an
-//! incident without a reload, opens its timeline, and leaves a screenshot at
-//! `target/dashboard.png`.
+//! incident without a reload, opens its timeline, sees the count of rejected
+//! deliveries go up when an unparseable delivery is refused, and leaves a
+//! screenshot at `target/dashboard.png`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -76,6 +77,11 @@ async fn the_dashboard_shows_a_new_incident_live_in_headless_chromium() {
     assert!(row.contains("critical"), "{row}");
     assert_eq!(result["ticker_has_alert"], true);
     assert!(!result["reason"].as_str().unwrap().is_empty());
+    assert_eq!(result["rejected_before"], "0", "no delivery refused yet");
+    assert_eq!(
+        result["rejected_after"], "1",
+        "the refused delivery is counted on the dashboard without a reload"
+    );
     let size = std::fs::metadata(&screenshot).expect("a screenshot").len();
     assert!(size > 10_000, "the screenshot is {size} bytes");
 }

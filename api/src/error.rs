@@ -174,11 +174,25 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code, "message": self.message, "details": self.details }
-        });
+impl ApiError {
+    /// The same error answered with another status (a tool's dialect that
+    /// answers every invalid event alike, e.g. PagerDuty's 400).
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The response with fields of a tool's own error dialect beside API.md's
+    /// `error` object (which stays, so our own clients read it unchanged).
+    pub fn into_response_with(
+        self,
+        dialect: impl FnOnce(&Self) -> serde_json::Map<String, serde_json::Value>,
+    ) -> Response {
+        let mut body = dialect(&self);
+        body.insert(
+            "error".to_owned(),
+            json!({ "code": self.code, "message": self.message, "details": self.details }),
+        );
         let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(
@@ -187,6 +201,12 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.into_response_with(|_| serde_json::Map::new())
     }
 }
 

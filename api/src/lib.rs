@@ -184,6 +184,11 @@ impl Application {
                 signal.clone(),
             ),
             executions: AggregateStore::new(
+                pool_for_stores.clone(),
+                settings.services.clone(),
+                signal.clone(),
+            ),
+            changes: AggregateStore::new(
                 pool_for_stores,
                 settings.services.clone(),
                 signal.clone(),

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use alertledger_domain::alert::Alert;
 use alertledger_domain::approval::Approval;
+use alertledger_domain::change_report::ChangeReport;
 use alertledger_domain::execution::Execution;
 use alertledger_domain::incident::Incident;
 use alertledger_domain::runbook::Runbook;
@@ -49,6 +50,8 @@ pub struct Parts {
     pub runbooks: AggregateStore<Runbook>,
     pub approvals: AggregateStore<Approval>,
     pub executions: AggregateStore<Execution>,
+    /// Changes tools report (PagerDuty change events).
+    pub changes: AggregateStore<ChangeReport>,
     pub remediation: RemediationSettings,
     /// The clock (and other domain services) commands run with.
     pub services: DomainServices,
@@ -95,6 +98,10 @@ impl AppState {
 
     pub fn executions(&self) -> &AggregateStore<Execution> {
         &self.inner.executions
+    }
+
+    pub fn changes(&self) -> &AggregateStore<ChangeReport> {
+        &self.inner.changes
     }
 
     pub fn remediation(&self) -> &RemediationSettings {

@@ -11,6 +11,7 @@ use cqrs_es::Aggregate;
 
 use crate::alert::{Alert, AlertEvent};
 use crate::approval::{Approval, ApprovalEvent};
+use crate::change_report::{ChangeReport, ChangeReportEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
@@ -55,6 +56,7 @@ pub const ALL: &[(&str, &[&str])] = &[
         QuarantineEvent::TYPES,
     ),
     (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
+    (<ChangeReport as Aggregate>::TYPE, ChangeReportEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -17,7 +17,9 @@
 //!   - [`runbook`]: a tenant's remediation for one alert signature;
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
 //!   - [`execution`]: one SSM run of a runbook and its per-instance invocations;
-//!   - [`quarantine`]: an operator's quarantine of one log event for one consumer.
+//!   - [`quarantine`]: an operator's quarantine of one log event for one consumer;
+//!   - [`delivery`]: a refused webhook delivery, kept;
+//!   - [`change_report`]: a change a tool reported (PagerDuty change events).
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -28,6 +30,7 @@
 
 pub mod alert;
 pub mod approval;
+pub mod change_report;
 pub mod delivery;
 pub mod event_types;
 pub mod execution;

@@ -1,6 +1,7 @@
 // Loads the dashboard in headless Chromium with a token, posts an alert
 // through the webhook API, and checks that its incident appears without a
-// reload; then opens its timeline and saves a screenshot.
+// reload; then opens its timeline, posts an unparseable delivery and checks
+// that the rejected-deliveries count shows it, and saves a screenshot.
 //
 // Environment: BASE_URL, TOKEN (a JWT the page signs in with), API_KEY (the
 // tenant's webhook key), ASSET (a unique asset name), SCREENSHOT (a .png path),
@@ -86,10 +87,26 @@ try {
   await page.locator("#timeline-entries .reason").first().waitFor({ timeout: TIMEOUT });
   const reason = await page.locator("#timeline-entries .reason").first().innerText();
 
+  // A refused delivery (not JSON) is counted on the dashboard, live.
+  const rejectedCard = page.locator("#rejected-deliveries .value");
+  const rejectedBefore = await rejectedCard.innerText();
+  const refused = await fetch(baseUrl + "/api/v1/webhooks/generic", {
+    method: "POST",
+    headers: { "X-API-Key": apiKey, "Content-Type": "application/json" },
+    body: "{not json",
+  });
+  if (refused.status !== 400) throw new Error(`the unparseable delivery answered ${refused.status}`);
+  await page.locator("#rejected-deliveries .value", { hasText: /^1$/ }).waitFor({ timeout: TIMEOUT });
+  const rejectedAfter = await rejectedCard.innerText();
+  await page.locator("#ticker li", { hasText: "DeliveryRejected" }).first().waitFor({ timeout: TIMEOUT });
+
   await page.screenshot({ path: screenshot, fullPage: true });
   if (navigations > 0) throw new Error("the page reloaded; the incident must arrive live");
   if (problems.length) throw new Error(problems.join("; "));
-  console.log(JSON.stringify({ incident_row: await row.innerText(), ticker_has_alert: tickerHasAlert, reason, screenshot }));
+  console.log(JSON.stringify({
+    incident_row: await row.innerText(), ticker_has_alert: tickerHasAlert, reason, screenshot,
+    rejected_before: rejectedBefore, rejected_after: rejectedAfter,
+  }));
 } catch (error) {
   console.error(`dashboard check failed: ${error.message}`);
   process.exitCode = 1;

@@ -168,24 +168,14 @@ impl TestApp {
             ..BackgroundSettings::default()
         });
         let config = AppConfig {
-            api: ApiSettings {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                jwt: JwtVerifier::new(
-                    &JwtKey::Hs256(JWT_SECRET.to_vec()),
-                    DEFAULT_ISSUER,
-                    DEFAULT_AUDIENCE,
-                )
-                .unwrap(),
-                master_key: MasterKey::generate(),
+            api: api_settings(
+                approval_ttl,
+                ssm,
                 sources,
-                audit_public_key: audit_signer().public_key(),
-                remediation: RemediationSettings { approval_ttl, ssm },
                 feed,
-                services: DomainServices::system(),
-                edge: EdgeSettings::default(),
-                alarms: Default::default(),
                 metrics_token,
-            },
+                EdgeSettings::default(),
+            ),
             background,
         };
         let pool = if as_service_role {
@@ -403,6 +393,81 @@ impl TestApp {
             .fetch_one(self.db.pool())
             .await
             .unwrap()
+    }
+}
+
+/// Another API process on the same database, as a second replica behind a
+/// load balancer would run: API only (the first one runs the projections
+/// and workers), with its own edge settings (e.g. native TLS). Built after
+/// the tenants it must know, since its tenant directory loads at start.
+/// Stops when dropped.
+pub struct Replica {
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn_replica(&self, edge: EdgeSettings) -> Replica {
+        let config = AppConfig {
+            api: api_settings(
+                DEFAULT_APPROVAL_TTL,
+                None,
+                SourceSettings::default(),
+                FeedSettings::default(),
+                None,
+                edge,
+            ),
+            background: None,
+        };
+        let app = Application::build(config, self.db.pool().clone())
+            .await
+            .unwrap();
+        let port = app.port();
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Replica {
+            port,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The API's settings every test application shares.
+fn api_settings(
+    approval_ttl: Duration,
+    ssm: Option<Arc<dyn alertledger_ssm::SsmService>>,
+    sources: SourceSettings,
+    feed: FeedSettings,
+    metrics_token: Option<String>,
+    edge: EdgeSettings,
+) -> ApiSettings {
+    ApiSettings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        jwt: JwtVerifier::new(
+            &JwtKey::Hs256(JWT_SECRET.to_vec()),
+            DEFAULT_ISSUER,
+            DEFAULT_AUDIENCE,
+        )
+        .unwrap(),
+        master_key: MasterKey::generate(),
+        sources,
+        audit_public_key: audit_signer().public_key(),
+        remediation: RemediationSettings { approval_ttl, ssm },
+        feed,
+        services: DomainServices::system(),
+        edge,
+        alarms: Default::default(),
+        metrics_token,
     }
 }
 

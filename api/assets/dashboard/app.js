@@ -15,6 +15,7 @@
     "ApprovalRequested", "ApprovalGranted", "ApprovalRejected", "ApprovalExpired",
     "ExecutionRequested", "ExecutionDispatched", "InvocationUpdated",
     "ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut",
+    "DeliveryRejected",
   ];
   const STATUS_AFTER = {
     IncidentAcknowledged: "acknowledged",
@@ -152,9 +153,22 @@
     return (seconds / 3600).toFixed(1) + " h";
   }
 
+  // Refused webhook deliveries kept for the caller's tenants: a tool whose
+  // deliveries are refused loses alerts, so the count stays in sight. One
+  // page (up to 500) is counted; more shows as "500+".
+  async function rejectedDeliveries() {
+    const response = await api("/api/v1/deliveries?status=rejected&limit=500");
+    if (!response.ok) return "–";
+    const page = await response.json();
+    return String(page.items.length) + (page.next_cursor ? "+" : "");
+  }
+
   async function loadKpis() {
     const today = new Date().toISOString().slice(0, 10);
-    const kpis = await json("/api/v1/kpis?from=" + today + "&to=" + today);
+    const [kpis, rejected] = await Promise.all([
+      json("/api/v1/kpis?from=" + today + "&to=" + today),
+      rejectedDeliveries(),
+    ]);
     const cards = [
       ["Alerts", kpis.alerts],
       ["Incidents", kpis.incidents],
@@ -163,10 +177,12 @@
       ["MTTR", duration(kpis.mttr_seconds)],
       ["Self-healed", kpis.auto_remediated],
       ["Approvals pending", kpis.approvals_pending],
+      ["Rejected deliveries", rejected, "rejected-deliveries"],
     ];
     $("kpi-cards").replaceChildren(
-      ...cards.map(([label, value]) =>
-        el("li", { class: "card" }, el("span", { class: "label", text: label }), el("span", { class: "value", text: value })))
+      ...cards.map(([label, value, id]) =>
+        el("li", { class: "card", ...(id ? { id } : {}) },
+          el("span", { class: "label", text: label }), el("span", { class: "value", text: value })))
     );
   }
 
@@ -373,7 +389,7 @@
     const body = event.payload && event.payload[event.event_type];
     if (event.aggregate_type === "Incident") applyIncidentEvent(event, body);
     if (event.aggregate_type === "Approval") debounce("approvals", 300, loadApprovals);
-    if (["Alert", "Incident", "Approval", "Execution"].includes(event.aggregate_type)) {
+    if (["Alert", "Incident", "Approval", "Execution", "Delivery"].includes(event.aggregate_type)) {
       debounce("kpis", 1500, loadKpis);
     }
   }

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::approval::ApprovalEvent;
+use alertledger_domain::change_report::ChangeReportEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
@@ -76,6 +77,12 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
         DeliveryEvent::REJECTED,
         "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
          /metrics; they arrive as kind `event`, and `?types=DeliveryRejected` selects them",
+    ),
+    (
+        ChangeReportEvent::RECEIVED,
+        "changes tools report (PagerDuty change events) are context for triage, not state a \
+         live panel follows; they arrive as kind `event`, and `?types=ChangeEventReceived` \
+         selects them",
     ),
 ];
 

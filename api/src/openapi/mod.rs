@@ -48,7 +48,7 @@ list items and details have the same fields unless a list's description says oth
     ),
     modifiers(&SecuritySchemes),
     components(
-        schemas(schemas::ErrorBody, schemas::ErrorDetail),
+        schemas(schemas::ErrorBody, schemas::ErrorDetail, schemas::PagerDutyErrorBody),
         responses(
             responses::BadRequest,
             responses::Unauthorized,
@@ -60,6 +60,13 @@ list items and details have the same fields unless a list's description says oth
             responses::Unprocessable,
             responses::TooManyRequests,
             responses::Unavailable,
+            responses::PagerDutyBadRequest,
+            responses::PagerDutyUnauthorized,
+            responses::PagerDutyConflict,
+            responses::PagerDutyPayloadTooLarge,
+            responses::PagerDutyUnsupportedMediaType,
+            responses::PagerDutyTooManyRequests,
+            responses::PagerDutyUnavailable,
         )
     ),
     tags(

@@ -73,3 +73,68 @@ impl<'r> ToResponse<'r> for TooManyRequests {
         ("TooManyRequests", response.into())
     }
 }
+
+/// An error response of the PagerDuty routes (`PagerDutyErrorBody`).
+fn pagerduty_error(description: &str, status: &str, code: &str, message: &str) -> Response {
+    let example = serde_json::json!({
+        "status": status,
+        "message": if status == "invalid event" { "Event object is invalid" } else { message },
+        "errors": [message],
+        "error": { "code": code, "message": message, "details": {} }
+    });
+    let mut content = Content::new(Some(Ref::from_schema_name("PagerDutyErrorBody")));
+    content.example = Some(example);
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build()
+}
+
+macro_rules! pagerduty_error_responses {
+    ($($name:ident => ($description:literal, $status:literal, $code:literal, $message:literal);)*) => {
+        $(
+            #[doc = $description]
+            pub struct $name;
+
+            impl<'r> ToResponse<'r> for $name {
+                fn response() -> (&'r str, RefOr<Response>) {
+                    (stringify!($name), pagerduty_error($description, $status, $code, $message).into())
+                }
+            }
+        )*
+    };
+}
+
+pagerduty_error_responses! {
+    PagerDutyBadRequest => ("An invalid event, as PagerDuty answers it: malformed JSON, a missing field, or an invalid value (`errors` and `error.details.field` name it). PagerDuty answers every invalid event 400, so this dialect has no 422.", "invalid event", "missing_field", "missing field `payload.summary`");
+    PagerDutyUnauthorized => ("No API key (header or `routing_key`), or an unknown or revoked one; or a bad signature.", "unauthorized", "unauthorized", "the API key is unknown or revoked");
+    PagerDutyConflict => ("The delivery conflicts with one stored before.", "conflict", "conflict", "the delivery conflicts with a stored one");
+    PagerDutyPayloadTooLarge => ("The body is over the webhook limit (1 MiB).", "invalid event", "payload_too_large", "the body exceeds 1048576 bytes");
+    PagerDutyUnsupportedMediaType => ("The body is not `application/json`.", "invalid event", "unsupported_media_type", "expected Content-Type: application/json");
+    PagerDutyUnavailable => ("The database is unavailable; PagerDuty's clients retry.", "unavailable", "unavailable", "the database is unavailable; try again shortly");
+}
+
+/// 429 with `Retry-After`, in PagerDuty's dialect.
+pub struct PagerDutyTooManyRequests;
+
+impl<'r> ToResponse<'r> for PagerDutyTooManyRequests {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let mut response = pagerduty_error(
+            "The tenant's rate limit is exhausted; retry after `Retry-After` seconds.",
+            "throttled",
+            "rate_limited",
+            "rate limit exceeded; retry in 2 s",
+        );
+        response.headers.insert(
+            "Retry-After".to_owned(),
+            HeaderBuilder::new()
+                .schema(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::Integer),
+                )
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+        ("PagerDutyTooManyRequests", response.into())
+    }
+}

@@ -474,6 +474,50 @@ pub struct WebhookAccepted {
     pub alerts: Vec<AcceptedAlert>,
 }
 
+/// What PagerDuty's `/v2/enqueue` answers (202), with our own fields beside.
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "success", "message": "Event processed", "dedup_key": "srv01/disk", "accepted": 1, "duplicates": 0, "alerts": [{"id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "alert_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "duplicate": false, "position": 123}]}))]
+pub struct PagerDutyAccepted {
+    /// `success`.
+    pub status: String,
+    /// `Event processed`.
+    pub message: String,
+    /// The event's dedup key: the one sent, else the one derived for a
+    /// trigger without one (use it to acknowledge or resolve).
+    pub dedup_key: String,
+    pub accepted: u64,
+    pub duplicates: u64,
+    /// The alerts stored, or for an acknowledgement those it acknowledged.
+    pub alerts: Vec<AcceptedAlert>,
+}
+
+/// What PagerDuty's `/v2/change/enqueue` answers (202) once the change is
+/// recorded.
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "success", "message": "Change event processed", "id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "change_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d"}))]
+pub struct PagerDutyChangeAccepted {
+    /// `success`.
+    pub status: String,
+    /// `Change event processed`.
+    pub message: String,
+    pub id: Uuid,
+    pub change_id: Uuid,
+}
+
+/// An error of the PagerDuty routes: PagerDuty's own fields (`status`,
+/// `message`, `errors`, which PagerDuty's clients read) beside our `error`.
+#[derive(ToSchema)]
+pub struct PagerDutyErrorBody {
+    /// `invalid event` (400, 413, 415), `unauthorized` (401), `throttled`
+    /// (429), `conflict` (409) or `unavailable` (5xx).
+    pub status: String,
+    /// `Event object is invalid` for an invalid event, else what went wrong.
+    pub message: String,
+    /// What is wrong, one sentence each (naming the field).
+    pub errors: Vec<String>,
+    pub error: ErrorDetail,
+}
+
 /// An audit entry.
 #[derive(ToSchema)]
 pub struct AuditEntry {

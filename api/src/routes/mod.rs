@@ -19,6 +19,7 @@ pub mod kpis;
 mod list_params;
 pub mod metrics;
 mod operate;
+pub mod pagerduty_events;
 pub mod patch_compliance;
 pub mod runbooks;
 pub mod severity_map;
@@ -114,4 +115,14 @@ pub fn all() -> OpenApiRouter<AppState> {
                 webhooks::WEBHOOK_BODY_LIMIT,
             )),
         )
+        // PagerDuty's Events API v2, where its clients post under the
+        // `pagerduty` source.
+        .routes(
+            routes!(pagerduty_events::enqueue).layer(axum::extract::DefaultBodyLimit::max(
+                webhooks::WEBHOOK_BODY_LIMIT,
+            )),
+        )
+        .routes(routes!(pagerduty_events::change_enqueue).layer(
+            axum::extract::DefaultBodyLimit::max(webhooks::WEBHOOK_BODY_LIMIT),
+        ))
 }

@@ -4,9 +4,10 @@
 //! is recorded as a `DeliveryRejected` event (see [`crate::ingest::refusals`]).
 
 use alertledger_domain::tenant::TenantCommand;
-use alertledger_domain::values::{ApiKeyId, TenantId, WebhookSource};
+use alertledger_domain::values::{ApiKeyId, Fingerprint, RateLimit, TenantId, WebhookSource};
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
@@ -22,7 +23,7 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::ingest::refusals::{Outcome, Refusal};
 use crate::ingest::sources::{self, RawDelivery, SnsSubscription, SourcePayload};
-use crate::ingest::Delivery;
+use crate::ingest::{Delivery, IngestedAlert};
 use crate::log_safe::LogSafe;
 use crate::resource::with_id;
 use crate::state::AppState;
@@ -37,16 +38,72 @@ const DELIVERY_KEY_HEADERS: [&str; 3] = ["idempotency-key", "x-delivery-id", "we
 
 #[derive(Debug, Deserialize)]
 pub struct WebhookQuery {
-    api_key: Option<String>,
+    pub(crate) api_key: Option<String>,
 }
 
 /// Where a delivery got before it was answered: the tenant, once its key is
 /// known (a refusal is then recorded for it), and the body once read.
 #[derive(Default)]
-struct Progress {
+pub(crate) struct Progress {
     owner: Option<KeyOwner>,
     source: Option<WebhookSource>,
     body: Option<Bytes>,
+}
+
+/// A delivery's body, as its route has it.
+pub(crate) enum Body {
+    /// Not read yet: [`admit`] reads it only once the key is known and within
+    /// its tenant's rate limit, so a caller without a key cannot make the
+    /// server buffer a body.
+    Unread(Request),
+    /// Read already (PagerDuty's dialect carries its key in the body).
+    Read(Result<Bytes, BytesRejection>),
+}
+
+/// One webhook request as the routes of every dialect take it.
+pub(crate) struct Inbound<'a> {
+    /// The source as the route names it (unknown: 404 after the key check).
+    pub source: &'a str,
+    /// The API key the tool presented (header, query, or for PagerDuty's
+    /// dialect the body's `routing_key`).
+    pub api_key: Option<&'a str>,
+    pub client_ip: &'a ClientIp,
+    pub headers: &'a HeaderMap,
+}
+
+/// A delivery that passed every check before parsing: its tenant, the raw
+/// body, and the delivery key a signature covers.
+pub(crate) struct Admitted {
+    pub owner: KeyOwner,
+    pub source: WebhookSource,
+    pub body: Bytes,
+    pub signed_id: Option<String>,
+    limit: RateLimit,
+}
+
+/// What a stored alert delivery amounts to, before a route answers it in
+/// its dialect.
+pub(crate) enum Stored {
+    Alerts {
+        ingested: Vec<IngestedAlert>,
+        /// The fingerprint of each alert the delivery held, in order.
+        fingerprints: Vec<Fingerprint>,
+    },
+    /// An SNS subscription request, answered as is.
+    Subscription(Value),
+}
+
+impl Stored {
+    pub(crate) fn outcome(&self) -> Outcome {
+        match self {
+            Stored::Alerts { ingested, .. }
+                if !ingested.is_empty() && ingested.iter().all(|a| a.duplicate) =>
+            {
+                Outcome::Duplicate
+            }
+            _ => Outcome::Accepted,
+        }
+    }
 }
 
 #[utoipa::path(
@@ -76,27 +133,55 @@ pub async fn receive(
     ApiQuery(query): ApiQuery<WebhookQuery>,
     client_ip: ClientIp,
     headers: HeaderMap,
-    // Last, and read only once the key is known and within its tenant's
-    // rate limit: a caller without a key cannot make the server buffer a body.
+    // Last: the body is read only once the key is known (see `Body::Unread`).
     request: Request,
 ) -> Response {
+    let inbound = Inbound {
+        source: &source,
+        api_key: presented_api_key(&headers, query.api_key.as_deref()),
+        client_ip: &client_ip,
+        headers: &headers,
+    };
     let mut progress = Progress::default();
-    let result = accept(
-        &state,
-        &source,
-        &query,
-        &client_ip,
-        &headers,
-        request,
-        &mut progress,
-    )
+    let result = async {
+        let admitted = admit(&state, &inbound, Body::Unread(request), &mut progress).await?;
+        store_alerts(&state, &inbound, &admitted).await
+    }
     .await;
-    let label = progress.source.map_or("unknown", |source| source.as_str());
-    match result {
-        Ok((outcome, answer)) => {
-            state.deliveries().count(label, outcome);
-            answer.into_response()
+    match settle(&state, &inbound, &progress, result, Stored::outcome).await {
+        Ok(Stored::Alerts { ingested, .. }) => {
+            let duplicates = ingested.iter().filter(|a| a.duplicate).count();
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({
+                    "accepted": ingested.len() - duplicates,
+                    "duplicates": duplicates,
+                    "alerts": ingested
+                        .iter()
+                        .map(|alert| with_id(json!(alert), "alert_id"))
+                        .collect::<Vec<_>>(),
+                })),
+            )
+                .into_response()
         }
+        Ok(Stored::Subscription(answer)) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Counts a delivery by its outcome and, when it was refused for a known
+/// tenant, records the refusal (the presented API key redacted from the
+/// excerpt). Every dialect's route ends here.
+pub(crate) async fn settle<T>(
+    state: &AppState,
+    inbound: &Inbound<'_>,
+    progress: &Progress,
+    result: Result<T, ApiError>,
+    outcome: impl FnOnce(&T) -> Outcome,
+) -> Result<T, ApiError> {
+    let label = progress.source.map_or("unknown", |source| source.as_str());
+    match &result {
+        Ok(stored) => state.deliveries().count(label, outcome(stored)),
         Err(error) => {
             state
                 .deliveries()
@@ -106,38 +191,38 @@ pub async fn receive(
             let recorded =
                 error.status().is_client_error() && error.status() != StatusCode::TOO_MANY_REQUESTS;
             if let (true, Some(owner), Some(source)) = (recorded, progress.owner, progress.source) {
-                let body = progress.body.unwrap_or_default();
-                let body = &body;
+                let empty = Bytes::new();
+                let body = progress.body.as_ref().unwrap_or(&empty);
                 state
                     .deliveries()
                     .record(Refusal {
                         tenant_id: owner.tenant_id,
                         key_id: owner.key_id,
                         source,
-                        error: &error,
+                        error,
                         body,
-                        request_id: request_id(&headers),
-                        source_ip: client_ip.0.map(|ip| ip.to_string()),
-                        secret: presented_api_key(&headers, query.api_key.as_deref()),
+                        request_id: request_id(inbound.headers),
+                        source_ip: inbound.client_ip.0.map(|ip| ip.to_string()),
+                        secret: inbound.api_key,
                     })
                     .await;
             }
-            error.into_response()
         }
     }
+    result
 }
 
-async fn accept(
+/// Every check before parsing: the API key (first, so a valid key on an
+/// unknown source is a 404 with nothing recorded and any request without
+/// one a 401), the source, the rate limit, then the body: its media type,
+/// size and signature.
+pub(crate) async fn admit(
     state: &AppState,
-    source: &str,
-    query: &WebhookQuery,
-    client_ip: &ClientIp,
-    headers: &HeaderMap,
-    request: Request,
+    inbound: &Inbound<'_>,
+    body: Body,
     progress: &mut Progress,
-) -> Result<(Outcome, (StatusCode, Json<Value>)), ApiError> {
-    // The key is checked first, so a valid key on an unknown source is a 404
-    // (nothing recorded) and any request without one a 401.
+) -> Result<Admitted, ApiError> {
+    let source = inbound.source;
     let parsed = WebhookSource::parse(source)
         .ok()
         .filter(|source| sources::SUPPORTED.contains(source))
@@ -153,7 +238,7 @@ async fn accept(
         });
     progress.source = parsed.as_ref().ok().copied();
 
-    let key = presented_api_key(headers, query.api_key.as_deref()).ok_or_else(|| {
+    let key = inbound.api_key.ok_or_else(|| {
         ApiError::unauthorized(
             "an API key is required (Authorization: Bearer, X-API-Key or ?api_key=)",
         )
@@ -170,12 +255,15 @@ async fn accept(
         .check(owner.tenant_id, limit)
         .map_err(ApiError::rate_limited)?;
 
-    let body = Bytes::from_request(request, state).await;
+    let body = match body {
+        Body::Unread(request) => Bytes::from_request(request, state).await,
+        Body::Read(body) => body,
+    };
     if let Ok(body) = &body {
         progress.body = Some(body.clone());
     }
-    require_media_type(source, headers)?;
-    let body = body.as_ref().map_err(|rejection| {
+    require_media_type(source, inbound.headers)?;
+    let body = body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -192,17 +280,34 @@ async fn accept(
     // stands in for them on a tenant that requires signing.
     let sns_signed = source == WebhookSource::Cloudwatch
         && state.source_settings().sns_signing_cert.is_some()
-        && !carries_signature(headers);
+        && !carries_signature(inbound.headers);
     let signed_id = if sns_signed {
         None
     } else {
-        verify_signature_if_needed(state, owner.tenant_id, headers, body).await?
+        verify_signature_if_needed(state, owner.tenant_id, inbound.headers, &body).await?
     };
+    Ok(Admitted {
+        owner,
+        source,
+        body,
+        signed_id,
+        limit,
+    })
+}
 
+/// Parses an admitted delivery with its source's parser and stores its
+/// alerts (all or nothing).
+pub(crate) async fn store_alerts(
+    state: &AppState,
+    inbound: &Inbound<'_>,
+    admitted: &Admitted,
+) -> Result<Stored, ApiError> {
+    let owner = admitted.owner;
+    let source = admitted.source;
     let severity_map = state.directory().severity_map(&owner.tenant_id);
     let raw = RawDelivery {
-        body,
-        headers,
+        body: &admitted.body,
+        headers: inbound.headers,
         received_at: chrono::Utc::now(),
         severity_map: &severity_map,
     };
@@ -218,7 +323,7 @@ async fn accept(
         SourcePayload::SubscriptionConfirmation(subscription) => {
             let answer =
                 record_subscription(state, owner.tenant_id, owner.key_id, subscription).await?;
-            return Ok((Outcome::Accepted, answer));
+            return Ok(Stored::Subscription(answer));
         }
     };
     let max = settings.max_alerts_per_delivery;
@@ -235,6 +340,7 @@ async fn accept(
     }
     // The rate limit counts alerts: the request took one token, the rest of
     // its alerts take theirs now.
+    let limit = admitted.limit;
     let more = u32::try_from(alerts.len().saturating_sub(1)).unwrap_or(u32::MAX);
     state
         .rate_limiter()
@@ -258,35 +364,24 @@ async fn accept(
         tenant_id: owner.tenant_id,
         key_id: owner.key_id,
         source,
-        request_key: signed_id.or_else(|| request_key(headers)),
-        request_id: request_id(headers),
-        source_ip: client_ip.0.map(|ip| ip.to_string()),
+        request_key: admitted
+            .signed_id
+            .clone()
+            .or_else(|| request_key(inbound.headers)),
+        request_id: request_id(inbound.headers),
+        source_ip: inbound.client_ip.0.map(|ip| ip.to_string()),
     };
+    let fingerprints = alerts.iter().map(|a| a.fingerprint.clone()).collect();
     let ingested = state.ingestor().ingest(&delivery, alerts).await?;
     let duplicates = ingested.iter().filter(|a| a.duplicate).count();
     tracing::info!(
         tenant_id = %delivery.tenant_id, source = source.as_str(),
         accepted = ingested.len() - duplicates, duplicates, "webhook accepted"
     );
-    let outcome = if !ingested.is_empty() && duplicates == ingested.len() {
-        Outcome::Duplicate
-    } else {
-        Outcome::Accepted
-    };
-    Ok((
-        outcome,
-        (
-            StatusCode::ACCEPTED,
-            Json(json!({
-                "accepted": ingested.len() - duplicates,
-                "duplicates": duplicates,
-                "alerts": ingested
-                    .iter()
-                    .map(|alert| with_id(json!(alert), "alert_id"))
-                    .collect::<Vec<_>>(),
-            })),
-        ),
-    ))
+    Ok(Stored::Alerts {
+        ingested,
+        fingerprints,
+    })
 }
 
 /// The tool's own delivery id, if it sent one.
@@ -298,7 +393,7 @@ fn request_key(headers: &HeaderMap) -> Option<String> {
         .filter(|key| !key.is_empty())
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -312,7 +407,7 @@ async fn record_subscription(
     tenant_id: TenantId,
     key_id: ApiKeyId,
     subscription: SnsSubscription,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<Value, ApiError> {
     let command = TenantCommand::RecordSnsSubscription {
         topic_arn: subscription.topic_arn.clone(),
         subscribe_url: subscription.subscribe_url.clone(),
@@ -328,17 +423,14 @@ async fn record_subscription(
         tenant_id = %tenant_id, topic_arn = %LogSafe(&subscription.topic_arn),
         "SNS subscription waiting for confirmation: an operator must visit its SubscribeURL"
     );
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({
-            "subscription_confirmation": {
-                "topic_arn": subscription.topic_arn,
-                "message_id": subscription.message_id,
-                "subscribe_url": subscription.subscribe_url,
-            },
-            "message": "recorded; confirm the subscription by visiting subscribe_url",
-        })),
-    ))
+    Ok(json!({
+        "subscription_confirmation": {
+            "topic_arn": subscription.topic_arn,
+            "message_id": subscription.message_id,
+            "subscribe_url": subscription.subscribe_url,
+        },
+        "message": "recorded; confirm the subscription by visiting subscribe_url",
+    }))
 }
 
 /// Checks the request's signature on its raw bytes when the tenant requires

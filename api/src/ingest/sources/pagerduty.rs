@@ -10,7 +10,7 @@
 //!   (critical → critical, error → high, warning → medium, info → low);
 //!   anything else: medium, with a warning;
 //! - occurred_at: `payload.timestamp` in any ISO 8601 form PagerDuty documents
-//!   (`2015-07-17T08:42:58.315+0000`, RFC 3339), else when received;
+//!   or its clients send (see [`timestamp`]), else when received;
 //! - labels: string values of a flat `payload.custom_details`, then
 //!   `component`, `group`, `class` (which win over a custom detail of that name);
 //! - fingerprint: `pagerduty:<dedup_key>`; without one PagerDuty would make up
@@ -28,12 +28,19 @@
 //! `payload.timestamp` or else the whole body). `routing_key` is ignored (the
 //! tenant's API key authenticates) and never stored: in PagerDuty it is a
 //! credential.
+//!
+//! Change events (`/v2/change/enqueue`) are no alerts: [`parse_change`] reads
+//! their `payload.summary`, `source`, `timestamp`, `custom_details` and
+//! `links` for the route to record.
 
 use std::collections::BTreeMap;
 
+use alertledger_domain::change_report::{ChangeLink, MAX_SUMMARY_CHARS};
 use alertledger_domain::values::{
-    AlertMessage, AlertSignature, AlertStatus, AssetName, Labels, Severity, ToolSource, ValueError,
+    AlertMessage, AlertSignature, AlertStatus, AssetName, Labels, NormalizationWarning, Severity,
+    ToolSource, ValueError,
 };
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use super::fields::Fields;
@@ -83,9 +90,7 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
             )
             .map_err(|e| payload.invalid("custom_details", &e))?,
             match payload.non_empty_str("timestamp")? {
-                Some(raw) => {
-                    lenient.timestamp(&payload.name("timestamp"), raw, normalize::rfc3339)?
-                }
+                Some(raw) => lenient.timestamp(&payload.name("timestamp"), raw, timestamp)?,
                 None => None,
             },
             payload.non_empty_str("timestamp")?,
@@ -113,6 +118,113 @@ pub fn parse(delivery: &RawDelivery<'_>) -> Result<SourcePayload, ApiError> {
         acknowledged_by_source: event.acknowledged,
         warnings: lenient.into_warnings(),
     }]))
+}
+
+/// The time of a PagerDuty event. PagerDuty asks for ISO 8601 and shows
+/// `2015-07-17T08:42:58.315+0000` (offset without a colon); RFC 3339 with `Z`
+/// or `+00:00`, with or without fractional seconds, a space for the `T`, an
+/// hour-only offset, the basic form `20150717T084258Z`, and the
+/// `+00:00Z` that the official Python client's own timestamp produces
+/// (`isoformat() + "Z"`) are read too. No offset at all means UTC.
+pub fn timestamp(raw: &str) -> Result<DateTime<Utc>, String> {
+    let raw = raw.trim();
+    if let Ok(at) = normalize::rfc3339(raw) {
+        return Ok(at);
+    }
+    // An offset followed by a `Z`: the offset is the one that counts.
+    if let Some(offset_and_z) = raw.strip_suffix(['Z', 'z']) {
+        let time = offset_and_z.get(11..).unwrap_or_default();
+        let has_offset = time.contains(['+', '-']) && !time.ends_with(['Z', 'z']);
+        if let (true, Ok(at)) = (has_offset, normalize::rfc3339(offset_and_z)) {
+            return Ok(at);
+        }
+    }
+    for format in ["%Y%m%dT%H%M%S%.f%#z", "%Y%m%dT%H%M%S%.fZ"] {
+        if let Ok(at) = DateTime::parse_from_str(raw, format) {
+            return Ok(at.with_timezone(&Utc));
+        }
+        if let Ok(at) = NaiveDateTime::parse_from_str(raw, format) {
+            return Ok(at.and_utc());
+        }
+    }
+    Err(format!("{raw:?} is not an ISO 8601 timestamp"))
+}
+
+/// A change event (`/v2/change/enqueue`) as the route records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    /// `payload.summary`, cut to PagerDuty's 1024 characters.
+    pub summary: String,
+    pub source: Option<String>,
+    /// `payload.timestamp`; `None` when absent or unreadable (a warning says).
+    pub timestamp: Option<DateTime<Utc>>,
+    pub custom_details: Option<Value>,
+    pub links: Vec<ChangeLink>,
+    pub warnings: Vec<NormalizationWarning>,
+}
+
+/// Parses a PagerDuty change event. `payload.summary` is required (400
+/// naming it, as PagerDuty refuses it too); odd links and timestamps are
+/// left out with a warning rather than losing the change.
+pub fn parse_change(delivery: &RawDelivery<'_>) -> Result<ChangeEvent, ApiError> {
+    let body = super::json_body(delivery.body)?;
+    let root = Fields::root(&body)?;
+    let payload = root.required_object("payload")?;
+    let summary = payload
+        .non_empty_str("summary")?
+        .ok_or_else(|| payload.missing("summary"))?;
+    let mut lenient = Lenient::new(delivery);
+    if summary.chars().count() > MAX_SUMMARY_CHARS {
+        lenient.warn(
+            payload.name("summary"),
+            format!("longer than {MAX_SUMMARY_CHARS} characters; cut"),
+        );
+    }
+    let summary = normalize::truncate(summary, MAX_SUMMARY_CHARS).to_owned();
+    let source = payload
+        .non_empty_str("source")?
+        .map(|source| normalize::truncate(source.trim(), MAX_SUMMARY_CHARS).to_owned());
+    let timestamp = match payload.non_empty_str("timestamp")? {
+        Some(raw) => lenient.timestamp(&payload.name("timestamp"), raw, timestamp)?,
+        None => None,
+    };
+    let custom_details = payload.get("custom_details").cloned();
+    let links = change_links(&root, &mut lenient);
+    Ok(ChangeEvent {
+        summary,
+        source,
+        timestamp,
+        custom_details,
+        links,
+        warnings: lenient.into_warnings(),
+    })
+}
+
+/// The `links` that have an `href`; others are left out with a warning.
+fn change_links(root: &Fields<'_>, lenient: &mut Lenient<'_>) -> Vec<ChangeLink> {
+    let items = match root.get("links") {
+        None => return Vec::new(),
+        Some(Value::Array(items)) => items,
+        Some(_) => {
+            lenient.warn(root.name("links"), "not an array; left out");
+            return Vec::new();
+        }
+    };
+    let mut links = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let href = item.get("href").and_then(Value::as_str).map(str::trim);
+        match href.filter(|href| !href.is_empty()) {
+            Some(href) => links.push(ChangeLink {
+                href: href.to_owned(),
+                text: item.get("text").and_then(Value::as_str).map(str::to_owned),
+            }),
+            None => lenient.warn(
+                format!("{}[{index}].href", root.name("links")),
+                "a link without href; left out",
+            ),
+        }
+    }
+    links
 }
 
 /// What one event says about its alert; labels, time and keys come from the
@@ -403,5 +515,104 @@ mod tests {
         let alert = parse_value(&body).unwrap();
         assert_eq!(alert.signature.as_str().chars().count(), 255);
         assert_eq!(alert.message.as_str().chars().count(), 1024);
+    }
+
+    #[test]
+    fn every_timestamp_form_pagerduty_documents_is_read() {
+        let expected = normalize::rfc3339("2015-07-17T08:42:58.315Z").unwrap();
+        for raw in [
+            "2015-07-17T08:42:58.315+0000",
+            "2015-07-17T08:42:58.315+00:00",
+            "2015-07-17T08:42:58.315Z",
+            "2015-07-17T10:42:58.315+0200",
+            "2015-07-17T04:42:58.315-04:00",
+            "2015-07-17T08:42:58.315+00:00Z",
+            "2015-07-17 08:42:58.315+00",
+            "20150717T084258.315Z",
+        ] {
+            assert_eq!(timestamp(raw), Ok(expected), "{raw}");
+        }
+        let whole = normalize::rfc3339("2015-07-17T08:42:58Z").unwrap();
+        for raw in [
+            "2015-07-17T08:42:58Z",
+            "2015-07-17T08:42:58+0000",
+            "2015-07-17T08:42:58",
+            "20150717T084258+0000",
+        ] {
+            assert_eq!(timestamp(raw), Ok(whole), "{raw}");
+        }
+        assert!(timestamp("yesterday").is_err());
+        assert!(timestamp("2015-07-17T08:42:58+00:00+00:00").is_err());
+    }
+
+    #[test]
+    fn pagerdutys_own_sample_trigger_keeps_its_timestamp() {
+        let mut body = trigger_event();
+        body["payload"]["timestamp"] = json!("2015-07-17T08:42:58.315+0000");
+        let alert = parse_value(&body).unwrap();
+        assert_eq!(
+            alert.occurred_at,
+            Some(normalize::rfc3339("2015-07-17T08:42:58.315Z").unwrap())
+        );
+        assert!(alert.warnings.is_empty(), "{:?}", alert.warnings);
+    }
+
+    fn change(body: &Value) -> Result<ChangeEvent, ApiError> {
+        let headers = axum::http::HeaderMap::new();
+        let bytes = body.to_string();
+        parse_change(&RawDelivery {
+            body: bytes.as_bytes(),
+            headers: &headers,
+            received_at: chrono::Utc::now(),
+            severity_map: &SeverityMap::default(),
+        })
+    }
+
+    #[test]
+    fn a_change_event_keeps_what_the_tool_said() {
+        let event = change(&json!({
+            "routing_key": "R0UT1NGK3Y0000000000000000000000",
+            "payload": {
+                "summary": "Build 42 deployed to production",
+                "timestamp": "2020-07-17T08:42:58.315+0000",
+                "source": "ci.example.com",
+                "custom_details": {"build_state": "passed", "build_number": "42"}
+            },
+            "links": [{"href": "https://ci.example.com/42", "text": "Build 42"}, {"text": "no href"}]
+        }))
+        .unwrap();
+        assert_eq!(event.summary, "Build 42 deployed to production");
+        assert_eq!(event.source.as_deref(), Some("ci.example.com"));
+        assert_eq!(
+            event.timestamp,
+            Some(normalize::rfc3339("2020-07-17T08:42:58.315Z").unwrap())
+        );
+        assert_eq!(event.custom_details.unwrap()["build_number"], "42");
+        assert_eq!(
+            event.links,
+            [ChangeLink {
+                href: "https://ci.example.com/42".to_owned(),
+                text: Some("Build 42".to_owned())
+            }]
+        );
+        assert_eq!(event.warnings.len(), 1);
+        assert_eq!(event.warnings[0].field, "links[1].href");
+    }
+
+    #[test]
+    fn a_change_event_without_summary_is_400_naming_it() {
+        let error = change(&json!({"payload": {"source": "ci"}})).unwrap_err();
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(error.field(), Some("payload.summary"));
+        let error = change(&json!({"routing_key": "x"})).unwrap_err();
+        assert_eq!(error.field(), Some("payload"));
+    }
+
+    #[test]
+    fn an_unreadable_change_timestamp_is_left_out_with_a_warning() {
+        let event =
+            change(&json!({"payload": {"summary": "deploy", "timestamp": "soon"}})).unwrap();
+        assert_eq!(event.timestamp, None);
+        assert_eq!(event.warnings[0].field, "payload.timestamp");
     }
 }
