@@ -60,6 +60,8 @@ pub struct Parts {
     pub alarms: alertledger_eventstore::alarms::Alarms,
     /// Bearer token `/metrics` requires (`None`: open).
     pub metrics_token: Option<String>,
+    /// Built-in users: sign-in, sessions, the revocation list.
+    pub people: crate::people::People,
 }
 
 type Inner = Parts;
@@ -149,6 +151,15 @@ impl AppState {
 
     pub fn alarms(&self) -> &alertledger_eventstore::alarms::Alarms {
         &self.inner.alarms
+    }
+
+    pub fn people(&self) -> &crate::people::People {
+        &self.inner.people
+    }
+
+    /// Revoked sessions and users, as this process learned them from the log.
+    pub fn revocations(&self) -> &crate::people::RevocationList {
+        &self.inner.people.revocations
     }
 
     /// The bearer token `/metrics` requires, if one is set.

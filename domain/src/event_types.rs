@@ -17,6 +17,7 @@ use crate::incident::{Incident, IncidentEvent};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
+use crate::user::{User, UserEvent};
 
 /// Declares the stored type names of one event enum (see the module doc).
 macro_rules! event_type_names {
@@ -55,6 +56,7 @@ pub const ALL: &[(&str, &[&str])] = &[
         QuarantineEvent::TYPES,
     ),
     (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
+    (<User as Aggregate>::TYPE, UserEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -17,7 +17,8 @@
 //!   - [`runbook`]: a tenant's remediation for one alert signature;
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
 //!   - [`execution`]: one SSM run of a runbook and its per-instance invocations;
-//!   - [`quarantine`]: an operator's quarantine of one log event for one consumer.
+//!   - [`quarantine`]: an operator's quarantine of one log event for one consumer;
+//!   - [`user`]: people who sign in: invitations, roles, tenants, disabling, revoked sessions.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -37,6 +38,7 @@ pub mod runbook;
 pub mod services;
 pub mod tenant;
 pub mod upcasters;
+pub mod user;
 pub mod values;
 
 #[cfg(test)]

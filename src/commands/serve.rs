@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use alertledger_api::people::AuthSettings;
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::edge::{EdgeSettings, TlsSettings};
 use alertledger_api::feed::FeedSettings;
@@ -84,6 +85,12 @@ pub async fn app_config(
         },
         alarms: Alarms::default(),
         metrics_token: args.metrics_token.clone(),
+        auth: AuthSettings {
+            access_ttl: args.access_token_ttl,
+            session_ttl: args.session_ttl,
+            ..AuthSettings::default()
+        },
+        token_issuer: jwt.issuer.clone(),
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

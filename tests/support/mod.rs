@@ -155,6 +155,10 @@ impl TestApp {
                 edge: EdgeSettings::default(),
                 alarms: Default::default(),
                 metrics_token,
+                auth: alertledger_api::people::AuthSettings::default(),
+                token_issuer: Some(
+                    TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
+                ),
             },
             background,
         };

@@ -5,6 +5,7 @@ pub mod alerts;
 pub(crate) mod analyst_query;
 pub mod approvals;
 pub mod audit;
+pub mod auth;
 pub mod audit_seal;
 pub mod correlation;
 pub mod dashboard;
@@ -16,6 +17,7 @@ pub mod health;
 pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
+pub mod me;
 mod list_params;
 pub mod metrics;
 mod operate;
@@ -24,6 +26,7 @@ pub mod runbooks;
 pub mod severity_map;
 pub mod stream;
 pub mod tenants;
+pub mod users;
 pub mod webhooks;
 pub mod ws;
 
@@ -67,6 +70,21 @@ pub fn all() -> OpenApiRouter<AppState> {
             severity_map::get_severity_map,
             severity_map::put_severity_map
         ))
+        // People.
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(
+            users::show_user,
+            users::change_user,
+            users::disable_user
+        ))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::accept_invite))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(me::me))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::revoke_session))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))
