@@ -54,7 +54,10 @@ async fn create_user(server: &ServiceProcess, email: &str) -> String {
         .json()
         .await
         .unwrap();
-    answer["id"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
+    answer["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
 }
 
 async fn login(server: &ServiceProcess, email: &str) -> String {
@@ -67,7 +70,10 @@ async fn login(server: &ServiceProcess, email: &str) -> String {
         .json()
         .await
         .unwrap();
-    answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .to_owned()
 }
 
 async fn me_status(server: &ServiceProcess, token: &str) -> u16 {
@@ -88,7 +94,10 @@ async fn refused_within(server: &ServiceProcess, token: &str) -> Duration {
         if me_status(server, token).await == 401 {
             return start.elapsed();
         }
-        assert!(start.elapsed() < BOUND, "the other process still accepts the revoked token");
+        assert!(
+            start.elapsed() < BOUND,
+            "the other process still accepts the revoked token"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -132,7 +141,10 @@ async fn disabling_a_user_on_one_process_closes_their_streams_on_the_other() {
     let id = create_user(&a, "gone@example.com").await;
     let token = login(&a, "gone@example.com").await;
     let mut ws = ws_connect(&format!("ws://{}/ws?token={token}", b.address)).await;
-    assert_eq!(ws_next(&mut ws, BOUND).await.unwrap()["type"], "initial_data");
+    assert_eq!(
+        ws_next(&mut ws, BOUND).await.unwrap()["type"],
+        "initial_data"
+    );
 
     let disabled = reqwest::Client::new()
         .delete(a.url(&format!("/api/v1/users/{id}")))
@@ -148,5 +160,9 @@ async fn disabling_a_user_on_one_process_closes_their_streams_on_the_other() {
             Err(close) => break close,
         }
     };
-    assert_eq!(close.map(|(code, _)| code), Some(4001), "closed as unauthorized");
+    assert_eq!(
+        close.map(|(code, _)| code),
+        Some(4001),
+        "closed as unauthorized"
+    );
 }

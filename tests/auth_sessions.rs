@@ -19,7 +19,13 @@ struct Answer {
     body: Value,
 }
 
-async fn call(app: &TestApp, method: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
     let mut request = app.client.request(method, app.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -58,7 +64,9 @@ async fn refresh(app: &TestApp, token: &str) -> Answer {
 }
 
 async fn me_status(app: &TestApp, token: &str) -> u16 {
-    call(app, reqwest::Method::GET, "/api/v1/me", Some(token), None).await.status
+    call(app, reqwest::Method::GET, "/api/v1/me", Some(token), None)
+        .await
+        .status
 }
 
 /// Creates a built-in user with `PASSWORD` through the API.
@@ -76,7 +84,9 @@ async fn user(app: &TestApp, email: &str, role: &str, tenants: Value) -> Value {
 }
 
 fn str_of<'a>(body: &'a Value, key: &str) -> &'a str {
-    body[key].as_str().unwrap_or_else(|| panic!("no {key} in {body}"))
+    body[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {body}"))
 }
 
 #[tokio::test]
@@ -89,7 +99,10 @@ async fn login_refresh_rotation_reuse_and_logout() {
     assert_eq!(wrong.status, 401);
     let unknown = login(&app, "nobody@example.com", PASSWORD).await;
     assert_eq!(unknown.status, 401);
-    assert_eq!(wrong.body["error"]["message"], unknown.body["error"]["message"], "an unknown email is told nothing more");
+    assert_eq!(
+        wrong.body["error"]["message"], unknown.body["error"]["message"],
+        "an unknown email is told nothing more"
+    );
 
     let first = login(&app, "OPS@example.com", PASSWORD).await;
     assert_eq!(first.status, 200, "{}", first.body);
@@ -102,8 +115,18 @@ async fn login_refresh_rotation_reuse_and_logout() {
     assert!(claims["jti"].is_string() && claims["nbf"].is_i64());
     assert!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap() <= 900);
     assert_eq!(me_status(&app, &access).await, 200);
-    let incidents = call(&app, reqwest::Method::GET, "/api/v1/incidents", Some(&access), None).await;
-    assert_eq!(incidents.status, 200, "a signed-in token works on every route");
+    let incidents = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/incidents",
+        Some(&access),
+        None,
+    )
+    .await;
+    assert_eq!(
+        incidents.status, 200,
+        "a signed-in token works on every route"
+    );
 
     // Rotation: each refresh token works once and yields a new one.
     let r0 = str_of(&first.body, "refresh_token").to_owned();
@@ -121,24 +144,59 @@ async fn login_refresh_rotation_reuse_and_logout() {
     // Reuse of r0: refused, and the whole family with it.
     let reused = refresh(&app, &r0).await;
     assert_eq!(reused.status, 401, "{}", reused.body);
-    assert_eq!(refresh(&app, &r2).await.status, 401, "the family's newest token is revoked too");
-    assert_eq!(me_status(&app, &access1).await, 401, "the family's access tokens are refused");
+    assert_eq!(
+        refresh(&app, &r2).await.status,
+        401,
+        "the family's newest token is revoked too"
+    );
+    assert_eq!(
+        me_status(&app, &access1).await,
+        401,
+        "the family's access tokens are refused"
+    );
     assert_eq!(refresh(&app, "made-up").await.status, 401);
 
     // Logout revokes the bearer's session only.
     let a = login(&app, "ops@example.com", PASSWORD).await;
     let b = login(&app, "ops@example.com", PASSWORD).await;
-    let (access_a, access_b) = (str_of(&a.body, "access_token"), str_of(&b.body, "access_token"));
-    let out = call(&app, reqwest::Method::POST, "/api/v1/auth/logout", Some(access_a), None).await;
+    let (access_a, access_b) = (
+        str_of(&a.body, "access_token"),
+        str_of(&b.body, "access_token"),
+    );
+    let out = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/auth/logout",
+        Some(access_a),
+        None,
+    )
+    .await;
     assert_eq!(out.status, 204);
     assert_eq!(me_status(&app, access_a).await, 401);
-    assert_eq!(refresh(&app, str_of(&a.body, "refresh_token")).await.status, 401);
+    assert_eq!(
+        refresh(&app, str_of(&a.body, "refresh_token")).await.status,
+        401
+    );
     assert_eq!(me_status(&app, access_b).await, 200);
     // A minted token has no session to end.
     let minted = app.token(Role::Viewer, &[tenant.id]);
-    let none = call(&app, reqwest::Method::POST, "/api/v1/auth/logout", Some(&minted), None).await;
+    let none = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/auth/logout",
+        Some(&minted),
+        None,
+    )
+    .await;
     assert_eq!(none.status, 409);
-    let unauthenticated = call(&app, reqwest::Method::POST, "/api/v1/auth/logout", None, None).await;
+    let unauthenticated = call(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/auth/logout",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(unauthenticated.status, 401);
 
     // The revocations are events with their reasons.
@@ -155,7 +213,12 @@ async fn login_refresh_rotation_reuse_and_logout() {
 fn decode_claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -174,8 +237,12 @@ async fn repeated_failures_are_slowed_down_per_account_and_stored_hashes_are_arg
     assert_eq!(fields[2], "v=19");
     assert_eq!(fields[3], "m=19456,t=2,p=1");
     use base64::Engine;
-    let salt = base64::engine::general_purpose::STANDARD_NO_PAD.decode(fields[4]).unwrap();
-    let output = base64::engine::general_purpose::STANDARD_NO_PAD.decode(fields[5]).unwrap();
+    let salt = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(fields[4])
+        .unwrap();
+    let output = base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(fields[5])
+        .unwrap();
     assert_eq!((salt.len(), output.len()), (16, 32));
 
     // Four failures are free; the fifth locks the account for a while.
@@ -184,12 +251,26 @@ async fn repeated_failures_are_slowed_down_per_account_and_stored_hashes_are_arg
         assert_eq!(answer.status, 401, "attempt {attempt}");
     }
     let locked = login(&app, "lock@example.com", PASSWORD).await;
-    assert_eq!(locked.status, 429, "even the right password waits: {}", locked.body);
-    let retry_after: u64 = locked.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert_eq!(
+        locked.status, 429,
+        "even the right password waits: {}",
+        locked.body
+    );
+    let retry_after: u64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
     // Another account from the same address is not locked (the address
     // allows more failures than one account).
-    user(&app, "other@example.com", "viewer", json!([app.create_tenant("lock-other").await.id])).await;
+    user(
+        &app,
+        "other@example.com",
+        "viewer",
+        json!([app.create_tenant("lock-other").await.id]),
+    )
+    .await;
     assert_eq!(login(&app, "other@example.com", PASSWORD).await.status, 200);
 
     // Once the lock passes, the right password works and clears the count.
@@ -203,13 +284,29 @@ async fn repeated_failures_are_slowed_down_per_account_and_stored_hashes_are_arg
         assert!(Instant::now() < deadline, "the lock never passed");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(login(&app, "lock@example.com", "wrong password!").await.status, 401, "the count starts again");
+    assert_eq!(
+        login(&app, "lock@example.com", "wrong password!")
+            .await
+            .status,
+        401,
+        "the count starts again"
+    );
 
     // Unknown emails are throttled the same way (nothing tells them apart).
     for _ in 1..=5 {
-        assert_eq!(login(&app, "ghost@example.com", "whatever it is").await.status, 401);
+        assert_eq!(
+            login(&app, "ghost@example.com", "whatever it is")
+                .await
+                .status,
+            401
+        );
     }
-    assert_eq!(login(&app, "ghost@example.com", "whatever it is").await.status, 429);
+    assert_eq!(
+        login(&app, "ghost@example.com", "whatever it is")
+            .await
+            .status,
+        429
+    );
 }
 
 #[tokio::test]
@@ -228,18 +325,48 @@ async fn a_user_changes_their_password_and_manages_their_sessions() {
     assert_eq!(me.body["tenants"], json!([tenant.id]));
     assert_eq!(me.body["session_id"], here.body["session_id"]);
 
-    let sessions = call(&app, reqwest::Method::GET, "/api/v1/me/sessions", Some(&token), None).await;
+    let sessions = call(
+        &app,
+        reqwest::Method::GET,
+        "/api/v1/me/sessions",
+        Some(&token),
+        None,
+    )
+    .await;
     let items = sessions.body["items"].as_array().unwrap();
     assert_eq!(items.len(), 3);
     assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
-    assert!(!sessions.body.to_string().contains("refresh"), "no token in the list");
+    assert!(
+        !sessions.body.to_string().contains("refresh"),
+        "no token in the list"
+    );
 
     // Signing another session out.
-    let elsewhere_path = format!("/api/v1/me/sessions/{}", str_of(&elsewhere.body, "session_id"));
-    let out = call(&app, reqwest::Method::DELETE, &elsewhere_path, Some(&token), None).await;
+    let elsewhere_path = format!(
+        "/api/v1/me/sessions/{}",
+        str_of(&elsewhere.body, "session_id")
+    );
+    let out = call(
+        &app,
+        reqwest::Method::DELETE,
+        &elsewhere_path,
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(out.status, 204);
-    assert_eq!(me_status(&app, str_of(&elsewhere.body, "access_token")).await, 401);
-    let again = call(&app, reqwest::Method::DELETE, &elsewhere_path, Some(&token), None).await;
+    assert_eq!(
+        me_status(&app, str_of(&elsewhere.body, "access_token")).await,
+        401
+    );
+    let again = call(
+        &app,
+        reqwest::Method::DELETE,
+        &elsewhere_path,
+        Some(&token),
+        None,
+    )
+    .await;
     assert_eq!(again.status, 404);
 
     // Changing the password: the current one is checked, the new one too.
@@ -253,14 +380,37 @@ async fn a_user_changes_their_password_and_manages_their_sessions() {
         )
     };
     let wrong = change("not it at all", "a brand new phrase 9").await;
-    assert_eq!((wrong.status, wrong.body["error"]["details"]["field"].as_str()), (422, Some("current")));
+    assert_eq!(
+        (
+            wrong.status,
+            wrong.body["error"]["details"]["field"].as_str()
+        ),
+        (422, Some("current"))
+    );
     let weak = change(PASSWORD, "short").await;
-    assert_eq!((weak.status, weak.body["error"]["details"]["field"].as_str()), (422, Some("new")));
+    assert_eq!(
+        (weak.status, weak.body["error"]["details"]["field"].as_str()),
+        (422, Some("new"))
+    );
     let changed = change(PASSWORD, "a brand new phrase 9").await;
     assert_eq!(changed.status, 204, "{}", changed.body);
     assert_eq!(me_status(&app, &token).await, 200, "this session stays");
-    assert_eq!(me_status(&app, str_of(&there.body, "access_token")).await, 401, "other sessions end");
-    assert_eq!(refresh(&app, str_of(&there.body, "refresh_token")).await.status, 401);
+    assert_eq!(
+        me_status(&app, str_of(&there.body, "access_token")).await,
+        401,
+        "other sessions end"
+    );
+    assert_eq!(
+        refresh(&app, str_of(&there.body, "refresh_token"))
+            .await
+            .status,
+        401
+    );
     assert_eq!(login(&app, "me@example.com", PASSWORD).await.status, 401);
-    assert_eq!(login(&app, "me@example.com", "a brand new phrase 9").await.status, 200);
+    assert_eq!(
+        login(&app, "me@example.com", "a brand new phrase 9")
+            .await
+            .status,
+        200
+    );
 }

@@ -25,7 +25,13 @@ async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16, Valu
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn send(app: &TestApp, method: reqwest::Method, token: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
     if let Some(body) = body {
         request = request.json(&body);
@@ -48,7 +54,9 @@ async fn login(app: &TestApp, email: &str, password: &str) -> (u16, Value) {
 }
 
 fn field(body: &Value) -> &str {
-    body["error"]["details"]["field"].as_str().unwrap_or_default()
+    body["error"]["details"]["field"]
+        .as_str()
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -60,12 +68,30 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
 
     // Validation names the field.
     for (body, expected) in [
-        (json!({"email": "not-an-email", "name": "X", "role": "viewer", "tenants": [a.id]}), "email"),
-        (json!({"email": "x@example.com", "name": "X", "role": "overlord", "tenants": [a.id]}), "role"),
-        (json!({"email": "x@example.com", "name": "X", "role": "viewer", "tenants": [uuid::Uuid::now_v7()]}), "tenants"),
-        (json!({"email": "x@example.com", "name": "X", "role": "viewer", "tenants": []}), "tenants"),
-        (json!({"email": "x@example.com", "name": "X", "role": "viewer", "tenants": [a.id], "password": "short"}), "password"),
-        (json!({"email": "x@example.com", "name": " ", "role": "viewer", "tenants": [a.id]}), "name"),
+        (
+            json!({"email": "not-an-email", "name": "X", "role": "viewer", "tenants": [a.id]}),
+            "email",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "overlord", "tenants": [a.id]}),
+            "role",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "viewer", "tenants": [uuid::Uuid::now_v7()]}),
+            "tenants",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "viewer", "tenants": []}),
+            "tenants",
+        ),
+        (
+            json!({"email": "x@example.com", "name": "X", "role": "viewer", "tenants": [a.id], "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"email": "x@example.com", "name": " ", "role": "viewer", "tenants": [a.id]}),
+            "name",
+        ),
     ] {
         let (status, answer) = post(&app, &msp, "/api/v1/users", body.clone()).await;
         assert_eq!(status, 422, "{body} -> {answer}");
@@ -144,8 +170,18 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
         assert_eq!(status, 403, "{body} -> {answer}");
     }
     let tech_path = format!("/api/v1/users/{tech_id}");
-    for body in [json!({"role": "msp_admin"}), json!({"tenants": [a.id, b.id]})] {
-        let (status, answer) = send(&app, reqwest::Method::PATCH, &ada, &tech_path, Some(body.clone())).await;
+    for body in [
+        json!({"role": "msp_admin"}),
+        json!({"tenants": [a.id, b.id]}),
+    ] {
+        let (status, answer) = send(
+            &app,
+            reqwest::Method::PATCH,
+            &ada,
+            &tech_path,
+            Some(body.clone()),
+        )
+        .await;
         assert_eq!(status, 403, "{body} -> {answer}");
     }
     let bob_path = format!("/api/v1/users/{}", only_b["id"].as_str().unwrap());
@@ -155,7 +191,12 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
     assert_eq!(status, 404);
     let (status, listed) = send(&app, reqwest::Method::GET, &ada, "/api/v1/users", None).await;
     assert_eq!(status, 200);
-    let emails: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|u| u["email"].as_str().unwrap()).collect();
+    let emails: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
     assert_eq!(emails, ["ada@example.com", "tess@example.com"]);
     let (_, all) = send(&app, reqwest::Method::GET, &msp, "/api/v1/users", None).await;
     assert_eq!(all["items"].as_array().unwrap().len(), 3);
@@ -172,7 +213,10 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
                 .await
                 .unwrap();
             let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let (status, weak) = accept(invite.clone(), "tess").await;
@@ -198,7 +242,10 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
     )
     .await;
     assert_eq!(status, 200, "{changed}");
-    assert_eq!((changed["role"].as_str(), changed["name"].as_str()), (Some("viewer"), Some("Tess T.")));
+    assert_eq!(
+        (changed["role"].as_str(), changed["name"].as_str()),
+        (Some("viewer"), Some("Tess T."))
+    );
     let (status, disabled) = send(&app, reqwest::Method::DELETE, &ada, &tech_path, None).await;
     assert_eq!(status, 200, "{disabled}");
     assert_eq!(disabled["disabled"], true);
@@ -206,7 +253,14 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
     assert_eq!(status, 401, "a disabled user's token is refused at once");
     let (status, _) = login(&app, "tess@example.com", "amber lantern 77 fox").await;
     assert_eq!(status, 401, "a disabled user cannot sign in");
-    let (status, _) = send(&app, reqwest::Method::PATCH, &ada, &tech_path, Some(json!({"name": "X"}))).await;
+    let (status, _) = send(
+        &app,
+        reqwest::Method::PATCH,
+        &ada,
+        &tech_path,
+        Some(json!({"name": "X"})),
+    )
+    .await;
     assert_eq!(status, 409);
 
     // Every change is an event with its actor; no secret reaches the log.
@@ -217,22 +271,43 @@ async fn users_are_managed_within_roles_and_tenants_and_every_change_is_an_event
     .await
     .unwrap();
     let types: Vec<&str> = rows.iter().map(|(t, _, _)| t.as_str()).collect();
-    for expected in ["UserInvited", "UserPasswordSet", "UserRoleChanged", "UserRenamed", "UserDisabled"] {
+    for expected in [
+        "UserInvited",
+        "UserPasswordSet",
+        "UserRoleChanged",
+        "UserRenamed",
+        "UserDisabled",
+    ] {
         assert!(types.contains(&expected), "{expected} in {types:?}");
     }
     for (event_type, payload, _) in &rows {
         let payload: Value = serde_json::from_str(payload).unwrap();
         let body = &payload[event_type];
-        assert!(body["actor"]["user_id"].is_string(), "{event_type} names its actor: {payload}");
+        assert!(
+            body["actor"]["user_id"].is_string(),
+            "{event_type} names its actor: {payload}"
+        );
         assert_eq!(body["tenant_id"], "00000000-0000-0000-0000-000000000000");
         let text = payload.to_string();
-        for secret in ["argon2", PASSWORD, "amber lantern", "invite_token", "password_hash"] {
+        for secret in [
+            "argon2",
+            PASSWORD,
+            "amber lantern",
+            "invite_token",
+            "password_hash",
+        ] {
             assert!(!text.contains(secret), "{event_type} holds {secret:?}");
         }
     }
-    let role_change = rows.iter().find(|(t, _, _)| t == "UserRoleChanged").unwrap();
+    let role_change = rows
+        .iter()
+        .find(|(t, _, _)| t == "UserRoleChanged")
+        .unwrap();
     let payload: Value = serde_json::from_str(&role_change.1).unwrap();
     assert_eq!(payload["UserRoleChanged"]["from"], "technician");
     assert_eq!(payload["UserRoleChanged"]["to"], "viewer");
-    assert_eq!(payload["UserRoleChanged"]["actor"]["user_id"], admin_a["id"]);
+    assert_eq!(
+        payload["UserRoleChanged"]["actor"]["user_id"],
+        admin_a["id"]
+    );
 }

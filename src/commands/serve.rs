@@ -3,11 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alertledger_api::people::AuthSettings;
 use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::edge::{EdgeSettings, TlsSettings};
 use alertledger_api::feed::FeedSettings;
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
+use alertledger_api::people::AuthSettings;
 use alertledger_api::{ApiSettings, RemediationSettings};
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::alarms::Alarms;

@@ -135,7 +135,16 @@ pub async fn set_password(
         )
         .await?;
     let others = super::sessions::active_ids(tx, user_id, keep).await?;
-    revoke_sessions(people, tx, user_id, &others, "password_changed", actor, metadata).await
+    revoke_sessions(
+        people,
+        tx,
+        user_id,
+        &others,
+        "password_changed",
+        actor,
+        metadata,
+    )
+    .await
 }
 
 /// Revokes `sessions` of `user_id` (their refresh tokens at once, their

@@ -80,7 +80,8 @@ pub struct UserRow {
 }
 
 /// The columns of [`UserRow`].
-pub const USER_COLUMNS: &str = "id, email, name, role, tenants, disabled_at IS NOT NULL AS disabled, \
+pub const USER_COLUMNS: &str =
+    "id, email, name, role, tenants, disabled_at IS NOT NULL AS disabled, \
      password_hash IS NOT NULL AS has_password, created_at";
 
 impl UserRow {
@@ -89,7 +90,11 @@ impl UserRow {
     }
 
     pub fn tenant_ids(&self) -> Vec<TenantId> {
-        self.tenants.iter().copied().map(TenantId::from_uuid).collect()
+        self.tenants
+            .iter()
+            .copied()
+            .map(TenantId::from_uuid)
+            .collect()
     }
 }
 

@@ -156,7 +156,9 @@ impl RevocationList {
                 _ => return,
             }
         }
-        self.inner.changed.send_modify(|generation| *generation += 1);
+        self.inner
+            .changed
+            .send_modify(|generation| *generation += 1);
     }
 
     /// Whether a token of `sub`, session `sid`, issued at `iat`, is revoked.

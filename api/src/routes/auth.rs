@@ -352,7 +352,12 @@ pub async fn accept_invite(
         ..user
     };
     let pair = people
-        .mint(&mut tx, &user, ip.map(|ip| ip.to_string()), user_agent(&headers))
+        .mint(
+            &mut tx,
+            &user,
+            ip.map(|ip| ip.to_string()),
+            user_agent(&headers),
+        )
         .await?;
     tx.commit().await?;
     people.committed(&events);

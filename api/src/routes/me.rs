@@ -58,7 +58,9 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
     Ok(Json(Me {
         id: caller.user_id.clone(),
         user_id: caller.user_id.clone(),
-        name: user.as_ref().map_or(caller.name.clone(), |u| u.name.clone()),
+        name: user
+            .as_ref()
+            .map_or(caller.name.clone(), |u| u.name.clone()),
         role: caller.role.as_str().to_owned(),
         tenants,
         all_tenants,

@@ -107,9 +107,10 @@ fn require_admin(caller: &Caller) -> Result<(), ApiError> {
 fn may_see(caller: &Caller, user: &UserRow) -> bool {
     match &caller.scope {
         TenantScope::All => true,
-        TenantScope::Only(mine) => {
-            user.tenants.iter().any(|t| mine.contains(&TenantId::from_uuid(*t)))
-        }
+        TenantScope::Only(mine) => user
+            .tenants
+            .iter()
+            .any(|t| mine.contains(&TenantId::from_uuid(*t))),
     }
 }
 
@@ -130,7 +131,11 @@ fn may_manage(caller: &Caller, user: &UserRow) -> Result<(), ApiError> {
             "a tenant_admin may not change a user whose role is above its own",
         ));
     }
-    if !user.tenants.iter().all(|t| mine.contains(&TenantId::from_uuid(*t))) {
+    if !user
+        .tenants
+        .iter()
+        .all(|t| mine.contains(&TenantId::from_uuid(*t)))
+    {
         return Err(ApiError::forbidden(
             "the user holds tenants this tenant_admin does not; only an msp_admin may change them",
         ));
@@ -393,7 +398,11 @@ pub async fn change_user(
         .as_deref()
         .map(|raw| parse_tenants(&state, raw, effective_role))
         .transpose()?;
-    if role.is_some() && tenants.is_none() && effective_role != Role::MspAdmin && user.tenants.is_empty() {
+    if role.is_some()
+        && tenants.is_none()
+        && effective_role != Role::MspAdmin
+        && user.tenants.is_empty()
+    {
         return Err(ApiError::invalid_value(
             "tenants",
             "a user below msp_admin needs at least one tenant",
@@ -508,12 +517,7 @@ pub async fn disable_user(
     let sessions = crate::people::sessions::active_ids(&mut tx, user.id, None).await?;
     crate::people::sessions::revoke(&mut tx, &sessions, "user_disabled").await?;
     let events = people
-        .execute(
-            &mut tx,
-            user.id,
-            UserCommand::Disable { actor },
-            &metadata,
-        )
+        .execute(&mut tx, user.id, UserCommand::Disable { actor }, &metadata)
         .await?;
     tx.commit().await?;
     people.committed(&events);
