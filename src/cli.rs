@@ -563,6 +563,14 @@ pub struct ServeArgs {
     /// Bearer token `GET /metrics` requires (unset: /metrics is open).
     #[arg(long, env = "ALERTLEDGER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Lifetime of the access JWTs `POST /api/v1/auth/login` and `/refresh`
+    /// hand out, e.g. 15m (revoked ones are refused sooner, see docs/users.md).
+    #[arg(long, env = "ALERTLEDGER_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_ttl)]
+    pub access_token_ttl: Duration,
+    /// How long a sign-in session (its rotating refresh tokens) lasts, e.g. 7d;
+    /// refreshing never extends it.
+    #[arg(long, env = "ALERTLEDGER_SESSION_TTL", default_value = "7d", value_parser = parse_ttl)]
+    pub session_ttl: Duration,
     /// PEM file with the AWS SNS signing certificate(s): CloudWatch deliveries
     /// must then carry a valid SNS signature (the SigningCertURL is never fetched).
     #[arg(long, env = "ALERTLEDGER_SNS_SIGNING_CERT")]

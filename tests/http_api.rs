@@ -364,6 +364,9 @@ async fn requests_without_a_valid_token_are_401() {
             iat: chrono::Utc::now().timestamp() - 7_200,
             iss: DEFAULT_ISSUER.into(),
             aud: DEFAULT_AUDIENCE.into(),
+            nbf: None,
+            sid: None,
+            jti: None,
         },
         &jsonwebtoken::EncodingKey::from_secret(support::JWT_SECRET),
     )

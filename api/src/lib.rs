@@ -9,6 +9,7 @@
 //! - [`edge`] — CORS, the client's address behind trusted proxies, native TLS.
 //! - [`routes`] — handlers, one module per area of API.md.
 //! - [`auth`] — JWT callers, tenant API keys, webhook signatures, permissions.
+//! - [`people`] — built-in users, sign-in sessions, the revocation list.
 //! - [`feed`] — the live feed (one log tailer fanned out to SSE and WebSocket).
 //! - [`ingest`] — webhook payloads to normalized alerts to stored receipts.
 //! - [`tenant_directory`] — in-memory tenant lookups fed from the log.
@@ -23,6 +24,7 @@ pub mod feed;
 pub mod ingest;
 pub mod log_safe;
 pub mod openapi;
+pub mod people;
 pub mod rate_limit;
 pub mod resource;
 pub mod routes;
@@ -81,6 +83,10 @@ pub struct ApiSettings {
     /// Bearer token `/metrics` requires (`ALERTLEDGER_METRICS_TOKEN`; `None`:
     /// open, for a scraper on a private network).
     pub metrics_token: Option<String>,
+    /// Lifetimes of access tokens, sessions and invitations.
+    pub auth: crate::people::AuthSettings,
+    /// Signs the access tokens of sign-ins (`None`: sign-in answers 503).
+    pub token_issuer: Option<crate::auth::jwt::TokenIssuer>,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -151,6 +157,19 @@ impl Application {
         let incidents =
             AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
         let feed = FeedHub::start(reader.clone(), signal.clone(), settings.feed).await?;
+        let revocations = crate::people::RevocationList::load_and_follow(
+            &pool,
+            &feed,
+            settings.auth.access_ttl + std::time::Duration::from_secs(60),
+        )
+        .await?;
+        let people = crate::people::People {
+            settings: settings.auth,
+            issuer: settings.token_issuer,
+            revocations,
+            signal: signal.clone(),
+            services: settings.services.clone(),
+        };
         let pool_for_secrets = pool.clone();
         let pool_for_stores = pool.clone();
         let state = AppState::new(Parts {
@@ -200,6 +219,7 @@ impl Application {
             feed,
             metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
             auth_failures: edge::AuthFailureLimiter::new(settings.edge.auth_failures),
+            people,
         });
         let tls = settings
             .edge

@@ -65,6 +65,8 @@ pub struct Parts {
     pub metrics_token: Option<String>,
     /// Failed authentications per client address.
     pub auth_failures: Arc<crate::edge::AuthFailureLimiter>,
+    /// Built-in users: sign-in, sessions, the revocation list.
+    pub people: crate::people::People,
 }
 
 type Inner = Parts;
@@ -163,6 +165,15 @@ impl AppState {
     /// Failed authentications per client address (middleware, `/metrics`).
     pub fn auth_failures(&self) -> &Arc<crate::edge::AuthFailureLimiter> {
         &self.inner.auth_failures
+    }
+
+    pub fn people(&self) -> &crate::people::People {
+        &self.inner.people
+    }
+
+    /// Revoked sessions and users, as this process learned them from the log.
+    pub fn revocations(&self) -> &crate::people::RevocationList {
+        &self.inner.people.revocations
     }
 
     /// The bearer token `/metrics` requires, if one is set.

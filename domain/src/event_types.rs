@@ -18,6 +18,7 @@ use crate::incident::{Incident, IncidentEvent};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
+use crate::user::{User, UserEvent};
 
 /// Declares the stored type names of one event enum (see the module doc).
 macro_rules! event_type_names {
@@ -57,6 +58,7 @@ pub const ALL: &[(&str, &[&str])] = &[
     ),
     (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
     (<ChangeReport as Aggregate>::TYPE, ChangeReportEvent::TYPES),
+    (<User as Aggregate>::TYPE, UserEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -20,6 +20,7 @@
 //!   - [`quarantine`]: an operator's quarantine of one log event for one consumer;
 //!   - [`delivery`]: a refused webhook delivery, kept;
 //!   - [`change_report`]: a change a tool reported (PagerDuty change events).
+//!   - [`user`]: people who sign in: invitations, roles, tenants, disabling, revoked sessions.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -40,6 +41,7 @@ pub mod runbook;
 pub mod services;
 pub mod tenant;
 pub mod upcasters;
+pub mod user;
 pub mod values;
 
 #[cfg(test)]

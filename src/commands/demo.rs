@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use alertledger_api::auth::jwt::{TokenIssuer, TokenRequest};
 use alertledger_api::ingest::{parse_generic, AlertIngestor, Delivery};
+use alertledger_api::people::directory::{self, NewUser};
+use alertledger_api::people::secret_token;
 use alertledger_api::tenant_admin;
 use alertledger_domain::tenant::{Tenant, TenantCommand};
 use alertledger_domain::values::{
@@ -104,7 +106,8 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
             app.signal().clone(),
         );
         let (key_id, api_key) = prepare_tenant(app.pool(), &tenants, tenant_id).await?;
-        print_welcome(&app, &issuer, tenant_id, &api_key, jwt.ephemeral)?;
+        let users = prepare_users(&app, tenant_id).await?;
+        print_welcome(&app, &issuer, tenant_id, &api_key, &users, jwt.ephemeral)?;
 
         let ingestor = app.state().ingestor().clone();
         let traffic = tokio::spawn(synthetic_alerts(
@@ -164,12 +167,96 @@ async fn prepare_tenant(
     Ok((key_id, api_key))
 }
 
+/// The demo's built-in user of `role`.
+fn demo_email(role: Role) -> String {
+    format!("{}@demo.alertledger.test", role.as_str().replace('_', "-"))
+}
+
+/// One built-in user per role (created once, with fixed ids), each given a
+/// fresh random password on every run; returns (email, password) by role.
+async fn prepare_users(
+    app: &Application,
+    tenant_id: TenantId,
+) -> anyhow::Result<Vec<(Role, String, String)>> {
+    let people = app.state().people();
+    let pool = app.pool();
+    let actor = Actor::new(UserId::parse("demo")?, "alertledger demo", Role::MspAdmin);
+    let metadata = EventMetadata::by("system:demo");
+    let mut users = Vec::new();
+    for (index, role) in DEMO_ROLES.into_iter().enumerate() {
+        let email = demo_email(role);
+        let password = format!("demo-{}", &secret_token::generate()[..18]);
+        let existing: Option<uuid::Uuid> =
+            sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+                .bind(&email)
+                .fetch_optional(pool)
+                .await?;
+        let failed = |e: alertledger_api::error::ApiError| {
+            anyhow::anyhow!("cannot prepare the demo user {email}: {}", e.message())
+        };
+        match existing {
+            Some(id) => {
+                let mut tx = pool.begin().await?;
+                let events = directory::set_password(
+                    people,
+                    &mut tx,
+                    id,
+                    password.clone(),
+                    None,
+                    actor.clone(),
+                    &metadata,
+                )
+                .await
+                .map_err(failed)?;
+                tx.commit().await?;
+                people.committed(&events);
+            }
+            None => {
+                let id = uuid::Uuid::from_u128(DEMO_USER_BASE + index as u128);
+                directory::invite(
+                    people,
+                    pool,
+                    NewUser {
+                        id,
+                        email: email.clone(),
+                        name: format!("Demo {}", role.as_str()),
+                        role,
+                        tenants: if role == Role::MspAdmin {
+                            Vec::new()
+                        } else {
+                            vec![tenant_id]
+                        },
+                        password: Some(password.clone()),
+                    },
+                    actor.clone(),
+                    &metadata,
+                )
+                .await
+                .map_err(failed)?;
+            }
+        }
+        users.push((role, email, password));
+    }
+    Ok(users)
+}
+
+const DEMO_ROLES: [Role; 4] = [
+    Role::MspAdmin,
+    Role::TenantAdmin,
+    Role::Technician,
+    Role::Viewer,
+];
+
+/// The demo users' ids are fixed (this, plus 0..=3).
+const DEMO_USER_BASE: u128 = 0x0195_d1a0_0000_7000_8000_0000_0000_0e00;
+
 #[allow(clippy::print_stdout)]
 fn print_welcome(
     app: &Application,
     issuer: &TokenIssuer,
     tenant_id: TenantId,
     api_key: &str,
+    users: &[(Role, String, String)],
     ephemeral_secret: bool,
 ) -> anyhow::Result<()> {
     let scheme = if app.is_tls() { "https" } else { "http" };
@@ -178,6 +265,10 @@ fn print_welcome(
     println!("  dashboard {url}/ (sign in by pasting a token below)");
     println!("  tenant   {tenant_id} (slug: demo)");
     println!("  API key  {api_key}");
+    println!("\nUsers (sign in with POST /api/v1/auth/login; passwords are new on every run):");
+    for (role, email, password) in users {
+        println!("  {:<13} {email:<40} {password}", role.as_str());
+    }
     println!("\nTokens (12 h) for each role:");
     for role in [
         Role::MspAdmin,
@@ -195,6 +286,11 @@ fn print_welcome(
         println!("  {:<13} {token}", role.as_str());
     }
     println!("\nTry:");
+    if let Some((_, email, password)) = users.first() {
+        println!(
+            "  curl -s -H 'Content-Type: application/json' -d '{{\"email\":\"{email}\",\"password\":\"{password}\"}}' {url}/api/v1/auth/login"
+        );
+    }
     println!("  curl -s -H 'Authorization: Bearer <token>' '{url}/api/v1/events?limit=5'");
     println!("  curl -N -H 'Authorization: Bearer <token>' '{url}/api/v1/stream'");
     println!(

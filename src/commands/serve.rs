@@ -7,6 +7,7 @@ use alertledger_api::auth::signing::MasterKey;
 use alertledger_api::edge::{AuthFailureLimit, ConnectionLimits, EdgeSettings, TlsSettings};
 use alertledger_api::feed::{FeedSettings, StreamLimits};
 use alertledger_api::ingest::sources::{SnsCertificate, SourceSettings};
+use alertledger_api::people::AuthSettings;
 use alertledger_api::{ApiSettings, RemediationSettings};
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::alarms::Alarms;
@@ -103,6 +104,12 @@ pub async fn app_config(
         },
         alarms: Alarms::default(),
         metrics_token: args.metrics_token.clone(),
+        auth: AuthSettings {
+            access_ttl: args.access_token_ttl,
+            session_ttl: args.session_ttl,
+            ..AuthSettings::default()
+        },
+        token_issuer: jwt.issuer.clone(),
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

@@ -468,6 +468,10 @@ fn api_settings(
         edge,
         alarms: Default::default(),
         metrics_token,
+        auth: alertledger_api::people::AuthSettings::default(),
+        token_issuer: Some(
+            TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
+        ),
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Caller {
     pub scope: TenantScope,
     /// Where the request came from (behind trusted proxies, the client).
     pub source_ip: Option<std::net::IpAddr>,
+    /// The sign-in session of a token minted by login (`sid`), if any.
+    pub session_id: Option<uuid::Uuid>,
+    /// When the token was issued (`iat`, seconds since the epoch).
+    pub issued_at: i64,
 }
 
 impl Caller {
@@ -86,8 +90,24 @@ impl Caller {
 
 impl Caller {
     /// The caller a token proves, and the token's expiry (seconds since the
-    /// epoch), which long-lived feed connections honour by closing.
-    pub fn from_token(jwt: &JwtVerifier, token: &str) -> Result<(Self, i64), ApiError> {
+    /// epoch), which long-lived feed connections honour by closing. A token
+    /// of a revoked session or of a disabled user is refused.
+    pub fn from_token(state: &AppState, token: &str) -> Result<(Self, i64), ApiError> {
+        let (caller, expires_at) = Self::from_verified_token(state.jwt(), token)?;
+        if caller.is_revoked(state.revocations()) {
+            return Err(ApiError::unauthorized("the bearer token has been revoked"));
+        }
+        Ok((caller, expires_at))
+    }
+
+    /// Whether the revocation list refuses this caller's token.
+    pub fn is_revoked(&self, list: &crate::people::RevocationList) -> bool {
+        list.is_revoked(&self.user_id, self.session_id.as_ref(), self.issued_at)
+    }
+
+    /// The caller of a token whose signature and claims verify (revocation
+    /// is not checked).
+    pub fn from_verified_token(jwt: &JwtVerifier, token: &str) -> Result<(Self, i64), ApiError> {
         let claims = jwt.verify(token).map_err(|error| {
             tracing::debug!(%error, "rejected a token");
             ApiError::unauthorized("the bearer token is invalid or expired")
@@ -106,6 +126,8 @@ impl Caller {
             role,
             scope,
             source_ip: None,
+            session_id: claims.sid,
+            issued_at: claims.iat,
         };
         Ok((caller, claims.exp))
     }
@@ -137,7 +159,7 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<crate::edge::ClientIp>()
             .and_then(|client| client.0);
-        Self::from_token(state.jwt(), token).map(|(caller, _)| Self {
+        Self::from_token(state, token).map(|(caller, _)| Self {
             source_ip,
             ..caller
         })

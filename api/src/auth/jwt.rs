@@ -50,6 +50,16 @@ pub struct Claims {
     pub iat: i64,
     pub iss: String,
     pub aud: String,
+    /// Not valid before (optional; checked when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    /// The sign-in session of a token minted by `POST /api/v1/auth/login`
+    /// (absent on tokens the CLI mints); revoked sessions are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<uuid::Uuid>,
+    /// This token's unique id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 /// Checks tokens. Cheap to clone.
@@ -207,6 +217,19 @@ impl TokenIssuer {
 
     /// A signed token for `request`, valid from now for `request.ttl`.
     pub fn issue(&self, request: &TokenRequest) -> Result<String, JwtError> {
+        self.sign(request, None)
+    }
+
+    /// An access token of sign-in session `sid`, with a unique `jti`.
+    pub fn issue_in_session(
+        &self,
+        request: &TokenRequest,
+        sid: uuid::Uuid,
+    ) -> Result<String, JwtError> {
+        self.sign(request, Some(sid))
+    }
+
+    fn sign(&self, request: &TokenRequest, sid: Option<uuid::Uuid>) -> Result<String, JwtError> {
         let now = chrono::Utc::now().timestamp();
         let ttl = i64::try_from(request.ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = Claims {
@@ -218,6 +241,9 @@ impl TokenIssuer {
             iat: now,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
+            nbf: sid.map(|_| now),
+            sid,
+            jti: sid.map(|_| uuid::Uuid::now_v7().to_string()),
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, &self.key)
             .map_err(|e| JwtError::Key(e.to_string()))

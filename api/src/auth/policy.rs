@@ -141,6 +141,8 @@ mod tests {
             role: Role::Viewer,
             scope: TenantScope::Only(vec![mine]),
             source_ip: None,
+            session_id: None,
+            issued_at: 0,
         };
         let foreign = caller
             .authorize(Action::Read, &TenantId::new_v7())

@@ -12,6 +12,7 @@ use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
+use alertledger_domain::user::UserEvent;
 use alertledger_eventstore::log::{LogCursor, LogEvent};
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
@@ -84,7 +85,19 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
          live panel follows; they arrive as kind `event`, and `?types=ChangeEventReceived` \
          selects them",
     ),
+    (UserEvent::INVITED, USER_REASON),
+    (UserEvent::ROLE_CHANGED, USER_REASON),
+    (UserEvent::TENANTS_CHANGED, USER_REASON),
+    (UserEvent::RENAMED, USER_REASON),
+    (UserEvent::DISABLED, USER_REASON),
+    (UserEvent::PASSWORD_SET, USER_REASON),
+    (UserEvent::SESSIONS_REVOKED, USER_REASON),
 ];
+
+const USER_REASON: &str = "user administration and revoked sessions belong to the platform \
+     (tenant 00000000-0000-0000-0000-000000000000), so only MSP admins receive them; no live panel \
+     follows them; they arrive as kind `event`, and every API process reads the revocations among \
+     them to refuse revoked tokens";
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
      they arrive as kind `event`, and `?types=` selects them by event type";

@@ -76,6 +76,8 @@ list items and details have the same fields unless a list's description says oth
         (name = "incidents", description = "Incidents and their commands"),
         (name = "remediation", description = "Runbooks, approvals, executions, patch compliance"),
         (name = "analysts", description = "KPIs, audit log, raw events, audit seals"),
+        (name = "users", description = "Built-in users (msp_admin, tenant_admin) and the caller's own profile"),
+        (name = "auth", description = "Sign-in with a password: login, refresh, logout, invitations, password change"),
         (name = "live", description = "Live feed (SSE, WebSocket)"),
         (name = "operations", description = "Health, readiness, metrics, dashboard, API docs")
     )

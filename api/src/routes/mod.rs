@@ -6,6 +6,7 @@ pub(crate) mod analyst_query;
 pub mod approvals;
 pub mod audit;
 pub mod audit_seal;
+pub mod auth;
 pub mod correlation;
 pub mod dashboard;
 pub mod deliveries;
@@ -17,6 +18,7 @@ pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
 mod list_params;
+pub mod me;
 pub mod metrics;
 mod operate;
 pub mod pagerduty_events;
@@ -26,6 +28,7 @@ pub mod severity_map;
 pub mod sns;
 pub mod stream;
 pub mod tenants;
+pub mod users;
 pub mod webhooks;
 pub mod ws;
 
@@ -72,6 +75,21 @@ pub fn all() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(sns::get_topics, sns::put_topics))
         .routes(routes!(sns::list_subscriptions))
+        // People.
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(
+            users::show_user,
+            users::change_user,
+            users::disable_user
+        ))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::accept_invite))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(me::me))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::revoke_session))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))

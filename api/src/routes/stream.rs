@@ -66,7 +66,7 @@ pub async fn stream(
         .ok_or_else(|| {
             ApiError::unauthorized("a bearer token (or ?token=) is required for the stream")
         })?;
-    let (caller, expires_at) = Caller::from_token(state.jwt(), token)?;
+    let (caller, expires_at) = Caller::from_token(&state, token)?;
     let filter = feed_filter(&caller, query.tenant.as_deref(), query.types.as_deref())?;
     let hub = state.feed();
     let permit = admit(hub, &caller, &filter)?;
@@ -78,7 +78,12 @@ pub async fn stream(
         None => Subscription::live(hub, filter),
     };
     tracing::debug!(user = %caller.user_id, "SSE subscriber connected");
-    let body = Body::from_stream(sse_body(hub, subscription, expires_at, permit));
+    let revoked = Box::pin(state.revocations().revoked(
+        caller.user_id.clone(),
+        caller.session_id,
+        caller.issued_at,
+    ));
+    let body = Body::from_stream(sse_body(hub, subscription, expires_at, revoked, permit));
     Ok((
         [
             (CONTENT_TYPE, "text/event-stream"),
@@ -197,6 +202,8 @@ struct SseState {
     heartbeat: tokio::time::Interval,
     closed: tokio::sync::watch::Receiver<bool>,
     expiry: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Resolves when the token is revoked (logout, user disabled).
+    revoked: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     /// The first chunk (the `retry:` hint) is still to be sent.
     opening: Option<Bytes>,
     finished: bool,
@@ -212,6 +219,7 @@ fn sse_body(
     hub: &FeedHub,
     subscription: Subscription,
     expires_at: i64,
+    revoked: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     permit: StreamPermit,
 ) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
     let settings = hub.settings();
@@ -223,6 +231,7 @@ fn sse_body(
         heartbeat,
         closed: hub.closed(),
         expiry: Box::pin(tokio::time::sleep(until_expiry(expires_at))),
+        revoked,
         opening: Some(Bytes::from(format!(
             "retry: {}\n: connected\n\n",
             settings.retry.as_millis()
@@ -246,6 +255,10 @@ fn sse_body(
             () = &mut state.expiry => {
                 state.finished = true;
                 closing_event("token_expired", "the token has expired; reconnect with a fresh one", state.subscription.last_position())
+            }
+            () = &mut state.revoked => {
+                state.finished = true;
+                closing_event("token_revoked", "the token has been revoked (signed out or disabled)", state.subscription.last_position())
             }
             item = state.subscription.next() => match item {
                 Ok(FeedItem::Events(events)) => {

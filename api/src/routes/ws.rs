@@ -87,7 +87,7 @@ pub async fn connect(
         None => Err(ApiError::unauthorized(
             "a token is required: ?token= or the subprotocols `bearer, <token>`",
         )),
-        Some(token) => Caller::from_token(state.jwt(), &token).and_then(|(caller, expires)| {
+        Some(token) => Caller::from_token(&state, &token).and_then(|(caller, expires)| {
             let filter = feed_filter(&caller, query.tenant.as_deref(), query.types.as_deref())?;
             Ok((caller, expires, filter))
         }),
@@ -236,6 +236,12 @@ impl FeedSocket {
         let mut closed = hub.closed();
         let expiry = tokio::time::sleep(until_expiry(expires_at));
         tokio::pin!(expiry);
+        let revoked = self.state.revocations().revoked(
+            self.caller.user_id.clone(),
+            self.caller.session_id,
+            self.caller.issued_at,
+        );
+        tokio::pin!(revoked);
         let beat = hub.settings().heartbeat;
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -247,6 +253,9 @@ impl FeedSocket {
                 }
                 () = &mut expiry => {
                     return Ending::Close(CLOSE_UNAUTHORIZED, Cow::Borrowed("the token has expired"));
+                }
+                () = &mut revoked => {
+                    return Ending::Close(CLOSE_UNAUTHORIZED, Cow::Borrowed("the token has been revoked"));
                 }
                 received = self.socket.recv() => match received {
                     Some(Ok(Message::Text(text))) => {
