@@ -82,6 +82,9 @@ pub struct ApiSettings {
     /// Bearer token `/metrics` requires (`ALERTLEDGER_METRICS_TOKEN`; `None`:
     /// open, for a scraper on a private network).
     pub metrics_token: Option<String>,
+    /// Where notification channels may point (plain HTTP to loopback only
+    /// when allowed).
+    pub notify_policy: alertledger_notify::OutboundPolicy,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -151,6 +154,13 @@ impl Application {
             AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
         let feed = FeedHub::start(reader.clone(), signal.clone(), settings.feed).await?;
         let pool_for_secrets = pool.clone();
+        let channel_secrets = alertledger_notify::ChannelSecretStore::new(
+            pool.clone(),
+            settings.master_key.channel_secret_cipher(),
+        );
+        let notification_setup =
+            AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
+        let senders = alertledger_notify::Senders::standard()?;
         let pool_for_stores = pool.clone();
         let state = AppState::new(Parts {
             pool,
@@ -193,6 +203,12 @@ impl Application {
             alarms: settings.alarms,
             feed,
             metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
+            notifications: state::NotificationParts {
+                setup: notification_setup,
+                secrets: channel_secrets,
+                senders,
+                policy: settings.notify_policy,
+            },
         });
         let tls = settings
             .edge
@@ -275,6 +291,8 @@ pub enum BuildError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Tls(#[from] edge::tls::TlsError),
+    #[error(transparent)]
+    OutboundHttp(#[from] alertledger_notify::send::http::ClientError),
 }
 
 /// The largest request body of a non-webhook route (API.md: 1 MiB).

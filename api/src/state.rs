@@ -60,6 +60,16 @@ pub struct Parts {
     pub alarms: alertledger_eventstore::alarms::Alarms,
     /// Bearer token `/metrics` requires (`None`: open).
     pub metrics_token: Option<String>,
+    /// Notification channels: their set-up, sealed secrets and senders.
+    pub notifications: NotificationParts,
+}
+
+/// What the notification routes need.
+pub struct NotificationParts {
+    pub setup: AggregateStore<alertledger_domain::notification::NotificationSetup>,
+    pub secrets: alertledger_notify::ChannelSecretStore,
+    pub senders: alertledger_notify::Senders,
+    pub policy: alertledger_notify::OutboundPolicy,
 }
 
 type Inner = Parts;
@@ -149,6 +159,10 @@ impl AppState {
 
     pub fn alarms(&self) -> &alertledger_eventstore::alarms::Alarms {
         &self.inner.alarms
+    }
+
+    pub fn notifications(&self) -> &NotificationParts {
+        &self.inner.notifications
     }
 
     /// The bearer token `/metrics` requires, if one is set.

@@ -84,6 +84,9 @@ pub async fn app_config(
         },
         alarms: Alarms::default(),
         metrics_token: args.metrics_token.clone(),
+        notify_policy: alertledger_notify::OutboundPolicy {
+            allow_loopback_http: args.notify_allow_loopback_http,
+        },
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

@@ -4,6 +4,7 @@
 
 pub mod feed;
 pub mod process;
+pub mod receivers;
 pub mod remediation;
 
 use std::sync::Arc;
@@ -155,6 +156,10 @@ impl TestApp {
                 edge: EdgeSettings::default(),
                 alarms: Default::default(),
                 metrics_token,
+                // The tests' receivers listen on plain HTTP on loopback.
+                notify_policy: alertledger_notify::OutboundPolicy {
+                    allow_loopback_http: true,
+                },
             },
             background,
         };

@@ -8,6 +8,7 @@ use alertledger_domain::approval::ApprovalEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::notification::NotificationSetupEvent;
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
@@ -73,11 +74,23 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
          and `projections status`; it arrives as kind `event`",
     ),
     (
+        NotificationSetupEvent::CHANNEL_ADDED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::CHANNEL_REMOVED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
         DeliveryEvent::REJECTED,
         "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
          /metrics; they arrive as kind `event`, and `?types=DeliveryRejected` selects them",
     ),
 ];
+
+const NOTIFICATION_SETUP_REASON: &str =
+    "notification channels are configuration that no live panel follows; they arrive as kind \
+     `event` (GET /api/v1/tenants/{id}/notification-channels lists them)";
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
      they arrive as kind `event`, and `?types=` selects them by event type";

@@ -48,7 +48,12 @@ list items and details have the same fields unless a list's description says oth
     ),
     modifiers(&SecuritySchemes),
     components(
-        schemas(schemas::ErrorBody, schemas::ErrorDetail),
+        schemas(
+            schemas::ErrorBody,
+            schemas::ErrorDetail,
+            alertledger_notify::send::webhook::WebhookPayload,
+            alertledger_notify::send::webhook::WebhookIncident
+        ),
         responses(
             responses::BadRequest,
             responses::Unauthorized,
@@ -69,6 +74,7 @@ list items and details have the same fields unless a list's description says oth
         (name = "incidents", description = "Incidents and their commands"),
         (name = "remediation", description = "Runbooks, approvals, executions, patch compliance"),
         (name = "analysts", description = "KPIs, audit log, raw events, audit seals"),
+        (name = "notifications", description = "Notification channels (Slack, Teams, email, webhook, PagerDuty); the generic webhook's body is the `WebhookPayload` schema, signed with the Standard Webhooks headers (docs/notifications.md)"),
         (name = "live", description = "Live feed (SSE, WebSocket)"),
         (name = "operations", description = "Health, readiness, metrics, dashboard, API docs")
     )

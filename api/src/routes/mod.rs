@@ -18,6 +18,7 @@ pub mod incidents;
 pub mod kpis;
 mod list_params;
 pub mod metrics;
+pub mod notification_channels;
 mod operate;
 pub mod patch_compliance;
 pub mod runbooks;
@@ -67,6 +68,16 @@ pub fn all() -> OpenApiRouter<AppState> {
             severity_map::get_severity_map,
             severity_map::put_severity_map
         ))
+        // Notifications.
+        .routes(routes!(
+            notification_channels::create_channel,
+            notification_channels::list_channels
+        ))
+        .routes(routes!(
+            notification_channels::show_channel,
+            notification_channels::delete_channel
+        ))
+        .routes(routes!(notification_channels::test_channel))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))
