@@ -560,6 +560,14 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, env = "ALERTLEDGER_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Let notification channels use plain `http://` URLs to loopback hosts
+    /// (a local relay, tests); otherwise every channel URL must be https.
+    #[arg(
+        long,
+        env = "ALERTLEDGER_NOTIFY_ALLOW_LOOPBACK_HTTP",
+        default_value_t = false
+    )]
+    pub notify_allow_loopback_http: bool,
     /// Bearer token `GET /metrics` requires (unset: /metrics is open).
     #[arg(long, env = "ALERTLEDGER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,

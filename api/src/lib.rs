@@ -87,6 +87,9 @@ pub struct ApiSettings {
     pub auth: crate::people::AuthSettings,
     /// Signs the access tokens of sign-ins (`None`: sign-in answers 503).
     pub token_issuer: Option<crate::auth::jwt::TokenIssuer>,
+    /// Where notification channels may point (plain HTTP to loopback only
+    /// when allowed).
+    pub notify_policy: alertledger_notify::OutboundPolicy,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -171,6 +174,13 @@ impl Application {
             services: settings.services.clone(),
         };
         let pool_for_secrets = pool.clone();
+        let channel_secrets = alertledger_notify::ChannelSecretStore::new(
+            pool.clone(),
+            settings.master_key.channel_secret_cipher(),
+        );
+        let notification_setup =
+            AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
+        let senders = alertledger_notify::Senders::standard()?;
         let pool_for_stores = pool.clone();
         let state = AppState::new(Parts {
             pool,
@@ -220,6 +230,12 @@ impl Application {
             metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
             auth_failures: edge::AuthFailureLimiter::new(settings.edge.auth_failures),
             people,
+            notifications: state::NotificationParts {
+                setup: notification_setup,
+                secrets: channel_secrets,
+                senders,
+                policy: settings.notify_policy,
+            },
         });
         let tls = settings
             .edge
@@ -289,6 +305,8 @@ pub enum BuildError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Tls(#[from] edge::tls::TlsError),
+    #[error(transparent)]
+    OutboundHttp(#[from] alertledger_notify::send::http::ClientError),
 }
 
 /// The largest request body of a non-webhook route (API.md: 1 MiB).

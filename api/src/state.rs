@@ -67,6 +67,16 @@ pub struct Parts {
     pub auth_failures: Arc<crate::edge::AuthFailureLimiter>,
     /// Built-in users: sign-in, sessions, the revocation list.
     pub people: crate::people::People,
+    /// Notification channels: their set-up, sealed secrets and senders.
+    pub notifications: NotificationParts,
+}
+
+/// What the notification routes need.
+pub struct NotificationParts {
+    pub setup: AggregateStore<alertledger_domain::notification::NotificationSetup>,
+    pub secrets: alertledger_notify::ChannelSecretStore,
+    pub senders: alertledger_notify::Senders,
+    pub policy: alertledger_notify::OutboundPolicy,
 }
 
 type Inner = Parts;
@@ -174,6 +184,10 @@ impl AppState {
     /// Revoked sessions and users, as this process learned them from the log.
     pub fn revocations(&self) -> &crate::people::RevocationList {
         &self.inner.people.revocations
+    }
+
+    pub fn notifications(&self) -> &NotificationParts {
+        &self.inner.notifications
     }
 
     /// The bearer token `/metrics` requires, if one is set.

@@ -15,6 +15,7 @@ use crate::change_report::{ChangeReport, ChangeReportEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
+use crate::notification::{NotificationSetup, NotificationSetupEvent};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
@@ -59,6 +60,10 @@ pub const ALL: &[(&str, &[&str])] = &[
     (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
     (<ChangeReport as Aggregate>::TYPE, ChangeReportEvent::TYPES),
     (<User as Aggregate>::TYPE, UserEvent::TYPES),
+    (
+        <NotificationSetup as Aggregate>::TYPE,
+        NotificationSetupEvent::TYPES,
+    ),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

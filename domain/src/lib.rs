@@ -21,6 +21,7 @@
 //!   - [`delivery`]: a refused webhook delivery, kept;
 //!   - [`change_report`]: a change a tool reported (PagerDuty change events).
 //!   - [`user`]: people who sign in: invitations, roles, tenants, disabling, revoked sessions.
+//!   - [`notification`]: a tenant's notification channels.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -36,6 +37,7 @@ pub mod delivery;
 pub mod event_types;
 pub mod execution;
 pub mod incident;
+pub mod notification;
 pub mod quarantine;
 pub mod runbook;
 pub mod services;

@@ -110,6 +110,9 @@ pub async fn app_config(
             ..AuthSettings::default()
         },
         token_issuer: jwt.issuer.clone(),
+        notify_policy: alertledger_notify::OutboundPolicy {
+            allow_loopback_http: args.notify_allow_loopback_http,
+        },
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,

@@ -4,6 +4,7 @@
 
 pub mod feed;
 pub mod process;
+pub mod receivers;
 pub mod remediation;
 
 use std::sync::Arc;
@@ -472,6 +473,10 @@ fn api_settings(
         token_issuer: Some(
             TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
         ),
+        // The tests' receivers listen on plain HTTP on loopback.
+        notify_policy: alertledger_notify::OutboundPolicy {
+            allow_loopback_http: true,
+        },
     }
 }
 

@@ -9,6 +9,7 @@ use alertledger_domain::change_report::ChangeReportEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::notification::NotificationSetupEvent;
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
@@ -75,6 +76,14 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
          and `projections status`; it arrives as kind `event`",
     ),
     (
+        NotificationSetupEvent::CHANNEL_ADDED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::CHANNEL_REMOVED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
         DeliveryEvent::REJECTED,
         "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
          /metrics; they arrive as kind `event`, and `?types=DeliveryRejected` selects them",
@@ -98,6 +107,9 @@ const USER_REASON: &str = "user administration and revoked sessions belong to th
      (tenant 00000000-0000-0000-0000-000000000000), so only MSP admins receive them; no live panel \
      follows them; they arrive as kind `event`, and every API process reads the revocations among \
      them to refuse revoked tokens";
+const NOTIFICATION_SETUP_REASON: &str =
+    "notification channels are configuration that no live panel follows; they arrive as kind \
+     `event` (GET /api/v1/tenants/{id}/notification-channels lists them)";
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
      they arrive as kind `event`, and `?types=` selects them by event type";

@@ -48,7 +48,13 @@ list items and details have the same fields unless a list's description says oth
     ),
     modifiers(&SecuritySchemes),
     components(
-        schemas(schemas::ErrorBody, schemas::ErrorDetail, schemas::PagerDutyErrorBody),
+        schemas(
+            schemas::ErrorBody,
+            schemas::ErrorDetail,
+            schemas::PagerDutyErrorBody,
+            alertledger_notify::send::webhook::WebhookPayload,
+            alertledger_notify::send::webhook::WebhookIncident
+        ),
         responses(
             responses::BadRequest,
             responses::Unauthorized,
@@ -78,6 +84,7 @@ list items and details have the same fields unless a list's description says oth
         (name = "analysts", description = "KPIs, audit log, raw events, audit seals"),
         (name = "users", description = "Built-in users (msp_admin, tenant_admin) and the caller's own profile"),
         (name = "auth", description = "Sign-in with a password: login, refresh, logout, invitations, password change"),
+        (name = "notifications", description = "Notification channels (Slack, Teams, email, webhook, PagerDuty); the generic webhook's body is the `WebhookPayload` schema, signed with the Standard Webhooks headers (docs/notifications.md)"),
         (name = "live", description = "Live feed (SSE, WebSocket)"),
         (name = "operations", description = "Health, readiness, metrics, dashboard, API docs")
     )

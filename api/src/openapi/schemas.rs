@@ -648,3 +648,38 @@ pub struct Ready {
     pub log: Value,
     pub projectors: Vec<Value>,
 }
+
+/// A notification channel, without its secrets (a URL shows as its host).
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d", "channel_id": "0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d",
+    "tenant_id": "0190f3c0-0000-7000-8000-000000000001", "type": "slack", "name": "Ops room",
+    "config": {"url_host": "hooks.slack.com"}, "created_at": "2026-12-06T02:00:00Z"
+}))]
+pub struct NotificationChannel {
+    pub id: Uuid,
+    pub channel_id: Uuid,
+    pub tenant_id: Uuid,
+    /// `slack`, `teams`, `email`, `webhook` or `pagerduty`.
+    #[schema(rename = "type")]
+    pub channel_type: String,
+    pub name: String,
+    /// The non-secret settings: `url_host` (slack, teams, webhook; pagerduty
+    /// when its URL is overridden), or the email settings without the password.
+    pub config: Value,
+    pub created_at: DateTime<Utc>,
+    /// A webhook channel's Standard Webhooks signing secret (`whsec_...`),
+    /// in the creation response only.
+    pub signing_secret: Option<String>,
+}
+
+/// How a channel's receiver answered a test message.
+#[derive(ToSchema)]
+pub struct ChannelTestResult {
+    pub channel_id: Uuid,
+    pub delivered: bool,
+    /// The HTTP status or SMTP reply code, when the receiver answered.
+    pub code: Option<u16>,
+    /// Why it was not delivered.
+    pub error: Option<String>,
+}

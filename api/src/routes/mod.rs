@@ -20,6 +20,7 @@ pub mod kpis;
 mod list_params;
 pub mod me;
 pub mod metrics;
+pub mod notification_channels;
 mod operate;
 pub mod pagerduty_events;
 pub mod patch_compliance;
@@ -90,6 +91,16 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(me::me))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::revoke_session))
+        // Notifications.
+        .routes(routes!(
+            notification_channels::create_channel,
+            notification_channels::list_channels
+        ))
+        .routes(routes!(
+            notification_channels::show_channel,
+            notification_channels::delete_channel
+        ))
+        .routes(routes!(notification_channels::test_channel))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))

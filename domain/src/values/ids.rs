@@ -110,6 +110,11 @@ uuid_id!(
     WebhookSecretId,
     "secret_id"
 );
+uuid_id!(
+    /// One notification channel of a tenant (its secrets live encrypted elsewhere).
+    NotificationChannelId,
+    "channel_id"
+);
 
 /// The fixed UUIDv5 namespace of [`AlertId::for_delivery`]. Permanent: changing
 /// it would give every future delivery a new id and break idempotency across

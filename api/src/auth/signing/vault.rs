@@ -65,6 +65,12 @@ impl MasterKey {
         key
     }
 
+    /// The cipher of notification channel secrets under this key (the same
+    /// construction as webhook secrets', under its own associated-data label).
+    pub fn channel_secret_cipher(&self) -> alertledger_notify::ChannelSecretCipher {
+        alertledger_notify::ChannelSecretCipher::new(&self.0)
+    }
+
     /// The base64 form `from_base64` reads (to print a generated development key).
     pub fn to_base64(&self) -> String {
         MASTER_KEY_BASE64.encode(self.0)

@@ -1,0 +1,111 @@
+#![allow(clippy::unwrap_used)]
+
+use cqrs_es::test::TestFramework;
+use uuid::Uuid;
+
+use super::*;
+use crate::testing::{actor, now, services, tenant_id};
+use crate::values::{NotificationChannelId, Role, TenantId};
+
+fn given(
+    events: Vec<NotificationSetupEvent>,
+) -> cqrs_es::test::AggregateTestExecutor<NotificationSetup> {
+    TestFramework::<NotificationSetup>::with(services()).given(events)
+}
+
+fn channel(n: u128) -> NotificationChannelId {
+    NotificationChannelId::from_uuid(Uuid::from_u128(n))
+}
+
+fn slack() -> ChannelSettings {
+    ChannelSettings::Slack {
+        url_host: "hooks.slack.com".to_owned(),
+    }
+}
+
+fn added(n: u128) -> NotificationSetupEvent {
+    NotificationSetupEvent::NotificationChannelAdded {
+        tenant_id: tenant_id(),
+        channel_id: channel(n),
+        name: ChannelName::parse("ops").unwrap(),
+        settings: slack(),
+        actor: actor("admin-1", Role::TenantAdmin),
+        at: now(),
+    }
+}
+
+fn add(n: u128, tenant: TenantId) -> NotificationSetupCommand {
+    NotificationSetupCommand::AddChannel {
+        tenant_id: tenant,
+        channel_id: channel(n),
+        name: ChannelName::parse(" ops ").unwrap(),
+        settings: slack(),
+        actor: actor("admin-1", Role::TenantAdmin),
+    }
+}
+
+#[test]
+fn adding_a_channel_records_its_settings_and_actor() {
+    given(vec![])
+        .when(add(1, tenant_id()))
+        .then_expect_events(vec![added(1)]);
+}
+
+#[test]
+fn a_channel_id_is_never_reused_even_after_removal() {
+    let removed = NotificationSetupEvent::NotificationChannelRemoved {
+        tenant_id: tenant_id(),
+        channel_id: channel(1),
+        actor: actor("admin-1", Role::TenantAdmin),
+        at: now(),
+    };
+    given(vec![added(1)])
+        .when(add(1, tenant_id()))
+        .then_expect_error(NotificationSetupError::ChannelIdTaken {
+            channel_id: channel(1),
+        });
+    // Removal forgets the channel, so its id is free in the fold; the API
+    // mints v7 ids, which never repeat.
+    given(vec![added(1), removed])
+        .when(NotificationSetupCommand::RemoveChannel {
+            channel_id: channel(1),
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_error(NotificationSetupError::UnknownChannel {
+            channel_id: channel(1),
+        });
+}
+
+#[test]
+fn removing_an_unknown_channel_is_refused() {
+    given(vec![added(1)])
+        .when(NotificationSetupCommand::RemoveChannel {
+            channel_id: channel(2),
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_error(NotificationSetupError::UnknownChannel {
+            channel_id: channel(2),
+        });
+}
+
+#[test]
+fn another_tenants_channel_cannot_join_this_set_up() {
+    let other = TenantId::from_uuid(Uuid::from_u128(99));
+    given(vec![added(1)])
+        .when(add(2, other))
+        .then_expect_error(NotificationSetupError::WrongTenant);
+}
+
+#[test]
+fn channel_types_read_only_the_api_spelling() {
+    assert_eq!(
+        ChannelType::parse("pagerduty").unwrap(),
+        ChannelType::Pagerduty
+    );
+    assert_eq!(ChannelType::parse("sms").unwrap_err().field(), "type");
+    assert_eq!(slack().channel_type(), ChannelType::Slack);
+    assert_eq!(
+        serde_json::to_value(slack()).unwrap(),
+        serde_json::json!({"type": "slack", "url_host": "hooks.slack.com"})
+    );
+}
