@@ -25,6 +25,9 @@ pub struct RejectedDeliveryRow {
     pub body_sha256: String,
     pub body_bytes: u64,
     pub body_excerpt: String,
+    /// API.md's name for the same excerpt (`body_excerpt` stays beside it).
+    #[serde(default)]
+    pub excerpt: String,
     pub request_id: Option<String>,
     pub key_id: Uuid,
     /// When it was refused.
@@ -62,7 +65,9 @@ pub async fn list_rejected(
     let after: Option<i64> = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let limit = bounded(query.limit);
     let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT (e.payload -> 'DeliveryRejected') || jsonb_build_object('position', e.position)
+        "SELECT (e.payload -> 'DeliveryRejected')
+                || jsonb_build_object('position', e.position,
+                                      'excerpt', e.payload -> 'DeliveryRejected' -> 'body_excerpt')
            FROM events e WHERE e.event_type = ",
     );
     sql.push_bind(DeliveryEvent::REJECTED);

@@ -113,6 +113,8 @@ pub struct RejectedDelivery {
     pub body_bytes: u64,
     /// The first 4 KiB of the body (API keys redacted).
     pub body_excerpt: String,
+    /// The same excerpt under API.md's name.
+    pub excerpt: String,
     pub request_id: Option<String>,
     pub key_id: Uuid,
     pub at: DateTime<Utc>,

@@ -55,7 +55,7 @@ pub(crate) enum Body {
     /// Not read yet: [`admit`] reads it only once the key is known and within
     /// its tenant's rate limit, so a caller without a key cannot make the
     /// server buffer a body.
-    Unread(Request),
+    Unread(Box<Request>),
     /// Read already (PagerDuty's dialect carries its key in the body).
     Read(Result<Bytes, BytesRejection>),
 }
@@ -144,7 +144,13 @@ pub async fn receive(
     };
     let mut progress = Progress::default();
     let result = async {
-        let admitted = admit(&state, &inbound, Body::Unread(request), &mut progress).await?;
+        let admitted = admit(
+            &state,
+            &inbound,
+            Body::Unread(Box::new(request)),
+            &mut progress,
+        )
+        .await?;
         store_alerts(&state, &inbound, &admitted).await
     }
     .await;
@@ -256,7 +262,7 @@ pub(crate) async fn admit(
         .map_err(ApiError::rate_limited)?;
 
     let body = match body {
-        Body::Unread(request) => Bytes::from_request(request, state).await,
+        Body::Unread(request) => Bytes::from_request(*request, state).await,
         Body::Read(body) => body,
     };
     if let Ok(body) = &body {
