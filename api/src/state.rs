@@ -6,6 +6,7 @@ use alertledger_domain::alert::Alert;
 use alertledger_domain::approval::Approval;
 use alertledger_domain::execution::Execution;
 use alertledger_domain::incident::Incident;
+use alertledger_domain::maintenance::MaintenanceWindow;
 use alertledger_domain::runbook::Runbook;
 use alertledger_domain::tenant::Tenant;
 use alertledger_domain::DomainServices;
@@ -49,6 +50,8 @@ pub struct Parts {
     pub runbooks: AggregateStore<Runbook>,
     pub approvals: AggregateStore<Approval>,
     pub executions: AggregateStore<Execution>,
+    /// Maintenance windows and silences.
+    pub windows: AggregateStore<MaintenanceWindow>,
     pub remediation: RemediationSettings,
     /// The clock (and other domain services) commands run with.
     pub services: DomainServices,
@@ -81,6 +84,10 @@ impl AppState {
 
     pub fn incidents(&self) -> &AggregateStore<Incident> {
         &self.inner.incidents
+    }
+
+    pub fn windows(&self) -> &AggregateStore<MaintenanceWindow> {
+        &self.inner.windows
     }
 
     pub fn runbooks(&self) -> &AggregateStore<Runbook> {

@@ -14,6 +14,7 @@ use crate::approval::{Approval, ApprovalEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
+use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
@@ -55,6 +56,10 @@ pub const ALL: &[(&str, &[&str])] = &[
         QuarantineEvent::TYPES,
     ),
     (<Delivery as Aggregate>::TYPE, DeliveryEvent::TYPES),
+    (
+        <MaintenanceWindow as Aggregate>::TYPE,
+        MaintenanceWindowEvent::TYPES,
+    ),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -17,6 +17,7 @@
 //!   - [`runbook`]: a tenant's remediation for one alert signature;
 //!   - [`approval`]: risk-based approval of a runbook run, with expiry;
 //!   - [`execution`]: one SSM run of a runbook and its per-instance invocations;
+//!   - [`maintenance`]: maintenance windows and silences (suppression periods);
 //!   - [`quarantine`]: an operator's quarantine of one log event for one consumer.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
@@ -32,6 +33,7 @@ pub mod delivery;
 pub mod event_types;
 pub mod execution;
 pub mod incident;
+pub mod maintenance;
 pub mod quarantine;
 pub mod runbook;
 pub mod services;

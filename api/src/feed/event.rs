@@ -8,6 +8,7 @@ use alertledger_domain::approval::ApprovalEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
@@ -30,6 +31,8 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
             AlertEvent::ACKNOWLEDGED,
             AlertEvent::CORRELATED,
             AlertEvent::RESOLVED_BY_SOURCE,
+            AlertEvent::SUPPRESSED,
+            AlertEvent::SUPPRESSION_LIFTED,
         ],
     ),
     ("incident_created", &[IncidentEvent::OPENED]),
@@ -59,6 +62,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ),
     ("execution_updated", ExecutionEvent::TYPES),
     ("tenant_updated", TenantEvent::TYPES),
+    ("maintenance_window_updated", MaintenanceWindowEvent::TYPES),
 ];
 
 /// Event types the feed still delivers, but under the generic kind

@@ -16,6 +16,7 @@ pub mod health;
 pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
+pub mod maintenance;
 mod list_params;
 pub mod metrics;
 mod operate;
@@ -88,6 +89,16 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::reopen))
         .routes(routes!(incidents::comment))
         .routes(routes!(correlation::correlate))
+        // Maintenance windows and silences.
+        .routes(routes!(
+            maintenance::list_windows,
+            maintenance::create_window
+        ))
+        .routes(routes!(
+            maintenance::show_window,
+            maintenance::change_window,
+            maintenance::delete_window
+        ))
         // Remediation.
         .routes(routes!(runbooks::list_runbooks, runbooks::create_runbook))
         .routes(routes!(

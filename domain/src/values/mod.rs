@@ -24,7 +24,7 @@ pub use correlation::{CorrelationDecision, CorrelationReason};
 pub use enums::{AlertStatus, InvocationStatus, Risk, Role, Severity, WebhookSource};
 pub use ids::{
     AlertId, ApiKeyId, ApprovalId, ExecutionId, IncidentId, RunbookId, TenantId, WebhookSecretId,
-    ALERT_DELIVERY_NAMESPACE,
+    WindowId, ALERT_DELIVERY_NAMESPACE,
 };
 pub use ingestion::{
     NormalizationWarning, SeverityMap, MAX_SEVERITY_MAP_ENTRIES, MAX_SEVERITY_WORD_CHARS,

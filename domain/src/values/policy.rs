@@ -97,12 +97,31 @@ impl AggregationKeyTemplate {
         severity: Severity,
         labels: &Labels,
     ) -> String {
+        self.render_parts(
+            asset.as_str(),
+            signature.as_str(),
+            tool_source.as_str(),
+            severity,
+            labels,
+        )
+    }
+
+    /// [`Self::render`] from the values as stored text (an alert the
+    /// correlator held back keeps them so).
+    pub fn render_parts(
+        &self,
+        asset: &str,
+        signature: &str,
+        tool_source: &str,
+        severity: Severity,
+        labels: &Labels,
+    ) -> String {
         self.parts
             .iter()
             .map(|part| match part {
-                KeyPart::Asset => asset.as_str(),
-                KeyPart::Signature => signature.as_str(),
-                KeyPart::Source => tool_source.as_str(),
+                KeyPart::Asset => asset,
+                KeyPart::Signature => signature,
+                KeyPart::Source => tool_source,
                 KeyPart::Severity => severity.as_str(),
                 KeyPart::Label(name) => labels.get(name).unwrap_or(""),
             })
