@@ -1,7 +1,7 @@
 //! What a maintenance window says: its name, when it is in force and which
 //! alerts it covers.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::matcher::{AlertFacts, Matcher};
@@ -74,6 +74,10 @@ impl WindowSpec {
             })
         };
         fields.name = fields.name.trim().to_owned();
+        // Stored instants have microseconds (PostgreSQL's precision): a
+        // finer end could never equal the end the database gives back.
+        fields.starts_at = fields.starts_at.map(|at| at.trunc_subsecs(6));
+        fields.ends_at = fields.ends_at.map(|at| at.trunc_subsecs(6));
         if fields.name.is_empty() || fields.name.chars().count() > MAX_NAME_CHARS {
             return refuse("name", "must have 1 to 200 characters");
         }

@@ -276,16 +276,20 @@ impl CorrelationBatch<'_> {
 
     /// The alerts `window` holds: stored ones, with this batch's changes.
     async fn held_by(&mut self, window: Uuid) -> Result<Vec<SuppressedAlert>, ConsumerError> {
-        let stored: Vec<Json<SuppressedAlert>> = sqlx::query_scalar(&format!(
-            "SELECT alert FROM {} WHERE window_id = $1",
+        let stored: Vec<(Json<SuppressedAlert>, DateTime<Utc>)> = sqlx::query_as(&format!(
+            "SELECT alert, until FROM {} WHERE window_id = $1",
             self.target.table("correlator_suppressed")
         ))
         .bind(window)
         .fetch_all(&mut *self.conn)
         .await?;
+        // `until` as the column holds it: the instant the closer records.
         let mut found: std::collections::HashMap<Uuid, SuppressedAlert> = stored
             .into_iter()
-            .map(|Json(row)| (row.alert_id, row))
+            .map(|(Json(mut row), until)| {
+                row.until = until;
+                (row.alert_id, row)
+            })
             .collect();
         for (alert_id, change) in &self.held {
             match change {
