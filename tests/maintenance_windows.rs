@@ -34,14 +34,17 @@ async fn create_window(app: &TestApp, token: &str, body: Value) -> (u16, Value) 
     (status, response.json().await.unwrap())
 }
 
-/// Posts `alert` and returns its id and log position.
+/// Posts `alert` and returns its id and log position, once the alerts read
+/// model shows it.
 async fn post(app: &TestApp, tenant: &TestTenant, alert: &Value) -> (String, i64) {
     let response = app.post_alert(tenant, alert).await;
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
+    let position = body["alerts"][0]["position"].as_i64().unwrap();
+    app.wait_until_consumed("alerts", position).await;
     (
         body["alerts"][0]["alert_id"].as_str().unwrap().to_owned(),
-        body["alerts"][0]["position"].as_i64().unwrap(),
+        position,
     )
 }
 
@@ -306,4 +309,80 @@ async fn bad_windows_are_422_naming_the_field_and_writing_nothing() {
     )
     .await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn silencing_an_incident_suppresses_its_key_and_is_on_its_timeline() {
+    let app = app().await;
+    let tenant = app.create_tenant("acme").await;
+    let technician = app.token(Role::Technician, &[tenant.id]);
+    let (first, position) = post(&app, &tenant, &alert("srv-app-01", "Latency")).await;
+    app.wait_until_consumed("alerts", position).await;
+    let first = app
+        .get_until(&format!("/api/v1/alerts/{first}"), &technician, |a| {
+            a["incident_id"].is_string()
+        })
+        .await;
+    let incident = first["incident_id"].as_str().unwrap().to_owned();
+    let silence = |token: &str, body: Value| {
+        let request = app
+            .client
+            .post(app.url(&format!("/api/v1/incidents/{incident}/silence")))
+            .bearer_auth(token)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let viewer = app.token(Role::Viewer, &[tenant.id]);
+    assert_eq!(silence(&viewer, json!({"duration_minutes": 120})).await.0, 403);
+    let (status, body) = silence(&technician, json!({"duration_minutes": 0})).await;
+    assert_eq!((status, &body["error"]["details"]["field"]), (422, &json!("duration_minutes")));
+
+    let (status, window) = silence(
+        &technician,
+        json!({"duration_minutes": 120, "reason": "known issue, vendor ticket open"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{window}");
+    assert_eq!(
+        window["matchers"],
+        json!(["asset=\"srv-app-01\"", "signature=\"Latency\""])
+    );
+    assert_eq!(window["silenced_incident_id"], incident.as_str());
+    assert_eq!(window["active"], true);
+    let window_id = window["id"].as_str().unwrap().to_owned();
+
+    let mut again = alert("srv-app-01", "Latency");
+    again["message"] = json!("still slow");
+    again["occurred_at"] = json!("2026-11-22T04:00:00Z");
+    let (next, position) = post(&app, &tenant, &again).await;
+    app.wait_until_consumed("alerts", position).await;
+    let next = app
+        .get_until(&format!("/api/v1/alerts/{next}"), &technician, |a| {
+            a["suppressed_by"].is_string()
+        })
+        .await;
+    assert_eq!(next["suppressed_by"], window_id.as_str());
+    assert!(next["incident_id"].is_null());
+    let shown = app
+        .get_until(&format!("/api/v1/incidents/{incident}"), &technician, |i| {
+            i["timeline"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|e| e["event_type"] == "IncidentSilenced"))
+        })
+        .await;
+    let entry = shown["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["event_type"] == "IncidentSilenced")
+        .unwrap()
+        .clone();
+    assert!(
+        entry.to_string().contains(&window_id),
+        "the timeline names the window: {entry}"
+    );
 }

@@ -44,6 +44,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
             IncidentEvent::ACKNOWLEDGED,
             IncidentEvent::ASSIGNED,
             IncidentEvent::COMMENTED,
+            IncidentEvent::SILENCED,
             IncidentEvent::ESCALATED,
             IncidentEvent::RESOLVED,
             IncidentEvent::REOPENED,

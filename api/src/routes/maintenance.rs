@@ -4,7 +4,9 @@
 //! Every change is a `MaintenanceWindow` event naming its actor; changing
 //! windows is configuration (tenant admins and MSP admins). Windows are read
 //! from their events (a tenant has few), and the number of alerts each held
-//! back from the alerts read model.
+//! back from the alerts read model. A silence (`POST /incidents/{id}/silence`)
+//! is a one-off window whose matchers are the incident's key, recorded on
+//! the incident too (`IncidentSilenced`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,7 +15,8 @@ use alertledger_domain::maintenance::{
     Matcher, Schedule, SpecFields, WindowSpec,
 };
 use alertledger_domain::maintenance::schedule;
-use alertledger_domain::values::{Actor, TenantId, WindowId};
+use alertledger_domain::incident::IncidentCommand;
+use alertledger_domain::values::{Actor, IncidentId, Note, TenantId, WindowId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -511,4 +514,135 @@ fn window_error(error: AggregateError<MaintenanceWindowError>) -> ApiError {
         }
         other => store_failure(other, "maintenance window"),
     }
+}
+
+/// Longest silence, in minutes (7 days).
+const MAX_SILENCE_MINUTES: u32 = 7 * 24 * 60;
+
+/// The body of `POST /api/v1/incidents/{id}/silence`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceBody {
+    /// 1 to 10080.
+    duration_minutes: u32,
+    reason: Option<String>,
+}
+
+/// `POST /api/v1/incidents/{id}/silence` `{"duration_minutes", "reason"?}`:
+/// silences the incident's key from now on (201 with the window, whose
+/// matchers are the key's fields); the incident records the silence.
+/// Anyone who may operate on the incident may silence it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/incidents/{id}/silence",
+    tag = "maintenance",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The incident's id")),
+    request_body(content = SilenceBody),
+    responses(
+        (status = 201, description = "The window the silence is", body = Object),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
+pub async fn silence_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<SilenceBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let not_found = || ApiError::not_found("incident_not_found", "no such incident");
+    let incident_id = IncidentId::parse(&id).map_err(|_| not_found())?;
+    let incident = state
+        .incidents()
+        .load(&incident_id.to_string())
+        .await
+        .map_err(|e| store_failure(e, "incident"))?;
+    let tenant = incident
+        .tenant_id()
+        .filter(|tenant| caller.may_read(tenant))
+        .ok_or_else(not_found)?;
+    caller.authorize(Action::Operate, &tenant)?;
+    if body.duration_minutes == 0 || body.duration_minutes > MAX_SILENCE_MINUTES {
+        return Err(ApiError::invalid_value(
+            "duration_minutes",
+            format!("`duration_minutes` must be 1 to {MAX_SILENCE_MINUTES}"),
+        ));
+    }
+    let reason = body
+        .reason
+        .as_deref()
+        .map(|raw| Note::parse(raw).map_err(|e| ApiError::invalid_value("reason", e.to_string())))
+        .transpose()?;
+    let (Some(key), Some(asset), Some(signature)) =
+        (incident.key(), incident.asset(), incident.signature())
+    else {
+        return Err(not_found());
+    };
+    // The key's fields under the tenant's template; if the template changed
+    // since the incident opened, its asset and signature.
+    let policy = state
+        .tenants()
+        .load(&tenant.to_string())
+        .await
+        .map_err(|e| store_failure(e, "tenant"))?
+        .correlation_policy()
+        .clone();
+    let fields = policy
+        .aggregation_key()
+        .fields_of(key)
+        .unwrap_or_else(|| {
+            vec![
+                ("asset".to_owned(), asset.as_str().to_owned()),
+                ("signature".to_owned(), signature.as_str().to_owned()),
+            ]
+        });
+    let matchers = fields
+        .iter()
+        .map(|(name, value)| Matcher::equal(name, value))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::invalid_value("key", e.to_string()))?;
+    let now = state.services().now();
+    let until = now + chrono::Duration::minutes(i64::from(body.duration_minutes));
+    let spec = WindowSpec::new(SpecFields {
+        name: format!("Silence of incident {incident_id}"),
+        starts_at: Some(now),
+        ends_at: Some(until),
+        schedule: None,
+        matchers,
+        silenced_incident: Some(incident_id),
+    })
+    .map_err(|e| ApiError::invalid_value(e.field, e.problem))?;
+    let actor = caller.actor()?;
+    let (window_id, window) =
+        create(&state, tenant, spec, actor.clone(), &caller, &headers).await?;
+    let until = window
+        .spec()
+        .and_then(|s| s.fields().ends_at)
+        .unwrap_or(until);
+    execute_with_retries(
+        state.incidents(),
+        &incident_id.to_string(),
+        IncidentCommand::RecordSilence {
+            window_id,
+            until,
+            reason,
+            actor,
+        },
+        caller.event_metadata(&headers),
+    )
+    .await
+    .map_err(|e| store_failure(e, "incident"))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(window_json(window_id, &window, now, &HashMap::new())),
+    ))
 }

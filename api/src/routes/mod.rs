@@ -99,6 +99,7 @@ pub fn all() -> OpenApiRouter<AppState> {
             maintenance::change_window,
             maintenance::delete_window
         ))
+        .routes(routes!(maintenance::silence_incident))
         // Remediation.
         .routes(routes!(runbooks::list_runbooks, runbooks::create_runbook))
         .routes(routes!(

@@ -25,6 +25,12 @@ const MAX_RULE_CHARS: usize = 512;
 /// evaluation can cost, whatever the rule).
 const MAX_STEPS: usize = 20_000;
 
+/// Most following occurrences merged into one period: bounds the cost of an
+/// evaluation (the correlator evaluates on every covered alert). A longer
+/// chain ends there; the alerts it held are then held again by the next
+/// period (see docs/maintenance.md).
+const MAX_MERGED: usize = 64;
+
 /// One period during which a window is in force: `[starts_at, ends_at)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occurrence {
@@ -153,7 +159,8 @@ impl Schedule {
     }
 
     /// The occurrence in force at `at`, if any; occurrences that overlap or
-    /// touch are one (their union), so its end is when the window really ends.
+    /// touch are one (their union, up to [`MAX_MERGED`] following starts),
+    /// so its end is when the window really ends.
     pub fn occurrence_at(&self, at: DateTime<Utc>) -> Option<Occurrence> {
         let start = self.latest_start(at)?;
         let mut occurrence = Occurrence {
@@ -165,7 +172,7 @@ impl Schedule {
         }
         // Later starts before the end extend it (e.g. an every-minute cron).
         let mut from = start;
-        for _ in 0..MAX_STEPS {
+        for _ in 0..MAX_MERGED {
             match self.next_start(from) {
                 Some(next) if next <= occurrence.ends_at => {
                     occurrence.ends_at = occurrence.ends_at.max(self.end_of(next));

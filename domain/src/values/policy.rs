@@ -106,6 +106,32 @@ impl AggregationKeyTemplate {
         )
     }
 
+    /// The (field, value) pairs a key rendered by this template stands for
+    /// (`asset`, `signature`, `source`, `severity` or a label name), when the
+    /// key splits into exactly this template's parts; a silence matches them.
+    pub fn fields_of(&self, key: &str) -> Option<Vec<(String, String)>> {
+        let values: Vec<&str> = key.split('|').collect();
+        if values.len() != self.parts.len() {
+            return None;
+        }
+        Some(
+            self.parts
+                .iter()
+                .zip(values)
+                .map(|(part, value)| {
+                    let name = match part {
+                        KeyPart::Asset => "asset".to_owned(),
+                        KeyPart::Signature => "signature".to_owned(),
+                        KeyPart::Source => "source".to_owned(),
+                        KeyPart::Severity => "severity".to_owned(),
+                        KeyPart::Label(name) => name.clone(),
+                    };
+                    (name, value.to_owned())
+                })
+                .collect(),
+        )
+    }
+
     /// [`Self::render`] from the values as stored text (an alert the
     /// correlator held back keeps them so).
     pub fn render_parts(
