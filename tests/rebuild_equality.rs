@@ -105,7 +105,14 @@ async fn settle(pool: &PgPool) {
         if done && in_flight == 0 && last_in_log_order(pool).await == last {
             return;
         }
-        assert!(Instant::now() < deadline, "projectors never settled");
+        if Instant::now() >= deadline {
+            let state: Vec<Value> =
+                sqlx::query_scalar("SELECT to_jsonb(c) FROM projector_checkpoints c")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            panic!("projectors never settled (last {last}): {state:?}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -364,7 +371,9 @@ impl Workload<'_> {
         let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
         body["tenant_id"] = json!(tenant.id);
         self.send(
-            self.app.client.post(self.app.url("/api/v1/maintenance-windows")),
+            self.app
+                .client
+                .post(self.app.url("/api/v1/maintenance-windows")),
             &admin,
             body,
             201,
@@ -500,7 +509,10 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     while app.stored("MaintenanceWindowEnded").await == 0 {
-        assert!(Instant::now() < deadline, "the window's end was never recorded");
+        assert!(
+            Instant::now() < deadline,
+            "the window's end was never recorded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     settle(&pool).await;

@@ -10,12 +10,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use alertledger_domain::incident::IncidentCommand;
+use alertledger_domain::maintenance::schedule;
 use alertledger_domain::maintenance::{
     MaintenanceWindow, MaintenanceWindowCommand, MaintenanceWindowError, MaintenanceWindowEvent,
     Matcher, Schedule, SpecFields, WindowSpec,
 };
-use alertledger_domain::maintenance::schedule;
-use alertledger_domain::incident::IncidentCommand;
 use alertledger_domain::values::{Actor, IncidentId, Note, TenantId, WindowId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -157,7 +157,12 @@ pub async fn create_window(
     let counts = suppressed_counts(&state, &[window_id.into()]).await?;
     Ok((
         StatusCode::CREATED,
-        Json(window_json(window_id, &window, state.services().now(), &counts)),
+        Json(window_json(
+            window_id,
+            &window,
+            state.services().now(),
+            &counts,
+        )),
     ))
 }
 
@@ -340,10 +345,7 @@ pub async fn change_window(
     let (_, current) = readable_window(&state, &caller, &id).await?;
     let mut spec = body.parse(state.services().now())?;
     // A silence stays tied to its incident.
-    if let Some(incident) = current
-        .spec()
-        .and_then(|s| s.fields().silenced_incident)
-    {
+    if let Some(incident) = current.spec().and_then(|s| s.fields().silenced_incident) {
         let mut fields = spec.fields().clone();
         fields.silenced_incident = Some(incident);
         spec = WindowSpec::new(fields).map_err(|e| ApiError::invalid_value(e.field, e.problem))?;
@@ -596,15 +598,12 @@ pub async fn silence_incident(
         .map_err(|e| store_failure(e, "tenant"))?
         .correlation_policy()
         .clone();
-    let fields = policy
-        .aggregation_key()
-        .fields_of(key)
-        .unwrap_or_else(|| {
-            vec![
-                ("asset".to_owned(), asset.as_str().to_owned()),
-                ("signature".to_owned(), signature.as_str().to_owned()),
-            ]
-        });
+    let fields = policy.aggregation_key().fields_of(key).unwrap_or_else(|| {
+        vec![
+            ("asset".to_owned(), asset.as_str().to_owned()),
+            ("signature".to_owned(), signature.as_str().to_owned()),
+        ]
+    });
     let matchers = fields
         .iter()
         .map(|(name, value)| Matcher::equal(name, value))

@@ -101,7 +101,10 @@ impl Aggregate for MaintenanceWindow {
             }
             MaintenanceWindowCommand::RecordEnd { ended_at } => {
                 let (tenant_id, window_id) = self.live()?;
-                if self.ended_through.is_some_and(|through| through >= ended_at) {
+                if self
+                    .ended_through
+                    .is_some_and(|through| through >= ended_at)
+                {
                     return Err(MaintenanceWindowError::EndAlreadyRecorded);
                 }
                 if ended_at > at {

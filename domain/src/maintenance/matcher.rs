@@ -111,7 +111,9 @@ impl Matcher {
                     .size_limit(REGEX_SIZE_LIMIT)
                     .build()
                     .map_err(|error| {
-                        MatcherError(format!("`{raw}` has an invalid regular expression: {error}"))
+                        MatcherError(format!(
+                            "`{raw}` has an invalid regular expression: {error}"
+                        ))
                     })?,
             ),
             MatchOp::Equal | MatchOp::NotEqual => None,

@@ -262,7 +262,11 @@ fn parse_cron(pattern: &str) -> Result<croner::Cron, ScheduleError> {
     })
 }
 
-fn parse_rrule(text: &str, zone: Tz, anchor: DateTime<Utc>) -> Result<rrule::RRuleSet, ScheduleError> {
+fn parse_rrule(
+    text: &str,
+    zone: Tz,
+    anchor: DateTime<Utc>,
+) -> Result<rrule::RRuleSet, ScheduleError> {
     if text.chars().count() > MAX_RULE_CHARS {
         return Err(invalid(
             "schedule.rrule",

@@ -11,7 +11,9 @@ use crate::testing::{actor, now, services, services_at, tenant_id};
 use crate::values::{Labels, Role, Severity, WindowId};
 
 fn utc(raw: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(raw).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(raw)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn weekly_cron() -> Schedule {
@@ -113,15 +115,33 @@ fn bad_schedules_name_their_field() {
         "schedule.cron"
     );
     assert_eq!(
-        field(Schedule::parse(None, Some("FREQ=SOMETIMES"), 60, "UTC", anchor)),
+        field(Schedule::parse(
+            None,
+            Some("FREQ=SOMETIMES"),
+            60,
+            "UTC",
+            anchor
+        )),
         "schedule.rrule"
     );
     assert_eq!(
-        field(Schedule::parse(None, Some("FREQ=MINUTELY"), 60, "UTC", anchor)),
+        field(Schedule::parse(
+            None,
+            Some("FREQ=MINUTELY"),
+            60,
+            "UTC",
+            anchor
+        )),
         "schedule.rrule"
     );
     assert_eq!(
-        field(Schedule::parse(Some("0 22 * * 6"), None, 60, "Mars/Olympus", anchor)),
+        field(Schedule::parse(
+            Some("0 22 * * 6"),
+            None,
+            60,
+            "Mars/Olympus",
+            anchor
+        )),
         "schedule.timezone"
     );
     assert_eq!(
@@ -129,7 +149,13 @@ fn bad_schedules_name_their_field() {
         "schedule.duration_minutes"
     );
     assert_eq!(
-        field(Schedule::parse(Some("0 22 * * 6"), Some("FREQ=DAILY"), 60, "UTC", anchor)),
+        field(Schedule::parse(
+            Some("0 22 * * 6"),
+            Some("FREQ=DAILY"),
+            60,
+            "UTC",
+            anchor
+        )),
         "schedule"
     );
 }

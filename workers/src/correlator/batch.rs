@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use alertledger_domain::alert::{Alert, AlertCommand, AlertEvent};
-use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::incident::{
     Incident, IncidentCommand, IncidentError, IncidentEvent, Resolution,
 };
+use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::tenant::TenantEvent;
 use alertledger_domain::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationDecision, CorrelationReason, IncidentId,

@@ -140,7 +140,11 @@ impl LogConsumer for Correlator {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["correlator_tenants", "correlator_keys", "correlator_suppressed"]
+        &[
+            "correlator_tenants",
+            "correlator_keys",
+            "correlator_suppressed",
+        ]
     }
 
     fn event_types(&self) -> Option<&'static [&'static str]> {

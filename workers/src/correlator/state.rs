@@ -23,8 +23,7 @@ pub(crate) struct TenantRow {
 impl ReadModelRow for TenantRow {
     const TABLE: &'static str = "correlator_tenants";
     const KEY: &'static [&'static str] = &["tenant_id"];
-    const COLUMNS: &'static [&'static str] =
-        &["tenant_id", "policy", "critical_assets", "windows"];
+    const COLUMNS: &'static [&'static str] = &["tenant_id", "policy", "critical_assets", "windows"];
 }
 
 /// One maintenance window as the correlator knows it from the log.

@@ -174,8 +174,10 @@ impl CorrelationBatch<'_> {
                     }
                 }
                 let reason = format!("maintenance window {id} was changed and no longer covers it");
-                self.lift(cause, id, at, &reason, |held| uncovered.contains(&held.alert_id))
-                    .await
+                self.lift(cause, id, at, &reason, |held| {
+                    uncovered.contains(&held.alert_id)
+                })
+                .await
             }
             MaintenanceWindowEvent::MaintenanceWindowDeleted { window_id, at, .. } => {
                 let id = Uuid::from(window_id);
@@ -196,7 +198,8 @@ impl CorrelationBatch<'_> {
                     .iter_mut()
                     .find(|w| w.window_id == id)
                 {
-                    state.ended_through = Some(state.ended_through.map_or(ended_at, |t| t.max(ended_at)));
+                    state.ended_through =
+                        Some(state.ended_through.map_or(ended_at, |t| t.max(ended_at)));
                 }
                 let reason = format!("maintenance window {id} ended");
                 self.lift(cause, id, at, &reason, |held| held.until <= ended_at)
