@@ -221,7 +221,7 @@ impl CorrelationBatch<'_> {
     ) -> Result<(), ConsumerError> {
         let mut held = self.held_by(window).await?;
         held.retain(|alert| due(alert));
-        held.sort_by(|a, b| (a.alert.at, a.alert_id).cmp(&(b.alert.at, b.alert_id)));
+        held.sort_by_key(|held| (held.alert.at, held.alert_id));
         let ids: Vec<String> = held.iter().map(|h| h.alert_id.to_string()).collect();
         self.load_alerts(&ids).await?;
         for suppressed in held {
