@@ -1,7 +1,9 @@
 //! Rebuild equality: after a realistic mixed workload (several tenants,
 //! thousands of alerts over HTTP, incident and alert actions, policy changes,
 //! source resolutions, runbooks with approvals and SSM executions (through a
-//! scripted SSM), an event of an older schema version), with the
+//! scripted SSM), an event of an older schema version, maintenance windows
+//! that suppress alerts, one of them ending and letting its alerts be
+//! correlated), with the
 //! read-model projectors killed at random moments all along, every rebuilt
 //! projection equals the live tables row for row, and history `--until` a
 //! midpoint equals the live tables captured at that midpoint.
@@ -24,6 +26,7 @@ use alertledger_eventstore::log::LogSignal;
 use alertledger_projections as read_models;
 use alertledger_ssm::scripted::ScriptedSsm;
 use alertledger_workers::correlator::Correlator;
+use alertledger_workers::maintenance::WindowCloser;
 use alertledger_workers::remediation::dispatcher::DISPATCHER;
 use alertledger_workers::remediation::{ExecutorSettings, RunbookDispatcher, SsmExecutor};
 use rand::rngs::StdRng;
@@ -102,7 +105,14 @@ async fn settle(pool: &PgPool) {
         if done && in_flight == 0 && last_in_log_order(pool).await == last {
             return;
         }
-        assert!(Instant::now() < deadline, "projectors never settled");
+        if Instant::now() >= deadline {
+            let state: Vec<Value> =
+                sqlx::query_scalar("SELECT to_jsonb(c) FROM projector_checkpoints c")
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
+            panic!("projectors never settled (last {last}): {state:?}");
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -356,6 +366,21 @@ impl Workload<'_> {
         assert_eq!(response.status(), 200);
     }
 
+    /// A maintenance window for `tenant` (the body without `tenant_id`).
+    async fn window(&self, tenant: &TestTenant, mut body: Value) {
+        let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
+        body["tenant_id"] = json!(tenant.id);
+        self.send(
+            self.app
+                .client
+                .post(self.app.url("/api/v1/maintenance-windows")),
+            &admin,
+            body,
+            201,
+        )
+        .await;
+    }
+
     async fn get(&self, path: &str, token: &str) -> Value {
         let response = self
             .app
@@ -432,6 +457,13 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         },
     )
     .spawn();
+    let closer = WindowCloser::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        DomainServices::system(),
+        Duration::from_millis(100),
+    )
+    .spawn();
     let (stop, stopped) = watch::channel(false);
     let chaos = kill_and_restart_projectors(app.db.url().to_owned(), stopped);
     let mut work = Workload {
@@ -451,8 +483,37 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
                                         "auto_correlate": true, "min_alerts": 1, "auto_resolve": true})).await;
     let legacy = insert_version_1_0_incident(&pool, &tenants[0]).await;
     work.runbooks(&tenants[0]).await;
-    for tenant in &tenants {
+    // In force all along: tenant 1's Latency alerts stay suppressed.
+    let now = chrono::Utc::now();
+    work.window(
+        &tenants[1],
+        json!({"name": "quiet latency", "matchers": ["signature=\"Latency\""],
+               "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+               "ends_at": (now + chrono::Duration::days(1)).to_rfc3339()}),
+    )
+    .await;
+    for (n, tenant) in tenants.iter().enumerate() {
+        if n == 0 {
+            // Ends a few seconds into tenant 0's alerts: what it held then
+            // and still fires is correlated when it ends.
+            let now = chrono::Utc::now();
+            work.window(
+                &tenants[0],
+                json!({"name": "host03 patch", "matchers": ["asset=\"host03\""],
+                       "starts_at": now.to_rfc3339(),
+                       "ends_at": (now + chrono::Duration::seconds(2)).to_rfc3339()}),
+            )
+            .await;
+        }
         work.alerts(tenant).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.stored("MaintenanceWindowEnded").await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the window's end was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     settle(&pool).await;
     for tenant in &tenants {
@@ -487,6 +548,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
     correlator.abort();
     dispatcher.abort();
     executor.abort();
+    closer.abort();
     assert!(kills > 20, "the projectors were killed only {kills} times");
 
     let live = snapshot(&pool, "public", None).await;
@@ -496,6 +558,15 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
             .await
             .unwrap();
     assert_eq!(live["alerts"].len() as i64, received);
+    let held = live["alerts"]
+        .iter()
+        .filter(|row| row["suppressed_by"].is_string() && row["suppression_lifted_at"].is_null())
+        .count();
+    let lifted = live["alerts"]
+        .iter()
+        .filter(|row| row["suppression_lifted_at"].is_string())
+        .count();
+    assert!(held > 0 && lifted > 0, "{held} held, {lifted} lifted");
     assert!(received >= 2_000, "{received} alerts");
     assert!(live["incidents"].len() > 50);
     assert!(live["incident_timeline"].len() > live["incidents"].len());

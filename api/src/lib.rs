@@ -212,6 +212,11 @@ impl Application {
                 settings.services.clone(),
                 signal.clone(),
             ),
+            windows: AggregateStore::new(
+                pool_for_stores.clone(),
+                settings.services.clone(),
+                signal.clone(),
+            ),
             executions: AggregateStore::new(
                 pool_for_stores.clone(),
                 settings.services.clone(),

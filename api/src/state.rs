@@ -7,6 +7,7 @@ use alertledger_domain::approval::Approval;
 use alertledger_domain::change_report::ChangeReport;
 use alertledger_domain::execution::Execution;
 use alertledger_domain::incident::Incident;
+use alertledger_domain::maintenance::MaintenanceWindow;
 use alertledger_domain::runbook::Runbook;
 use alertledger_domain::tenant::Tenant;
 use alertledger_domain::DomainServices;
@@ -52,6 +53,8 @@ pub struct Parts {
     pub executions: AggregateStore<Execution>,
     /// Changes tools report (PagerDuty change events).
     pub changes: AggregateStore<ChangeReport>,
+    /// Maintenance windows and silences.
+    pub windows: AggregateStore<MaintenanceWindow>,
     pub remediation: RemediationSettings,
     /// The clock (and other domain services) commands run with.
     pub services: DomainServices,
@@ -98,6 +101,10 @@ impl AppState {
 
     pub fn incidents(&self) -> &AggregateStore<Incident> {
         &self.inner.incidents
+    }
+
+    pub fn windows(&self) -> &AggregateStore<MaintenanceWindow> {
+        &self.inner.windows
     }
 
     pub fn runbooks(&self) -> &AggregateStore<Runbook> {

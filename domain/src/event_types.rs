@@ -15,6 +15,7 @@ use crate::change_report::{ChangeReport, ChangeReportEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
+use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
 use crate::notification::{NotificationSetup, NotificationSetupEvent};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
@@ -63,6 +64,10 @@ pub const ALL: &[(&str, &[&str])] = &[
     (
         <NotificationSetup as Aggregate>::TYPE,
         NotificationSetupEvent::TYPES,
+    ),
+    (
+        <MaintenanceWindow as Aggregate>::TYPE,
+        MaintenanceWindowEvent::TYPES,
     ),
 ];
 

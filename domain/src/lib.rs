@@ -22,6 +22,7 @@
 //!   - [`change_report`]: a change a tool reported (PagerDuty change events).
 //!   - [`user`]: people who sign in: invitations, roles, tenants, disabling, revoked sessions.
 //!   - [`notification`]: a tenant's notification channels.
+//!   - [`maintenance`]: maintenance windows and silences (suppression periods).
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -37,6 +38,7 @@ pub mod delivery;
 pub mod event_types;
 pub mod execution;
 pub mod incident;
+pub mod maintenance;
 pub mod notification;
 pub mod quarantine;
 pub mod runbook;

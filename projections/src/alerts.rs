@@ -28,6 +28,8 @@ const EVENT_TYPES: &[&str] = &[
     AlertEvent::ACKNOWLEDGED,
     AlertEvent::CORRELATED,
     AlertEvent::RESOLVED_BY_SOURCE,
+    AlertEvent::SUPPRESSED,
+    AlertEvent::SUPPRESSION_LIFTED,
 ];
 
 /// One row of `alerts` (see the migration for what each column means).
@@ -59,6 +61,15 @@ pub struct AlertRow {
     /// What was odd in the tool's payload and stored with a default.
     #[serde(default)]
     pub normalization_warnings: Vec<NormalizationWarning>,
+    /// The maintenance window that held it back (the latest, if several).
+    #[serde(default)]
+    pub suppressed_by: Option<Uuid>,
+    /// Until when that window's occurrence holds it (null once lifted).
+    #[serde(default)]
+    pub suppressed_until: Option<DateTime<Utc>>,
+    /// When the window let it go to be correlated (null while held).
+    #[serde(default)]
+    pub suppression_lifted_at: Option<DateTime<Utc>>,
 }
 
 impl ReadModelRow for AlertRow {
@@ -89,6 +100,9 @@ impl ReadModelRow for AlertRow {
         "correlation_reason",
         "last_position",
         "normalization_warnings",
+        "suppressed_by",
+        "suppressed_until",
+        "suppression_lifted_at",
     ];
 
     fn staging_key(&self) -> String {
@@ -194,6 +208,9 @@ fn fold(rows: &mut HashMap<Uuid, AlertRow>, event: &LogEvent) -> Result<(), Cons
                 correlation_reason: None,
                 last_position: event.position,
                 normalization_warnings,
+                suppressed_by: None,
+                suppressed_until: None,
+                suppression_lifted_at: None,
             },
         );
         return Ok(());
@@ -224,6 +241,17 @@ fn fold(rows: &mut HashMap<Uuid, AlertRow>, event: &LogEvent) -> Result<(), Cons
                 serde_json::to_value(&reason)
                     .map_err(|error| ConsumerError::event(event, error))?,
             );
+        }
+        AlertEvent::AlertSuppressed {
+            window_id, until, ..
+        } => {
+            row.suppressed_by = Some(*window_id.as_uuid());
+            row.suppressed_until = Some(until);
+            row.suppression_lifted_at = None;
+        }
+        AlertEvent::AlertSuppressionLifted { at, .. } => {
+            row.suppressed_until = None;
+            row.suppression_lifted_at = Some(at);
         }
         AlertEvent::AlertResolvedBySource { resolved_at, .. } => {
             row.status = AlertStatus::Resolved;

@@ -39,6 +39,7 @@ const EVENT_TYPES: &[&str] = &[
     IncidentEvent::ACKNOWLEDGED,
     IncidentEvent::ASSIGNED,
     IncidentEvent::COMMENTED,
+    IncidentEvent::SILENCED,
     IncidentEvent::ESCALATED,
     IncidentEvent::RESOLVED,
     IncidentEvent::REOPENED,
@@ -399,7 +400,7 @@ fn fold(
             row.assignee = Some(assignee.as_str().to_owned());
             row.status = IncidentStatus::InProgress;
         }
-        IncidentEvent::IncidentCommented { .. } => {}
+        IncidentEvent::IncidentCommented { .. } | IncidentEvent::IncidentSilenced { .. } => {}
         IncidentEvent::IncidentEscalated { .. } => {
             row.status = IncidentStatus::Escalated;
             row.escalation_count += 1;
@@ -477,6 +478,7 @@ fn event_at(event: &IncidentEvent) -> DateTime<Utc> {
         | IncidentEvent::IncidentAcknowledged { at, .. }
         | IncidentEvent::IncidentAssigned { at, .. }
         | IncidentEvent::IncidentCommented { at, .. }
+        | IncidentEvent::IncidentSilenced { at, .. }
         | IncidentEvent::IncidentEscalated { at, .. }
         | IncidentEvent::IncidentResolved { at, .. }
         | IncidentEvent::IncidentReopened { at, .. }
@@ -491,6 +493,7 @@ fn payload_actor(event: &IncidentEvent) -> Option<&Actor> {
         IncidentEvent::IncidentAcknowledged { actor, .. }
         | IncidentEvent::IncidentAssigned { actor, .. }
         | IncidentEvent::IncidentCommented { actor, .. }
+        | IncidentEvent::IncidentSilenced { actor, .. }
         | IncidentEvent::IncidentEscalated { actor, .. }
         | IncidentEvent::IncidentReopened { actor, .. }
         | IncidentEvent::IncidentResolved {
@@ -531,6 +534,23 @@ fn summary(event: &IncidentEvent) -> String {
         } => format!("Assigned to {assignee} by {}", by(actor)),
         IncidentEvent::IncidentCommented { text, actor, .. } => {
             format!("{} commented: {}", by(actor), quoted(text.as_str()))
+        }
+        IncidentEvent::IncidentSilenced {
+            window_id,
+            until,
+            reason,
+            actor,
+            ..
+        } => {
+            let what = format!(
+                "Silenced by {} until {} (maintenance window {window_id})",
+                by(actor),
+                until.to_rfc3339()
+            );
+            match reason {
+                Some(reason) => format!("{what}: {}", quoted(reason.as_str())),
+                None => what,
+            }
         }
         IncidentEvent::IncidentEscalated { reason, actor, .. } => {
             format!("Escalated by {}: {}", by(actor), quoted(reason.as_str()))

@@ -427,6 +427,9 @@ async fn alert_events_fold_into_exactly_one_row_per_alert() {
         })),
         last_position: firing_positions[3],
         normalization_warnings: Vec::new(),
+        suppressed_by: None,
+        suppressed_until: None,
+        suppression_lifted_at: None,
     };
     let expected_second = AlertRow {
         alert_id: *already_resolved.as_uuid(),

@@ -18,6 +18,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
+use crate::maintenance::WindowCloser;
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
 };
@@ -43,6 +44,8 @@ pub struct WorkerSettings {
     pub approval_ttl: Duration,
     /// How often the expirer looks for overdue approvals.
     pub expiry_check: Duration,
+    /// How often the window closer looks for maintenance windows that ended.
+    pub window_check: Duration,
     pub executor: ExecutorSettings,
     /// The SSM the executor calls; `None` runs no executor (executions then
     /// wait in the queue for a process that has one).
@@ -60,6 +63,7 @@ impl Default for WorkerSettings {
         Self {
             approval_ttl: DEFAULT_APPROVAL_TTL,
             expiry_check: Duration::from_secs(10),
+            window_check: Duration::from_secs(2),
             executor: ExecutorSettings::default(),
             ssm: None,
             audit_signer: None,
@@ -90,6 +94,15 @@ impl TimedWorkers {
             settings.expiry_check,
         )
         .spawn()];
+        handles.push(
+            WindowCloser::new(
+                pool.clone(),
+                signal.clone(),
+                services.clone(),
+                settings.window_check,
+            )
+            .spawn(),
+        );
         if let Some(ssm) = settings.ssm {
             handles.push(
                 SsmExecutor::new(

@@ -5,6 +5,7 @@
 //!
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
 //! - [`remediation`] — runbook dispatcher, SSM executor and approval expirer.
+//! - [`maintenance`] — the window closer (records window ends that hold alerts).
 //! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
 //!   checkpoints of it.
 //! - [`background`] — what the workers add to a process: their log
@@ -20,5 +21,6 @@
 
 pub mod background;
 pub mod correlator;
+pub mod maintenance;
 pub mod remediation;
 pub mod sealer;

@@ -9,6 +9,7 @@ use alertledger_domain::change_report::ChangeReportEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::notification::NotificationSetupEvent;
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
@@ -33,6 +34,8 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
             AlertEvent::ACKNOWLEDGED,
             AlertEvent::CORRELATED,
             AlertEvent::RESOLVED_BY_SOURCE,
+            AlertEvent::SUPPRESSED,
+            AlertEvent::SUPPRESSION_LIFTED,
         ],
     ),
     ("incident_created", &[IncidentEvent::OPENED]),
@@ -44,6 +47,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
             IncidentEvent::ACKNOWLEDGED,
             IncidentEvent::ASSIGNED,
             IncidentEvent::COMMENTED,
+            IncidentEvent::SILENCED,
             IncidentEvent::ESCALATED,
             IncidentEvent::RESOLVED,
             IncidentEvent::REOPENED,
@@ -62,6 +66,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ),
     ("execution_updated", ExecutionEvent::TYPES),
     ("tenant_updated", TenantEvent::TYPES),
+    ("maintenance_window_updated", MaintenanceWindowEvent::TYPES),
 ];
 
 /// Event types the feed still delivers, but under the generic kind

@@ -112,6 +112,8 @@ fn broken_rule(rule: &AlertError) -> ApiError {
         AlertError::AlreadyReceived => "already_received",
         AlertError::AlreadyCorrelated { .. } => "already_correlated",
         AlertError::AlreadyResolved => "already_resolved",
+        AlertError::AlreadySuppressed { .. } => "already_suppressed",
+        AlertError::NotSuppressed { .. } => "not_suppressed",
     };
     ApiError::new(StatusCode::CONFLICT, code, rule.to_string())
 }

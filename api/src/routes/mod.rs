@@ -18,6 +18,7 @@ pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
 mod list_params;
+pub mod maintenance;
 pub mod me;
 pub mod metrics;
 pub mod notification_channels;
@@ -123,6 +124,17 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(incidents::reopen))
         .routes(routes!(incidents::comment))
         .routes(routes!(correlation::correlate))
+        // Maintenance windows and silences.
+        .routes(routes!(
+            maintenance::list_windows,
+            maintenance::create_window
+        ))
+        .routes(routes!(
+            maintenance::show_window,
+            maintenance::change_window,
+            maintenance::delete_window
+        ))
+        .routes(routes!(maintenance::silence_incident))
         // Remediation.
         .routes(routes!(runbooks::list_runbooks, runbooks::create_runbook))
         .routes(routes!(

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AlertCommand, AlertError, AlertEvent};
 use crate::services::DomainServices;
-use crate::values::{AlertId, AlertStatus, IncidentId, TenantId};
+use crate::values::{AlertId, AlertStatus, IncidentId, TenantId, WindowId};
 
 /// One alert, folded from its events (only what the rules need).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -15,6 +15,9 @@ pub struct Alert {
     received: Option<Received>,
     acknowledged_at: Option<DateTime<Utc>>,
     incident_id: Option<IncidentId>,
+    /// The maintenance window holding it back, while one does.
+    #[serde(default)]
+    suppressed_by: Option<WindowId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +46,11 @@ impl Alert {
     /// The incident it was correlated into, if any.
     pub fn incident_id(&self) -> Option<IncidentId> {
         self.incident_id
+    }
+
+    /// The maintenance window holding it back, while one does.
+    pub fn suppressed_by(&self) -> Option<WindowId> {
+        self.suppressed_by
     }
 
     /// When it was first acknowledged, if it was.
@@ -138,6 +146,38 @@ impl Aggregate for Alert {
                     at,
                 }
             }
+            AlertCommand::SuppressAlert {
+                window_id,
+                until,
+                reason,
+            } => {
+                let tenant_id = self.received()?.tenant_id;
+                if let Some(incident_id) = self.incident_id {
+                    return Err(AlertError::AlreadyCorrelated { incident_id });
+                }
+                if let Some(window_id) = self.suppressed_by {
+                    return Err(AlertError::AlreadySuppressed { window_id });
+                }
+                AlertEvent::AlertSuppressed {
+                    tenant_id,
+                    window_id,
+                    until,
+                    reason,
+                    at,
+                }
+            }
+            AlertCommand::LiftSuppression { window_id, reason } => {
+                let tenant_id = self.received()?.tenant_id;
+                if self.suppressed_by != Some(window_id) {
+                    return Err(AlertError::NotSuppressed { window_id });
+                }
+                AlertEvent::AlertSuppressionLifted {
+                    tenant_id,
+                    window_id,
+                    reason,
+                    at,
+                }
+            }
             AlertCommand::ResolveAlertFromSource {
                 resolved_at,
                 delivery_key,
@@ -174,6 +214,8 @@ impl Aggregate for Alert {
             }
             AlertEvent::AlertAcknowledged { at, .. } => self.acknowledged_at = Some(at),
             AlertEvent::AlertCorrelated { incident_id, .. } => self.incident_id = Some(incident_id),
+            AlertEvent::AlertSuppressed { window_id, .. } => self.suppressed_by = Some(window_id),
+            AlertEvent::AlertSuppressionLifted { .. } => self.suppressed_by = None,
             AlertEvent::AlertResolvedBySource { .. } => {
                 if let Some(received) = self.received.as_mut() {
                     received.status = AlertStatus::Resolved;

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use crate::values::{
     Actor, AlertId, AlertMessage, AlertSignature, AlertStatus, AssetName, CorrelationReason,
     DeliveryKey, Fingerprint, IncidentId, Labels, NormalizationWarning, Note, Severity, TenantId,
-    ToolSource, WebhookSource,
+    ToolSource, WebhookSource, WindowId,
 };
 
 /// A request to record or change an alert.
@@ -39,6 +39,14 @@ pub enum AlertCommand {
         incident_id: IncidentId,
         reason: CorrelationReason,
     },
+    /// Record that a maintenance window holds the alert back.
+    SuppressAlert {
+        window_id: WindowId,
+        until: DateTime<Utc>,
+        reason: String,
+    },
+    /// Record that the window holding the alert no longer does.
+    LiftSuppression { window_id: WindowId, reason: String },
     /// The source reported the alert resolved.
     ResolveAlertFromSource {
         /// When the source says it cleared.

@@ -1,6 +1,6 @@
 //! Why an alert command was refused.
 
-use crate::values::IncidentId;
+use crate::values::{IncidentId, WindowId};
 
 /// An alert rule that a command would break.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -15,4 +15,8 @@ pub enum AlertError {
     AlreadyCorrelated { incident_id: IncidentId },
     #[error("the alert is already resolved")]
     AlreadyResolved,
+    #[error("the alert is already suppressed by window {window_id}")]
+    AlreadySuppressed { window_id: WindowId },
+    #[error("the alert is not suppressed by window {window_id}")]
+    NotSuppressed { window_id: WindowId },
 }

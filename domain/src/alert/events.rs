@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::values::{
     Actor, AlertId, AlertMessage, AlertSignature, AlertStatus, AssetName, CorrelationReason,
     DeliveryKey, Fingerprint, IncidentId, Labels, NormalizationWarning, Note, Severity, TenantId,
-    ToolSource, WebhookSource,
+    ToolSource, WebhookSource, WindowId,
 };
 
 /// A fact about an alert.
@@ -50,6 +50,24 @@ pub enum AlertEvent {
         reason: CorrelationReason,
         at: DateTime<Utc>,
     },
+    /// The correlator held the alert back: a maintenance window in force
+    /// covers it (until `until`, the end of the window's occurrence). It
+    /// opens and joins no incident while suppressed.
+    AlertSuppressed {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        until: DateTime<Utc>,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// The window that held the alert ended (or changed or was deleted)
+    /// while the alert still fired: it is correlated now, as if just arrived.
+    AlertSuppressionLifted {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// The source reported the alert resolved.
     AlertResolvedBySource {
         tenant_id: TenantId,
@@ -66,6 +84,8 @@ impl AlertEvent {
             Self::AlertReceived { tenant_id, .. }
             | Self::AlertAcknowledged { tenant_id, .. }
             | Self::AlertCorrelated { tenant_id, .. }
+            | Self::AlertSuppressed { tenant_id, .. }
+            | Self::AlertSuppressionLifted { tenant_id, .. }
             | Self::AlertResolvedBySource { tenant_id, .. } => *tenant_id,
         }
     }
@@ -76,6 +96,8 @@ crate::event_types::event_type_names!(AlertEvent {
     AlertAcknowledged => ACKNOWLEDGED,
     AlertCorrelated => CORRELATED,
     AlertResolvedBySource => RESOLVED_BY_SOURCE,
+    AlertSuppressed => SUPPRESSED,
+    AlertSuppressionLifted => SUPPRESSION_LIFTED,
 });
 
 impl DomainEvent for AlertEvent {

@@ -226,6 +226,22 @@ impl Aggregate for Incident {
                 };
                 sink.write(event, self).await;
             }
+            IncidentCommand::RecordSilence {
+                window_id,
+                until,
+                reason,
+                actor,
+            } => {
+                let event = IncidentEvent::IncidentSilenced {
+                    tenant_id,
+                    window_id,
+                    until,
+                    reason,
+                    actor,
+                    at,
+                };
+                sink.write(event, self).await;
+            }
             IncidentCommand::EscalateIncident { reason, actor } => {
                 if self.is_resolved() {
                     return Err(IncidentError::CannotEscalateResolved);
@@ -329,7 +345,9 @@ impl Aggregate for Incident {
                 self.assignee = Some(assignee);
                 self.status = IncidentStatus::InProgress;
             }
-            IncidentEvent::IncidentCommented { .. } | IncidentEvent::AllAlertsResolved { .. } => {}
+            IncidentEvent::IncidentCommented { .. }
+            | IncidentEvent::IncidentSilenced { .. }
+            | IncidentEvent::AllAlertsResolved { .. } => {}
             IncidentEvent::IncidentEscalated { .. } => self.status = IncidentStatus::Escalated,
             IncidentEvent::IncidentResolved { at, .. } => {
                 self.status = IncidentStatus::Resolved;

@@ -1,9 +1,11 @@
 //! What can be asked of an incident.
 
 use super::Resolution;
+use chrono::{DateTime, Utc};
+
 use crate::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationReason, IncidentId, Note, PriorityScore,
-    Severity, TenantId, ToolSource, UserId,
+    Severity, TenantId, ToolSource, UserId, WindowId,
 };
 
 /// A request to open or change an incident.
@@ -38,6 +40,13 @@ pub enum IncidentCommand {
     AssignIncident { assignee: UserId, actor: Actor },
     /// Add a note to the timeline (allowed at any time, also once resolved).
     CommentOnIncident { text: Note, actor: Actor },
+    /// Record that its key was silenced by window `window_id` until `until`.
+    RecordSilence {
+        window_id: WindowId,
+        until: DateTime<Utc>,
+        reason: Option<Note>,
+        actor: Actor,
+    },
     /// Hand it up.
     EscalateIncident { reason: Note, actor: Actor },
     /// Close it.

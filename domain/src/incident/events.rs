@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Resolution;
 use crate::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationReason, IncidentId, Note, PriorityScore,
-    Severity, TenantId, ToolSource, UserId,
+    Severity, TenantId, ToolSource, UserId, WindowId,
 };
 
 /// A fact about an incident.
@@ -65,6 +65,16 @@ pub enum IncidentEvent {
         actor: Actor,
         at: DateTime<Utc>,
     },
+    /// Someone silenced its key for a while: maintenance window `window_id`
+    /// (with the key as its matchers) holds back its alerts until `until`.
+    IncidentSilenced {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        until: DateTime<Utc>,
+        reason: Option<Note>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
     /// It was escalated.
     IncidentEscalated {
         tenant_id: TenantId,
@@ -110,6 +120,7 @@ impl IncidentEvent {
             | Self::IncidentAcknowledged { tenant_id, .. }
             | Self::IncidentAssigned { tenant_id, .. }
             | Self::IncidentCommented { tenant_id, .. }
+            | Self::IncidentSilenced { tenant_id, .. }
             | Self::IncidentEscalated { tenant_id, .. }
             | Self::IncidentResolved { tenant_id, .. }
             | Self::IncidentReopened { tenant_id, .. }
@@ -126,6 +137,7 @@ crate::event_types::event_type_names!(IncidentEvent {
     IncidentAcknowledged => ACKNOWLEDGED,
     IncidentAssigned => ASSIGNED,
     IncidentCommented => COMMENTED,
+    IncidentSilenced => SILENCED,
     IncidentEscalated => ESCALATED,
     IncidentResolved => RESOLVED,
     IncidentReopened => REOPENED,

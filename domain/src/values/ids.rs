@@ -116,6 +116,12 @@ uuid_id!(
     "channel_id"
 );
 
+uuid_id!(
+    /// A tenant's maintenance window or silence (issue 19).
+    WindowId,
+    "window_id"
+);
+
 /// The fixed UUIDv5 namespace of [`AlertId::for_delivery`]. Permanent: changing
 /// it would give every future delivery a new id and break idempotency across
 /// versions.

@@ -25,7 +25,7 @@ pub use enums::{AlertStatus, InvocationStatus, Risk, Role, Severity, WebhookSour
 pub use ids::NotificationChannelId;
 pub use ids::{
     AlertId, ApiKeyId, ApprovalId, ExecutionId, IncidentId, RunbookId, TenantId, WebhookSecretId,
-    ALERT_DELIVERY_NAMESPACE,
+    WindowId, ALERT_DELIVERY_NAMESPACE,
 };
 pub use ingestion::{
     NormalizationWarning, SeverityMap, MAX_SEVERITY_MAP_ENTRIES, MAX_SEVERITY_WORD_CHARS,

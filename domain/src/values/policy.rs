@@ -97,12 +97,57 @@ impl AggregationKeyTemplate {
         severity: Severity,
         labels: &Labels,
     ) -> String {
+        self.render_parts(
+            asset.as_str(),
+            signature.as_str(),
+            tool_source.as_str(),
+            severity,
+            labels,
+        )
+    }
+
+    /// The (field, value) pairs a key rendered by this template stands for
+    /// (`asset`, `signature`, `source`, `severity` or a label name), when the
+    /// key splits into exactly this template's parts; a silence matches them.
+    pub fn fields_of(&self, key: &str) -> Option<Vec<(String, String)>> {
+        let values: Vec<&str> = key.split('|').collect();
+        if values.len() != self.parts.len() {
+            return None;
+        }
+        Some(
+            self.parts
+                .iter()
+                .zip(values)
+                .map(|(part, value)| {
+                    let name = match part {
+                        KeyPart::Asset => "asset".to_owned(),
+                        KeyPart::Signature => "signature".to_owned(),
+                        KeyPart::Source => "source".to_owned(),
+                        KeyPart::Severity => "severity".to_owned(),
+                        KeyPart::Label(name) => name.clone(),
+                    };
+                    (name, value.to_owned())
+                })
+                .collect(),
+        )
+    }
+
+    /// [`Self::render`] from the values as stored text (an alert the
+    /// correlator held back keeps them so).
+    pub fn render_parts(
+        &self,
+        asset: &str,
+        signature: &str,
+        tool_source: &str,
+        severity: Severity,
+        labels: &Labels,
+    ) -> String {
         self.parts
             .iter()
             .map(|part| match part {
-                KeyPart::Asset => asset.as_str(),
-                KeyPart::Signature => signature.as_str(),
-                KeyPart::Source => tool_source.as_str(),
+                KeyPart::Asset => asset,
+                KeyPart::Signature => signature,
+                KeyPart::Source => tool_source,
                 KeyPart::Severity => severity.as_str(),
                 KeyPart::Label(name) => labels.get(name).unwrap_or(""),
             })

@@ -1,5 +1,8 @@
 //! One batch of the correlator: state loaded once, decisions staged as events,
-//! everything written back in the batch's transaction.
+//! everything written back in the batch's transaction ([`suppression`]:
+//! maintenance windows).
+
+mod suppression;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -8,6 +11,7 @@ use alertledger_domain::alert::{Alert, AlertCommand, AlertEvent};
 use alertledger_domain::incident::{
     Incident, IncidentCommand, IncidentError, IncidentEvent, Resolution,
 };
+use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::tenant::TenantEvent;
 use alertledger_domain::values::{
     Actor, AlertId, AlertSignature, AssetName, CorrelationDecision, CorrelationReason, IncidentId,
@@ -24,7 +28,7 @@ use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::state::{KeyRow, TenantRow, WaitingAlert};
+use super::state::{KeyRow, SuppressedAlert, TenantRow, WaitingAlert};
 use super::IncidentCache;
 
 /// The actor the correlator's own commands (auto-resolve) are recorded under.
@@ -37,6 +41,7 @@ enum Fact {
     Alert(AlertEvent),
     Tenant(TenantEvent),
     Incident(IncidentEvent),
+    Window(MaintenanceWindowEvent),
     Other,
 }
 
@@ -46,6 +51,7 @@ impl Fact {
             "Alert" => Self::Alert(decode(event)?),
             "Tenant" => Self::Tenant(decode(event)?),
             "Incident" => Self::Incident(decode(event)?),
+            "MaintenanceWindow" => Self::Window(decode(event)?),
             _ => Self::Other,
         })
     }
@@ -72,6 +78,11 @@ pub(crate) struct CorrelationBatch<'c> {
     alerts: HashMap<String, Loaded<Alert>>,
     incidents: HashMap<String, Loaded<Incident>>,
     work: UnitOfWork,
+    /// Alerts held back by a window (`Some`) or no longer held (`None`),
+    /// written to `correlator_suppressed` with the batch.
+    held: HashMap<Uuid, Option<SuppressedAlert>>,
+    /// Why the alerts being placed are placed now, when a window let them go.
+    lifted_because: Option<String>,
 }
 
 impl<'c> CorrelationBatch<'c> {
@@ -93,6 +104,8 @@ impl<'c> CorrelationBatch<'c> {
             alerts: HashMap::new(),
             incidents: HashMap::new(),
             work: UnitOfWork::default(),
+            held: HashMap::new(),
+            lifted_because: None,
         }
     }
 
@@ -212,6 +225,9 @@ impl<'c> CorrelationBatch<'c> {
                         signature: signature.as_str().to_owned(),
                     };
                     let key_id = (tenant_id.into(), key);
+                    if self.suppress_if_covered(event, &alert, &labels, at).await? {
+                        return Ok(());
+                    }
                     if auto {
                         self.place(event, &key_id, vec![alert], Trigger::Arrival)
                             .await
@@ -224,7 +240,10 @@ impl<'c> CorrelationBatch<'c> {
                 AlertEvent::AlertResolvedBySource { tenant_id, .. } => {
                     self.alert_resolved(event, tenant_id.into()).await
                 }
-                AlertEvent::AlertAcknowledged { .. } | AlertEvent::AlertCorrelated { .. } => Ok(()),
+                AlertEvent::AlertAcknowledged { .. }
+                | AlertEvent::AlertCorrelated { .. }
+                | AlertEvent::AlertSuppressed { .. }
+                | AlertEvent::AlertSuppressionLifted { .. } => Ok(()),
             },
             Fact::Tenant(change) => match change {
                 TenantEvent::CorrelationPolicyChanged {
@@ -256,6 +275,7 @@ impl<'c> CorrelationBatch<'c> {
                 }
                 _ => Ok(()),
             },
+            Fact::Window(change) => self.window_changed(event, change).await,
             Fact::Incident(change) => match change {
                 IncidentEvent::IncidentResolved { tenant_id, .. } => {
                     let incident_id = parse_uuid(event, &event.aggregate_id)?;
@@ -293,11 +313,11 @@ impl<'c> CorrelationBatch<'c> {
                         decision: CorrelationDecision::Attached {
                             to: IncidentId::from_uuid(incident_id),
                         },
-                        explanation: format!(
+                        explanation: self.explain(format!(
                             "open incident {incident_id} has key {}; its last alert came {} before this one, inside the {window}-minute window",
                             key_id.1,
                             describe_gap(gap)
-                        ),
+                        )),
                     };
                     if self
                         .attach(cause, key_id, incident_id, &alert, reason, critical)
@@ -400,7 +420,7 @@ impl<'c> CorrelationBatch<'c> {
             key: key_id.1.clone(),
             window_minutes: window,
             decision: CorrelationDecision::Opened,
-            explanation,
+            explanation: self.explain(explanation),
         };
         let mut row = KeyRow::new(key_id.0, key_id.1.clone());
         row.incident_id = Some(incident_id.into());
@@ -493,6 +513,14 @@ impl<'c> CorrelationBatch<'c> {
         tenant: Uuid,
     ) -> Result<(), ConsumerError> {
         let alert_id = parse_uuid(cause, &cause.aggregate_id)?;
+        if self
+            .alerts
+            .get(&cause.aggregate_id)
+            .is_some_and(|alert| alert.state.suppressed_by().is_some())
+        {
+            self.release_resolved(alert_id);
+            return Ok(());
+        }
         let incident = self
             .alerts
             .get(&cause.aggregate_id)
@@ -632,6 +660,14 @@ impl<'c> CorrelationBatch<'c> {
         Ok(())
     }
 
+    /// `text`, after the reason a window let the alert go, when one did.
+    fn explain(&self, text: String) -> String {
+        match &self.lifted_because {
+            Some(reason) => format!("{reason}; {text}"),
+            None => text,
+        }
+    }
+
     fn tenant(&mut self, tenant_id: Uuid) -> &mut TenantRow {
         self.tenants
             .entry(tenant_id)
@@ -698,6 +734,7 @@ impl<'c> CorrelationBatch<'c> {
             .filter_map(|id| self.keys.get(id).cloned())
             .collect();
         rows::upsert(self.conn, &self.target, &keys).await?;
+        self.write_held().await?;
         self.work.write(self.conn).await?;
         Ok(self.incidents)
     }

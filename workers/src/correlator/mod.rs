@@ -23,6 +23,10 @@
 //! - a resolved incident takes no more alerts: the next one opens a new one
 //!   (also after a reopen: a reopened incident is a person's to finish).
 //!
+//! Maintenance windows (see `batch::suppression`): an alert a window in
+//! force covers is recorded as suppressed and placed only when the window
+//! ends (or changes or goes), as if it had just arrived then.
+//!
 //! Windows are measured in receipt time (the `at` of `AlertReceived`), so the
 //! same log always yields the same decisions. The priority score follows the
 //! product rule and is recomputed on every attach (recorded when it changes).
@@ -32,6 +36,7 @@ mod state;
 
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::incident::IncidentEvent;
+use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::tenant::TenantEvent;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -54,6 +59,10 @@ const EVENT_TYPES: &[&str] = &[
     TenantEvent::ASSET_UPSERTED,
     TenantEvent::CORRELATION_REQUESTED,
     IncidentEvent::RESOLVED,
+    MaintenanceWindowEvent::CREATED,
+    MaintenanceWindowEvent::CHANGED,
+    MaintenanceWindowEvent::DELETED,
+    MaintenanceWindowEvent::ENDED,
 ];
 
 /// The correlator as a [`LogConsumer`] (run it with a `ConsumerRunner`).
@@ -131,7 +140,11 @@ impl LogConsumer for Correlator {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["correlator_tenants", "correlator_keys"]
+        &[
+            "correlator_tenants",
+            "correlator_keys",
+            "correlator_suppressed",
+        ]
     }
 
     fn event_types(&self) -> Option<&'static [&'static str]> {

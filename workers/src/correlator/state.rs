@@ -1,7 +1,9 @@
-//! The correlator's working state (tables `correlator_tenants` and
-//! `correlator_keys`), as rows the batch loads, folds and writes back.
+//! The correlator's working state (tables `correlator_tenants`,
+//! `correlator_keys` and `correlator_suppressed`), as rows the batch loads,
+//! folds and writes back.
 
-use alertledger_domain::values::{CorrelationPolicy, Severity};
+use alertledger_domain::maintenance::WindowSpec;
+use alertledger_domain::values::{CorrelationPolicy, Labels, Severity};
 use alertledger_eventstore::consumer::rows::ReadModelRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,12 +15,37 @@ pub(crate) struct TenantRow {
     pub tenant_id: Uuid,
     pub policy: CorrelationPolicy,
     pub critical_assets: Vec<String>,
+    /// The tenant's maintenance windows in force, as of the same position.
+    #[serde(default)]
+    pub windows: Vec<WindowState>,
 }
 
 impl ReadModelRow for TenantRow {
     const TABLE: &'static str = "correlator_tenants";
     const KEY: &'static [&'static str] = &["tenant_id"];
-    const COLUMNS: &'static [&'static str] = &["tenant_id", "policy", "critical_assets"];
+    const COLUMNS: &'static [&'static str] = &["tenant_id", "policy", "critical_assets", "windows"];
+}
+
+/// One maintenance window as the correlator knows it from the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct WindowState {
+    pub window_id: Uuid,
+    pub spec: WindowSpec,
+    /// The latest occurrence end recorded (`MaintenanceWindowEnded`): an
+    /// occurrence ending by then suppresses nothing more.
+    pub ended_through: Option<DateTime<Utc>>,
+}
+
+/// An alert a window holds back, until its occurrence ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct SuppressedAlert {
+    pub tenant_id: Uuid,
+    pub alert_id: Uuid,
+    pub window_id: Uuid,
+    pub until: DateTime<Utc>,
+    /// What placing it later needs (its `at` is its receipt time).
+    pub alert: WaitingAlert,
+    pub labels: Labels,
 }
 
 impl TenantRow {
@@ -27,6 +54,7 @@ impl TenantRow {
             tenant_id,
             policy: CorrelationPolicy::default(),
             critical_assets: Vec::new(),
+            windows: Vec::new(),
         }
     }
 }

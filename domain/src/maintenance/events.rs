@@ -1,0 +1,74 @@
+//! What happened to a maintenance window. Variant names are stored and permanent.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use super::WindowSpec;
+use crate::values::{Actor, TenantId, WindowId};
+
+/// A fact about a maintenance window (or a silence, which is one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MaintenanceWindowEvent {
+    /// The window was defined.
+    MaintenanceWindowCreated {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        window: WindowSpec,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// Its definition was replaced.
+    MaintenanceWindowChanged {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        window: WindowSpec,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// It was deleted (its suppressed alerts are correlated then).
+    MaintenanceWindowDeleted {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// An occurrence ending at `ended_at` is over; the correlator then
+    /// correlates the alerts it still held. Recorded by the window closer
+    /// once the time has come, so replay needs no clock.
+    MaintenanceWindowEnded {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        ended_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl MaintenanceWindowEvent {
+    /// The tenant the event belongs to.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::MaintenanceWindowCreated { tenant_id, .. }
+            | Self::MaintenanceWindowChanged { tenant_id, .. }
+            | Self::MaintenanceWindowDeleted { tenant_id, .. }
+            | Self::MaintenanceWindowEnded { tenant_id, .. } => *tenant_id,
+        }
+    }
+}
+
+crate::event_types::event_type_names!(MaintenanceWindowEvent {
+    MaintenanceWindowCreated => CREATED,
+    MaintenanceWindowChanged => CHANGED,
+    MaintenanceWindowDeleted => DELETED,
+    MaintenanceWindowEnded => ENDED,
+});
+
+impl DomainEvent for MaintenanceWindowEvent {
+    fn event_type(&self) -> String {
+        self.type_name().to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        crate::EVENT_VERSION.to_owned()
+    }
+}

@@ -1,0 +1,27 @@
+//! Maintenance windows and silences (issue 19): a tenant's periods during
+//! which matching alerts are recorded as suppressed instead of opening or
+//! joining incidents. [`matcher`] reads Alertmanager-style matchers,
+//! [`schedule`] evaluates one-off and recurring (cron, RRULE) periods in an
+//! IANA zone, [`spec`] holds a window's checked definition. Every change is
+//! an event with its actor; the end of an occurrence that held alerts is an
+//! event too (`MaintenanceWindowEnded`), so the correlator's later decisions
+//! come from the log alone.
+
+mod aggregate;
+mod commands;
+mod errors;
+mod events;
+pub mod matcher;
+pub mod schedule;
+pub mod spec;
+
+#[cfg(test)]
+mod tests;
+
+pub use aggregate::MaintenanceWindow;
+pub use commands::MaintenanceWindowCommand;
+pub use errors::MaintenanceWindowError;
+pub use events::MaintenanceWindowEvent;
+pub use matcher::{AlertFacts, Matcher, MatcherError};
+pub use schedule::{Occurrence, Schedule, ScheduleError};
+pub use spec::{SpecError, SpecFields, WindowSpec};
