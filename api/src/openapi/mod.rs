@@ -71,7 +71,6 @@ list items and details have the same fields unless a list's description says oth
             responses::PagerDutyConflict,
             responses::PagerDutyPayloadTooLarge,
             responses::PagerDutyUnsupportedMediaType,
-            responses::PagerDutyTooManyRequests,
             responses::PagerDutyUnavailable,
         )
     ),

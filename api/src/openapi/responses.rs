@@ -113,28 +113,3 @@ pagerduty_error_responses! {
     PagerDutyUnsupportedMediaType => ("The body is not `application/json`.", "invalid event", "unsupported_media_type", "expected Content-Type: application/json");
     PagerDutyUnavailable => ("The database is unavailable; PagerDuty's clients retry.", "unavailable", "unavailable", "the database is unavailable; try again shortly");
 }
-
-/// 429 with `Retry-After`, in PagerDuty's dialect.
-pub struct PagerDutyTooManyRequests;
-
-impl<'r> ToResponse<'r> for PagerDutyTooManyRequests {
-    fn response() -> (&'r str, RefOr<Response>) {
-        let mut response = pagerduty_error(
-            "The tenant's rate limit is exhausted; retry after `Retry-After` seconds.",
-            "throttled",
-            "rate_limited",
-            "rate limit exceeded; retry in 2 s",
-        );
-        response.headers.insert(
-            "Retry-After".to_owned(),
-            HeaderBuilder::new()
-                .schema(
-                    utoipa::openapi::ObjectBuilder::new()
-                        .schema_type(utoipa::openapi::schema::Type::Integer),
-                )
-                .description(Some("Seconds to wait before retrying"))
-                .build(),
-        );
-        ("PagerDutyTooManyRequests", response.into())
-    }
-}

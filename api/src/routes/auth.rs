@@ -171,6 +171,7 @@ pub async fn login(
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 413, response = crate::openapi::responses::PayloadTooLarge),
         (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
         (status = 503, response = crate::openapi::responses::Unavailable)
     )
 )]

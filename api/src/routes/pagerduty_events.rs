@@ -88,7 +88,10 @@ impl Envelope {
         (status = 409, response = crate::openapi::responses::PagerDutyConflict),
         (status = 413, response = crate::openapi::responses::PagerDutyPayloadTooLarge),
         (status = 415, response = crate::openapi::responses::PagerDutyUnsupportedMediaType),
-        (status = 429, response = crate::openapi::responses::PagerDutyTooManyRequests),
+        // The error body: the route's own 429 adds PagerDuty's fields to it,
+        // the edge's (a client address out of its failed-authentication
+        // budget, answered before any route) does not.
+        (status = 429, response = crate::openapi::responses::TooManyRequests),
         (status = 503, response = crate::openapi::responses::PagerDutyUnavailable)
     )
 )]
@@ -163,7 +166,10 @@ pub async fn enqueue(
         (status = 409, response = crate::openapi::responses::PagerDutyConflict),
         (status = 413, response = crate::openapi::responses::PagerDutyPayloadTooLarge),
         (status = 415, response = crate::openapi::responses::PagerDutyUnsupportedMediaType),
-        (status = 429, response = crate::openapi::responses::PagerDutyTooManyRequests),
+        // The error body: the route's own 429 adds PagerDuty's fields to it,
+        // the edge's (a client address out of its failed-authentication
+        // budget, answered before any route) does not.
+        (status = 429, response = crate::openapi::responses::TooManyRequests),
         (status = 503, response = crate::openapi::responses::PagerDutyUnavailable)
     )
 )]
