@@ -125,6 +125,13 @@ async fn a_one_off_window_suppresses_matching_alerts_and_correlates_them_when_it
         .await;
     assert_eq!(suppressed["suppressed_by"], window_id.as_str());
     assert_eq!(app.stored("AlertSuppressed").await, 1);
+    // The dispatcher asks for approval after the correlator opened the other
+    // alert's incident (later than the receipt waited for above).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.stored("ApprovalRequested").await < 1 {
+        assert!(Instant::now() < deadline, "no approval was requested");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // While the window held the alert (before its end was recorded): one
     // incident and one approval, for the other alert; no execution.
     assert_eq!(stored_before_the_end(&app, "IncidentOpened").await, 1);
