@@ -7,7 +7,14 @@
 # Every request is signed (X-Timestamp/X-Signature) and carries a unique
 # Idempotency-Key, so each one stores new alerts durably.
 #
+# After each run it waits for the log consumers to catch up and prints what
+# the run cost per stored alert: the service's CPU time, PostgreSQL
+# transactions and rows written (by table). Unlike req/s these do not depend
+# on what else the machine is doing, so builds can be compared on a busy one.
+#
 # Usage: scripts/bench-http.sh [DURATION_SECONDS]   (default 20)
+#   ALERTLEDGER_BENCH_BIN=path  use that binary instead of building the release one
+#   ALERTLEDGER_BENCH_SOURCES="alertmanager"  only these bodies (default: generic alertmanager)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,8 +29,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   echo "bench-http: installing wrk from Debian's packages" >&2
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >&2
 fi
-cargo build --release --quiet --bin alertledger
-bin=target/release/alertledger
+if [ -n "${ALERTLEDGER_BENCH_BIN:-}" ]; then
+  bin="$ALERTLEDGER_BENCH_BIN"
+else
+  cargo build --release --quiet --bin alertledger
+  bin=target/release/alertledger
+fi
 
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $database WITH (FORCE)"
 export DATABASE_URL="$server/$database"
@@ -72,13 +83,64 @@ body = {"receiver": "alertledger", "status": "firing", "alerts": alerts,
 open(sys.argv[1], "w").write(json.dumps(body, separators=(",", ":")))
 PY
 
+sql() { psql -qAt -h 127.0.0.1 -U postgres -d "$database" -c "$1"; }
+# Rows written per table and transactions committed in the bench database,
+# as PostgreSQL's cumulative statistics count them.
+writes() {
+  sql "SELECT pg_stat_force_next_flush()" >/dev/null
+  sql "SELECT 'xact', xact_commit FROM pg_stat_database WHERE datname = current_database()
+       UNION ALL SELECT relname, n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_user_tables" | sort
+}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+# CPU ticks of PostgreSQL's backends serving the bench database, by pid
+# ("pid ticks" lines; the service's pool keeps its connections, so a backend
+# seen at both ends of a run is charged the difference, a new one all of it).
+backend_ticks() {
+  local pid
+  for pid in $(sql "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"); do
+    [ -r "/proc/$pid/stat" ] && awk -v pid="$pid" '{print pid, $14 + $15}' "/proc/$pid/stat"
+  done
+}
+backend_ticks_used() {  # before after
+  awk 'NR == FNR { before[$1] = $2; next } { used += $2 - ($1 in before ? before[$1] : 0) } END { print used + 0 }' <(echo "$1") <(echo "$2")
+}
+# Waits until the consumers have caught up: the log's head and the events
+# applied by every consumer stop moving. (Checkpoint rows themselves move even
+# when idle, and the sealer signs a checkpoint every 10 s.)
+progress() { sql "SELECT (SELECT max(position) FROM events), (SELECT sum(events_applied) FROM projector_checkpoints)"; }
+settle() {
+  local previous current
+  previous="$(progress)"
+  for _ in $(seq 1 150); do
+    sleep 2
+    current="$(progress)"
+    [ "$current" = "$previous" ] && return 0
+    previous="$current"
+  done
+}
+per_alert_costs() {  # before-writes after-writes service-ticks alerts backend-ticks
+  [ "$4" -gt 0 ] || return 0
+  awk -F'|' -v alerts="$4" -v ticks="$3" -v pg_ticks="$5" -v hz="$(getconf CLK_TCK)" '
+    NR == FNR { before[$1] = $2; next }
+    { delta = $2 - before[$1]; if (delta <= 0) next
+      if ($1 == "xact") xact = delta; else { rows += delta; if (delta / alerts >= 0.01) printf "table %s %.2f\n", $1, delta / alerts } }
+    END { printf "total %.2f ms service CPU, %.2f ms PostgreSQL CPU, %.2f transactions, %.2f rows written\n", 1000 * ticks / hz / alerts, 1000 * pg_ticks / hz / alerts, xact / alerts, rows / alerts }
+  ' <(echo "$1") <(echo "$2") >"$work/costs"
+  echo "   per alert: $(sed -n 's/^total //p' "$work/costs")"
+  echo "   rows per alert by table: $(sed -n 's/^table //p' "$work/costs" | sort -k2 -rn | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}')"
+}
+
 stored() { psql -qAt -h 127.0.0.1 -U postgres -d "$database" -c "SELECT count(*) FROM events WHERE event_type = 'AlertReceived'"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql -At -h 127.0.0.1 -U postgres -c 'show server_version')"
-for source in generic alertmanager; do
+for source in ${ALERTLEDGER_BENCH_SOURCES:-generic alertmanager}; do
   for connections in 8 32; do
     mapfile -t signature < <(sign "$work/$source.json")
+    settle
     before=$(stored)
+    writes_before="$(writes)"
+    ticks_before=$(cpu_ticks)
+    backends_before="$(backend_ticks)"
     echo
     echo "== $source, $connections connections, ${duration}s"
     echo "   wrk -t2 -c$connections -d${duration}s --latency -s bench/unique-delivery.lua -H 'X-API-Key: ...' -H '${signature[0]}' -H 'X-Signature: ...' $url/api/v1/webhooks/$source"
@@ -88,5 +150,8 @@ for source in generic alertmanager; do
         "$url/api/v1/webhooks/$source" | sed 's/^/   /'
     after=$(stored)
     echo "   alerts stored during the run: $((after - before)) ($(( (after - before) / duration ))/s)"
+    settle
+    per_alert_costs "$writes_before" "$(writes)" $(( $(cpu_ticks) - ticks_before )) $(( $(stored) - before )) \
+      "$(backend_ticks_used "$backends_before" "$(backend_ticks)")"
   done
 done
