@@ -240,7 +240,17 @@ impl ConsumerRunner {
             .read(checkpoint.cursor, limit, &self.filter)
             .await?;
         if batch.events.is_empty() {
-            if batch.next != checkpoint.cursor {
+            // Follow the horizon only past events this consumer filtered out
+            // (so no later read scans them again). Past transactions that
+            // wrote no event, moving would gain nothing and cost a write and
+            // a transaction id, which moves every other reader's horizon:
+            // idle consumers would keep waking each other to write.
+            if batch.next != checkpoint.cursor
+                && self
+                    .reader
+                    .any_event_between(checkpoint.cursor, batch.next)
+                    .await?
+            {
                 Checkpoint::advance(&mut tx, name, batch.next, 0, None).await?;
                 tx.commit().await?;
             }

@@ -275,6 +275,27 @@ impl LogReader {
         Ok(transaction.map(|xid| LogCursor::new(xid.0, position)))
     }
 
+    /// Whether any event, of any type, lies between the two cursors: what a
+    /// filtered reader passes over when it moves from `after` to `before`
+    /// without returning events.
+    pub async fn any_event_between(
+        &self,
+        after: LogCursor,
+        before: LogCursor,
+    ) -> Result<bool, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM events
+                             WHERE (transaction_id, position) > ($1, $2)
+                               AND (transaction_id, position) < ($3, $4))",
+        )
+        .bind(after.xid8())
+        .bind(after.position())
+        .bind(before.xid8())
+        .bind(before.position())
+        .fetch_one(&self.pool)
+        .await
+    }
+
     /// The tenant of the event at `position`, if there is one.
     pub async fn tenant_of_position(&self, position: i64) -> Result<Option<Uuid>, sqlx::Error> {
         sqlx::query_scalar("SELECT tenant_id FROM events WHERE position = $1")
