@@ -59,6 +59,50 @@ pub fn jwt_setup(global: &GlobalArgs) -> anyhow::Result<JwtSetup> {
     })
 }
 
+/// Lets a process verifying with a public key (`ALERTLEDGER_JWT_PUBLIC_KEY`)
+/// also sign sign-ins' access tokens, with the matching private key
+/// (`ALERTLEDGER_JWT_PRIVATE_KEY`). Without it, such a process only
+/// verifies: sign-in answers 503 (docs/users.md). A private key whose
+/// tokens the public key does not verify is a start-up error, as is a
+/// private key beside the HS256 secret.
+pub fn with_private_key(
+    global: &GlobalArgs,
+    mut setup: JwtSetup,
+    private_key: Option<&std::path::Path>,
+) -> anyhow::Result<JwtSetup> {
+    let Some(path) = private_key.filter(|path| !path.as_os_str().is_empty()) else {
+        return Ok(setup);
+    };
+    if global.jwt_public_key.is_none() {
+        bail!(
+            "ALERTLEDGER_JWT_PRIVATE_KEY signs only beside ALERTLEDGER_JWT_PUBLIC_KEY (its public half); \
+             with the HS256 secret, the secret signs"
+        );
+    }
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read the JWT private key {}", path.display()))?;
+    let issuer = TokenIssuer::from_private_pem(
+        &pem,
+        global.jwt_issuer.as_str(),
+        global.jwt_audience.as_str(),
+    )?;
+    // A probe: tokens this key signs must pass the configured public key.
+    let probe = issuer.issue(&alertledger_api::auth::jwt::TokenRequest {
+        sub: "start-up-probe".to_owned(),
+        name: "start-up probe".to_owned(),
+        role: alertledger_domain::values::Role::Viewer,
+        tenants: Vec::new(),
+        ttl: std::time::Duration::from_secs(60),
+    })?;
+    setup.verifier.verify(&probe).map_err(|e| {
+        anyhow::anyhow!(
+            "ALERTLEDGER_JWT_PRIVATE_KEY is not the private half of ALERTLEDGER_JWT_PUBLIC_KEY: {e}"
+        )
+    })?;
+    setup.issuer = Some(issuer);
+    Ok(setup)
+}
+
 /// The master key for webhook secrets. In development a missing key is replaced
 /// by an ephemeral one, loudly: secrets stored under it are unreadable after a
 /// restart.
