@@ -274,7 +274,7 @@ mod tests {
         // RFC 7636, appendix B.
         assert_eq!(
             pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvWrcUzI7chDGNFWTDhjcBOE7xzO7RmLM"
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 }
