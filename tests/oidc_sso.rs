@@ -44,15 +44,17 @@ struct SigningKey {
     jwk: Jwk,
 }
 
+/// How jsonwebtoken reads a PEM private key of one family.
+type KeyFromPem = fn(&[u8]) -> jsonwebtoken::errors::Result<EncodingKey>;
+
 impl SigningKey {
     fn generate(kid: &str, algorithm: Algorithm) -> Self {
-        let (rcgen_alg, from_pem): (_, fn(&[u8]) -> jsonwebtoken::errors::Result<EncodingKey>) =
-            match algorithm {
-                Algorithm::RS256 => (&rcgen::PKCS_RSA_SHA256, EncodingKey::from_rsa_pem),
-                Algorithm::ES256 => (&rcgen::PKCS_ECDSA_P256_SHA256, EncodingKey::from_ec_pem),
-                Algorithm::EdDSA => (&rcgen::PKCS_ED25519, EncodingKey::from_ed_pem),
-                other => panic!("the stand-in signs no {other:?}"),
-            };
+        let (rcgen_alg, from_pem): (_, KeyFromPem) = match algorithm {
+            Algorithm::RS256 => (&rcgen::PKCS_RSA_SHA256, EncodingKey::from_rsa_pem),
+            Algorithm::ES256 => (&rcgen::PKCS_ECDSA_P256_SHA256, EncodingKey::from_ec_pem),
+            Algorithm::EdDSA => (&rcgen::PKCS_ED25519, EncodingKey::from_ed_pem),
+            other => panic!("the stand-in signs no {other:?}"),
+        };
         let pair = rcgen::KeyPair::generate_for(rcgen_alg).unwrap();
         let key = from_pem(pair.serialize_pem().as_bytes()).unwrap();
         let mut jwk = if algorithm == Algorithm::EdDSA {
