@@ -653,6 +653,20 @@ async fn provider_access_tokens_are_bearer_tokens_with_rs256_es256_and_eddsa() {
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
+    // The live feed takes it too (as browsers' EventSource sends it).
+    let stream = sso
+        .app
+        .client
+        .get(sso.app.url(&format!("/api/v1/stream?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    drop(stream);
     // A token mapping to no role is refused.
     let token = sso.idp.access_token(
         "ed-1",
