@@ -663,10 +663,117 @@ pub struct ServeArgs {
     /// Failed authentications a client address may have at once.
     #[arg(long, env = "ALERTLEDGER_AUTH_FAILURE_BURST", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub auth_failure_burst: u32,
+    /// PEM private key (Ed25519 or RSA) that signs sign-ins' access tokens
+    /// when ALERTLEDGER_JWT_PUBLIC_KEY (its public half) verifies tokens;
+    /// without it such a process only verifies, and sign-in answers 503.
+    #[arg(long, env = "ALERTLEDGER_JWT_PRIVATE_KEY")]
+    pub jwt_private_key: Option<PathBuf>,
     #[command(flatten)]
     pub remediation: RemediationArgs,
     #[command(flatten)]
+    pub oidc: OidcArgs,
+    #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// Single sign-on with an OpenID Connect provider (docs/single-sign-on.md).
+/// Off unless `ALERTLEDGER_OIDC_ISSUER` is set.
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// The identity provider's issuer URL, exactly as its tokens' `iss`
+    /// (e.g. https://login.microsoftonline.com/<tenant id>/v2.0).
+    #[arg(long, env = "ALERTLEDGER_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// This service's client (application) id at the provider.
+    #[arg(long, env = "ALERTLEDGER_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret (also ALERTLEDGER_OIDC_CLIENT_SECRET_FILE).
+    #[arg(long, env = "ALERTLEDGER_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// Where the provider sends the browser back: this service's
+    /// /api/v1/auth/oidc/callback as browsers reach it.
+    #[arg(long, env = "ALERTLEDGER_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+    /// Scopes asked for at sign-in, space- or comma-separated (openid is
+    /// always added).
+    #[arg(
+        long,
+        env = "ALERTLEDGER_OIDC_SCOPES",
+        default_value = "openid email profile"
+    )]
+    pub oidc_scopes: String,
+    /// `aud` values accepted on the provider's access tokens sent to the API
+    /// (comma-separated; default: the client id).
+    #[arg(long, env = "ALERTLEDGER_OIDC_AUDIENCES")]
+    pub oidc_audiences: Option<String>,
+    /// The claim holding roles (a dotted path reaches into objects).
+    #[arg(long, env = "ALERTLEDGER_OIDC_ROLE_CLAIM", default_value = "roles")]
+    pub oidc_role_claim: String,
+    /// `claim value=role,...` (roles: msp_admin, tenant_admin, technician,
+    /// viewer). Unset: the claim's values must be those role names.
+    #[arg(long, env = "ALERTLEDGER_OIDC_ROLE_MAP")]
+    pub oidc_role_map: Option<String>,
+    /// The claim holding tenants (e.g. `groups`, or Entra ID's `tid`).
+    #[arg(
+        long,
+        env = "ALERTLEDGER_OIDC_TENANTS_CLAIM",
+        default_value = "tenants"
+    )]
+    pub oidc_tenants_claim: String,
+    /// `claim value=tenant id or slug,...`; a value not listed is taken as a
+    /// tenant id or slug itself.
+    #[arg(long, env = "ALERTLEDGER_OIDC_TENANT_MAP")]
+    pub oidc_tenant_map: Option<String>,
+    /// The claim with the person's email address.
+    #[arg(long, env = "ALERTLEDGER_OIDC_EMAIL_CLAIM", default_value = "email")]
+    pub oidc_email_claim: String,
+    /// The claim with the person's display name.
+    #[arg(long, env = "ALERTLEDGER_OIDC_NAME_CLAIM", default_value = "name")]
+    pub oidc_name_claim: String,
+}
+
+impl OidcArgs {
+    /// The settings, or `None` when no issuer is configured; a partial
+    /// configuration is a start-up error naming what is missing.
+    pub fn settings(&self) -> anyhow::Result<Option<alertledger_api::oidc::OidcSettings>> {
+        use alertledger_api::oidc::{settings, ClientSecret, OidcSettings};
+        let set = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+        let Some(issuer) = set(&self.oidc_issuer) else {
+            return Ok(None);
+        };
+        let required = |value: &Option<String>, name: &str| {
+            set(value).ok_or_else(|| {
+                anyhow::anyhow!("ALERTLEDGER_OIDC_ISSUER is set, so {name} must be set too")
+            })
+        };
+        let client_id = required(&self.oidc_client_id, "ALERTLEDGER_OIDC_CLIENT_ID")?;
+        let secret = required(&self.oidc_client_secret, "ALERTLEDGER_OIDC_CLIENT_SECRET")?;
+        let redirect = required(&self.oidc_redirect_url, "ALERTLEDGER_OIDC_REDIRECT_URL")?;
+        let mut oidc =
+            OidcSettings::new(&issuer, &client_id, ClientSecret::new(secret), &redirect)?;
+        let list = |raw: &str| -> Vec<String> {
+            raw.split([' ', ','])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        oidc.scopes = list(&self.oidc_scopes);
+        if let Some(audiences) = set(&self.oidc_audiences) {
+            oidc.audiences = list(&audiences);
+        }
+        oidc.mapping.role_claim = self.oidc_role_claim.trim().to_owned();
+        if let Some(map) = set(&self.oidc_role_map) {
+            oidc.mapping.roles = settings::parse_role_map(&map)?;
+        }
+        oidc.mapping.tenants_claim = self.oidc_tenants_claim.trim().to_owned();
+        if let Some(map) = set(&self.oidc_tenant_map) {
+            oidc.mapping.tenants = settings::parse_pairs("ALERTLEDGER_OIDC_TENANT_MAP", &map)?;
+        }
+        oidc.mapping.email_claim = self.oidc_email_claim.trim().to_owned();
+        oidc.mapping.name_claim = self.oidc_name_claim.trim().to_owned();
+        Ok(Some(oidc))
+    }
 }
 
 /// Runbooks, approvals and the SSM executor.

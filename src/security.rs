@@ -59,6 +59,50 @@ pub fn jwt_setup(global: &GlobalArgs) -> anyhow::Result<JwtSetup> {
     })
 }
 
+/// Lets a process verifying with a public key (`ALERTLEDGER_JWT_PUBLIC_KEY`)
+/// also sign sign-ins' access tokens, with the matching private key
+/// (`ALERTLEDGER_JWT_PRIVATE_KEY`). Without it, such a process only
+/// verifies: sign-in answers 503 (docs/users.md). A private key whose
+/// tokens the public key does not verify is a start-up error, as is a
+/// private key beside the HS256 secret.
+pub fn with_private_key(
+    global: &GlobalArgs,
+    mut setup: JwtSetup,
+    private_key: Option<&std::path::Path>,
+) -> anyhow::Result<JwtSetup> {
+    let Some(path) = private_key.filter(|path| !path.as_os_str().is_empty()) else {
+        return Ok(setup);
+    };
+    if global.jwt_public_key.is_none() {
+        bail!(
+            "ALERTLEDGER_JWT_PRIVATE_KEY signs only beside ALERTLEDGER_JWT_PUBLIC_KEY (its public half); \
+             with the HS256 secret, the secret signs"
+        );
+    }
+    let pem = std::fs::read(path)
+        .with_context(|| format!("cannot read the JWT private key {}", path.display()))?;
+    let issuer = TokenIssuer::from_private_pem(
+        &pem,
+        global.jwt_issuer.as_str(),
+        global.jwt_audience.as_str(),
+    )?;
+    // A probe: tokens this key signs must pass the configured public key.
+    let probe = issuer.issue(&alertledger_api::auth::jwt::TokenRequest {
+        sub: "start-up-probe".to_owned(),
+        name: "start-up probe".to_owned(),
+        role: alertledger_domain::values::Role::Viewer,
+        tenants: Vec::new(),
+        ttl: std::time::Duration::from_secs(60),
+    })?;
+    setup.verifier.verify(&probe).map_err(|e| {
+        anyhow::anyhow!(
+            "ALERTLEDGER_JWT_PRIVATE_KEY is not the private half of ALERTLEDGER_JWT_PUBLIC_KEY: {e}"
+        )
+    })?;
+    setup.issuer = Some(issuer);
+    Ok(setup)
+}
+
 /// The master key for webhook secrets. In development a missing key is replaced
 /// by an ephemeral one, loudly: secrets stored under it are unreadable after a
 /// restart.
@@ -144,4 +188,80 @@ pub fn read_public_key(path: &std::path::Path) -> anyhow::Result<PublicKey> {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    const ED_PRIVATE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/api/src/auth/testdata/test-only-ed25519-private.pem"
+    );
+    const ED_PUBLIC: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/api/src/auth/testdata/test-only-ed25519-public.pem"
+    );
+
+    fn global(args: &[&str]) -> GlobalArgs {
+        let mut all = vec!["alertledger"];
+        all.extend_from_slice(args);
+        all.push("migrate");
+        Cli::try_parse_from(all).unwrap().global
+    }
+
+    #[test]
+    fn a_public_key_alone_verifies_but_signs_nothing() {
+        let global = global(&["--jwt-public-key", ED_PUBLIC]);
+        let setup = with_private_key(&global, jwt_setup(&global).unwrap(), None).unwrap();
+        assert!(setup.issuer.is_none());
+    }
+
+    #[test]
+    fn the_matching_private_key_signs_tokens_the_public_key_verifies() {
+        let global = global(&["--jwt-public-key", ED_PUBLIC]);
+        let setup = with_private_key(
+            &global,
+            jwt_setup(&global).unwrap(),
+            Some(std::path::Path::new(ED_PRIVATE)),
+        )
+        .unwrap();
+        let token = setup
+            .issuer
+            .expect("an issuer")
+            .issue(&alertledger_api::auth::jwt::TokenRequest {
+                sub: "u1".into(),
+                name: "Ada".into(),
+                role: alertledger_domain::values::Role::Viewer,
+                tenants: Vec::new(),
+                ttl: std::time::Duration::from_secs(60),
+            })
+            .unwrap();
+        assert_eq!(setup.verifier.verify(&token).unwrap().sub, "u1");
+    }
+
+    #[test]
+    fn a_private_key_of_another_pair_or_beside_the_secret_stops_the_start() {
+        let other = std::env::temp_dir().join(format!("other-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&other, generate_signer().to_pem().unwrap()).unwrap();
+        let global_pub = global(&["--jwt-public-key", ED_PUBLIC]);
+        let mismatch = with_private_key(&global_pub, jwt_setup(&global_pub).unwrap(), Some(&other));
+        std::fs::remove_file(&other).unwrap();
+        let error = mismatch
+            .err()
+            .expect("a mismatched key is refused")
+            .to_string();
+        assert!(error.contains("not the private half"), "{error}");
+        let global_secret = global(&["--jwt-secret", "0123456789abcdef0123456789abcdef"]);
+        assert!(with_private_key(
+            &global_secret,
+            jwt_setup(&global_secret).unwrap(),
+            Some(std::path::Path::new(ED_PRIVATE)),
+        )
+        .is_err());
+    }
 }

@@ -10,6 +10,7 @@
 //! - [`routes`] — handlers, one module per area of API.md.
 //! - [`auth`] — JWT callers, tenant API keys, webhook signatures, permissions.
 //! - [`people`] — built-in users, sign-in sessions, the revocation list.
+//! - [`oidc`] — single sign-on with an OpenID Connect provider.
 //! - [`feed`] — the live feed (one log tailer fanned out to SSE and WebSocket).
 //! - [`ingest`] — webhook payloads to normalized alerts to stored receipts.
 //! - [`tenant_directory`] — in-memory tenant lookups fed from the log.
@@ -23,6 +24,7 @@ pub mod extract;
 pub mod feed;
 pub mod ingest;
 pub mod log_safe;
+pub mod oidc;
 pub mod openapi;
 pub mod people;
 pub mod rate_limit;
@@ -90,6 +92,8 @@ pub struct ApiSettings {
     /// Where notification channels may point (plain HTTP to loopback only
     /// when allowed).
     pub notify_policy: alertledger_notify::OutboundPolicy,
+    /// Single sign-on with an OpenID Connect provider (`None`: off).
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 /// What the runbook, approval and patch-compliance routes need.
@@ -181,6 +185,7 @@ impl Application {
         let notification_setup =
             AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
         let senders = alertledger_notify::Senders::standard()?;
+        let oidc = settings.oidc.map(crate::oidc::Oidc::new).transpose()?;
         let pool_for_stores = pool.clone();
         let state = AppState::new(Parts {
             pool,
@@ -235,6 +240,7 @@ impl Application {
             metrics_token: settings.metrics_token.filter(|token| !token.is_empty()),
             auth_failures: edge::AuthFailureLimiter::new(settings.edge.auth_failures),
             people,
+            oidc,
             notifications: state::NotificationParts {
                 setup: notification_setup,
                 secrets: channel_secrets,
@@ -312,6 +318,8 @@ pub enum BuildError {
     Tls(#[from] edge::tls::TlsError),
     #[error(transparent)]
     OutboundHttp(#[from] alertledger_notify::send::http::ClientError),
+    #[error("single sign-on: {0}")]
+    Oidc(#[from] crate::oidc::OidcError),
 }
 
 /// The largest request body of a non-webhook route (API.md: 1 MiB).

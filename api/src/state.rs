@@ -72,6 +72,8 @@ pub struct Parts {
     pub people: crate::people::People,
     /// Notification channels: their set-up, sealed secrets and senders.
     pub notifications: NotificationParts,
+    /// Single sign-on (`None`: not configured).
+    pub oidc: Option<crate::oidc::Oidc>,
 }
 
 /// What the notification routes need.
@@ -191,6 +193,11 @@ impl AppState {
     /// Revoked sessions and users, as this process learned them from the log.
     pub fn revocations(&self) -> &crate::people::RevocationList {
         &self.inner.people.revocations
+    }
+
+    /// Single sign-on, when configured.
+    pub fn oidc(&self) -> Option<&crate::oidc::Oidc> {
+        self.inner.oidc.as_ref()
     }
 
     pub fn notifications(&self) -> &NotificationParts {

@@ -50,6 +50,23 @@ pub enum UserCommand {
     Disable {
         actor: Actor,
     },
+    /// Lets a disabled user sign in again (tokens issued before the
+    /// disabling stay refused).
+    Enable {
+        actor: Actor,
+    },
+    /// Records that an administrator reset the password: the old one no
+    /// longer works and a one-time token (stored apart) sets a new one.
+    ResetPassword {
+        actor: Actor,
+    },
+    /// Ties the user to a person of an identity provider (OpenID Connect
+    /// `iss` and `sub`), who signs in as this user from then on.
+    LinkIdentity {
+        issuer: String,
+        subject: String,
+        actor: Actor,
+    },
     /// Records that a password was set (first password from an invite, or a
     /// change); the hash itself is stored apart.
     RecordPasswordSet {
@@ -113,6 +130,32 @@ pub enum UserEvent {
         actor: Actor,
         at: DateTime<Utc>,
     },
+    /// A disabled user may sign in again; tokens issued up to the
+    /// disabling stay refused.
+    UserEnabled {
+        tenant_id: TenantId,
+        user_id: Uuid,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// An administrator cleared the password; a one-time reset token (never
+    /// in the log) sets a new one.
+    UserPasswordReset {
+        tenant_id: TenantId,
+        user_id: Uuid,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// The person `subject` of identity provider `issuer` signs in as this
+    /// user (single sign-on).
+    UserIdentityLinked {
+        tenant_id: TenantId,
+        user_id: Uuid,
+        issuer: String,
+        subject: String,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
     UserSessionsRevoked {
         tenant_id: TenantId,
         user_id: Uuid,
@@ -132,6 +175,9 @@ crate::event_types::event_type_names!(UserEvent {
     UserDisabled => DISABLED,
     UserPasswordSet => PASSWORD_SET,
     UserSessionsRevoked => SESSIONS_REVOKED,
+    UserEnabled => ENABLED,
+    UserPasswordReset => PASSWORD_RESET,
+    UserIdentityLinked => IDENTITY_LINKED,
 });
 
 impl DomainEvent for UserEvent {
@@ -236,7 +282,11 @@ impl Aggregate for User {
             UserEvent::UserTenantsChanged { tenants, .. } => self.tenants = tenants,
             UserEvent::UserRenamed { name, .. } => self.name = name,
             UserEvent::UserDisabled { .. } => self.disabled = true,
-            UserEvent::UserPasswordSet { .. } | UserEvent::UserSessionsRevoked { .. } => {}
+            UserEvent::UserEnabled { .. } => self.disabled = false,
+            UserEvent::UserPasswordSet { .. }
+            | UserEvent::UserSessionsRevoked { .. }
+            | UserEvent::UserPasswordReset { .. }
+            | UserEvent::UserIdentityLinked { .. } => {}
         }
     }
 }
@@ -250,8 +300,14 @@ impl User {
     ) -> Result<Option<UserEvent>, UserError> {
         let tenant_id = PLATFORM_TENANT;
         let user_id = self.id;
-        // Revoking sessions stays possible for a disabled user (a late logout).
-        if self.disabled && !matches!(command, UserCommand::RevokeSessions { .. }) {
+        // Revoking sessions stays possible for a disabled user (a late
+        // logout), and enabling is what a disabled user needs.
+        if self.disabled
+            && !matches!(
+                command,
+                UserCommand::RevokeSessions { .. } | UserCommand::Enable { .. }
+            )
+        {
             return Err(UserError::Disabled);
         }
         Ok(match command {
@@ -291,6 +347,30 @@ impl User {
                 actor,
                 at,
             }),
+            UserCommand::Enable { actor } => self.disabled.then_some(UserEvent::UserEnabled {
+                tenant_id,
+                user_id,
+                actor,
+                at,
+            }),
+            UserCommand::ResetPassword { actor } => Some(UserEvent::UserPasswordReset {
+                tenant_id,
+                user_id,
+                actor,
+                at,
+            }),
+            UserCommand::LinkIdentity {
+                issuer,
+                subject,
+                actor,
+            } => Some(UserEvent::UserIdentityLinked {
+                tenant_id,
+                user_id,
+                issuer,
+                subject,
+                actor,
+                at,
+            }),
             UserCommand::RecordPasswordSet { actor } => Some(UserEvent::UserPasswordSet {
                 tenant_id,
                 user_id,
@@ -323,7 +403,10 @@ impl UserEvent {
             | Self::UserRenamed { user_id, .. }
             | Self::UserDisabled { user_id, .. }
             | Self::UserPasswordSet { user_id, .. }
-            | Self::UserSessionsRevoked { user_id, .. } => *user_id,
+            | Self::UserSessionsRevoked { user_id, .. }
+            | Self::UserEnabled { user_id, .. }
+            | Self::UserPasswordReset { user_id, .. }
+            | Self::UserIdentityLinked { user_id, .. } => *user_id,
         }
     }
 }
@@ -400,5 +483,32 @@ mod tests {
                 actor: actor("admin", Role::MspAdmin),
             })
             .then_expect_error(UserError::Unknown);
+    }
+
+    #[test]
+    fn a_disabled_user_can_be_enabled_and_enabling_an_enabled_one_records_nothing() {
+        let disabled = UserEvent::UserDisabled {
+            tenant_id: PLATFORM_TENANT,
+            user_id: id(),
+            actor: actor("admin", Role::MspAdmin),
+            at: now(),
+        };
+        TestFramework::<User>::with(services())
+            .given(vec![invited(), disabled])
+            .when(UserCommand::Enable {
+                actor: actor("admin", Role::MspAdmin),
+            })
+            .then_expect_events(vec![UserEvent::UserEnabled {
+                tenant_id: PLATFORM_TENANT,
+                user_id: id(),
+                actor: actor("admin", Role::MspAdmin),
+                at: now(),
+            }]);
+        TestFramework::<User>::with(services())
+            .given(vec![invited()])
+            .when(UserCommand::Enable {
+                actor: actor("admin", Role::MspAdmin),
+            })
+            .then_expect_events(vec![]);
     }
 }

@@ -23,7 +23,7 @@ use serde_json::json;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::commands::serve;
 use crate::database::ProvisionedDatabase;
-use crate::security::{checkpoint_signer, jwt_setup, master_key};
+use crate::security::{checkpoint_signer, jwt_setup, master_key, with_private_key};
 use crate::shutdown;
 use crate::startup::Application;
 
@@ -85,7 +85,11 @@ const PROBLEMS: [(&str, &str, &str, &str); 7] = [
 ];
 
 pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
-    let jwt = jwt_setup(global)?;
+    let jwt = with_private_key(
+        global,
+        jwt_setup(global)?,
+        args.serve.jwt_private_key.as_deref(),
+    )?;
     let issuer = jwt.issuer.clone().context(
         "the demo signs its users' tokens, so it needs ALERTLEDGER_JWT_SECRET (not a public key)",
     )?;

@@ -21,7 +21,7 @@ use anyhow::Context;
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::database::ProvisionedDatabase;
-use crate::security::{checkpoint_signer, jwt_setup, master_key, JwtSetup};
+use crate::security::{checkpoint_signer, jwt_setup, master_key, with_private_key, JwtSetup};
 use crate::shutdown;
 use crate::startup::{AppConfig, Application, BackgroundSettings};
 
@@ -113,6 +113,7 @@ pub async fn app_config(
         notify_policy: alertledger_notify::OutboundPolicy {
             allow_loopback_http: args.notify_allow_loopback_http,
         },
+        oidc: args.oidc.settings()?,
     };
     let workers = WorkerSettings {
         approval_ttl: args.remediation.approval_ttl,
@@ -154,7 +155,7 @@ pub async fn build(
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
-    let jwt = jwt_setup(global)?;
+    let jwt = with_private_key(global, jwt_setup(global)?, args.jwt_private_key.as_deref())?;
     let mut config =
         app_config(&args, &jwt, master_key(global)?, checkpoint_signer(global)?).await?;
     // Production refuses SNS messages whose signature it cannot check.

@@ -118,6 +118,20 @@ impl TestApp {
         .await
     }
 
+    /// The application with its API settings changed by `configure` (e.g.
+    /// single sign-on, or a fixed port).
+    pub async fn spawn_with_api(configure: impl FnOnce(&mut ApiSettings)) -> Self {
+        Self::spawn_tweaked(
+            Some(WorkerSettings::default()),
+            FeedSettings::default(),
+            false,
+            None,
+            SourceSettings::default(),
+            configure,
+        )
+        .await
+    }
+
     async fn spawn_with(
         workers: Option<WorkerSettings>,
         feed: FeedSettings,
@@ -149,6 +163,25 @@ impl TestApp {
         metrics_token: Option<String>,
         sources: SourceSettings,
     ) -> Self {
+        Self::spawn_tweaked(
+            workers,
+            feed,
+            as_service_role,
+            metrics_token,
+            sources,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn spawn_tweaked(
+        workers: Option<WorkerSettings>,
+        feed: FeedSettings,
+        as_service_role: bool,
+        metrics_token: Option<String>,
+        sources: SourceSettings,
+        configure: impl FnOnce(&mut ApiSettings),
+    ) -> Self {
         let db = TestDatabase::create().await;
         let approval_ttl = workers
             .as_ref()
@@ -168,10 +201,9 @@ impl TestApp {
             },
             ..BackgroundSettings::default()
         });
-        let config = AppConfig {
-            api: api_settings(approval_ttl, ssm, sources, feed, metrics_token, test_edge()),
-            background,
-        };
+        let mut api = api_settings(approval_ttl, ssm, sources, feed, metrics_token, test_edge());
+        configure(&mut api);
+        let config = AppConfig { api, background };
         let pool = if as_service_role {
             service_role_pool(&db).await
         } else {
@@ -470,6 +502,7 @@ fn api_settings(
         notify_policy: alertledger_notify::OutboundPolicy {
             allow_loopback_http: true,
         },
+        oidc: None,
     }
 }
 

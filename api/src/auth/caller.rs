@@ -91,9 +91,19 @@ impl Caller {
 impl Caller {
     /// The caller a token proves, and the token's expiry (seconds since the
     /// epoch), which long-lived feed connections honour by closing. A token
-    /// of a revoked session or of a disabled user is refused.
-    pub fn from_token(state: &AppState, token: &str) -> Result<(Self, i64), ApiError> {
-        let (caller, expires_at) = Self::from_verified_token(state.jwt(), token)?;
+    /// of a revoked session or of a disabled user is refused. With single
+    /// sign-on configured, a token of the identity provider (its `iss`) is
+    /// verified against the provider's keys instead.
+    pub async fn from_token(state: &AppState, token: &str) -> Result<(Self, i64), ApiError> {
+        let (caller, expires_at) = match Self::from_verified_token(state.jwt(), token) {
+            Ok(verified) => verified,
+            Err(refused) => match state.oidc() {
+                Some(oidc) if oidc.claims_issuer(token) => {
+                    Self::from_provider_token(state, oidc, token).await?
+                }
+                _ => return Err(refused),
+            },
+        };
         if caller.is_revoked(state.revocations()) {
             return Err(ApiError::unauthorized("the bearer token has been revoked"));
         }
@@ -103,6 +113,65 @@ impl Caller {
     /// Whether the revocation list refuses this caller's token.
     pub fn is_revoked(&self, list: &crate::people::RevocationList) -> bool {
         list.is_revoked(&self.user_id, self.session_id.as_ref(), self.issued_at)
+    }
+
+    /// The caller of an access token of the identity provider: role and
+    /// tenants from its claims (the configured mapping); a person who signed
+    /// in before acts as their user (a disabled one is refused), anyone
+    /// else as `oidc:<sub>`.
+    async fn from_provider_token(
+        state: &AppState,
+        oidc: &crate::oidc::Oidc,
+        token: &str,
+    ) -> Result<(Self, i64), ApiError> {
+        use crate::oidc::OidcError;
+        let claims = oidc
+            .verify_access_token(token)
+            .await
+            .map_err(|error| match error {
+                OidcError::Http(_) | OidcError::Discovery(_) => {
+                    tracing::error!(%error, "cannot check a token of the identity provider");
+                    ApiError::unavailable(
+                        "the identity provider cannot be reached to check the token",
+                    )
+                }
+                error => {
+                    tracing::debug!(%error, "rejected a token of the identity provider");
+                    ApiError::unauthorized("the bearer token is invalid or expired")
+                }
+            })?;
+        let settings = oidc.settings();
+        let person = settings
+            .mapping
+            .person(&settings.issuer, &claims, state.directory());
+        let role = crate::oidc::accounts::admissible(&person)?;
+        let user_id =
+            match crate::oidc::accounts::linked_user(state.pool(), &person.issuer, &person.subject)
+                .await?
+            {
+                Some((_, true)) => {
+                    return Err(ApiError::unauthorized(
+                        "the bearer token's user is disabled",
+                    ))
+                }
+                Some((id, false)) => id.to_string(),
+                None => format!("oidc:{}", person.subject),
+            };
+        let scope = if role == Role::MspAdmin {
+            TenantScope::All
+        } else {
+            TenantScope::Only(person.tenants)
+        };
+        let caller = Self {
+            user_id,
+            name: person.name,
+            role,
+            scope,
+            source_ip: None,
+            session_id: None,
+            issued_at: person.issued_at,
+        };
+        Ok((caller, person.expires_at))
     }
 
     /// The caller of a token whose signature and claims verify (revocation
@@ -159,9 +228,11 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<crate::edge::ClientIp>()
             .and_then(|client| client.0);
-        Self::from_token(state, token).map(|(caller, _)| Self {
-            source_ip,
-            ..caller
-        })
+        Self::from_token(state, token)
+            .await
+            .map(|(caller, _)| Self {
+                source_ip,
+                ..caller
+            })
     }
 }

@@ -106,6 +106,9 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
     (UserEvent::DISABLED, USER_REASON),
     (UserEvent::PASSWORD_SET, USER_REASON),
     (UserEvent::SESSIONS_REVOKED, USER_REASON),
+    (UserEvent::ENABLED, USER_REASON),
+    (UserEvent::PASSWORD_RESET, USER_REASON),
+    (UserEvent::IDENTITY_LINKED, USER_REASON),
 ];
 
 const USER_REASON: &str = "user administration and revoked sessions belong to the platform \

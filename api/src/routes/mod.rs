@@ -22,6 +22,7 @@ pub mod maintenance;
 pub mod me;
 pub mod metrics;
 pub mod notification_channels;
+pub mod oidc;
 mod operate;
 pub mod pagerduty_events;
 pub mod patch_compliance;
@@ -84,11 +85,15 @@ pub fn all() -> OpenApiRouter<AppState> {
             users::change_user,
             users::disable_user
         ))
+        .routes(routes!(users::reset_password))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
         .routes(routes!(auth::accept_invite))
         .routes(routes!(auth::change_password))
+        .routes(routes!(oidc::status))
+        .routes(routes!(oidc::login))
+        .routes(routes!(oidc::callback))
         .routes(routes!(me::me))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::revoke_session))

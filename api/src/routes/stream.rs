@@ -66,7 +66,7 @@ pub async fn stream(
         .ok_or_else(|| {
             ApiError::unauthorized("a bearer token (or ?token=) is required for the stream")
         })?;
-    let (caller, expires_at) = Caller::from_token(&state, token)?;
+    let (caller, expires_at) = Caller::from_token(&state, token).await?;
     let filter = feed_filter(&caller, query.tenant.as_deref(), query.types.as_deref())?;
     let hub = state.feed();
     let permit = admit(hub, &caller, &filter)?;

@@ -1,4 +1,5 @@
-//! Built-in users (API.md "People"): invite, list, show, change, disable.
+//! Built-in users (API.md "People"): invite, list (paged), show, change,
+//! disable and enable, and an administrator's password reset.
 //!
 //! `msp_admin` manages every user. `tenant_admin` sees the users who share
 //! a tenant with them and manages those whose tenants are all theirs (never
@@ -11,13 +12,14 @@ use alertledger_domain::values::{Role, TenantId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::auth::{Caller, TenantScope};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiQuery};
 use crate::people::directory::{self, NewUser};
 use crate::people::{find, password, UserRow, USER_COLUMNS};
 use crate::state::AppState;
@@ -46,6 +48,28 @@ pub struct ChangeUser {
     role: Option<String>,
     #[schema(value_type = Option<Vec<Uuid>>)]
     tenants: Option<Vec<String>>,
+    /// `false` enables a disabled user (tokens issued before the disabling
+    /// stay refused); `true` disables, as `DELETE` does.
+    disabled: Option<bool>,
+}
+
+/// `GET /api/v1/users` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UserListQuery {
+    /// Page size, 1 to 500 (default 50).
+    limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// `POST /api/v1/users/{id}/password-reset` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PasswordReset {
+    /// The user.
+    id: Uuid,
+    /// One-time token for `POST /api/v1/auth/accept-invite`, shown once.
+    reset_token: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A user, with `invite_token` once when created without a password.
@@ -299,32 +323,65 @@ pub async fn create_user(
     path = "/api/v1/users",
     tag = "users",
     security(("bearer_jwt" = [])),
+    params(UserListQuery),
     responses(
-        (status = 200, description = "Users sharing a tenant with the caller (every user for an msp_admin), by email", body = crate::openapi::schemas::Page<UserView>),
+        (status = 200, description = "Users sharing a tenant with the caller (every user for an msp_admin), by email, a page at a time", body = crate::openapi::schemas::Page<UserView>),
+        (status = 400, response = crate::openapi::responses::BadRequest),
         (status = 401, response = crate::openapi::responses::Unauthorized),
         (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
         (status = 503, response = crate::openapi::responses::Unavailable)
     )
 )]
 pub async fn list_users(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(query): ApiQuery<UserListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     require_admin(&caller)?;
+    let limit = super::list_params::limit(query.limit.as_deref())?;
+    // The cursor is the last email of the previous page (emails are unique).
+    let after: Option<String> = query
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(cursor.trim())
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_cursor",
+                        "`cursor` is not a cursor this list returned; start again without it",
+                    )
+                    .with_details(json!({ "field": "cursor" }))
+                })
+        })
+        .transpose()?;
     let tenants: Option<Vec<Uuid>> = match &caller.scope {
         TenantScope::All => None,
         TenantScope::Only(mine) => Some(mine.iter().map(|t| *t.as_uuid()).collect()),
     };
-    let rows: Vec<UserRow> = sqlx::query_as(&format!(
+    let mut rows: Vec<UserRow> = sqlx::query_as(&format!(
         "SELECT {USER_COLUMNS} FROM users
-          WHERE $1::uuid[] IS NULL OR tenants && $1::uuid[]
-          ORDER BY email"
+          WHERE ($1::uuid[] IS NULL OR tenants && $1::uuid[])
+            AND ($2::text IS NULL OR email > $2)
+          ORDER BY email
+          LIMIT $3"
     ))
     .bind(tenants)
+    .bind(after)
+    .bind(i64::try_from(limit + 1).unwrap_or(i64::MAX))
     .fetch_all(state.pool())
     .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = more
+        .then(|| rows.last())
+        .flatten()
+        .map(|last| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&last.email));
     let items: Vec<Value> = rows.into_iter().map(view).collect();
-    Ok(Json(json!({ "items": items, "next_cursor": null })))
+    Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
 /// `GET /api/v1/users/{id}`.
@@ -414,17 +471,37 @@ pub async fn change_user(
         effective_role,
         tenants.as_deref().unwrap_or(&user.tenant_ids()),
     )?;
-    if user.disabled {
+    if body.disabled == Some(true) {
+        if name.is_some() || role.is_some() || tenants.is_some() {
+            return Err(ApiError::invalid_value(
+                "disabled",
+                "disabling changes nothing else: send `disabled` alone (or DELETE the user)",
+            ));
+        }
+        return disable(&state, &caller, &headers, user).await;
+    }
+    let enable = body.disabled == Some(false) && user.disabled;
+    if user.disabled && !enable {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "user_disabled",
-            "the user is disabled",
+            "the user is disabled (send `\"disabled\": false` to enable it)",
         ));
     }
     let actor = caller.actor()?;
     let metadata = caller.event_metadata(&headers);
     let people = state.people();
     let mut tx = state.pool().begin().await?;
+    if enable {
+        sqlx::query("UPDATE users SET disabled_at = NULL WHERE id = $1")
+            .bind(user.id)
+            .execute(&mut *tx)
+            .await?;
+        let command = UserCommand::Enable {
+            actor: actor.clone(),
+        };
+        people.execute(&mut tx, user.id, command, &metadata).await?;
+    }
     if let Some(name) = name {
         sqlx::query("UPDATE users SET name = $2 WHERE id = $1")
             .bind(user.id)
@@ -493,6 +570,16 @@ pub async fn disable_user(
     require_admin(&caller)?;
     let user = visible_user(&state, &caller, &id).await?;
     may_manage(&caller, &user)?;
+    disable(&state, &caller, &headers, user).await
+}
+
+/// Disables `user` (already checked manageable by `caller`).
+async fn disable(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    user: UserRow,
+) -> Result<Json<Value>, ApiError> {
     if caller.user_id == user.id.to_string() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -504,7 +591,7 @@ pub async fn disable_user(
         return Ok(Json(view(user)));
     }
     let actor = caller.actor()?;
-    let metadata = caller.event_metadata(&headers);
+    let metadata = caller.event_metadata(headers);
     let people = state.people();
     let mut tx = state.pool().begin().await?;
     sqlx::query(
@@ -525,4 +612,93 @@ pub async fn disable_user(
         .await?
         .ok_or_else(|| ApiError::not_found("user_not_found", "no such user"))?;
     Ok(Json(view(row)))
+}
+
+/// `POST /api/v1/users/{id}/password-reset`: an administrator clears the
+/// user's password, signs them out everywhere, and gets a one-time token
+/// that sets a new one (`POST /api/v1/auth/accept-invite`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/password-reset",
+    tag = "users",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The password is cleared and every session of the user revoked; `reset_token` (shown once) sets a new password through `POST /api/v1/auth/accept-invite`", body = PasswordReset),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<PasswordReset>, ApiError> {
+    require_admin(&caller)?;
+    let user = visible_user(&state, &caller, &id).await?;
+    may_manage(&caller, &user)?;
+    if caller.user_id == user.id.to_string() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cannot_reset_self",
+            "change your own password with POST /api/v1/auth/password",
+        ));
+    }
+    if user.disabled {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "user_disabled",
+            "the user is disabled (enable it first)",
+        ));
+    }
+    let actor = caller.actor()?;
+    let metadata = caller.event_metadata(&headers);
+    let people = state.people();
+    let token = crate::people::secret_token::generate();
+    let mut tx = state.pool().begin().await?;
+    let expires_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "UPDATE users SET password_hash = NULL, password_changed_at = now(),
+                          invite_token_hash = $2,
+                          invite_expires_at = now() + make_interval(secs => $3)
+          WHERE id = $1 RETURNING invite_expires_at",
+    )
+    .bind(user.id)
+    .bind(crate::people::secret_token::digest(&token))
+    .bind(people.settings.invite_ttl.as_secs_f64())
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut events = people
+        .execute(
+            &mut tx,
+            user.id,
+            UserCommand::ResetPassword {
+                actor: actor.clone(),
+            },
+            &metadata,
+        )
+        .await?;
+    let sessions = crate::people::sessions::active_ids(&mut tx, user.id, None).await?;
+    events.extend(
+        directory::revoke_sessions(
+            people,
+            &mut tx,
+            user.id,
+            &sessions,
+            "password_reset",
+            actor,
+            &metadata,
+        )
+        .await?,
+    );
+    tx.commit().await?;
+    people.committed(&events);
+    Ok(Json(PasswordReset {
+        id: user.id,
+        reset_token: token,
+        expires_at,
+    }))
 }

@@ -87,10 +87,12 @@ pub async fn connect(
         None => Err(ApiError::unauthorized(
             "a token is required: ?token= or the subprotocols `bearer, <token>`",
         )),
-        Some(token) => Caller::from_token(&state, &token).and_then(|(caller, expires)| {
-            let filter = feed_filter(&caller, query.tenant.as_deref(), query.types.as_deref())?;
-            Ok((caller, expires, filter))
-        }),
+        Some(token) => Caller::from_token(&state, &token)
+            .await
+            .and_then(|(caller, expires)| {
+                let filter = feed_filter(&caller, query.tenant.as_deref(), query.types.as_deref())?;
+                Ok((caller, expires, filter))
+            }),
     };
     // Over a stream cap the upgrade is refused with a plain 429 (a known
     // caller: it can read the status and `Retry-After`); the permit lives as
