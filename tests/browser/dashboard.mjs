@@ -39,7 +39,7 @@ try {
 }
 
 try {
-  const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const problems = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   page.on("console", (message) => {
@@ -53,8 +53,9 @@ try {
 
   // Sign in by pasting the token, as a person would.
   await page.goto(baseUrl + "/", { waitUntil: "domcontentloaded", timeout: TIMEOUT });
+  await page.getByText("Use an access token instead").click();
   await page.getByLabel("Access token (JWT)").fill(token);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in with the token" }).click();
   await page.locator("#connection", { hasText: "Live" }).waitFor({ timeout: TIMEOUT });
   await page.locator("#kpi-cards .card").first().waitFor({ timeout: TIMEOUT });
   let navigations = 0;
