@@ -137,6 +137,8 @@ try {
   await admin.locator("#set-channels-message", { hasText: "Channel added." }).waitFor();
   await admin.locator("#channel-list li", { hasText: "Ops hook" }).waitFor();
   result.channel_secret_shown = await admin.locator("#channel-once .secret").innerText();
+  // The section links scroll; the picture starts at the top.
+  await admin.evaluate(() => window.scrollTo(0, 0));
   await shot(admin, "dashboard-settings");
 
   // ---- alerts with normalization warnings ------------------------------------------

@@ -25,10 +25,14 @@ export function el(tag, attrs, ...children) {
   return node;
 }
 
-export function time(at, withDate) {
+/// A `<time>`: the time of day (hours and minutes when `short`), or the
+/// date and time; the exact moment is in its title.
+export function time(at, withDate, short) {
   if (!at) return "–";
   const date = new Date(at);
-  return el("time", { datetime: at, text: withDate ? date.toLocaleString() : date.toLocaleTimeString() });
+  const text = withDate ? date.toLocaleString()
+    : short ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : date.toLocaleTimeString();
+  return el("time", { datetime: at, title: date.toLocaleString(), text });
 }
 
 export function duration(seconds) {

@@ -84,7 +84,7 @@ function render() {
     el("td", {}, el("span", { class: "status status-" + row.status, text: words(row.status) }),
       row.assignee === myId() && row.assignee ? el("span", { class: "subtle", text: " (mine)" }) : null),
     el("td", { text: row.alert_count == null ? 1 : row.alert_count }),
-    el("td", {}, time(row.opened_at)))));
+    el("td", {}, time(row.opened_at, false, true)))));
 }
 
 async function selectIncident(id) {

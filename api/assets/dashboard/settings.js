@@ -73,6 +73,7 @@ function build(view) {
           el("table", { class: "compact" },
             el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Word" }), el("th", { scope: "col", text: "Severity" }), el("th", { scope: "col" }, el("span", { class: "visually-hidden", text: "Remove" })))),
             el("tbody", { id: "severity-rows" })),
+          el("p", { id: "severity-empty", class: "empty", text: "No words of its own: only the built-in words apply." }),
           el("div", { class: "buttons" },
             el("button", { type: "button", class: "quiet", onclick: () => addSeverityRow("", "medium"), text: "Add a word" }),
             el("button", { type: "submit", text: "Save severity map" })))),
@@ -244,12 +245,14 @@ function addSeverityRow(word, severity) {
   const row = el("tr", {}, el("td", {}, input), el("td", {}, choice),
     el("td", {}, el("button", { type: "button", class: "quiet small", "aria-label": "Remove this word", onclick: () => row.remove(), text: "Remove" })));
   $("severity-rows").append(row);
+  $("severity-empty").hidden = true;
 }
 
 async function loadSeverity() {
   const answer = await get(base() + "/severity-map");
   $("severity-rows").replaceChildren();
   for (const [word, severity] of Object.entries(answer.severity_map || {})) addSeverityRow(word, severity);
+  $("severity-empty").hidden = $("severity-rows").children.length > 0;
 }
 
 function saveSeverity(event) {

@@ -15,8 +15,8 @@ const CHARTS = [
   { key: "alerts", title: "Alerts received", kind: "bar", format: (v) => String(v) },
   { key: "incidents", title: "Incidents opened", kind: "bar", format: (v) => String(v) },
   { key: "noise_reduction_pct", title: "Noise reduction", kind: "line", format: (v) => v.toFixed(1) + " %", max: 100 },
-  { key: "mtta_seconds", title: "Mean time to acknowledge", kind: "line", format: duration, floor: 60 },
-  { key: "mttr_seconds", title: "Mean time to resolve", kind: "line", format: duration, floor: 60 },
+  { key: "mtta_seconds", title: "Mean time to acknowledge", kind: "line", format: duration, scale: durationMax },
+  { key: "mttr_seconds", title: "Mean time to resolve", kind: "line", format: duration, scale: durationMax },
 ];
 
 function svg(tag, attrs, ...children) {
@@ -48,11 +48,18 @@ function niceMax(value) {
   return 10 * power;
 }
 
+/// An upper bound for durations whose half reads well too (1 min, 2 min,
+/// 4 min, 10 min, ..., a week).
+function durationMax(seconds) {
+  const bounds = [60, 120, 240, 600, 1200, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 604800];
+  return bounds.find((bound) => bound >= seconds) || niceMax(seconds);
+}
+
 function chart(spec, days, values) {
   const W = 520, H = 170, left = 56, right = 10, top = 12, bottom = 26;
   const plotW = W - left - right, plotH = H - top - bottom;
   const present = values.filter((v) => v != null);
-  const max = spec.max || niceMax(Math.max(spec.floor || 0, ...present));
+  const max = spec.max || (spec.scale || niceMax)(Math.max(0, ...present));
   const x = (i) => left + (plotW * (i + 0.5)) / days.length;
   const y = (v) => top + plotH - (plotH * v) / max;
   const titleId = "chart-" + spec.key + "-title";
