@@ -6,7 +6,9 @@
 //! window and a notification channel, filters alerts with normalization
 //! warnings, reads the KPI charts and the profile; a viewer sees no action
 //! buttons and the API refuses the viewer; the technician's session is
-//! refreshed before it expires and revoked on sign-out. The API is then
+//! refreshed before it expires and revoked on sign-out; the SSO link and
+//! the SSO callback's token fragment work (the OIDC route itself is stood in
+//! for in the browser: it is built elsewhere). The API is then
 //! asked whether each of those happened. Screenshots: `target/dashboard-*.png`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -111,10 +113,28 @@ async fn people_work_the_dashboard_in_headless_chromium() {
         .await;
     assert_eq!(odd.status(), 202);
     let viewer = app.token(Role::Viewer, &[tenant.id]);
+    app.get_until("/api/v1/alerts?warnings=true", &viewer, |page| {
+        page["items"]
+            .as_array()
+            .is_some_and(|items| !items.is_empty())
+    })
+    .await;
+
+    // Another tenant's incident, for the MSP admin's tenant switcher.
+    let elsewhere = app.create_tenant("elsewhere").await;
+    let other = app
+        .post_alert(&elsewhere, &support::generic_alert("db-elsewhere"))
+        .await;
+    assert_eq!(other.status(), 202);
+    let msp = app.token(Role::MspAdmin, &[]);
     app.get_until(
-        "/api/v1/alerts?warnings=true",
-        &viewer,
-        |page| page["items"].as_array().is_some_and(|items| !items.is_empty()),
+        &format!("/api/v1/incidents?tenant={}", elsewhere.id),
+        &msp,
+        |page| {
+            page["items"]
+                .as_array()
+                .is_some_and(|items| !items.is_empty())
+        },
     )
     .await;
 
@@ -127,6 +147,7 @@ async fn people_work_the_dashboard_in_headless_chromium() {
         .env("TECH_EMAIL", "tech@example.com")
         .env("ADMIN_EMAIL", "lead@example.com")
         .env("VIEWER_TOKEN", &viewer)
+        .env("MSP_TOKEN", &msp)
         .env("API_KEY", &tenant.api_key)
         .env("INCIDENT_ID", &incident)
         .env("ASSET", "web01")
@@ -213,7 +234,10 @@ async fn people_work_the_dashboard_in_headless_chromium() {
     // The warnings filter kept the odd alert alone, with its warning shown.
     assert_eq!(result["warning_rows"], 1, "{result}");
     assert!(
-        result["warning_text"].as_str().unwrap().contains("severity"),
+        result["warning_text"]
+            .as_str()
+            .unwrap()
+            .contains("severity"),
         "{result}"
     );
     // Five charts, the alert bars of today drawn, MTTR from the resolution.
@@ -223,7 +247,10 @@ async fn people_work_the_dashboard_in_headless_chromium() {
         "{result}"
     );
     assert!(result["mttr_points"].as_u64().unwrap() >= 1, "{result}");
-    assert!(result["profile"].as_str().unwrap().contains("lead@example.com"));
+    assert!(result["profile"]
+        .as_str()
+        .unwrap()
+        .contains("lead@example.com"));
     // The viewer saw no action and no settings; the API refused the viewer.
     assert_eq!(result["viewer_action_buttons"], 0, "{result}");
     assert_eq!(result["viewer_settings_link"], 0, "{result}");
@@ -232,6 +259,18 @@ async fn people_work_the_dashboard_in_headless_chromium() {
     assert_eq!(result["refreshed"], true);
     assert_eq!(result["storage_after_sign_out"], 0, "{result}");
     assert_eq!(result["refresh_after_sign_out"], 401, "{result}");
+    // The MSP admin saw both tenants' incidents, then one tenant's.
+    assert_eq!(result["msp_rows_all"], 2, "{result}");
+    assert_eq!(result["msp_rows_one"], 1, "{result}");
+    // SSO: the link from GET /api/v1/auth/oidc, and the callback's fragment
+    // signs in, is wiped from the address bar, and its refresh token is kept.
+    assert_eq!(result["sso_link"], "/api/v1/auth/oidc/login", "{result}");
+    assert!(
+        result["sso_who"].as_str().unwrap().contains("technician"),
+        "{result}"
+    );
+    assert_eq!(result["sso_hash"], "#/incidents", "{result}");
+    assert_eq!(result["sso_kept_refresh"], true, "{result}");
     for shot in result["screenshots"].as_array().unwrap() {
         let size = std::fs::metadata(shot.as_str().unwrap())
             .expect("a screenshot")

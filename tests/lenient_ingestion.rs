@@ -377,7 +377,10 @@ async fn the_alerts_list_keeps_only_alerts_with_warnings_when_asked() {
             .bearer_auth(&token);
         async move {
             let response = request.send().await.unwrap();
-            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
         }
     };
     let assets = |page: &Value| -> Vec<String> {

@@ -20,15 +20,51 @@ const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 /// Every asset the page loads: name, content type, body.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("../../assets/dashboard/app.css")),
-    ("app.js", JAVASCRIPT, include_str!("../../assets/dashboard/app.js")),
-    ("core.js", JAVASCRIPT, include_str!("../../assets/dashboard/core.js")),
-    ("incidents.js", JAVASCRIPT, include_str!("../../assets/dashboard/incidents.js")),
-    ("alerts.js", JAVASCRIPT, include_str!("../../assets/dashboard/alerts.js")),
-    ("approvals.js", JAVASCRIPT, include_str!("../../assets/dashboard/approvals.js")),
-    ("trends.js", JAVASCRIPT, include_str!("../../assets/dashboard/trends.js")),
-    ("settings.js", JAVASCRIPT, include_str!("../../assets/dashboard/settings.js")),
-    ("profile.js", JAVASCRIPT, include_str!("../../assets/dashboard/profile.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../assets/dashboard/app.css"),
+    ),
+    (
+        "app.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/app.js"),
+    ),
+    (
+        "core.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/core.js"),
+    ),
+    (
+        "incidents.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/incidents.js"),
+    ),
+    (
+        "alerts.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/alerts.js"),
+    ),
+    (
+        "approvals.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/approvals.js"),
+    ),
+    (
+        "trends.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/trends.js"),
+    ),
+    (
+        "settings.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/settings.js"),
+    ),
+    (
+        "profile.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/profile.js"),
+    ),
 ];
 
 /// Scripts and styles only from this origin; no inline script; connections
