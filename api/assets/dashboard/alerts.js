@@ -113,3 +113,9 @@ export function onEvent(event, current) {
   if (event.aggregate_type === "Alert") later("alerts", load);
   if (event.aggregate_type === "Delivery") later("deliveries", loadDeliveries);
 }
+
+/// Forgets the view (called on sign-out: nothing of the previous person's
+/// data stays in the page).
+export function reset() {
+  state.built = false;
+}

@@ -44,7 +44,7 @@ let current = null;
 
 function debounce(key, wait, action) {
   clearTimeout(timers[key]);
-  timers[key] = setTimeout(action, wait);
+  timers[key] = setTimeout(() => Promise.resolve(action()).catch(() => {}), wait);
 }
 
 function setConnection(text, kind) {
@@ -121,6 +121,8 @@ async function start() {
   await Promise.all([loadToday(), approvals.count()]);
   connect();
   route();
+  // Focus leaves the sign-in form (now hidden) for the board.
+  $("main").focus();
 }
 
 async function signOut(message, callServer) {
@@ -135,6 +137,13 @@ async function signOut(message, callServer) {
   feed.lastEventId = null;
   for (const section of document.querySelectorAll(".view")) section.hidden = true;
   current = null;
+  for (const [name, view] of Object.entries(VIEWS)) {
+    view.reset();
+    if (name !== "incidents") $("view-" + name).replaceChildren();
+  }
+  session.tenant = "";
+  session.tenants = [];
+  $("ticker").replaceChildren();
   $("board").hidden = true;
   $("nav").hidden = true;
   $("tenant-switch").hidden = true;

@@ -106,3 +106,9 @@ export function onEvent(event, current) {
     if (current === "approvals" && state.built) load().catch(() => {});
   }, 300);
 }
+
+/// Forgets the view (called on sign-out: nothing of the previous person's
+/// data stays in the page).
+export function reset() {
+  state.built = false;
+}

@@ -160,6 +160,8 @@ export class ApiError extends Error {
 /// Calls the API with the session's token; a 401 is retried once after a
 /// refresh, then signs out.
 export async function api(path, options) {
+  // Signed out meanwhile (a late timer): nothing to ask.
+  if (!session.token) throw new ApiError(401, null);
   const call = () => fetch(path, {
     ...(options || {}),
     headers: {

@@ -22,7 +22,9 @@ const state = { rows: new Map(), selected: null, detail: null, runbooks: new Map
 
 function debounce(key, wait, action) {
   clearTimeout(state.timers[key]);
-  state.timers[key] = setTimeout(action, wait);
+  // A failure shows in the connection status on the next load; a late
+  // refresh after sign-out has nothing to show.
+  state.timers[key] = setTimeout(() => Promise.resolve(action()).catch(() => {}), wait);
 }
 
 function filters() {
@@ -265,6 +267,21 @@ async function loadUsers() {
   }
   const list = $("user-choices");
   if (list) list.replaceChildren(...state.users.filter((u) => !u.disabled).map((u) => el("option", { value: u.id, text: u.name + " <" + u.email + ">" })));
+}
+
+/// Forgets what the previous person saw (called on sign-out).
+export function reset() {
+  for (const timer of Object.values(state.timers)) clearTimeout(timer);
+  state.timers = {};
+  state.rows.clear();
+  state.selected = null;
+  state.detail = null;
+  state.runbooks.clear();
+  state.users = null;
+  $("incident-rows").replaceChildren();
+  $("incident-actions").replaceChildren();
+  $("timeline-detail").hidden = true;
+  $("timeline-empty").hidden = false;
 }
 
 // ---- live updates -----------------------------------------------------------

@@ -79,3 +79,9 @@ function changePassword(event) {
 }
 
 export function onEvent() {}
+
+/// Forgets the view (called on sign-out: nothing of the previous person's
+/// data stays in the page).
+export function reset() {
+  state.built = false;
+}

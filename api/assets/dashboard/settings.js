@@ -148,7 +148,8 @@ export async function show(view, tenantChanged) {
     }
   }
   const select = $("settings-tenant");
-  if (!state.tenant || tenantChanged) state.tenant = session.tenant || (session.tenants[0] && session.tenants[0].id);
+  const readable = session.tenants.some((t) => t.id === state.tenant);
+  if (!state.tenant || tenantChanged || !readable) state.tenant = session.tenant || (session.tenants[0] && session.tenants[0].id);
   select.replaceChildren(...session.tenants.map((t) => el("option", { value: t.id, text: t.name })));
   select.value = state.tenant || "";
   await load();
@@ -392,3 +393,9 @@ export function onEvent(event, current) {
   state.timer = setTimeout(() => load(true).catch(() => {}), 500);
 }
 
+/// Forgets the view (called on sign-out: nothing of the previous person's
+/// data stays in the page).
+export function reset() {
+  state.built = false;
+  state.tenant = null;
+}

@@ -174,3 +174,9 @@ export function onEvent(event, current) {
   clearTimeout(state.timer);
   state.timer = setTimeout(() => load().catch(() => {}), 1500);
 }
+
+/// Forgets the view (called on sign-out: nothing of the previous person's
+/// data stays in the page).
+export function reset() {
+  state.built = false;
+}
