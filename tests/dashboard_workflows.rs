@@ -1,8 +1,9 @@
 //! The dashboard as people work in it, in headless Chromium (Debian's
 //! `chromium`, driven by playwright-core from tests/browser, which
-//! scripts/test.sh installs): a technician signs in with a password and
-//! acknowledges then resolves an incident while a tenant admin's page sees
-//! it live; the admin approves a pending runbook run, creates a maintenance
+//! scripts/test.sh installs): a technician signs in with a password,
+//! acknowledges an incident, asks to run its medium-risk runbook and
+//! resolves it while a tenant admin's page sees each step live; the admin
+//! approves the run after reading its pinned commands, creates a maintenance
 //! window and a notification channel, filters alerts with normalization
 //! warnings, reads the KPI charts and the profile; a viewer sees no action
 //! buttons and the API refuses the viewer; the technician's session is
@@ -82,27 +83,10 @@ async fn people_work_the_dashboard_in_headless_chromium() {
     let tech = user(&app, "tech@example.com", "technician", &tenant_id).await;
     let admin = user(&app, "lead@example.com", "tenant_admin", &tenant_id).await;
 
-    // An incident on web01 with a medium-risk runbook for its signature,
-    // which the technician asks to run: a request waiting for an approval.
+    // An incident on web01 with a medium-risk runbook for its signature
+    // (the technician asks to run it from the page: an approval request).
     define_runbook(&app, &tenant, "medium", false).await;
     let incident = alert_and_incident(&app, &tenant).await;
-    let technician = app.token_for(tech["id"].as_str().unwrap(), Role::Technician, &[tenant.id]);
-    let runbooks = get(
-        &app,
-        &format!("/api/v1/runbooks?tenant={tenant_id}"),
-        &technician,
-    )
-    .await;
-    let runbook = runbooks["items"][0]["runbook_id"].as_str().unwrap();
-    let (status, requested) = post(
-        &app,
-        &format!("/api/v1/runbooks/{runbook}/execute"),
-        &technician,
-        json!({ "incident_id": incident }),
-    )
-    .await;
-    assert_eq!(status, 202, "{requested}");
-    let approval = requested["approval_id"].as_str().unwrap().to_owned();
     // An alert whose severity is no word we know: stored as medium, with a warning.
     let odd_asset = format!("odd-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
     let odd = app
@@ -197,7 +181,28 @@ async fn people_work_the_dashboard_in_headless_chromium() {
         .as_str()
         .unwrap()
         .contains("systemctl restart app"));
-    let decided = get(&app, &format!("/api/v1/approvals/{approval}"), &lead).await;
+    // The technician asked for the run from the page; the lead granted it there.
+    assert!(
+        result["runbook_message"]
+            .as_str()
+            .unwrap()
+            .contains("needs an approval"),
+        "{result}"
+    );
+    let approvals = get(
+        &app,
+        &format!("/api/v1/approvals?tenant={tenant_id}"),
+        &lead,
+    )
+    .await;
+    assert_eq!(
+        approvals["items"].as_array().unwrap().len(),
+        1,
+        "{approvals}"
+    );
+    let decided = &approvals["items"][0];
+    assert_eq!(decided["incident_id"], incident.as_str(), "{decided}");
+    assert_eq!(decided["requested_by"], tech["id"], "{decided}");
     assert_eq!(decided["status"], "granted", "{decided}");
     assert!(
         decided["decided_by"]

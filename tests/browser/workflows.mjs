@@ -1,7 +1,8 @@
 // The dashboard as people work in it, in headless Chromium at 1280×800:
-// a technician signs in with a password, acknowledges then resolves an
-// incident while a tenant admin's page sees both live; the admin approves
-// a pending runbook run after reading its pinned commands, creates a
+// a technician signs in with a password, acknowledges an incident, asks to
+// run its medium-risk runbook and resolves it while a tenant admin's page
+// sees each step live; the admin approves the run after reading its pinned
+// commands, creates a
 // maintenance window and a notification channel, finds an alert stored with
 // normalization warnings, reads the 30-day KPI charts and the profile; a
 // viewer sees no action buttons and the API refuses the viewer's action;
@@ -100,17 +101,16 @@ try {
   // The admin's page hears it from the stream.
   await incidentRow(admin).locator(".status", { hasText: "acknowledged" }).waitFor();
   await admin.locator("#timeline-entries li", { hasText: "IncidentAcknowledged" }).waitFor();
-  await shot(tech, "dashboard-incident-acknowledged");
-  await tech.getByLabel("Resolution note").fill("Restarted the service by hand");
-  await tech.getByRole("button", { name: "Resolve" }).click();
-  await tech.locator("#incident-message", { hasText: "Resolved." }).waitFor();
-  await admin.locator("#timeline-entries li", { hasText: "IncidentResolved" }).waitFor();
-  await admin.locator("#incident-facts dd", { hasText: /^resolved$/ }).waitFor();
-  // The default filter lists open incidents only: the row leaves the list.
-  await incidentRow(admin).waitFor({ state: "detached" });
-  result.resolved_seen_live = true;
 
-  // ---- the admin approves the pending runbook run --------------------------------
+  // ---- the technician runs the matching (medium-risk) runbook: an approval request --
+  await tech.locator("[data-action=runbook] select:enabled").waitFor();
+  await tech.getByRole("button", { name: "Run runbook" }).click();
+  await tech.locator("#incident-message", { hasText: "needs an approval" }).waitFor();
+  result.runbook_message = await tech.locator("#incident-message").innerText();
+  await shot(tech, "dashboard-incident-acknowledged");
+
+  // ---- the admin, told live, approves it after reading its pinned commands ---------
+  await admin.locator("#approvals-badge", { hasText: "1" }).waitFor();
   await admin.getByRole("link", { name: /^Approvals/ }).click();
   const approval = admin.locator(".approval").first();
   await approval.waitFor();
@@ -120,6 +120,20 @@ try {
   await approval.getByRole("button", { name: "Approve" }).click();
   await admin.locator("#approvals-message", { hasText: "Approved." }).waitFor();
   await admin.locator("#approvals-empty", { hasText: "Nothing waits for approval." }).waitFor();
+  await admin.locator("#approvals-badge").waitFor({ state: "hidden" });
+
+  // ---- the technician resolves; the admin's page sees it live ------------------------
+  await admin.getByRole("link", { name: "Incidents" }).click();
+  await incidentRow(admin).getByRole("button").click();
+  await admin.locator("#incident-facts dd", { hasText: /^acknowledged$/ }).waitFor();
+  await tech.getByLabel("Resolution note").fill("Restarted the service by hand");
+  await tech.getByRole("button", { name: "Resolve" }).click();
+  await tech.locator("#incident-message", { hasText: "Resolved." }).waitFor();
+  await admin.locator("#timeline-entries li", { hasText: "IncidentResolved" }).waitFor();
+  await admin.locator("#incident-facts dd", { hasText: /^resolved$/ }).waitFor();
+  // The default filter lists open incidents only: the row leaves the list.
+  await incidentRow(admin).waitFor({ state: "detached" });
+  result.resolved_seen_live = true;
 
   // ---- settings: a maintenance window and a notification channel ----------------
   await admin.getByRole("link", { name: "Settings" }).click();
