@@ -118,7 +118,8 @@ async function start() {
   who.textContent = session.me.name + " · " + words(session.me.role);
   who.title = who.textContent;
   renderTenantSwitch();
-  await Promise.all([loadToday(), approvals.count()]);
+  // Signing in does not hinge on the KPIs: a failure to load them is reported.
+  await Promise.all([loadToday().catch(report), approvals.count()]);
   connect();
   route();
   // Focus leaves the sign-in form (now hidden) for the board.
@@ -185,7 +186,7 @@ function route() {
   for (const [key] of Object.entries(VIEWS)) $("view-" + key).hidden = key !== view;
   const changed = current !== view;
   current = view;
-  VIEWS[view].show($("view-" + view)).catch(report);
+  VIEWS[view].show($("view-" + view)).then(loaded, report);
   if (changed) {
     const heading = $("view-" + view).querySelector("h2");
     if (heading && document.activeElement && document.activeElement.closest("#nav")) {
@@ -195,9 +196,17 @@ function route() {
   }
 }
 
+/// Says that a view could not be loaded (the connection status stays about
+/// the connection); the next successful load clears it.
 function report(error) {
   if (error && error.status === 401) return;
-  setConnection("Error: " + (error && error.message), "wait");
+  const node = $("board-error");
+  node.hidden = false;
+  node.textContent = "Could not load everything: " + (error && error.message) + " It is tried again on the next update.";
+}
+
+function loaded() {
+  $("board-error").hidden = true;
 }
 
 // ---- today's KPI cards ------------------------------------------------------------

@@ -99,13 +99,19 @@ async function selectIncident(id) {
   heading.focus();
 }
 
-async function refreshIncident(id) {
+async function refreshIncident(id, attempt) {
   let detail;
   try {
     detail = await get("/api/v1/incidents/" + encodeURIComponent(id));
   } catch (error) {
-    if (error.status === 404) return;
-    throw error;
+    if (error.status !== 404) throw error;
+    // The stream can announce an incident a moment before its read model
+    // has it: ask again a few times, a little later each time.
+    const tries = attempt || 0;
+    if (state.selected === id && state.rows.has(id) && tries < 6) {
+      debounce("retry-" + id, 250 * 2 ** tries, () => refreshIncident(id, tries + 1));
+    }
+    return;
   }
   const { timeline, ...row } = detail;
   state.rows.set(id, { ...(state.rows.get(id) || {}), ...row });
