@@ -357,3 +357,49 @@ async fn a_delivery_over_the_alert_limit_is_413_naming_it() {
     assert_eq!(answer["error"]["details"]["max"], 1000);
     assert_eq!(app.stored("AlertReceived").await, 0);
 }
+
+#[tokio::test]
+async fn the_alerts_list_keeps_only_alerts_with_warnings_when_asked() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("warned").await;
+    let body = json!([
+        {"asset_name": "plain", "signature": "Disk", "severity": "high", "message": "m"},
+        {"asset_name": "odd", "signature": "Disk", "severity": "sev-weird", "message": "m"}
+    ]);
+    let (status, receipt) = post(&app, &tenant, "generic", &body.to_string()).await;
+    assert_eq!(status, 202, "{receipt}");
+    stored_alerts(&app, &tenant, &receipt).await;
+    let token = app.token(Role::Viewer, &[tenant.id]);
+    let list = |query: &'static str| {
+        let request = app
+            .client
+            .get(app.url(&format!("/api/v1/alerts{query}")))
+            .bearer_auth(&token);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let assets = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["asset"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let (status, warned_only) = list("?warnings=true").await;
+    assert_eq!(status, 200);
+    assert_eq!(assets(&warned_only), ["odd"]);
+    let (_, all) = list("?warnings=false").await;
+    assert_eq!(assets(&all).len(), 2);
+    let (_, default) = list("").await;
+    assert_eq!(assets(&default).len(), 2);
+    let (status, refused) = list("?warnings=maybe").await;
+    assert_eq!(status, 422);
+    assert_eq!(refused["error"]["details"]["field"], "warnings");
+}

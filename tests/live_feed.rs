@@ -714,6 +714,27 @@ async fn the_dashboard_page_and_its_assets_are_served_by_the_binary() {
             .starts_with(kind));
         assert!(!response.text().await.unwrap().is_empty());
     }
+    // Every module a served script imports is served too (the page is ES
+    // modules without a build step: a missing one breaks it in the browser).
+    let mut pending = vec!["app.js".to_owned()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(asset) = pending.pop() {
+        if !seen.insert(asset.clone()) {
+            continue;
+        }
+        let response = app
+            .client
+            .get(app.url(&format!("/dashboard/{asset}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{asset} is imported but not served");
+        let script = response.text().await.unwrap();
+        for import in script.split("from \"./").skip(1) {
+            pending.push(import.split('"').next().unwrap().to_owned());
+        }
+    }
+    assert!(seen.len() > 5, "the modules found: {seen:?}");
     let missing = app
         .client
         .get(app.url("/dashboard/secrets.txt"))

@@ -270,6 +270,9 @@ pub struct AlertQuery {
     pub status: Option<AlertStatus>,
     pub severity: Option<Severity>,
     pub asset: Option<String>,
+    /// Only alerts stored with normalization warnings (odd values a sender
+    /// sent, kept with defaults), so they can be found and fixed at the source.
+    pub with_warnings: bool,
     /// Rows per page (1..=500).
     pub limit: usize,
     /// The `next_cursor` of the previous page.
@@ -283,6 +286,7 @@ impl Default for AlertQuery {
             status: None,
             severity: None,
             asset: None,
+            with_warnings: false,
             limit: DEFAULT_LIMIT,
             cursor: None,
         }
@@ -313,6 +317,9 @@ pub async fn list(pool: &PgPool, query: &AlertQuery) -> Result<Page<AlertRow>, Q
     }
     if let Some(asset) = &query.asset {
         sql.push(" AND a.asset = ").push_bind(asset.clone());
+    }
+    if query.with_warnings {
+        sql.push(" AND a.normalization_warnings <> '[]'::jsonb");
     }
     if let Some((received_at, alert_id)) = after {
         sql.push(" AND (a.received_at, a.alert_id) < (")

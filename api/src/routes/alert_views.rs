@@ -23,20 +23,22 @@ pub struct AlertsQuery {
     status: Option<String>,
     severity: Option<String>,
     asset: Option<String>,
+    warnings: Option<String>,
     tenant: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/alerts?status=&severity=&asset=&tenant=&limit=&cursor=`:
-/// newest received first.
+/// `GET /api/v1/alerts?status=&severity=&asset=&warnings=&tenant=&limit=&cursor=`:
+/// newest received first; `warnings=true` keeps only alerts stored with
+/// normalization warnings.
 #[tracing::instrument(name = "list_alerts", skip_all, fields(user = %caller.user_id))]
 #[utoipa::path(
     get,
     path = "/api/v1/alerts",
     tag = "alerts",
     security(("bearer_jwt" = [])),
-    params(("status" = Option<String>, Query, description = "`firing`, `acknowledged` or `resolved`"), ("severity" = Option<String>, Query, description = "`critical`, `high`, `medium` or `low`"), ("asset" = Option<String>, Query, description = "An asset name"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    params(("status" = Option<String>, Query, description = "`firing`, `acknowledged` or `resolved`"), ("severity" = Option<String>, Query, description = "`critical`, `high`, `medium` or `low`"), ("asset" = Option<String>, Query, description = "An asset name"), ("warnings" = Option<bool>, Query, description = "`true`: only alerts stored with normalization warnings; `false` (default): every alert"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
     responses(
         (status = 200, description = "Alerts, newest received first (items have every field of the detail)", body = crate::openapi::schemas::Page<crate::openapi::schemas::Alert>),
         (status = 400, response = crate::openapi::responses::BadRequest),
@@ -72,6 +74,16 @@ pub async fn list_alerts(
             .transpose()
             .map_err(|error| list_params::invalid("asset", &error))?
             .map(|asset| asset.as_str().to_owned()),
+        with_warnings: match query.warnings.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ApiError::invalid_value(
+                    "warnings",
+                    "`warnings` must be `true` or `false`",
+                ))
+            }
+        },
         limit: list_params::limit(query.limit.as_deref())?,
         cursor: query.cursor,
     };
