@@ -182,6 +182,8 @@ impl Application {
             AggregateStore::new(pool.clone(), settings.services.clone(), signal.clone());
         let senders = alertledger_notify::Senders::standard()?;
         let pool_for_stores = pool.clone();
+        let escalation_pool = pool.clone();
+        let escalation_services = settings.services.clone();
         let state = AppState::new(Parts {
             pool,
             jwt: settings.jwt,
@@ -240,6 +242,18 @@ impl Application {
                 secrets: channel_secrets,
                 senders,
                 policy: settings.notify_policy,
+            },
+            escalation: state::EscalationParts {
+                setup: AggregateStore::new(
+                    escalation_pool.clone(),
+                    escalation_services.clone(),
+                    signal.clone(),
+                ),
+                escalations: AggregateStore::new(
+                    escalation_pool,
+                    escalation_services,
+                    signal.clone(),
+                ),
             },
         });
         let tls = settings

@@ -72,6 +72,14 @@ pub struct Parts {
     pub people: crate::people::People,
     /// Notification channels: their set-up, sealed secrets and senders.
     pub notifications: NotificationParts,
+    /// On-call schedules, escalation policies and escalations.
+    pub escalation: EscalationParts,
+}
+
+/// What the on-call and escalation routes need.
+pub struct EscalationParts {
+    pub setup: AggregateStore<alertledger_domain::escalation::EscalationSetup>,
+    pub escalations: AggregateStore<alertledger_domain::escalation::Escalation>,
 }
 
 /// What the notification routes need.
@@ -195,6 +203,10 @@ impl AppState {
 
     pub fn notifications(&self) -> &NotificationParts {
         &self.inner.notifications
+    }
+
+    pub fn escalation(&self) -> &EscalationParts {
+        &self.inner.escalation
     }
 
     /// The bearer token `/metrics` requires, if one is set.
