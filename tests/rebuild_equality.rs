@@ -50,6 +50,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("remediation", "approvals", "approval_id"),
     ("remediation", "executions", "execution_id"),
     ("remediation", "remediation_timeline", "position"),
+    ("escalations", "escalation_timeline", "position"),
 ];
 
 type Snapshot = BTreeMap<&'static str, Vec<Value>>;
