@@ -50,6 +50,7 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("remediation", "approvals", "approval_id"),
     ("remediation", "executions", "execution_id"),
     ("remediation", "remediation_timeline", "position"),
+    ("escalations", "escalation_timeline", "position"),
 ];
 
 type Snapshot = BTreeMap<&'static str, Vec<Value>>;
@@ -232,6 +233,7 @@ impl Workload<'_> {
                 &token,
             )
             .await;
+        let policy_id = self.escalation_policy(tenant).await;
         for (n, incident) in list["items"].as_array().unwrap().iter().enumerate() {
             let id = incident["incident_id"].as_str().unwrap();
             let act = |path: &'static str, body: Value| {
@@ -239,6 +241,11 @@ impl Workload<'_> {
                 let request = self.app.client.post(url).bearer_auth(&token).json(&body);
                 async move { request.send().await.unwrap().status().as_u16() }
             };
+            if incident["status"] == "new" && n % 3 == 1 {
+                // Paged by hand, then acknowledged (escalation timeline entries).
+                let status = act("escalation", json!({"policy_id": policy_id})).await;
+                assert!([201, 409].contains(&status), "escalation start: {status}");
+            }
             if incident["status"] == "new" {
                 act("acknowledge", json!({})).await;
             }
@@ -280,6 +287,36 @@ impl Workload<'_> {
                 .unwrap();
             assert!([200, 409].contains(&response.status().as_u16()));
         }
+    }
+
+    /// A Slack channel and a one-level escalation policy of the tenant; the policy's id.
+    async fn escalation_policy(&self, tenant: &TestTenant) -> String {
+        let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
+        let post = |path: String, body: Value| {
+            let request = self
+                .app
+                .client
+                .post(self.app.url(&path))
+                .bearer_auth(&admin)
+                .json(&body);
+            async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 201, "POST {path}");
+                let body: Value = response.json().await.unwrap();
+                body["id"].as_str().unwrap().to_owned()
+            }
+        };
+        let channel = post(
+            format!("/api/v1/tenants/{}/notification-channels", tenant.id),
+            json!({"type": "slack", "name": "Ops",
+                   "config": {"url": "https://hooks.slack.com/services/T000/B000/XXXXXXXX"}}),
+        )
+        .await;
+        post(
+            format!("/api/v1/tenants/{}/escalation-policies", tenant.id),
+            json!({"name": "Ops", "levels": [{"delay_minutes": 10, "channels": [channel]}]}),
+        )
+        .await
     }
 
     /// Instances for every host and an AWS role; a low-risk runbook for

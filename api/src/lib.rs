@@ -187,6 +187,8 @@ impl Application {
         let senders = alertledger_notify::Senders::standard()?;
         let oidc = settings.oidc.map(crate::oidc::Oidc::new).transpose()?;
         let pool_for_stores = pool.clone();
+        let escalation_pool = pool.clone();
+        let escalation_services = settings.services.clone();
         let state = AppState::new(Parts {
             pool,
             jwt: settings.jwt,
@@ -246,6 +248,18 @@ impl Application {
                 secrets: channel_secrets,
                 senders,
                 policy: settings.notify_policy,
+            },
+            escalation: state::EscalationParts {
+                setup: AggregateStore::new(
+                    escalation_pool.clone(),
+                    escalation_services.clone(),
+                    signal.clone(),
+                ),
+                escalations: AggregateStore::new(
+                    escalation_pool,
+                    escalation_services,
+                    signal.clone(),
+                ),
             },
         });
         let tls = settings

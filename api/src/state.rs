@@ -74,6 +74,14 @@ pub struct Parts {
     pub notifications: NotificationParts,
     /// Single sign-on (`None`: not configured).
     pub oidc: Option<crate::oidc::Oidc>,
+    /// On-call schedules, escalation policies and escalations.
+    pub escalation: EscalationParts,
+}
+
+/// What the on-call and escalation routes need.
+pub struct EscalationParts {
+    pub setup: AggregateStore<alertledger_domain::escalation::EscalationSetup>,
+    pub escalations: AggregateStore<alertledger_domain::escalation::Escalation>,
 }
 
 /// What the notification routes need.
@@ -202,6 +210,10 @@ impl AppState {
 
     pub fn notifications(&self) -> &NotificationParts {
         &self.inner.notifications
+    }
+
+    pub fn escalation(&self) -> &EscalationParts {
+        &self.inner.escalation
     }
 
     /// The bearer token `/metrics` requires, if one is set.

@@ -13,6 +13,7 @@ use crate::alert::{Alert, AlertEvent};
 use crate::approval::{Approval, ApprovalEvent};
 use crate::change_report::{ChangeReport, ChangeReportEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
+use crate::escalation::{Escalation, EscalationEvent, EscalationSetup, EscalationSetupEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
@@ -69,6 +70,11 @@ pub const ALL: &[(&str, &[&str])] = &[
         <MaintenanceWindow as Aggregate>::TYPE,
         MaintenanceWindowEvent::TYPES,
     ),
+    (
+        <EscalationSetup as Aggregate>::TYPE,
+        EscalationSetupEvent::TYPES,
+    ),
+    (<Escalation as Aggregate>::TYPE, EscalationEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -23,6 +23,8 @@
 //!   - [`user`]: people who sign in: invitations, roles, tenants, disabling, revoked sessions.
 //!   - [`notification`]: a tenant's notification channels.
 //!   - [`maintenance`]: maintenance windows and silences (suppression periods).
+//!   - [`escalation`]: on-call schedules, escalation policies, and each
+//!     policy's run for an incident.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -35,6 +37,7 @@ pub mod alert;
 pub mod approval;
 pub mod change_report;
 pub mod delivery;
+pub mod escalation;
 pub mod event_types;
 pub mod execution;
 pub mod incident;

@@ -16,6 +16,8 @@
 //!   as history stood at a past time.
 //! - [`remediation`] — `runbooks`, `approvals`, `executions` and
 //!   `remediation_timeline` (their events on the incident's timeline).
+//! - [`escalations`] — `escalation_timeline` (escalation events on the
+//!   incident's timeline: levels reached with their reason and targets).
 //! - [`page`] — keyset pagination with opaque cursors, shared by the lists.
 //!
 //! Each projection is a [`LogConsumer`]; [`all`] lists them for the
@@ -25,6 +27,7 @@ pub mod alerts;
 pub mod audit;
 mod decode;
 pub mod deliveries;
+pub mod escalations;
 pub mod incidents;
 pub mod kpis;
 pub mod page;
@@ -43,5 +46,6 @@ pub fn all() -> Vec<Arc<dyn LogConsumer>> {
         Arc::new(audit::AuditProjection),
         Arc::new(kpis::KpiProjection),
         Arc::new(remediation::RemediationProjection),
+        Arc::new(escalations::EscalationsProjection),
     ]
 }

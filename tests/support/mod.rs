@@ -46,6 +46,8 @@ pub struct TestApp {
     tenants: AggregateStore<Tenant>,
     issuer: TokenIssuer,
     stop: Option<oneshot::Sender<()>>,
+    /// The running application's task (to wait for its shutdown on a restart).
+    running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 /// A tenant with an API key that the running application already accepts.
@@ -213,7 +215,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let signal = app.signal().clone();
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(app.run_until_stopped(async move {
+        let running = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
         let tenants = AggregateStore::new(db.pool().clone(), DomainServices::system(), signal);
@@ -224,7 +226,52 @@ impl TestApp {
             tenants,
             issuer: TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
             stop: Some(stop),
+            running: Some(running),
         }
+    }
+
+    /// Stops the application as a process exit would: API, projections and
+    /// workers end (their advisory locks with their connections) and its
+    /// pool closes, so `db.pool()` is unusable afterwards (see
+    /// [`TestApp::start_again`]).
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(running) = self.running.take() {
+            let _ = running.await;
+        }
+    }
+
+    /// Starts the application again on the same database with `workers`,
+    /// after [`TestApp::stop`]: a restarted process. Returns its pool (the
+    /// first one closed with the first process).
+    pub async fn start_again(&mut self, workers: WorkerSettings) -> sqlx::PgPool {
+        let pool = alertledger_schema::connect(self.db.url(), &Default::default())
+            .await
+            .unwrap();
+        let config = AppConfig {
+            api: api_settings(
+                DEFAULT_APPROVAL_TTL,
+                None,
+                SourceSettings::default(),
+                FeedSettings::default(),
+                None,
+                test_edge(),
+            ),
+            background: Some(BackgroundSettings {
+                workers,
+                ..BackgroundSettings::default()
+            }),
+        };
+        let app = Application::build(config, pool.clone()).await.unwrap();
+        self.address = format!("http://127.0.0.1:{}", app.port());
+        let (stop, stopped) = oneshot::channel();
+        self.running = Some(tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        })));
+        self.stop = Some(stop);
+        pool
     }
 
     pub fn url(&self, path: &str) -> String {

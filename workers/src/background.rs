@@ -1,7 +1,8 @@
 //! What the workers contribute to a service process: their log consumers
-//! (correlator, runbook dispatcher, sealer), to run beside the read models
-//! under the consumer runtime, and the workers driven by time rather than
-//! the log (SSM executor, approval expirer, audit checkpointer). The
+//! (correlator, runbook dispatcher, escalation timers, sealer), to run
+//! beside the read models under the consumer runtime, and the workers driven
+//! by time rather than the log (SSM executor, approval expirer, window
+//! closer, escalator, audit checkpointer). The
 //! application builder composes both with the read models; nothing here
 //! names a read model.
 
@@ -18,6 +19,7 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
+use crate::escalation::{EscalationTimers, Escalator};
 use crate::maintenance::WindowCloser;
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
@@ -33,6 +35,7 @@ pub fn log_consumers(
     vec![
         Arc::new(Correlator::new(services.clone())),
         Arc::new(RunbookDispatcher::new(services, approval_ttl)),
+        Arc::new(EscalationTimers),
         Arc::new(Sealer::new()),
     ]
 }
@@ -46,6 +49,11 @@ pub struct WorkerSettings {
     pub expiry_check: Duration,
     /// How often the window closer looks for maintenance windows that ended.
     pub window_check: Duration,
+    /// How often the escalator looks for due escalation steps.
+    pub escalation_check: Duration,
+    /// The escalator's clock, when it is not the process's (tests move it
+    /// to pass a level's delay without waiting).
+    pub escalation_services: Option<DomainServices>,
     pub executor: ExecutorSettings,
     /// The SSM the executor calls; `None` runs no executor (executions then
     /// wait in the queue for a process that has one).
@@ -64,6 +72,8 @@ impl Default for WorkerSettings {
             approval_ttl: DEFAULT_APPROVAL_TTL,
             expiry_check: Duration::from_secs(10),
             window_check: Duration::from_secs(2),
+            escalation_check: Duration::from_secs(5),
+            escalation_services: None,
             executor: ExecutorSettings::default(),
             ssm: None,
             audit_signer: None,
@@ -100,6 +110,18 @@ impl TimedWorkers {
                 signal.clone(),
                 services.clone(),
                 settings.window_check,
+            )
+            .spawn(),
+        );
+        handles.push(
+            Escalator::new(
+                pool.clone(),
+                signal.clone(),
+                settings
+                    .escalation_services
+                    .clone()
+                    .unwrap_or_else(|| services.clone()),
+                settings.escalation_check,
             )
             .spawn(),
         );

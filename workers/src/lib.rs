@@ -6,6 +6,8 @@
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
 //! - [`remediation`] — runbook dispatcher, SSM executor and approval expirer.
 //! - [`maintenance`] — the window closer (records window ends that hold alerts).
+//! - [`escalation`] — escalation timers from the log and the escalator that
+//!   records each level reached (issue 18).
 //! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
 //!   checkpoints of it.
 //! - [`background`] — what the workers add to a process: their log
@@ -21,6 +23,7 @@
 
 pub mod background;
 pub mod correlator;
+pub mod escalation;
 pub mod maintenance;
 pub mod remediation;
 pub mod sealer;

@@ -7,6 +7,7 @@ use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::approval::ApprovalEvent;
 use alertledger_domain::change_report::ChangeReportEvent;
 use alertledger_domain::delivery::DeliveryEvent;
+use alertledger_domain::escalation::{EscalationEvent, EscalationSetupEvent};
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::maintenance::MaintenanceWindowEvent;
@@ -67,6 +68,15 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ("execution_updated", ExecutionEvent::TYPES),
     ("tenant_updated", TenantEvent::TYPES),
     ("maintenance_window_updated", MaintenanceWindowEvent::TYPES),
+    ("escalation_updated", EscalationEvent::TYPES),
+    (
+        "oncall_schedule_updated",
+        EscalationSetupEvent::SCHEDULE_TYPES,
+    ),
+    (
+        "escalation_policy_updated",
+        EscalationSetupEvent::POLICY_TYPES,
+    ),
 ];
 
 /// Event types the feed still delivers, but under the generic kind

@@ -11,6 +11,8 @@ pub mod correlation;
 pub mod dashboard;
 pub mod deliveries;
 pub mod docs;
+pub mod escalation_access;
+pub mod escalation_policies;
 pub mod events;
 pub mod executions;
 pub mod health;
@@ -23,6 +25,7 @@ pub mod me;
 pub mod metrics;
 pub mod notification_channels;
 pub mod oidc;
+pub mod oncall;
 mod operate;
 pub mod pagerduty_events;
 pub mod patch_compliance;
@@ -107,6 +110,26 @@ pub fn all() -> OpenApiRouter<AppState> {
             notification_channels::delete_channel
         ))
         .routes(routes!(notification_channels::test_channel))
+        // On-call schedules and escalation policies.
+        .routes(routes!(oncall::create_schedule, oncall::list_schedules))
+        .routes(routes!(
+            oncall::show_schedule,
+            oncall::change_schedule,
+            oncall::delete_schedule
+        ))
+        .routes(routes!(oncall::add_override))
+        .routes(routes!(oncall::remove_override))
+        .routes(routes!(oncall::who_is_on_call))
+        .routes(routes!(
+            escalation_policies::create_policy,
+            escalation_policies::list_policies
+        ))
+        .routes(routes!(
+            escalation_policies::show_policy,
+            escalation_policies::change_policy,
+            escalation_policies::delete_policy
+        ))
+        .routes(routes!(escalation_policies::start_escalation))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))

@@ -89,6 +89,12 @@ impl Incident {
         self.opened.as_ref().map(|o| o.at)
     }
 
+    /// Whether someone acknowledged it since it was (re)opened (an
+    /// escalation stops then).
+    pub fn is_acknowledged(&self) -> bool {
+        self.acknowledged
+    }
+
     /// When it was first acknowledged (end of MTTA).
     pub fn first_acknowledged_at(&self) -> Option<DateTime<Utc>> {
         self.first_acknowledged_at

@@ -122,6 +122,43 @@ uuid_id!(
     "window_id"
 );
 
+uuid_id!(
+    /// A tenant's on-call schedule (issue 18).
+    ScheduleId,
+    "schedule_id"
+);
+uuid_id!(
+    /// One override of an on-call schedule (issue 18).
+    OverrideId,
+    "override_id"
+);
+uuid_id!(
+    /// A tenant's escalation policy (issue 18).
+    EscalationPolicyId,
+    "policy_id"
+);
+uuid_id!(
+    /// One escalation: a policy run for one incident; derived from both
+    /// (see [`EscalationId::for_incident`]).
+    EscalationId,
+    "escalation_id"
+);
+
+/// The fixed UUIDv5 namespace of [`EscalationId::for_incident`]. Permanent.
+pub const ESCALATION_NAMESPACE: Uuid = Uuid::from_u128(0x9a41_7c2e_5b13_4f06_8d7a_c2e9_0b54_61f3);
+
+impl EscalationId {
+    /// The escalation of `policy` for `incident`: UUIDv5 over both ids'
+    /// bytes, so one incident has at most one escalation per policy (a
+    /// second start while it runs is refused by the aggregate, whoever asks).
+    pub fn for_incident(incident: &IncidentId, policy: &EscalationPolicyId) -> EscalationId {
+        let mut name = [0u8; 32];
+        name[..16].copy_from_slice(incident.as_bytes());
+        name[16..].copy_from_slice(policy.as_bytes());
+        EscalationId(Uuid::new_v5(&ESCALATION_NAMESPACE, &name))
+    }
+}
+
 /// The fixed UUIDv5 namespace of [`AlertId::for_delivery`]. Permanent: changing
 /// it would give every future delivery a new id and break idempotency across
 /// versions.

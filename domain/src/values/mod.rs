@@ -27,6 +27,7 @@ pub use ids::{
     AlertId, ApiKeyId, ApprovalId, ExecutionId, IncidentId, RunbookId, TenantId, WebhookSecretId,
     WindowId, ALERT_DELIVERY_NAMESPACE,
 };
+pub use ids::{EscalationId, EscalationPolicyId, OverrideId, ScheduleId, ESCALATION_NAMESPACE};
 pub use ingestion::{
     NormalizationWarning, SeverityMap, MAX_SEVERITY_MAP_ENTRIES, MAX_SEVERITY_WORD_CHARS,
 };
