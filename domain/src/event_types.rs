@@ -14,6 +14,7 @@ use crate::approval::{Approval, ApprovalEvent};
 use crate::change_report::{ChangeReport, ChangeReportEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
+use crate::heartbeat::{Heartbeat, HeartbeatEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
 use crate::notification::{NotificationSetup, NotificationSetupEvent};
@@ -69,6 +70,7 @@ pub const ALL: &[(&str, &[&str])] = &[
         <MaintenanceWindow as Aggregate>::TYPE,
         MaintenanceWindowEvent::TYPES,
     ),
+    (<Heartbeat as Aggregate>::TYPE, HeartbeatEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -23,6 +23,7 @@
 //!   - [`user`]: people who sign in: invitations, roles, tenants, disabling, revoked sessions.
 //!   - [`notification`]: a tenant's notification channels.
 //!   - [`maintenance`]: maintenance windows and silences (suppression periods).
+//!   - [`heartbeat`]: sources expected to beat; registrations and missed/recovered states.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -37,6 +38,7 @@ pub mod change_report;
 pub mod delivery;
 pub mod event_types;
 pub mod execution;
+pub mod heartbeat;
 pub mod incident;
 pub mod maintenance;
 pub mod notification;

@@ -1,7 +1,8 @@
 //! What the workers contribute to a service process: their log consumers
 //! (correlator, runbook dispatcher, sealer), to run beside the read models
 //! under the consumer runtime, and the workers driven by time rather than
-//! the log (SSM executor, approval expirer, audit checkpointer). The
+//! the log (SSM executor, approval expirer, window closer, heartbeat
+//! checker, flap settler, audit checkpointer). The
 //! application builder composes both with the read models; nothing here
 //! names a read model.
 
@@ -18,6 +19,8 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
+use crate::correlator::FlapSettler;
+use crate::heartbeat::HeartbeatChecker;
 use crate::maintenance::WindowCloser;
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
@@ -46,6 +49,11 @@ pub struct WorkerSettings {
     pub expiry_check: Duration,
     /// How often the window closer looks for maintenance windows that ended.
     pub window_check: Duration,
+    /// How often the heartbeat checker looks for heartbeats past their
+    /// deadline (at most 5 s, so detection comes within timeout + 10 s).
+    pub heartbeat_check: Duration,
+    /// How often the flap settler looks for flapping keys that became stable.
+    pub flap_check: Duration,
     pub executor: ExecutorSettings,
     /// The SSM the executor calls; `None` runs no executor (executions then
     /// wait in the queue for a process that has one).
@@ -64,6 +72,8 @@ impl Default for WorkerSettings {
             approval_ttl: DEFAULT_APPROVAL_TTL,
             expiry_check: Duration::from_secs(10),
             window_check: Duration::from_secs(2),
+            heartbeat_check: Duration::from_secs(2),
+            flap_check: Duration::from_secs(5),
             executor: ExecutorSettings::default(),
             ssm: None,
             audit_signer: None,
@@ -100,6 +110,24 @@ impl TimedWorkers {
                 signal.clone(),
                 services.clone(),
                 settings.window_check,
+            )
+            .spawn(),
+        );
+        handles.push(
+            HeartbeatChecker::new(
+                pool.clone(),
+                signal.clone(),
+                services.clone(),
+                settings.heartbeat_check,
+            )
+            .spawn(),
+        );
+        handles.push(
+            FlapSettler::new(
+                pool.clone(),
+                signal.clone(),
+                services.clone(),
+                settings.flap_check,
             )
             .spawn(),
         );

@@ -6,6 +6,8 @@
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
 //! - [`remediation`] — runbook dispatcher, SSM executor and approval expirer.
 //! - [`maintenance`] — the window closer (records window ends that hold alerts).
+//! - [`heartbeat`] — the heartbeat checker (raises and resolves the alerts
+//!   of heartbeats that went quiet).
 //! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
 //!   checkpoints of it.
 //! - [`background`] — what the workers add to a process: their log
@@ -21,6 +23,7 @@
 
 pub mod background;
 pub mod correlator;
+pub mod heartbeat;
 pub mod maintenance;
 pub mod remediation;
 pub mod sealer;

@@ -8,6 +8,7 @@ use alertledger_domain::approval::ApprovalEvent;
 use alertledger_domain::change_report::ChangeReportEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
+use alertledger_domain::heartbeat::HeartbeatEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::notification::NotificationSetupEvent;
@@ -53,6 +54,8 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
             IncidentEvent::REOPENED,
             IncidentEvent::ALERT_RESOLVED,
             IncidentEvent::ALL_ALERTS_RESOLVED,
+            IncidentEvent::FLAPPING,
+            IncidentEvent::FLAPPING_ENDED,
         ],
     ),
     ("approval_requested", &[ApprovalEvent::REQUESTED]),
@@ -67,6 +70,14 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ("execution_updated", ExecutionEvent::TYPES),
     ("tenant_updated", TenantEvent::TYPES),
     ("maintenance_window_updated", MaintenanceWindowEvent::TYPES),
+    (
+        "heartbeat_updated",
+        &[HeartbeatEvent::REGISTERED, HeartbeatEvent::CHANGED],
+    ),
+    (
+        "heartbeat_status_changed",
+        &[HeartbeatEvent::MISSED, HeartbeatEvent::RECOVERED],
+    ),
 ];
 
 /// Event types the feed still delivers, but under the generic kind
