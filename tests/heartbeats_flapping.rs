@@ -460,7 +460,10 @@ async fn assert_rebuild_equals_live(app: &TestApp) {
         ("audit_entries", "position"),
         ("kpi_daily", "tenant_id, day"),
         ("kpi_incidents", "incident_id"),
-        ("kpi_window_suppressions", "tenant_id, window_id, day"),
+        (
+            "kpi_window_suppressions",
+            "tenant_id, window_id, day, recorded_at",
+        ),
         ("approvals", "approval_id"),
     ];
     let pool = app.db.pool();

@@ -135,7 +135,12 @@ impl LogConsumer for KpiProjection {
 
         let windows = std::mem::take(&mut deltas.windows);
         add_to_stored(conn, target, windows, |row: &KpiWindowDay| {
-            serde_json::json!({ "tenant_id": row.tenant_id, "window_id": row.window_id, "day": row.day })
+            serde_json::json!({
+                "tenant_id": row.tenant_id,
+                "window_id": row.window_id,
+                "day": row.day,
+                "recorded_at": row.recorded_at,
+            })
         })
         .await?;
 
@@ -356,13 +361,15 @@ fn fold(
         Fact::AlertSuppressed { window_id, at } => {
             let day = at.date_naive();
             deltas.of(tenant_id, day).alerts_suppressed += 1;
+            let recorded_at = deltas.recorded_at;
             deltas
                 .windows
-                .entry((tenant_id, window_id, day))
+                .entry((tenant_id, window_id, day, recorded_at))
                 .or_insert_with(|| KpiWindowDay {
                     tenant_id,
                     window_id,
                     day,
+                    recorded_at,
                     alerts: 0,
                 })
                 .alerts += 1;
@@ -472,8 +479,8 @@ struct DailyDeltas {
     /// `recorded_at` of the event being folded.
     recorded_at: DateTime<Utc>,
     by_instant: BTreeMap<(Uuid, NaiveDate, DateTime<Utc>), KpiDay>,
-    /// Alerts suppressed per (tenant, window, day).
-    windows: BTreeMap<(Uuid, Uuid, NaiveDate), KpiWindowDay>,
+    /// Alerts suppressed per (tenant, window, day, recording instant).
+    windows: BTreeMap<(Uuid, Uuid, NaiveDate, DateTime<Utc>), KpiWindowDay>,
 }
 
 impl DailyDeltas {
@@ -638,12 +645,14 @@ impl ReadModelRow for KpiIncident {
 }
 
 /// A row of `kpi_window_suppressions`: alerts one maintenance window held
-/// back on one day.
+/// back on one day, by the events recorded at `recorded_at` (so that a
+/// summary as of a time sums the rows recorded by then, as `kpi_history`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct KpiWindowDay {
     tenant_id: Uuid,
     window_id: Uuid,
     day: NaiveDate,
+    recorded_at: DateTime<Utc>,
     alerts: i64,
 }
 
@@ -655,8 +664,9 @@ impl Additive for KpiWindowDay {
 
 impl ReadModelRow for KpiWindowDay {
     const TABLE: &'static str = "kpi_window_suppressions";
-    const KEY: &'static [&'static str] = &["tenant_id", "window_id", "day"];
-    const COLUMNS: &'static [&'static str] = &["tenant_id", "window_id", "day", "alerts"];
+    const KEY: &'static [&'static str] = &["tenant_id", "window_id", "day", "recorded_at"];
+    const COLUMNS: &'static [&'static str] =
+        &["tenant_id", "window_id", "day", "recorded_at", "alerts"];
 }
 
 /// A total of durations in whole milliseconds, kept as an integer so that
@@ -698,9 +708,8 @@ pub struct KpiSummary {
     pub noise_reduction_pct: Option<f64>,
     /// Alerts held back by maintenance windows.
     pub alerts_suppressed: i64,
-    /// Of those, per window (most first): `None` for an `as_of` summary,
-    /// which history keeps per day only.
-    pub suppressed_by_window: Option<Vec<WindowSuppressions>>,
+    /// Of those, per window (most first).
+    pub suppressed_by_window: Vec<WindowSuppressions>,
     /// Incidents marked flapping (at least once), by the day they opened.
     pub incidents_flapping: i64,
     /// Mean opened → first acknowledgement of the acknowledged incidents.
@@ -765,16 +774,24 @@ pub async fn summary_in(
 ) -> Result<KpiSummary, sqlx::Error> {
     let mut summary =
         summarise(pool, &target.table(KpiDay::TABLE), None, tenants, from, to).await?;
-    summary.suppressed_by_window = Some(
-        suppressed_by_window(pool, &target.table(KpiWindowDay::TABLE), tenants, from, to).await?,
-    );
+    summary.suppressed_by_window = suppressed_by_window(
+        pool,
+        &target.table(KpiWindowDay::TABLE),
+        None,
+        tenants,
+        from,
+        to,
+    )
+    .await?;
     Ok(summary)
 }
 
-/// Alerts suppressed per window over days `from..=to`, most first.
+/// Alerts suppressed per window over days `from..=to` (as recorded by
+/// `recorded_by`, when given), most first.
 async fn suppressed_by_window(
     pool: &PgPool,
     table: &str,
+    recorded_by: Option<DateTime<Utc>>,
     tenants: Option<&[Uuid]>,
     from: NaiveDate,
     to: NaiveDate,
@@ -782,11 +799,13 @@ async fn suppressed_by_window(
     sqlx::query_as(&format!(
         "SELECT window_id, sum(alerts)::bigint AS alerts FROM {table}
           WHERE day BETWEEN $1 AND $2 AND ($3::uuid[] IS NULL OR tenant_id = ANY($3))
+            AND ($4::timestamptz IS NULL OR recorded_at <= $4)
           GROUP BY window_id ORDER BY alerts DESC, window_id"
     ))
     .bind(from)
     .bind(to)
     .bind(tenants)
+    .bind(recorded_by)
     .fetch_all(pool)
     .await
 }
@@ -803,6 +822,15 @@ pub async fn summary_as_of(
 ) -> Result<KpiSummary, sqlx::Error> {
     let table = Target::live().table(KpiHistory::TABLE);
     let mut summary = summarise(pool, &table, Some(as_of), tenants, from, to).await?;
+    summary.suppressed_by_window = suppressed_by_window(
+        pool,
+        &Target::live().table(KpiWindowDay::TABLE),
+        Some(as_of),
+        tenants,
+        from,
+        to,
+    )
+    .await?;
     summary.as_of = Some(as_of);
     Ok(summary)
 }
@@ -890,7 +918,7 @@ async fn summarise(
         incidents: total.incidents,
         noise_reduction_pct: total.noise_reduction_pct(),
         alerts_suppressed: total.alerts_suppressed,
-        suppressed_by_window: None,
+        suppressed_by_window: Vec::new(),
         incidents_flapping: total.incidents_flapping,
         mtta_seconds: mean_seconds(total.ack_millis, total.acknowledged),
         mttr_seconds: mean_seconds(total.resolve_millis, total.resolved),

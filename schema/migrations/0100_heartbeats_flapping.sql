@@ -80,19 +80,23 @@ ALTER TABLE kpi_history
 ALTER TABLE kpi_incidents
     ADD COLUMN flapping boolean NOT NULL DEFAULT false;
 
--- Alerts suppressed per maintenance window per day (the `kpis` projector;
--- rebuilt from the log).
+-- Alerts suppressed per maintenance window per day, by the events recorded
+-- at `recorded_at` (like kpi_history: a summary as of T sums the rows
+-- recorded by T). The `kpis` projector's; rebuilt from the log.
 CREATE TABLE kpi_window_suppressions
 (
-    tenant_id uuid   NOT NULL,
-    window_id uuid   NOT NULL,
-    day       date   NOT NULL,
-    alerts    bigint NOT NULL,
-    PRIMARY KEY (tenant_id, window_id, day)
+    tenant_id   uuid        NOT NULL,
+    window_id   uuid        NOT NULL,
+    day         date        NOT NULL,
+    recorded_at timestamptz NOT NULL,
+    alerts      bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, window_id, day, recorded_at)
 );
+
+CREATE INDEX kpi_window_suppressions_day_idx ON kpi_window_suppressions (day, recorded_at);
 
 -- The new KPI counters cover history too: the kpis projector starts again
 -- from the beginning of the log and fills its tables consistently (as
 -- migration 0037 did).
-TRUNCATE kpi_daily, kpi_incidents, kpi_history;
+TRUNCATE kpi_daily, kpi_incidents, kpi_history, kpi_window_suppressions;
 DELETE FROM projector_checkpoints WHERE name = 'kpis';

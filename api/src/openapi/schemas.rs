@@ -616,8 +616,8 @@ pub struct Kpis {
     pub approvals_pending: i64,
     /// Alerts held back by maintenance windows (they count among `alerts`).
     pub alerts_suppressed: i64,
-    /// Per window, most first; null for an `as_of` summary.
-    pub suppressed_by_window: Option<Vec<KpiWindowSuppressions>>,
+    /// Per window, most first.
+    pub suppressed_by_window: Vec<KpiWindowSuppressions>,
     /// Incidents marked flapping, by the day they opened.
     pub incidents_flapping: i64,
     pub days: Vec<KpiDay>,
