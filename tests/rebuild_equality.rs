@@ -3,7 +3,8 @@
 //! source resolutions, runbooks with approvals and SSM executions (through a
 //! scripted SSM), an event of an older schema version, maintenance windows
 //! that suppress alerts, one of them ending and letting its alerts be
-//! correlated), with the
+//! correlated, a heartbeat missed and recovered, a key that flaps and
+//! settles), with the
 //! read-model projectors killed at random moments all along, every rebuilt
 //! projection equals the live tables row for row, and history `--until` a
 //! midpoint equals the live tables captured at that midpoint.
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertledger_domain::values::Role;
-use alertledger_domain::DomainServices;
+use alertledger_domain::{DomainServices, FixedClock};
 use alertledger_eventstore::consumer::rebuild::{
     build_history, drop_schema, rebuild_all_live, rebuild_live, HistoryOptions, Until,
 };
@@ -26,6 +27,8 @@ use alertledger_eventstore::log::LogSignal;
 use alertledger_projections as read_models;
 use alertledger_ssm::scripted::ScriptedSsm;
 use alertledger_workers::correlator::Correlator;
+use alertledger_workers::correlator::FlapSettler;
+use alertledger_workers::heartbeat::HeartbeatChecker;
 use alertledger_workers::maintenance::WindowCloser;
 use alertledger_workers::remediation::dispatcher::DISPATCHER;
 use alertledger_workers::remediation::{ExecutorSettings, RunbookDispatcher, SsmExecutor};
@@ -46,6 +49,11 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("audit", "audit_entries", "position"),
     ("kpis", "kpi_daily", "tenant_id, day"),
     ("kpis", "kpi_incidents", "incident_id"),
+    (
+        "kpis",
+        "kpi_window_suppressions",
+        "tenant_id, window_id, day, recorded_at",
+    ),
     ("remediation", "runbooks", "runbook_id"),
     ("remediation", "approvals", "approval_id"),
     ("remediation", "executions", "execution_id"),
@@ -403,6 +411,20 @@ impl Workload<'_> {
         assert_eq!(response.status(), 200);
     }
 
+    /// A beat of `tenant`'s heartbeat `name`.
+    async fn beat(&self, tenant: &TestTenant, name: &str, body: Value) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(&format!("/api/v1/heartbeats/{name}")))
+            .header("X-API-Key", &tenant.api_key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+    }
+
     /// A maintenance window for `tenant` (the body without `tenant_id`).
     async fn window(&self, tenant: &TestTenant, mut body: Value) {
         let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
@@ -544,6 +566,36 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         }
         work.alerts(tenant).await;
     }
+    // A heartbeat that goes quiet and beats again, decided on a moved clock.
+    work.beat(
+        &tenants[0],
+        "nightly-backup",
+        json!({"timeout_seconds": 60}),
+    )
+    .await;
+    let checker = HeartbeatChecker::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        DomainServices::new(Arc::new(FixedClock::new(
+            chrono::Utc::now() + chrono::Duration::minutes(2),
+        ))),
+        Duration::from_secs(1),
+    );
+    assert_eq!(checker.check_due().await.unwrap().missed, 1);
+    work.beat(&tenants[0], "nightly-backup", json!({})).await;
+    assert_eq!(checker.check_due().await.unwrap().recovered, 1);
+    // A key that flaps: firing and resolved four times (7 switches, more
+    // than the default policy's 5 in 15 minutes).
+    for _ in 0..4 {
+        for status in ["firing", "resolved"] {
+            work.post(
+                &tenants[0],
+                json!({"asset_name": "flappy", "signature": "LinkDown", "severity": "high",
+                       "message": "link", "status": status}),
+            )
+            .await;
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(60);
     while app.stored("MaintenanceWindowEnded").await == 0 {
         assert!(
@@ -553,6 +605,17 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     settle(&pool).await;
+    assert_eq!(app.stored("IncidentFlapping").await, 1);
+    // The flapping key has been stable for its window (on a moved clock).
+    let settler = FlapSettler::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        DomainServices::new(Arc::new(FixedClock::new(
+            chrono::Utc::now() + chrono::Duration::minutes(16),
+        ))),
+        Duration::from_secs(1),
+    );
+    assert_eq!(settler.settle_due().await.unwrap(), 1);
     for tenant in &tenants {
         work.actions(tenant).await;
         work.source_resolutions(tenant).await;
@@ -624,6 +687,13 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         .find(|row| row["incident_id"] == legacy.to_string())
         .expect("the 1.0 incident is projected");
     assert_eq!(upcast["tool_sources"], json!(["unknown"]));
+    assert!(live["incidents"]
+        .iter()
+        .any(|row| row["flapping_count"] == 1 && row["flapping"] == false));
+    assert!(live["incidents"]
+        .iter()
+        .any(|row| row["signature"] == "heartbeat_missed"));
+    assert!(!live["kpi_window_suppressions"].is_empty());
 
     let indexes_before = index_definitions(&pool).await;
     for projection in read_models::all() {

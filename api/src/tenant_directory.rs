@@ -374,6 +374,7 @@ impl Directory {
                     topic_arns.into_iter().collect();
             }
             TenantEvent::CorrelationPolicyChanged { .. }
+            | TenantEvent::FlappingPolicyChanged { .. }
             | TenantEvent::AwsExternalIdIssued { .. }
             | TenantEvent::AwsRoleConfigured { .. }
             | TenantEvent::SnsSubscriptionRequested { .. }

@@ -15,6 +15,7 @@ use crate::change_report::{ChangeReport, ChangeReportEvent};
 use crate::delivery::{Delivery, DeliveryEvent};
 use crate::escalation::{Escalation, EscalationEvent, EscalationSetup, EscalationSetupEvent};
 use crate::execution::{Execution, ExecutionEvent};
+use crate::heartbeat::{Heartbeat, HeartbeatEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
 use crate::notification::{NotificationSetup, NotificationSetupEvent};
@@ -75,6 +76,7 @@ pub const ALL: &[(&str, &[&str])] = &[
         EscalationSetupEvent::TYPES,
     ),
     (<Escalation as Aggregate>::TYPE, EscalationEvent::TYPES),
+    (<Heartbeat as Aggregate>::TYPE, HeartbeatEvent::TYPES),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

@@ -25,6 +25,7 @@
 //!   - [`maintenance`]: maintenance windows and silences (suppression periods).
 //!   - [`escalation`]: on-call schedules, escalation policies, and each
 //!     policy's run for an incident.
+//!   - [`heartbeat`]: sources expected to beat; registrations and missed/recovered states.
 //! - [`event_types`]: the stored name of every event type, as constants on
 //!   each event enum (`AlertEvent::RECEIVED`), and [`event_types::ALL`].
 //! - [`upcasters`]: how older stored event shapes are brought up to date on read.
@@ -40,6 +41,7 @@ pub mod delivery;
 pub mod escalation;
 pub mod event_types;
 pub mod execution;
+pub mod heartbeat;
 pub mod incident;
 pub mod maintenance;
 pub mod notification;

@@ -28,8 +28,8 @@ pub async fn last_position<A: Aggregate>(
 /// only those whose `occurred_at` is no later. Uses the partial index
 /// `events_alert_fingerprint_idx` (migration 0004), whose expression names
 /// the `AlertReceived` payload key: the SQL spells it as that index does.
-pub async fn open_alerts_with_fingerprint(
-    pool: &PgPool,
+pub async fn open_alerts_with_fingerprint<'e>(
+    pool: impl sqlx::PgExecutor<'e>,
     tenant_id: Uuid,
     fingerprint: &str,
     began_by: Option<DateTime<Utc>>,

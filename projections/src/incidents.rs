@@ -45,6 +45,8 @@ const EVENT_TYPES: &[&str] = &[
     IncidentEvent::REOPENED,
     IncidentEvent::ALERT_RESOLVED,
     IncidentEvent::ALL_ALERTS_RESOLVED,
+    IncidentEvent::FLAPPING,
+    IncidentEvent::FLAPPING_ENDED,
 ];
 
 /// One row of `incidents` (see the migration for what each column means).
@@ -72,6 +74,18 @@ pub struct IncidentRow {
     pub last_event_at: DateTime<Utc>,
     pub opened_position: i64,
     pub last_position: i64,
+    /// Whether its key flaps now: the notification hold (issue 19; a
+    /// flapping incident notifies nobody until `IncidentFlappingEnded`).
+    #[serde(default)]
+    pub flapping: bool,
+    #[serde(default)]
+    pub flapping_since: Option<DateTime<Utc>>,
+    /// Why it was last marked flapping.
+    #[serde(default)]
+    pub flapping_reason: Option<String>,
+    /// How many times it was marked flapping.
+    #[serde(default)]
+    pub flapping_count: i32,
 }
 
 impl ReadModelRow for IncidentRow {
@@ -100,6 +114,10 @@ impl ReadModelRow for IncidentRow {
         "last_event_at",
         "opened_position",
         "last_position",
+        "flapping",
+        "flapping_since",
+        "flapping_reason",
+        "flapping_count",
     ];
 
     // The key directly, without serializing the row for it.
@@ -341,6 +359,10 @@ fn fold(
                 last_event_at: at,
                 opened_position: event.position,
                 last_position: event.position,
+                flapping: false,
+                flapping_since: None,
+                flapping_reason: None,
+                flapping_count: 0,
             },
         );
         return Ok(entry);
@@ -444,6 +466,16 @@ fn fold(
         IncidentEvent::AllAlertsResolved { at, .. } => {
             row.all_alerts_resolved_at = Some(at);
         }
+        IncidentEvent::IncidentFlapping { since, reason, .. } => {
+            row.flapping = true;
+            row.flapping_since = Some(since);
+            row.flapping_reason = Some(reason);
+            row.flapping_count += 1;
+        }
+        IncidentEvent::IncidentFlappingEnded { .. } => {
+            row.flapping = false;
+            row.flapping_since = None;
+        }
     }
     row.last_event_at = entry.at;
     row.last_position = event.position;
@@ -483,7 +515,9 @@ fn event_at(event: &IncidentEvent) -> DateTime<Utc> {
         | IncidentEvent::IncidentResolved { at, .. }
         | IncidentEvent::IncidentReopened { at, .. }
         | IncidentEvent::IncidentAlertResolved { at, .. }
-        | IncidentEvent::AllAlertsResolved { at, .. } => *at,
+        | IncidentEvent::AllAlertsResolved { at, .. }
+        | IncidentEvent::IncidentFlapping { at, .. }
+        | IncidentEvent::IncidentFlappingEnded { at, .. } => *at,
     }
 }
 
@@ -585,6 +619,12 @@ fn summary(event: &IncidentEvent) -> String {
         }
         IncidentEvent::AllAlertsResolved { .. } => {
             "Every attached alert is resolved at its source".to_owned()
+        }
+        IncidentEvent::IncidentFlapping { reason, .. } => {
+            format!("Flapping: {reason}; notifications are held until it is stable")
+        }
+        IncidentEvent::IncidentFlappingEnded { reason, .. } => {
+            format!("Flapping ended: {reason}")
         }
     }
 }
@@ -740,6 +780,28 @@ pub async fn find(pool: &PgPool, incident_id: Uuid) -> Result<Option<IncidentRow
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|Json(row)| row))
+}
+
+/// Whether notifications about incident `incident_id` of `tenant_id` are
+/// held because its key flaps (issue 19): the read the notifier's
+/// suppression check asks. `false` for an unknown incident (the read model
+/// may not have it yet: the notifier follows the log, so it should also ask
+/// [`alertledger_domain::incident::Incident::notifications_held`] on the
+/// aggregate when it needs the answer as of a log position).
+pub async fn flapping_hold(
+    pool: &PgPool,
+    tenant_id: Uuid,
+    incident_id: Uuid,
+) -> Result<bool, sqlx::Error> {
+    let held: Option<bool> = sqlx::query_scalar(&format!(
+        "SELECT flapping FROM {} WHERE incident_id = $1 AND tenant_id = $2",
+        Target::live().table(IncidentRow::TABLE)
+    ))
+    .bind(incident_id)
+    .bind(tenant_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(held.unwrap_or(false))
 }
 
 /// Alert ids an incident's detail carries of each kind (attached, resolved);

@@ -1,11 +1,13 @@
 //! KPIs per tenant per UTC day: alerts, incidents (hence noise reduction),
-//! MTTA, MTTR, self-healed, escalations and pending approvals.
+//! MTTA, MTTR, self-healed, escalations, pending approvals, alerts held by
+//! maintenance windows (in total and per window) and flapping incidents.
 //!
 //! - [`KpiProjection`] — the projector (name `kpis`), owning `kpi_daily`, its
 //!   helper `kpi_incidents` (where each incident stands, so an acknowledgement,
 //!   resolution or reopen can adjust the totals of the day it was opened) and
 //!   `kpi_history` (what the events recorded at each instant added to each
-//!   day: `kpi_daily` as of a time is the sum of the rows recorded by then).
+//!   day: `kpi_daily` as of a time is the sum of the rows recorded by then)
+//!   and `kpi_window_suppressions` (alerts suppressed per window per day).
 //! - [`summary`] / [`summary_in`] — the `GET /api/v1/kpis` query over a range
 //!   of days, on the live tables or on any [`Target`].
 //! - [`summary_as_of`] — the same summary as history stood at a past time,
@@ -35,6 +37,8 @@ use alertledger_eventstore::log::LogEvent;
 /// The events the KPIs are made of; the projector never fetches others.
 const EVENT_TYPES: &[&str] = &[
     AlertEvent::RECEIVED,
+    AlertEvent::SUPPRESSED,
+    IncidentEvent::FLAPPING,
     IncidentEvent::OPENED,
     IncidentEvent::ACKNOWLEDGED,
     IncidentEvent::ESCALATED,
@@ -57,7 +61,12 @@ impl LogConsumer for KpiProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["kpi_daily", "kpi_incidents", "kpi_history"]
+        &[
+            "kpi_daily",
+            "kpi_incidents",
+            "kpi_history",
+            "kpi_window_suppressions",
+        ]
     }
 
     fn event_types(&self) -> Option<&'static [&'static str]> {
@@ -124,6 +133,17 @@ impl LogConsumer for KpiProjection {
         )
         .await?;
 
+        let windows = std::mem::take(&mut deltas.windows);
+        add_to_stored(conn, target, windows, |row: &KpiWindowDay| {
+            serde_json::json!({
+                "tenant_id": row.tenant_id,
+                "window_id": row.window_id,
+                "day": row.day,
+                "recorded_at": row.recorded_at,
+            })
+        })
+        .await?;
+
         let history: BTreeMap<(Uuid, NaiveDate, DateTime<Utc>), KpiHistory> = deltas
             .by_instant
             .into_iter()
@@ -187,6 +207,14 @@ enum Fact {
     AlertReceived {
         at: DateTime<Utc>,
     },
+    /// A maintenance window held an alert back.
+    AlertSuppressed {
+        window_id: Uuid,
+        at: DateTime<Utc>,
+    },
+    IncidentFlapping {
+        incident_id: Uuid,
+    },
     IncidentOpened {
         incident_id: Uuid,
         at: DateTime<Utc>,
@@ -222,8 +250,10 @@ impl Fact {
             | Self::IncidentAcknowledged { incident_id, .. }
             | Self::IncidentEscalated { incident_id }
             | Self::IncidentResolved { incident_id, .. }
-            | Self::IncidentReopened { incident_id } => Some(*incident_id),
+            | Self::IncidentReopened { incident_id }
+            | Self::IncidentFlapping { incident_id } => Some(*incident_id),
             Self::AlertReceived { .. }
+            | Self::AlertSuppressed { .. }
             | Self::ApprovalRequested { .. }
             | Self::ApprovalClosed { .. } => None,
         }
@@ -237,11 +267,19 @@ fn fact_of(event: &LogEvent) -> Result<Fact, ConsumerError> {
             AlertEvent::AlertReceived { at, .. } => Ok(Fact::AlertReceived { at: exact(at) }),
             other => Err(mismatch(event, &other)),
         },
+        AlertEvent::SUPPRESSED => match event.payload_as::<AlertEvent>().map_err(unreadable)? {
+            AlertEvent::AlertSuppressed { window_id, at, .. } => Ok(Fact::AlertSuppressed {
+                window_id: *window_id.as_uuid(),
+                at: exact(at),
+            }),
+            other => Err(mismatch(event, &other)),
+        },
         IncidentEvent::OPENED
         | IncidentEvent::ACKNOWLEDGED
         | IncidentEvent::ESCALATED
         | IncidentEvent::RESOLVED
-        | IncidentEvent::REOPENED => {
+        | IncidentEvent::REOPENED
+        | IncidentEvent::FLAPPING => {
             let incident_id = Uuid::parse_str(&event.aggregate_id).map_err(|_| {
                 ConsumerError::event(event, "the incident's aggregate id is not a UUID")
             })?;
@@ -266,6 +304,9 @@ fn fact_of(event: &LogEvent) -> Result<Fact, ConsumerError> {
                 }
                 IncidentEvent::IncidentReopened { .. } => {
                     Ok(Fact::IncidentReopened { incident_id })
+                }
+                IncidentEvent::IncidentFlapping { .. } => {
+                    Ok(Fact::IncidentFlapping { incident_id })
                 }
                 other => Err(mismatch(event, &other)),
             }
@@ -317,6 +358,30 @@ fn fold(
     let tenant_id = event.tenant_id;
     match fact {
         Fact::AlertReceived { at } => deltas.of(tenant_id, at.date_naive()).alerts += 1,
+        Fact::AlertSuppressed { window_id, at } => {
+            let day = at.date_naive();
+            deltas.of(tenant_id, day).alerts_suppressed += 1;
+            let recorded_at = deltas.recorded_at;
+            deltas
+                .windows
+                .entry((tenant_id, window_id, day, recorded_at))
+                .or_insert_with(|| KpiWindowDay {
+                    tenant_id,
+                    window_id,
+                    day,
+                    recorded_at,
+                    alerts: 0,
+                })
+                .alerts += 1;
+        }
+        Fact::IncidentFlapping { incident_id } => {
+            let incident = opened(event, incidents, incident_id)?;
+            // Counted once per incident, however often it flaps again.
+            if !incident.flapping {
+                incident.flapping = true;
+                deltas.of(tenant_id, incident.opened_day).incidents_flapping += 1;
+            }
+        }
         Fact::ApprovalRequested { at } => {
             deltas.of(tenant_id, at.date_naive()).approvals_requested += 1;
         }
@@ -336,6 +401,7 @@ fn fold(
                 resolved_at: None,
                 self_healed: false,
                 escalated: false,
+                flapping: false,
             };
             deltas.of(tenant_id, incident.opened_day).incidents += 1;
             incidents.insert(incident_id, incident);
@@ -413,6 +479,8 @@ struct DailyDeltas {
     /// `recorded_at` of the event being folded.
     recorded_at: DateTime<Utc>,
     by_instant: BTreeMap<(Uuid, NaiveDate, DateTime<Utc>), KpiDay>,
+    /// Alerts suppressed per (tenant, window, day, recording instant).
+    windows: BTreeMap<(Uuid, Uuid, NaiveDate, DateTime<Utc>), KpiWindowDay>,
 }
 
 impl DailyDeltas {
@@ -438,6 +506,10 @@ struct KpiDay {
     escalated: i64,
     approvals_requested: i64,
     approvals_closed: i64,
+    #[serde(default)]
+    alerts_suppressed: i64,
+    #[serde(default)]
+    incidents_flapping: i64,
 }
 
 impl KpiDay {
@@ -455,6 +527,8 @@ impl KpiDay {
             escalated: 0,
             approvals_requested: 0,
             approvals_closed: 0,
+            alerts_suppressed: 0,
+            incidents_flapping: 0,
         }
     }
 
@@ -469,6 +543,8 @@ impl KpiDay {
         self.escalated += delta.escalated;
         self.approvals_requested += delta.approvals_requested;
         self.approvals_closed += delta.approvals_closed;
+        self.alerts_suppressed += delta.alerts_suppressed;
+        self.incidents_flapping += delta.incidents_flapping;
     }
 }
 
@@ -494,6 +570,8 @@ impl ReadModelRow for KpiDay {
         "escalated",
         "approvals_requested",
         "approvals_closed",
+        "alerts_suppressed",
+        "incidents_flapping",
     ];
 }
 
@@ -529,6 +607,8 @@ impl ReadModelRow for KpiHistory {
         "escalated",
         "approvals_requested",
         "approvals_closed",
+        "alerts_suppressed",
+        "incidents_flapping",
     ];
 }
 
@@ -543,6 +623,9 @@ struct KpiIncident {
     resolved_at: Option<DateTime<Utc>>,
     self_healed: bool,
     escalated: bool,
+    /// Marked flapping at least once.
+    #[serde(default)]
+    flapping: bool,
 }
 
 impl ReadModelRow for KpiIncident {
@@ -557,7 +640,33 @@ impl ReadModelRow for KpiIncident {
         "resolved_at",
         "self_healed",
         "escalated",
+        "flapping",
     ];
+}
+
+/// A row of `kpi_window_suppressions`: alerts one maintenance window held
+/// back on one day, by the events recorded at `recorded_at` (so that a
+/// summary as of a time sums the rows recorded by then, as `kpi_history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct KpiWindowDay {
+    tenant_id: Uuid,
+    window_id: Uuid,
+    day: NaiveDate,
+    recorded_at: DateTime<Utc>,
+    alerts: i64,
+}
+
+impl Additive for KpiWindowDay {
+    fn add_counts(&mut self, delta: &Self) {
+        self.alerts += delta.alerts;
+    }
+}
+
+impl ReadModelRow for KpiWindowDay {
+    const TABLE: &'static str = "kpi_window_suppressions";
+    const KEY: &'static [&'static str] = &["tenant_id", "window_id", "day", "recorded_at"];
+    const COLUMNS: &'static [&'static str] =
+        &["tenant_id", "window_id", "day", "recorded_at", "alerts"];
 }
 
 /// A total of durations in whole milliseconds, kept as an integer so that
@@ -593,7 +702,16 @@ pub struct KpiSummary {
     /// Incidents opened.
     pub incidents: i64,
     /// `(1 − incidents / alerts) × 100`, to 0.1; `None` without alerts.
+    /// Alerts a maintenance window suppressed count among `alerts` and open
+    /// no incident (unless still firing when the window ends), so
+    /// suppression adds to the noise reduction.
     pub noise_reduction_pct: Option<f64>,
+    /// Alerts held back by maintenance windows.
+    pub alerts_suppressed: i64,
+    /// Of those, per window (most first).
+    pub suppressed_by_window: Vec<WindowSuppressions>,
+    /// Incidents marked flapping (at least once), by the day they opened.
+    pub incidents_flapping: i64,
     /// Mean opened → first acknowledgement of the acknowledged incidents.
     pub mtta_seconds: Option<f64>,
     /// Mean opened → resolution of the incidents resolved now.
@@ -611,6 +729,13 @@ pub struct KpiSummary {
     pub days: Vec<KpiDaySummary>,
 }
 
+/// Alerts one maintenance window suppressed within a summary's days.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct WindowSuppressions {
+    pub window_id: Uuid,
+    pub alerts: i64,
+}
+
 /// One day of a [`KpiSummary`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KpiDaySummary {
@@ -624,6 +749,8 @@ pub struct KpiDaySummary {
     pub escalations: i64,
     pub acknowledged: i64,
     pub resolved: i64,
+    pub alerts_suppressed: i64,
+    pub incidents_flapping: i64,
 }
 
 /// The live KPIs of days `from..=to` for `tenants` (`None`: every tenant).
@@ -645,7 +772,42 @@ pub async fn summary_in(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<KpiSummary, sqlx::Error> {
-    summarise(pool, &target.table(KpiDay::TABLE), None, tenants, from, to).await
+    let mut summary =
+        summarise(pool, &target.table(KpiDay::TABLE), None, tenants, from, to).await?;
+    summary.suppressed_by_window = suppressed_by_window(
+        pool,
+        &target.table(KpiWindowDay::TABLE),
+        None,
+        tenants,
+        from,
+        to,
+    )
+    .await?;
+    Ok(summary)
+}
+
+/// Alerts suppressed per window over days `from..=to` (as recorded by
+/// `recorded_by`, when given), most first.
+async fn suppressed_by_window(
+    pool: &PgPool,
+    table: &str,
+    recorded_by: Option<DateTime<Utc>>,
+    tenants: Option<&[Uuid]>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<WindowSuppressions>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT window_id, sum(alerts)::bigint AS alerts FROM {table}
+          WHERE day BETWEEN $1 AND $2 AND ($3::uuid[] IS NULL OR tenant_id = ANY($3))
+            AND ($4::timestamptz IS NULL OR recorded_at <= $4)
+          GROUP BY window_id ORDER BY alerts DESC, window_id"
+    ))
+    .bind(from)
+    .bind(to)
+    .bind(tenants)
+    .bind(recorded_by)
+    .fetch_all(pool)
+    .await
 }
 
 /// [`summary`] as history stood at `as_of` (the events recorded at or before
@@ -660,6 +822,15 @@ pub async fn summary_as_of(
 ) -> Result<KpiSummary, sqlx::Error> {
     let table = Target::live().table(KpiHistory::TABLE);
     let mut summary = summarise(pool, &table, Some(as_of), tenants, from, to).await?;
+    summary.suppressed_by_window = suppressed_by_window(
+        pool,
+        &Target::live().table(KpiWindowDay::TABLE),
+        Some(as_of),
+        tenants,
+        from,
+        to,
+    )
+    .await?;
     summary.as_of = Some(as_of);
     Ok(summary)
 }
@@ -698,7 +869,9 @@ async fn summarise(
                 sum(resolved)::bigint AS resolved,
                 (sum(resolve_seconds_total) * 1000)::bigint AS resolve_millis,
                 sum(self_healed)::bigint AS self_healed,
-                sum(escalated)::bigint AS escalated
+                sum(escalated)::bigint AS escalated,
+                sum(alerts_suppressed)::bigint AS alerts_suppressed,
+                sum(incidents_flapping)::bigint AS incidents_flapping
            FROM {table}
           WHERE day BETWEEN $1 AND $2{}
           GROUP BY day
@@ -744,6 +917,9 @@ async fn summarise(
         alerts: total.alerts,
         incidents: total.incidents,
         noise_reduction_pct: total.noise_reduction_pct(),
+        alerts_suppressed: total.alerts_suppressed,
+        suppressed_by_window: Vec::new(),
+        incidents_flapping: total.incidents_flapping,
         mtta_seconds: mean_seconds(total.ack_millis, total.acknowledged),
         mttr_seconds: mean_seconds(total.resolve_millis, total.resolved),
         auto_remediated: total.self_healed,
@@ -767,6 +943,8 @@ struct DayTotals {
     resolve_millis: i64,
     self_healed: i64,
     escalated: i64,
+    alerts_suppressed: i64,
+    incidents_flapping: i64,
 }
 
 impl DayTotals {
@@ -779,6 +957,8 @@ impl DayTotals {
         self.resolve_millis += other.resolve_millis;
         self.self_healed += other.self_healed;
         self.escalated += other.escalated;
+        self.alerts_suppressed += other.alerts_suppressed;
+        self.incidents_flapping += other.incidents_flapping;
     }
 
     fn noise_reduction_pct(&self) -> Option<f64> {
@@ -800,6 +980,8 @@ impl DayTotals {
             escalations: self.escalated,
             acknowledged: self.acknowledged,
             resolved: self.resolved,
+            alerts_suppressed: self.alerts_suppressed,
+            incidents_flapping: self.incidents_flapping,
         }
     }
 }

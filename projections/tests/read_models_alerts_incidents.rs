@@ -604,6 +604,10 @@ async fn an_incident_row_follows_the_aggregate_through_its_whole_lifecycle() {
         last_event_at: all_resolved_at,
         opened_position: positions[0],
         last_position: positions[12],
+        flapping: false,
+        flapping_since: None,
+        flapping_reason: None,
+        flapping_count: 0,
     };
     assert_eq!(row, expected);
     // Membership, in attach order and in resolution order.

@@ -2,7 +2,7 @@
 //! (correlator, runbook dispatcher, escalation timers, sealer), to run
 //! beside the read models under the consumer runtime, and the workers driven
 //! by time rather than the log (SSM executor, approval expirer, window
-//! closer, escalator, audit checkpointer). The
+//! closer, escalator, heartbeat checker, flap settler, audit checkpointer). The
 //! application builder composes both with the read models; nothing here
 //! names a read model.
 
@@ -20,6 +20,8 @@ use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
 use crate::escalation::{EscalationTimers, Escalator};
+use crate::correlator::FlapSettler;
+use crate::heartbeat::HeartbeatChecker;
 use crate::maintenance::WindowCloser;
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
@@ -54,6 +56,11 @@ pub struct WorkerSettings {
     /// The escalator's clock, when it is not the process's (tests move it
     /// to pass a level's delay without waiting).
     pub escalation_services: Option<DomainServices>,
+    /// How often the heartbeat checker looks for heartbeats past their
+    /// deadline (at most 5 s, so detection comes within timeout + 10 s).
+    pub heartbeat_check: Duration,
+    /// How often the flap settler looks for flapping keys that became stable.
+    pub flap_check: Duration,
     pub executor: ExecutorSettings,
     /// The SSM the executor calls; `None` runs no executor (executions then
     /// wait in the queue for a process that has one).
@@ -74,6 +81,8 @@ impl Default for WorkerSettings {
             window_check: Duration::from_secs(2),
             escalation_check: Duration::from_secs(5),
             escalation_services: None,
+            heartbeat_check: Duration::from_secs(2),
+            flap_check: Duration::from_secs(5),
             executor: ExecutorSettings::default(),
             ssm: None,
             audit_signer: None,
@@ -122,6 +131,24 @@ impl TimedWorkers {
                     .clone()
                     .unwrap_or_else(|| services.clone()),
                 settings.escalation_check,
+            )
+            .spawn(),
+        );
+        handles.push(
+            HeartbeatChecker::new(
+                pool.clone(),
+                signal.clone(),
+                services.clone(),
+                settings.heartbeat_check,
+            )
+            .spawn(),
+        );
+        handles.push(
+            FlapSettler::new(
+                pool.clone(),
+                signal.clone(),
+                services.clone(),
+                settings.flap_check,
             )
             .spawn(),
         );

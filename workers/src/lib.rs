@@ -8,6 +8,8 @@
 //! - [`maintenance`] — the window closer (records window ends that hold alerts).
 //! - [`escalation`] — escalation timers from the log and the escalator that
 //!   records each level reached (issue 18).
+//! - [`heartbeat`] — the heartbeat checker (raises and resolves the alerts
+//!   of heartbeats that went quiet).
 //! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
 //!   checkpoints of it.
 //! - [`background`] — what the workers add to a process: their log
@@ -24,6 +26,7 @@
 pub mod background;
 pub mod correlator;
 pub mod escalation;
+pub mod heartbeat;
 pub mod maintenance;
 pub mod remediation;
 pub mod sealer;

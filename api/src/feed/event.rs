@@ -9,6 +9,7 @@ use alertledger_domain::change_report::ChangeReportEvent;
 use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::escalation::{EscalationEvent, EscalationSetupEvent};
 use alertledger_domain::execution::ExecutionEvent;
+use alertledger_domain::heartbeat::HeartbeatEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::maintenance::MaintenanceWindowEvent;
 use alertledger_domain::notification::NotificationSetupEvent;
@@ -54,6 +55,8 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
             IncidentEvent::REOPENED,
             IncidentEvent::ALERT_RESOLVED,
             IncidentEvent::ALL_ALERTS_RESOLVED,
+            IncidentEvent::FLAPPING,
+            IncidentEvent::FLAPPING_ENDED,
         ],
     ),
     ("approval_requested", &[ApprovalEvent::REQUESTED]),
@@ -76,6 +79,13 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     (
         "escalation_policy_updated",
         EscalationSetupEvent::POLICY_TYPES,
+    (
+        "heartbeat_updated",
+        &[HeartbeatEvent::REGISTERED, HeartbeatEvent::CHANGED],
+    ),
+    (
+        "heartbeat_status_changed",
+        &[HeartbeatEvent::MISSED, HeartbeatEvent::RECOVERED],
     ),
 ];
 

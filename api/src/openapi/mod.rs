@@ -84,6 +84,7 @@ list items and details have the same fields unless a list's description says oth
         (name = "users", description = "Built-in users (msp_admin, tenant_admin) and the caller's own profile"),
         (name = "auth", description = "Sign-in with a password: login, refresh, logout, invitations, password change"),
         (name = "notifications", description = "Notification channels (Slack, Teams, email, webhook, PagerDuty); the generic webhook's body is the `WebhookPayload` schema, signed with the Standard Webhooks headers (docs/notifications.md)"),
+        (name = "heartbeats", description = "Heartbeats: sources that beat (tenant API key) and their state"),
         (name = "live", description = "Live feed (SSE, WebSocket)"),
         (name = "operations", description = "Health, readiness, metrics, dashboard, API docs")
     )

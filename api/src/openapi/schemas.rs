@@ -189,6 +189,15 @@ pub struct Incident {
     pub last_event_at: DateTime<Utc>,
     pub opened_position: i64,
     pub last_position: i64,
+    /// Whether its key flaps now: while true, it notifies nobody (the hold
+    /// ends with `IncidentFlappingEnded`, once stable for the tenant's
+    /// flapping window).
+    pub flapping: bool,
+    pub flapping_since: Option<DateTime<Utc>>,
+    /// Why it was last marked flapping.
+    pub flapping_reason: Option<String>,
+    /// How many times it was marked flapping.
+    pub flapping_count: i32,
 }
 
 /// An incident with its alerts and its timeline: every field of [`Incident`]
@@ -392,6 +401,7 @@ pub struct Tenant {
     pub signing_required: bool,
     pub rate_limit: RateLimit,
     pub correlation_policy: CorrelationPolicy,
+    pub flapping_policy: FlappingPolicy,
     /// Per asset name: `critical`, `instance_ids`.
     pub assets: BTreeMap<String, AssetSettings>,
     pub aws: Option<AwsRole>,
@@ -401,6 +411,43 @@ pub struct Tenant {
 pub struct RateLimit {
     pub requests_per_minute: u32,
     pub burst: u32,
+}
+
+/// A heartbeat: its last beat (operational state) and its status.
+#[derive(ToSchema)]
+pub struct HeartbeatView {
+    pub id: Uuid,
+    pub heartbeat_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    /// `ok` or `missed`.
+    pub status: String,
+    pub last_seen_at: DateTime<Utc>,
+    pub timeout_seconds: u32,
+    /// `last_seen_at` + `timeout_seconds`: missed when no beat comes by then.
+    pub deadline: DateTime<Utc>,
+    /// The asset of the alert a miss raises (null: the name).
+    pub asset: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub registered_at: DateTime<Utc>,
+    /// While missed: the `heartbeat_missed` alert raised.
+    pub missed_alert_id: Option<Uuid>,
+    pub status_changed_at: Option<DateTime<Utc>>,
+}
+
+/// A page of heartbeats.
+#[derive(ToSchema)]
+pub struct HeartbeatList {
+    pub items: Vec<HeartbeatView>,
+    pub next_cursor: Option<String>,
+}
+
+/// When an alert key counts as flapping.
+#[derive(ToSchema)]
+pub struct FlappingPolicy {
+    /// More switches than this within the window mark a key flapping.
+    pub changes: u32,
+    pub window_minutes: u32,
 }
 
 #[derive(ToSchema)]
@@ -567,7 +614,20 @@ pub struct Kpis {
     pub acknowledged: i64,
     pub resolved: i64,
     pub approvals_pending: i64,
+    /// Alerts held back by maintenance windows (they count among `alerts`).
+    pub alerts_suppressed: i64,
+    /// Per window, most first.
+    pub suppressed_by_window: Vec<KpiWindowSuppressions>,
+    /// Incidents marked flapping, by the day they opened.
+    pub incidents_flapping: i64,
     pub days: Vec<KpiDay>,
+}
+
+/// Alerts one maintenance window suppressed.
+#[derive(ToSchema)]
+pub struct KpiWindowSuppressions {
+    pub window_id: Uuid,
+    pub alerts: i64,
 }
 
 #[derive(ToSchema)]
@@ -582,6 +642,8 @@ pub struct KpiDay {
     pub escalations: i64,
     pub acknowledged: i64,
     pub resolved: i64,
+    pub alerts_suppressed: i64,
+    pub incidents_flapping: i64,
 }
 
 /// The key that signs audit checkpoints.

@@ -338,6 +338,9 @@ fn broken_rule(rule: &IncidentError) -> ApiError {
         IncidentError::AlreadyOpened => "already_opened",
         IncidentError::AlertAlreadyAttached { .. } => "alert_already_attached",
         IncidentError::UnknownAlert { .. } => "alert_not_attached",
+        // The correlator's and the flap settler's, never a person's.
+        IncidentError::AlreadyFlapping => "already_flapping",
+        IncidentError::NotFlapping => "not_flapping",
     };
     ApiError::new(StatusCode::CONFLICT, code, rule.to_string())
 }

@@ -16,6 +16,7 @@ pub mod escalation_policies;
 pub mod events;
 pub mod executions;
 pub mod health;
+pub mod heartbeats;
 pub mod incident_views;
 pub mod incidents;
 pub mod kpis;
@@ -71,6 +72,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         .routes(routes!(tenants::revoke_webhook_secret))
         .routes(routes!(tenants::set_signing))
         .routes(routes!(tenants::set_correlation_policy))
+        .routes(routes!(tenants::set_flapping_policy))
         .routes(routes!(tenants::set_rate_limit))
         .routes(routes!(tenants::set_rate_limit_ceiling))
         .routes(routes!(tenants::upsert_asset))
@@ -163,6 +165,13 @@ pub fn all() -> OpenApiRouter<AppState> {
             maintenance::delete_window
         ))
         .routes(routes!(maintenance::silence_incident))
+        // Heartbeats.
+        .routes(routes!(heartbeats::list_heartbeats))
+        .routes(
+            routes!(heartbeats::beat).layer(axum::extract::DefaultBodyLimit::max(
+                heartbeats::HEARTBEAT_BODY_LIMIT,
+            )),
+        )
         // Remediation.
         .routes(routes!(runbooks::list_runbooks, runbooks::create_runbook))
         .routes(routes!(

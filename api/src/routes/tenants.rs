@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 use alertledger_domain::tenant::{Tenant, TenantCommand, TenantError};
 use alertledger_domain::values::AggregationKeyTemplate;
 use alertledger_domain::values::{
-    ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit,
-    Role, TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
+    ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy, FlappingPolicy, InstanceId,
+    RateLimit, Role, TenantId, TenantName, TenantSlug, ValueError, WebhookSecretId,
 };
 use alertledger_eventstore::store::EventMetadata;
 use axum::body::Bytes;
@@ -386,6 +386,66 @@ pub async fn set_correlation_policy(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct FlappingPolicyBody {
+    /// More switches between firing and resolved than this within the
+    /// window mark a key flapping (1..=1000, default 5).
+    #[serde(default = "default_flapping_changes")]
+    changes: u32,
+    /// The window switches are counted in, and how long a key must stay
+    /// stable for its flapping to end (1..=1440 minutes, default 15).
+    #[serde(default = "default_flapping_window")]
+    window_minutes: u32,
+}
+
+fn default_flapping_changes() -> u32 {
+    FlappingPolicy::default().changes()
+}
+
+fn default_flapping_window() -> u32 {
+    FlappingPolicy::default().window_minutes()
+}
+
+/// `PUT /api/v1/tenants/{id}/flapping-policy`: when an alert key counts as
+/// flapping (issue 19); applies to later alerts only, recorded as
+/// `FlappingPolicyChanged`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/flapping-policy",
+    tag = "tenants",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id")),
+    request_body(content = FlappingPolicyBody),
+    responses(
+        (status = 200, description = "The policy now in force (for later alerts)", body = crate::openapi::schemas::FlappingPolicy),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
+pub async fn set_flapping_policy(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    ApiJson(body): ApiJson<FlappingPolicyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&caller, &tenant)?;
+    let policy = FlappingPolicy::new(body.changes, body.window_minutes).map_err(invalid)?;
+    let command = TenantCommand::ChangeFlappingPolicy {
+        policy,
+        actor: caller.actor()?,
+    };
+    execute(&state, &caller, &headers, tenant_id, command).await?;
+    Ok(Json(json!(policy)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct RateLimitBody {
     requests_per_minute: u32,
     burst: u32,
@@ -723,6 +783,7 @@ async fn view(state: &AppState, caller: &Caller, tenant_id: TenantId) -> Result<
         "rate_limit": tenant.rate_limit(),
         "rate_limit_ceiling": tenant.rate_limit_ceiling(),
         "correlation_policy": tenant.correlation_policy(),
+        "flapping_policy": tenant.flapping_policy(),
         "assets": assets,
         "aws": aws_view(&tenant, caller.authorize(Action::Configure, &tenant_id).is_ok()),
     }))

@@ -244,22 +244,9 @@ pub(crate) async fn admit(
         });
     progress.source = parsed.as_ref().ok().copied();
 
-    let key = inbound.api_key.ok_or_else(|| {
-        ApiError::unauthorized(
-            "an API key is required (Authorization: Bearer, X-API-Key or ?api_key=)",
-        )
-    })?;
-    let owner = state
-        .directory()
-        .key_owner(&hash_api_key(key))
-        .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
-    progress.owner = Some(owner);
+    let owner = key_owner(state, inbound, progress)?;
     let source = parsed?;
-    let limit = state.directory().rate_limit(&owner.tenant_id);
-    state
-        .rate_limiter()
-        .check(owner.tenant_id, limit)
-        .map_err(ApiError::rate_limited)?;
+    let limit = within_rate_limit(state, owner)?;
 
     let body = match body {
         Body::Unread(request) => Bytes::from_request(*request, state).await,
@@ -299,6 +286,38 @@ pub(crate) async fn admit(
         signed_id,
         limit,
     })
+}
+
+/// The tenant whose API key the request presented (401 without one, or
+/// with an unknown or revoked one), noted in `progress` so that a later
+/// refusal is recorded for that tenant.
+pub(crate) fn key_owner(
+    state: &AppState,
+    inbound: &Inbound<'_>,
+    progress: &mut Progress,
+) -> Result<KeyOwner, ApiError> {
+    let key = inbound.api_key.ok_or_else(|| {
+        ApiError::unauthorized(
+            "an API key is required (Authorization: Bearer, X-API-Key or ?api_key=)",
+        )
+    })?;
+    let owner = state
+        .directory()
+        .key_owner(&hash_api_key(key))
+        .ok_or_else(|| ApiError::unauthorized("the API key is unknown or revoked"))?;
+    progress.owner = Some(owner);
+    Ok(owner)
+}
+
+/// Takes one token of the tenant's rate limit (429 with `Retry-After` when
+/// none is left); the limit in force.
+pub(crate) fn within_rate_limit(state: &AppState, owner: KeyOwner) -> Result<RateLimit, ApiError> {
+    let limit = state.directory().rate_limit(&owner.tenant_id);
+    state
+        .rate_limiter()
+        .check(owner.tenant_id, limit)
+        .map_err(ApiError::rate_limited)?;
+    Ok(limit)
 }
 
 /// Parses an admitted delivery with its source's parser and stores its
@@ -444,7 +463,7 @@ async fn record_subscription(
 /// Returns the `webhook-id` a Standard Webhooks signature covers: it is the
 /// delivery key, so a captured signed request replayed with a new unsigned
 /// `Idempotency-Key` is still the same delivery (a duplicate).
-async fn verify_signature_if_needed(
+pub(crate) async fn verify_signature_if_needed(
     state: &AppState,
     tenant: TenantId,
     headers: &HeaderMap,

@@ -26,6 +26,9 @@ pub struct Incident {
     acknowledged: bool,
     first_acknowledged_at: Option<DateTime<Utc>>,
     resolved_at: Option<DateTime<Utc>>,
+    /// Since when its key flaps, while it does (notifications are held).
+    #[serde(default)]
+    flapping_since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,6 +106,18 @@ impl Incident {
     /// When it was last resolved (end of MTTR), unless reopened since.
     pub fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.resolved_at
+    }
+
+    /// Since when its key has been flapping, while it is.
+    pub fn flapping_since(&self) -> Option<DateTime<Utc>> {
+        self.flapping_since
+    }
+
+    /// Whether notifications about it are held now: its key flaps (issue
+    /// 19: a flapping incident notifies nobody until stable for the
+    /// tenant's flapping window; the end is the `IncidentFlappingEnded` event).
+    pub fn notifications_held(&self) -> bool {
+        self.flapping_since.is_some()
     }
 
     fn is_resolved(&self) -> bool {
@@ -307,6 +322,43 @@ impl Aggregate for Incident {
                         .await;
                 }
             }
+            IncidentCommand::MarkFlapping {
+                key,
+                changes,
+                window_minutes,
+                since,
+                reason,
+            } => {
+                if self.flapping_since.is_some() {
+                    return Err(IncidentError::AlreadyFlapping);
+                }
+                let event = IncidentEvent::IncidentFlapping {
+                    tenant_id,
+                    key,
+                    changes,
+                    window_minutes,
+                    since,
+                    reason,
+                    at,
+                };
+                sink.write(event, self).await;
+            }
+            IncidentCommand::EndFlapping {
+                stable_since,
+                reason,
+            } => {
+                if self.flapping_since.is_none() {
+                    return Err(IncidentError::NotFlapping);
+                }
+                let event = IncidentEvent::IncidentFlappingEnded {
+                    tenant_id,
+                    key: self.key().unwrap_or_default().to_owned(),
+                    stable_since,
+                    reason,
+                    at,
+                };
+                sink.write(event, self).await;
+            }
         }
         Ok(())
     }
@@ -367,6 +419,8 @@ impl Aggregate for Incident {
             IncidentEvent::IncidentAlertResolved { alert_id, .. } => {
                 self.alerts.insert(alert_id, true);
             }
+            IncidentEvent::IncidentFlapping { since, .. } => self.flapping_since = Some(since),
+            IncidentEvent::IncidentFlappingEnded { .. } => self.flapping_since = None,
         }
     }
 }

@@ -59,4 +59,17 @@ pub enum IncidentCommand {
     ReopenIncident { actor: Actor, reason: Option<Note> },
     /// One of its alerts was resolved at the source.
     RecordAlertResolved { alert_id: AlertId },
+    /// The correlator found its key flapping (see `IncidentFlapping`).
+    MarkFlapping {
+        key: String,
+        changes: u32,
+        window_minutes: u32,
+        since: DateTime<Utc>,
+        reason: String,
+    },
+    /// Its key has been stable since `stable_since` for the policy's window.
+    EndFlapping {
+        stable_since: DateTime<Utc>,
+        reason: String,
+    },
 }

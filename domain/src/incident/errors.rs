@@ -27,4 +27,8 @@ pub enum IncidentError {
     AlreadyResolved,
     #[error("only a resolved incident can be reopened")]
     NotResolved,
+    #[error("the incident is already marked flapping")]
+    AlreadyFlapping,
+    #[error("the incident is not flapping")]
+    NotFlapping,
 }

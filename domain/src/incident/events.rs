@@ -108,6 +108,28 @@ pub enum IncidentEvent {
         tenant_id: TenantId,
         at: DateTime<Utc>,
     },
+    /// The correlator found its key flapping: the key's alerts switched
+    /// between firing and resolved `changes` times within `window_minutes`
+    /// (more than the tenant's flapping policy allows), the last switch at
+    /// `since`. It notifies nobody until the flapping ends.
+    IncidentFlapping {
+        tenant_id: TenantId,
+        key: String,
+        changes: u32,
+        window_minutes: u32,
+        since: DateTime<Utc>,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// Its key has been stable (no switch) since `stable_since` for the
+    /// policy's window: the flapping is over and it notifies again.
+    IncidentFlappingEnded {
+        tenant_id: TenantId,
+        key: String,
+        stable_since: DateTime<Utc>,
+        reason: String,
+        at: DateTime<Utc>,
+    },
 }
 
 impl IncidentEvent {
@@ -125,7 +147,9 @@ impl IncidentEvent {
             | Self::IncidentResolved { tenant_id, .. }
             | Self::IncidentReopened { tenant_id, .. }
             | Self::IncidentAlertResolved { tenant_id, .. }
-            | Self::AllAlertsResolved { tenant_id, .. } => *tenant_id,
+            | Self::AllAlertsResolved { tenant_id, .. }
+            | Self::IncidentFlapping { tenant_id, .. }
+            | Self::IncidentFlappingEnded { tenant_id, .. } => *tenant_id,
         }
     }
 }
@@ -143,6 +167,8 @@ crate::event_types::event_type_names!(IncidentEvent {
     IncidentReopened => REOPENED,
     IncidentAlertResolved => ALERT_RESOLVED,
     AllAlertsResolved => ALL_ALERTS_RESOLVED,
+    IncidentFlapping => FLAPPING,
+    IncidentFlappingEnded => FLAPPING_ENDED,
 });
 
 impl DomainEvent for IncidentEvent {

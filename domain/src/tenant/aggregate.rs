@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::{TenantCommand, TenantError, TenantEvent};
 use crate::services::DomainServices;
 use crate::values::{
-    ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, InstanceId, RateLimit, Role,
-    SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug, WebhookSecretId,
+    ApiKeyHash, ApiKeyId, AssetName, AwsRoleConfig, CorrelationPolicy, FlappingPolicy, InstanceId,
+    RateLimit, Role, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug, WebhookSecretId,
     MAX_PINNED_SNS_TOPICS,
 };
 
@@ -29,6 +29,9 @@ pub struct Tenant {
     webhook_secrets: BTreeMap<WebhookSecretId, bool>,
     signing_required: bool,
     correlation_policy: CorrelationPolicy,
+    /// When an alert key counts as flapping (issue 19).
+    #[serde(default)]
+    flapping_policy: FlappingPolicy,
     rate_limit: RateLimit,
     /// Set by an `msp_admin`; `None`: the default rate limit is the ceiling.
     #[serde(default)]
@@ -128,6 +131,11 @@ impl Tenant {
     /// The policy the correlator applies to new alerts.
     pub fn correlation_policy(&self) -> &CorrelationPolicy {
         &self.correlation_policy
+    }
+
+    /// When the correlator marks an alert key as flapping.
+    pub fn flapping_policy(&self) -> &FlappingPolicy {
+        &self.flapping_policy
     }
 
     /// The webhook rate limit.
@@ -298,6 +306,17 @@ impl Aggregate for Tenant {
                     return Ok(());
                 }
                 TenantEvent::CorrelationPolicyChanged {
+                    tenant_id,
+                    policy,
+                    actor,
+                    at,
+                }
+            }
+            TenantCommand::ChangeFlappingPolicy { policy, actor } => {
+                if policy == self.flapping_policy {
+                    return Ok(());
+                }
+                TenantEvent::FlappingPolicyChanged {
                     tenant_id,
                     policy,
                     actor,
@@ -513,6 +532,9 @@ impl Aggregate for Tenant {
             }
             TenantEvent::CorrelationPolicyChanged { policy, .. } => {
                 self.correlation_policy = policy;
+            }
+            TenantEvent::FlappingPolicyChanged { policy, .. } => {
+                self.flapping_policy = policy;
             }
             TenantEvent::RateLimitChanged { limit, .. } => self.rate_limit = limit,
             TenantEvent::RateLimitCeilingSet { ceiling, .. } => {

@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug,
-    WebhookSecretId,
+    FlappingPolicy, InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName,
+    TenantSlug, WebhookSecretId,
 };
 
 /// A request to change a tenant.
@@ -46,6 +46,11 @@ pub enum TenantCommand {
     /// Replace the webhook rate limit (an actor other than an `msp_admin`
     /// only within the tenant's rate-limit ceiling).
     ChangeRateLimit { limit: RateLimit, actor: Actor },
+    /// Replace the flapping policy (affects later decisions only).
+    ChangeFlappingPolicy {
+        policy: FlappingPolicy,
+        actor: Actor,
+    },
     /// Set the highest rate limit the tenant's own admins may set
     /// (`msp_admin` only).
     SetRateLimitCeiling { ceiling: RateLimit, actor: Actor },

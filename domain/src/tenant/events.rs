@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::values::{
     Actor, ApiKeyHash, ApiKeyId, ApiKeyLabel, AssetName, AwsRoleConfig, CorrelationPolicy,
-    InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName, TenantSlug,
-    WebhookSecretId,
+    FlappingPolicy, InstanceId, RateLimit, SeverityMap, SnsTopicArn, TenantId, TenantName,
+    TenantSlug, WebhookSecretId,
 };
 
 /// A fact about a tenant.
@@ -61,6 +61,13 @@ pub enum TenantEvent {
     CorrelationPolicyChanged {
         tenant_id: TenantId,
         policy: CorrelationPolicy,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// The flapping policy was replaced (issue 19).
+    FlappingPolicyChanged {
+        tenant_id: TenantId,
+        policy: FlappingPolicy,
         actor: Actor,
         at: DateTime<Utc>,
     },
@@ -147,6 +154,7 @@ impl TenantEvent {
             | Self::WebhookSecretRevoked { tenant_id, .. }
             | Self::SigningRequirementChanged { tenant_id, .. }
             | Self::CorrelationPolicyChanged { tenant_id, .. }
+            | Self::FlappingPolicyChanged { tenant_id, .. }
             | Self::RateLimitChanged { tenant_id, .. }
             | Self::RateLimitCeilingSet { tenant_id, .. }
             | Self::AssetUpserted { tenant_id, .. }
@@ -177,6 +185,7 @@ crate::event_types::event_type_names!(TenantEvent {
     CorrelationRequested => CORRELATION_REQUESTED,
     SeverityMapChanged => SEVERITY_MAP_CHANGED,
     SnsTopicsPinned => SNS_TOPICS_PINNED,
+    FlappingPolicyChanged => FLAPPING_POLICY_CHANGED,
 });
 
 impl DomainEvent for TenantEvent {

@@ -169,6 +169,8 @@ string_enum!(
         Pagerduty => "pagerduty",
         /// The built-in demo generator.
         Demo => "demo",
+        /// A heartbeat that went quiet (raised by the heartbeat checker).
+        Heartbeat => "heartbeat",
     }
 );
 

@@ -156,6 +156,23 @@ impl EscalationId {
         name[..16].copy_from_slice(incident.as_bytes());
         name[16..].copy_from_slice(policy.as_bytes());
         EscalationId(Uuid::new_v5(&ESCALATION_NAMESPACE, &name))
+    /// A tenant's heartbeat (issue 19); derived from its name, see
+    /// [`HeartbeatId::for_name`].
+    HeartbeatId,
+    "heartbeat_id"
+);
+
+/// The fixed UUIDv5 namespace of [`HeartbeatId::for_name`]. Permanent.
+pub const HEARTBEAT_NAMESPACE: Uuid = Uuid::from_u128(0x1f6e_8a43_7c21_4d0b_a5e9_3b7d_c2f4_9e18);
+
+impl HeartbeatId {
+    /// The id of `tenant`'s heartbeat `name`: one name, one heartbeat, so
+    /// the first beats of two concurrent requests meet on one aggregate.
+    pub fn for_name(tenant: &TenantId, name: &str) -> Self {
+        let mut seed = Vec::with_capacity(16 + name.len());
+        seed.extend_from_slice(tenant.as_bytes());
+        seed.extend_from_slice(name.as_bytes());
+        Self(Uuid::new_v5(&HEARTBEAT_NAMESPACE, &seed))
     }
 }
 

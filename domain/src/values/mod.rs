@@ -24,15 +24,15 @@ pub use correlation::{CorrelationDecision, CorrelationReason};
 pub use enums::{AlertStatus, InvocationStatus, Risk, Role, Severity, WebhookSource};
 pub use ids::NotificationChannelId;
 pub use ids::{
-    AlertId, ApiKeyId, ApprovalId, ExecutionId, IncidentId, RunbookId, TenantId, WebhookSecretId,
-    WindowId, ALERT_DELIVERY_NAMESPACE,
+    AlertId, ApiKeyId, ApprovalId, ExecutionId, HeartbeatId, IncidentId, RunbookId, TenantId,
+    WebhookSecretId, WindowId, ALERT_DELIVERY_NAMESPACE,
 };
 pub use ids::{EscalationId, EscalationPolicyId, OverrideId, ScheduleId, ESCALATION_NAMESPACE};
 pub use ingestion::{
     NormalizationWarning, SeverityMap, MAX_SEVERITY_MAP_ENTRIES, MAX_SEVERITY_WORD_CHARS,
 };
 pub use labels::Labels;
-pub use policy::{AggregationKeyTemplate, CorrelationPolicy, RateLimit};
+pub use policy::{AggregationKeyTemplate, CorrelationPolicy, FlappingPolicy, RateLimit};
 pub use priority::PriorityScore;
 pub use runbook::{RunbookAction, SsmDocumentName};
 pub use text::{

@@ -297,6 +297,91 @@ impl From<CorrelationPolicy> for CorrelationPolicyFields {
     }
 }
 
+/// When an alert key counts as flapping: its alerts switched between firing
+/// and resolved more than `changes` times within `window_minutes`. While it
+/// flaps, its incident notifies nobody; it ends once the key has been stable
+/// for `window_minutes`. A change affects later decisions only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "FlappingPolicyFields", into = "FlappingPolicyFields")]
+pub struct FlappingPolicy {
+    changes: u32,
+    window_minutes: u32,
+}
+
+/// The serialized form of [`FlappingPolicy`]; missing fields take the defaults.
+#[derive(Serialize, Deserialize)]
+struct FlappingPolicyFields {
+    #[serde(default = "default_flapping_changes")]
+    changes: u32,
+    #[serde(default = "default_window")]
+    window_minutes: u32,
+}
+
+fn default_flapping_changes() -> u32 {
+    5
+}
+
+impl FlappingPolicy {
+    /// Checks `changes` (1..=1,000) and `window_minutes` (1..=1,440, one day).
+    pub fn new(changes: u32, window_minutes: u32) -> Result<Self, ValueError> {
+        if !(1..=1_000).contains(&changes) {
+            return Err(ValueError::new("changes", "must be between 1 and 1000"));
+        }
+        if !(1..=1_440).contains(&window_minutes) {
+            return Err(ValueError::new(
+                "window_minutes",
+                "must be between 1 and 1440 (one day)",
+            ));
+        }
+        Ok(Self {
+            changes,
+            window_minutes,
+        })
+    }
+
+    /// How many state changes inside the window are still not flapping.
+    pub fn changes(&self) -> u32 {
+        self.changes
+    }
+
+    /// The window changes are counted in, and how long a key must stay
+    /// stable for its flapping to end.
+    pub fn window_minutes(&self) -> u32 {
+        self.window_minutes
+    }
+
+    /// [`Self::window_minutes`] as a duration.
+    pub fn window(&self) -> chrono::Duration {
+        chrono::Duration::minutes(i64::from(self.window_minutes))
+    }
+}
+
+impl Default for FlappingPolicy {
+    fn default() -> Self {
+        Self {
+            changes: default_flapping_changes(),
+            window_minutes: default_window(),
+        }
+    }
+}
+
+impl TryFrom<FlappingPolicyFields> for FlappingPolicy {
+    type Error = ValueError;
+
+    fn try_from(fields: FlappingPolicyFields) -> Result<Self, Self::Error> {
+        Self::new(fields.changes, fields.window_minutes)
+    }
+}
+
+impl From<FlappingPolicy> for FlappingPolicyFields {
+    fn from(policy: FlappingPolicy) -> Self {
+        Self {
+            changes: policy.changes,
+            window_minutes: policy.window_minutes,
+        }
+    }
+}
+
 /// A tenant's webhook rate limit (token bucket): refill per minute and burst size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "RateLimitFields", into = "RateLimitFields")]

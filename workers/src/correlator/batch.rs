@@ -1,7 +1,8 @@
 //! One batch of the correlator: state loaded once, decisions staged as events,
 //! everything written back in the batch's transaction ([`suppression`]:
-//! maintenance windows).
+//! maintenance windows; [`flapping`]: keys that switch too often).
 
+mod flapping;
 mod suppression;
 
 use std::collections::{HashMap, HashSet};
@@ -28,7 +29,7 @@ use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::state::{KeyRow, SuppressedAlert, TenantRow, WaitingAlert};
+use super::state::{FlapRow, KeyRow, SuppressedAlert, TenantRow, WaitingAlert};
 use super::IncidentCache;
 
 /// The actor the correlator's own commands (auto-resolve) are recorded under.
@@ -83,6 +84,9 @@ pub(crate) struct CorrelationBatch<'c> {
     held: HashMap<Uuid, Option<SuppressedAlert>>,
     /// Why the alerts being placed are placed now, when a window let them go.
     lifted_because: Option<String>,
+    /// Keys' switches and flapping marks, written to `correlator_flaps`.
+    flaps: HashMap<KeyId, FlapRow>,
+    dirty_flaps: HashSet<KeyId>,
 }
 
 impl<'c> CorrelationBatch<'c> {
@@ -106,6 +110,8 @@ impl<'c> CorrelationBatch<'c> {
             work: UnitOfWork::default(),
             held: HashMap::new(),
             lifted_because: None,
+            flaps: HashMap::new(),
+            dirty_flaps: HashSet::new(),
         }
     }
 
@@ -204,6 +210,7 @@ impl<'c> CorrelationBatch<'c> {
                     severity,
                     tool_source,
                     labels,
+                    status,
                     at,
                     ..
                 } => {
@@ -230,12 +237,12 @@ impl<'c> CorrelationBatch<'c> {
                     }
                     if auto {
                         self.place(event, &key_id, vec![alert], Trigger::Arrival)
-                            .await
+                            .await?;
                     } else {
                         self.key(&key_id).await?.pending.push(alert);
-                        self.dirty_keys.insert(key_id);
-                        Ok(())
+                        self.dirty_keys.insert(key_id.clone());
                     }
+                    self.track_flapping(event, &key_id, status, at).await
                 }
                 AlertEvent::AlertResolvedBySource { tenant_id, .. } => {
                     self.alert_resolved(event, tenant_id.into()).await
@@ -270,6 +277,14 @@ impl<'c> CorrelationBatch<'c> {
                     self.dirty_tenants.insert(tenant_id);
                     Ok(())
                 }
+                TenantEvent::FlappingPolicyChanged {
+                    tenant_id, policy, ..
+                } => {
+                    let tenant_id = tenant_id.into();
+                    self.tenant(tenant_id).flapping = policy;
+                    self.dirty_tenants.insert(tenant_id);
+                    Ok(())
+                }
                 TenantEvent::CorrelationRequested { tenant_id, .. } => {
                     self.correlate_waiting(event, tenant_id.into()).await
                 }
@@ -280,6 +295,9 @@ impl<'c> CorrelationBatch<'c> {
                 IncidentEvent::IncidentResolved { tenant_id, .. } => {
                     let incident_id = parse_uuid(event, &event.aggregate_id)?;
                     self.forget_incident(tenant_id.into(), incident_id).await
+                }
+                ended @ IncidentEvent::IncidentFlappingEnded { .. } => {
+                    self.flapping_ended(event, ended).await
                 }
                 _ => Ok(()),
             },
@@ -734,6 +752,12 @@ impl<'c> CorrelationBatch<'c> {
             .filter_map(|id| self.keys.get(id).cloned())
             .collect();
         rows::upsert(self.conn, &self.target, &keys).await?;
+        let flaps: Vec<FlapRow> = self
+            .dirty_flaps
+            .iter()
+            .filter_map(|id| self.flaps.get(id).cloned())
+            .collect();
+        rows::upsert(self.conn, &self.target, &flaps).await?;
         self.write_held().await?;
         self.work.write(self.conn).await?;
         Ok(self.incidents)

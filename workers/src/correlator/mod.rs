@@ -27,12 +27,20 @@
 //! force covers is recorded as suppressed and placed only when the window
 //! ends (or changes or goes), as if it had just arrived then.
 //!
+//! Flapping (see `batch::flapping`): a key whose alerts switch between
+//! firing and resolved more often than the tenant's flapping policy allows
+//! marks its incident flapping (`IncidentFlapping`); the [`settler`] records
+//! the end once the key has been stable for the policy's window.
+//!
 //! Windows are measured in receipt time (the `at` of `AlertReceived`), so the
 //! same log always yields the same decisions. The priority score follows the
 //! product rule and is recomputed on every attach (recorded when it changes).
 
 mod batch;
+pub mod settler;
 mod state;
+
+pub use settler::{FlapSettler, SETTLER};
 
 use alertledger_domain::alert::AlertEvent;
 use alertledger_domain::incident::IncidentEvent;
@@ -58,7 +66,9 @@ const EVENT_TYPES: &[&str] = &[
     TenantEvent::CORRELATION_POLICY_CHANGED,
     TenantEvent::ASSET_UPSERTED,
     TenantEvent::CORRELATION_REQUESTED,
+    TenantEvent::FLAPPING_POLICY_CHANGED,
     IncidentEvent::RESOLVED,
+    IncidentEvent::FLAPPING_ENDED,
     MaintenanceWindowEvent::CREATED,
     MaintenanceWindowEvent::CHANGED,
     MaintenanceWindowEvent::DELETED,
@@ -144,6 +154,7 @@ impl LogConsumer for Correlator {
             "correlator_tenants",
             "correlator_keys",
             "correlator_suppressed",
+            "correlator_flaps",
         ]
     }
 
@@ -159,6 +170,7 @@ impl LogConsumer for Correlator {
             AlertEvent::RECEIVED,
             AlertEvent::RESOLVED_BY_SOURCE,
             TenantEvent::CORRELATION_REQUESTED,
+            IncidentEvent::FLAPPING_ENDED,
         ]
     }
 

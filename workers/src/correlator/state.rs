@@ -3,7 +3,7 @@
 //! folds and writes back.
 
 use alertledger_domain::maintenance::WindowSpec;
-use alertledger_domain::values::{CorrelationPolicy, Labels, Severity};
+use alertledger_domain::values::{CorrelationPolicy, FlappingPolicy, Labels, Severity};
 use alertledger_eventstore::consumer::rows::ReadModelRow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -18,12 +18,54 @@ pub(crate) struct TenantRow {
     /// The tenant's maintenance windows in force, as of the same position.
     #[serde(default)]
     pub windows: Vec<WindowState>,
+    /// The tenant's flapping policy, as of the same position.
+    #[serde(default)]
+    pub flapping: FlappingPolicy,
 }
 
 impl ReadModelRow for TenantRow {
     const TABLE: &'static str = "correlator_tenants";
     const KEY: &'static [&'static str] = &["tenant_id"];
-    const COLUMNS: &'static [&'static str] = &["tenant_id", "policy", "critical_assets", "windows"];
+    const COLUMNS: &'static [&'static str] = &[
+        "tenant_id",
+        "policy",
+        "critical_assets",
+        "windows",
+        "flapping",
+    ];
+}
+
+/// One alert key's recent state changes and flapping mark (table
+/// `correlator_flaps`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FlapRow {
+    pub tenant_id: Uuid,
+    pub key: String,
+    /// `firing` or `resolved`: the status of the key's latest alert.
+    pub last_status: String,
+    /// Receipt times of its switches inside the window, oldest first.
+    pub changes: Vec<DateTime<Utc>>,
+    pub last_change_at: Option<DateTime<Utc>>,
+    /// The window of the policy last applied (how long it must stay stable).
+    pub window_minutes: i32,
+    /// The incident marked flapping for this key, while it flaps.
+    pub flapping_incident: Option<Uuid>,
+    pub flapping_since: Option<DateTime<Utc>>,
+}
+
+impl ReadModelRow for FlapRow {
+    const TABLE: &'static str = "correlator_flaps";
+    const KEY: &'static [&'static str] = &["tenant_id", "key"];
+    const COLUMNS: &'static [&'static str] = &[
+        "tenant_id",
+        "key",
+        "last_status",
+        "changes",
+        "last_change_at",
+        "window_minutes",
+        "flapping_incident",
+        "flapping_since",
+    ];
 }
 
 /// One maintenance window as the correlator knows it from the log.
@@ -55,6 +97,7 @@ impl TenantRow {
             policy: CorrelationPolicy::default(),
             critical_assets: Vec::new(),
             windows: Vec::new(),
+            flapping: FlappingPolicy::default(),
         }
     }
 }
