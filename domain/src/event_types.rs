@@ -16,7 +16,9 @@ use crate::delivery::{Delivery, DeliveryEvent};
 use crate::execution::{Execution, ExecutionEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
-use crate::notification::{NotificationSetup, NotificationSetupEvent};
+use crate::notification::{
+    NotificationDelivery, NotificationDeliveryEvent, NotificationSetup, NotificationSetupEvent,
+};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
@@ -68,6 +70,10 @@ pub const ALL: &[(&str, &[&str])] = &[
     (
         <MaintenanceWindow as Aggregate>::TYPE,
         MaintenanceWindowEvent::TYPES,
+    ),
+    (
+        <NotificationDelivery as Aggregate>::TYPE,
+        NotificationDeliveryEvent::TYPES,
     ),
 ];
 

@@ -16,6 +16,8 @@
 //!   as history stood at a past time.
 //! - [`remediation`] — `runbooks`, `approvals`, `executions` and
 //!   `remediation_timeline` (their events on the incident's timeline).
+//! - [`notifications`] — `notifications` (one row per notification and its
+//!   state) and `notification_timeline` (their events on the incident's timeline).
 //! - [`page`] — keyset pagination with opaque cursors, shared by the lists.
 //!
 //! Each projection is a [`LogConsumer`]; [`all`] lists them for the
@@ -27,6 +29,7 @@ mod decode;
 pub mod deliveries;
 pub mod incidents;
 pub mod kpis;
+pub mod notifications;
 pub mod page;
 pub mod remediation;
 pub mod sns_subscriptions;
@@ -43,5 +46,6 @@ pub fn all() -> Vec<Arc<dyn LogConsumer>> {
         Arc::new(audit::AuditProjection),
         Arc::new(kpis::KpiProjection),
         Arc::new(remediation::RemediationProjection),
+        Arc::new(notifications::NotificationsProjection),
     ]
 }

@@ -1,7 +1,8 @@
 //! What the workers contribute to a service process: their log consumers
-//! (correlator, runbook dispatcher, sealer), to run beside the read models
-//! under the consumer runtime, and the workers driven by time rather than
-//! the log (SSM executor, approval expirer, audit checkpointer). The
+//! (correlator, runbook dispatcher, notifier, sealer), to run beside the read
+//! models under the consumer runtime, and the workers driven by time rather
+//! than the log (SSM executor, approval expirer, window closer, notification
+//! delivery, audit checkpointer). The
 //! application builder composes both with the read models; nothing here
 //! names a read model.
 
@@ -19,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
 use crate::maintenance::WindowCloser;
+use crate::notifier::{DeliveryWorker, Notifier, NotifierDelivery, NotifierSettings};
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
 };
@@ -29,10 +31,12 @@ use crate::sealer::Sealer;
 pub fn log_consumers(
     services: DomainServices,
     approval_ttl: Duration,
+    notifier: NotifierSettings,
 ) -> Vec<Arc<dyn LogConsumer>> {
     vec![
         Arc::new(Correlator::new(services.clone())),
-        Arc::new(RunbookDispatcher::new(services, approval_ttl)),
+        Arc::new(RunbookDispatcher::new(services.clone(), approval_ttl)),
+        Arc::new(Notifier::new(services, notifier)),
         Arc::new(Sealer::new()),
     ]
 }
@@ -56,6 +60,11 @@ pub struct WorkerSettings {
     /// Where a worker that stops on purpose raises its alarm (shared with
     /// the API's `/readyz` by `Application::build`).
     pub alarms: Alarms,
+    /// How the notifier decides (coalescing, links) and retries.
+    pub notifier: NotifierSettings,
+    /// What delivering notifications needs (`None`: requests wait in the
+    /// outbox for a process that has it).
+    pub notifier_delivery: Option<NotifierDelivery>,
 }
 
 impl Default for WorkerSettings {
@@ -69,6 +78,8 @@ impl Default for WorkerSettings {
             audit_signer: None,
             checkpoints: CheckpointSettings::default(),
             alarms: Alarms::default(),
+            notifier: NotifierSettings::default(),
+            notifier_delivery: None,
         }
     }
 }
@@ -103,6 +114,18 @@ impl TimedWorkers {
             )
             .spawn(),
         );
+        if let Some(delivery) = settings.notifier_delivery {
+            handles.push(
+                DeliveryWorker::new(
+                    pool.clone(),
+                    signal.clone(),
+                    services.clone(),
+                    delivery,
+                    settings.notifier.clone(),
+                )
+                .spawn(),
+            );
+        }
         if let Some(ssm) = settings.ssm {
             handles.push(
                 SsmExecutor::new(

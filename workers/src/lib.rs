@@ -6,6 +6,8 @@
 //! - [`correlator`] — alert receipts → incidents, each decision with its reason.
 //! - [`remediation`] — runbook dispatcher, SSM executor and approval expirer.
 //! - [`maintenance`] — the window closer (records window ends that hold alerts).
+//! - [`notifier`] — notification rules on incident events, and delivery
+//!   from an outbox with retries (issue 18).
 //! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
 //!   checkpoints of it.
 //! - [`background`] — what the workers add to a process: their log
@@ -22,5 +24,6 @@
 pub mod background;
 pub mod correlator;
 pub mod maintenance;
+pub mod notifier;
 pub mod remediation;
 pub mod sealer;

@@ -10,7 +10,7 @@ use alertledger_domain::delivery::DeliveryEvent;
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::maintenance::MaintenanceWindowEvent;
-use alertledger_domain::notification::NotificationSetupEvent;
+use alertledger_domain::notification::{NotificationDeliveryEvent, NotificationSetupEvent};
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
@@ -67,6 +67,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ("execution_updated", ExecutionEvent::TYPES),
     ("tenant_updated", TenantEvent::TYPES),
     ("maintenance_window_updated", MaintenanceWindowEvent::TYPES),
+    ("notification_updated", NotificationDeliveryEvent::TYPES),
 ];
 
 /// Event types the feed still delivers, but under the generic kind
@@ -88,6 +89,13 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
         NotificationSetupEvent::CHANNEL_REMOVED,
         NOTIFICATION_SETUP_REASON,
     ),
+    (
+        NotificationSetupEvent::CHANNEL_UPDATED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (NotificationSetupEvent::RULE_ADDED, NOTIFICATION_SETUP_REASON),
+    (NotificationSetupEvent::RULE_CHANGED, NOTIFICATION_SETUP_REASON),
+    (NotificationSetupEvent::RULE_REMOVED, NOTIFICATION_SETUP_REASON),
     (
         DeliveryEvent::REJECTED,
         "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
@@ -113,8 +121,9 @@ const USER_REASON: &str = "user administration and revoked sessions belong to th
      follows them; they arrive as kind `event`, and every API process reads the revocations among \
      them to refuse revoked tokens";
 const NOTIFICATION_SETUP_REASON: &str =
-    "notification channels are configuration that no live panel follows; they arrive as kind \
-     `event` (GET /api/v1/tenants/{id}/notification-channels lists them)";
+    "notification channels and rules are configuration that no live panel follows; they arrive \
+     as kind `event` (GET /api/v1/tenants/{id}/notification-channels and .../notification-rules \
+     list them)";
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
      they arrive as kind `event`, and `?types=` selects them by event type";

@@ -22,6 +22,8 @@ pub mod maintenance;
 pub mod me;
 pub mod metrics;
 pub mod notification_channels;
+pub mod notification_rules;
+pub mod notifications;
 mod operate;
 pub mod pagerduty_events;
 pub mod patch_compliance;
@@ -99,9 +101,20 @@ pub fn all() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             notification_channels::show_channel,
+            notification_channels::update_channel,
             notification_channels::delete_channel
         ))
         .routes(routes!(notification_channels::test_channel))
+        .routes(routes!(
+            notification_rules::create_rule,
+            notification_rules::list_rules
+        ))
+        .routes(routes!(
+            notification_rules::show_rule,
+            notification_rules::update_rule,
+            notification_rules::delete_rule
+        ))
+        .routes(routes!(notifications::list_notifications))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))

@@ -117,6 +117,18 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// One notification rule of a tenant: which incident events reach which channels.
+    NotificationRuleId,
+    "rule_id"
+);
+uuid_id!(
+    /// One notification: one message on one channel (its outbox row and its
+    /// events), also the idempotency key receivers see (`webhook-id`).
+    NotificationId,
+    "notification_id"
+);
+
+uuid_id!(
     /// A tenant's maintenance window or silence (issue 19).
     WindowId,
     "window_id"
