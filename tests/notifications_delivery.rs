@@ -99,6 +99,14 @@ async fn incident_of(app: &TestApp, tenant: &TestTenant, token: &str, alerts: Va
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     let alert = body["alerts"][0]["alert_id"].as_str().unwrap().to_owned();
+    let last = body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["position"].as_i64())
+        .max()
+        .unwrap();
+    app.wait_until_consumed("alerts", last).await;
     let shown = app
         .get_until(&format!("/api/v1/alerts/{alert}"), token, |a| {
             a["incident_id"].is_string()
@@ -265,9 +273,12 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     assert_eq!(mails[0].from, "alerts@acme.test");
     assert!(mails[0].data.contains("Subject: [CRITICAL] Incident opened: CPU > 95% on srv-db-01"), "{}", mails[0].data);
     assert!(mails[0].data.contains("Asset: srv-db-01"));
-    assert!(mails[0].data.contains(&format!("https://alertledger.test/incidents/{incident}")));
     let slack_body = receiver.wait_for("slack/s1", 1).await[0].json();
     assert!(slack_body["blocks"].to_string().contains("srv-db-01"), "{slack_body}");
+    assert!(
+        slack_body.to_string().contains(&format!("https://alertledger.test/incidents/{incident}")),
+        "{slack_body}"
+    );
     let teams_body = receiver.wait_for("teams/t1", 1).await[0].json();
     assert!(teams_body.to_string().contains("AdaptiveCard"), "{teams_body}");
     let pd_body = receiver.wait_for("v2/enqueue", 1).await[0].json();
@@ -288,7 +299,8 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
             attempt.header("webhook-signature")
         ));
     }
-    assert_eq!(hooks[0].json()["incident_id"], incident.as_str());
+    assert_eq!(hooks[0].json()["data"]["incident_id"], incident.as_str());
+    assert_eq!(hooks[0].json()["id"], id.as_str());
     let delivered = app
         .get_until(&format!("/api/v1/notifications?incident={incident}&status=delivered"), &viewer, |page| {
             page["items"].as_array().unwrap().len() == 5
