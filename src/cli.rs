@@ -571,7 +571,11 @@ pub struct ServeArgs {
     /// Storm coalescing of notifications: per incident and channel, at most
     /// one message per this many seconds; what comes in between is sent as
     /// the digest of the next message (PagerDuty channels are not coalesced).
-    #[arg(long, env = "ALERTLEDGER_NOTIFY_COALESCE_SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "ALERTLEDGER_NOTIFY_COALESCE_SECONDS",
+        default_value_t = 60
+    )]
     pub notify_coalesce_seconds: u64,
     /// The service's public address (e.g. https://alertledger.example.com),
     /// for "open incident" links in notifications; unset: no link.

@@ -170,13 +170,37 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     let smtp = SmtpSink::start().await;
     receiver.script("hook/h1", &[500, 500]);
 
-    let slack = channel(&app, &tenant, &admin, json!({"type": "slack", "name": "Ops", "config": {"url": receiver.url("slack/s1")}})).await;
-    let teams = channel(&app, &tenant, &admin, json!({"type": "teams", "name": "Teams", "config": {"url": receiver.url("teams/t1")}})).await;
-    let hook = channel(&app, &tenant, &admin, json!({"type": "webhook", "name": "Hook", "config": {"url": receiver.url("hook/h1")}})).await;
+    let slack = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "slack", "name": "Ops", "config": {"url": receiver.url("slack/s1")}}),
+    )
+    .await;
+    let teams = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "teams", "name": "Teams", "config": {"url": receiver.url("teams/t1")}}),
+    )
+    .await;
+    let hook = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "webhook", "name": "Hook", "config": {"url": receiver.url("hook/h1")}}),
+    )
+    .await;
     let pd = channel(&app, &tenant, &admin, json!({"type": "pagerduty", "name": "PD", "config": {"routing_key": "rk-1", "url": receiver.url("v2/enqueue")}})).await;
-    let mail = channel(&app, &tenant, &admin, json!({"type": "email", "name": "Mail", "config": {
+    let mail = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "email", "name": "Mail", "config": {
         "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "tls": "none",
-        "from": "alerts@acme.test", "to": ["ops@acme.test", "oncall@acme.test"]}})).await;
+        "from": "alerts@acme.test", "to": ["ops@acme.test", "oncall@acme.test"]}}),
+    )
+    .await;
     let signing_secret = hook["signing_secret"].as_str().unwrap().to_owned();
     let channel_ids: Vec<Value> = [&slack, &teams, &hook, &pd, &mail]
         .iter()
@@ -192,10 +216,16 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         (json!({"min_severity": "urgent"}), "min_severity"),
         (json!({"matchers": ["asset=~\"(\""]}), "matchers[0]"),
         (json!({"matchers": ["=\"x\""]}), "matchers[0]"),
-        (json!({"channels": [channel_ids[0], uuid::Uuid::now_v7()]}), "channels[1]"),
+        (
+            json!({"channels": [channel_ids[0], uuid::Uuid::now_v7()]}),
+            "channels[1]",
+        ),
         (json!({"channels": ["not-a-uuid"]}), "channels[0]"),
         (json!({"channels": []}), "channels"),
-        (json!({"escalation_policy": uuid::Uuid::now_v7()}), "escalation_policy"),
+        (
+            json!({"escalation_policy": uuid::Uuid::now_v7()}),
+            "escalation_policy",
+        ),
         (json!({"name": "  "}), "name"),
     ];
     for (change, field) in bad {
@@ -207,7 +237,14 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         assert_eq!(status, 422, "{field}: {error}");
         assert_eq!(error["error"]["details"]["field"], field, "{error}");
     }
-    let (status, _) = call(&app, Method::POST, &rules, &admin, Some(json!({"events": ["incident_opened"], "channels": [channel_ids[0]]}))).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &rules,
+        &admin,
+        Some(json!({"events": ["incident_opened"], "channels": [channel_ids[0]]})),
+    )
+    .await;
     assert_eq!(status, 400, "a missing name is a missing field");
     let (status, _) = call(&app, Method::POST, &rules, &technician, Some(good.clone())).await;
     assert_eq!(status, 403);
@@ -217,16 +254,28 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
 
     // The rules: critical production incidents to every channel; a policy
     // rule for one asset.
-    let everything = rule(&app, &tenant, &admin, json!({
+    let everything = rule(
+        &app,
+        &tenant,
+        &admin,
+        json!({
         "name": "Critical production", "events": ["incident_opened", "incident_resolved"],
         "min_severity": "critical", "matchers": ["env=\"production\"", "asset=~\"srv-.*\""],
-        "channels": channel_ids})).await;
+        "channels": channel_ids}),
+    )
+    .await;
     assert_eq!(everything["min_severity"], "critical");
     assert_eq!(everything["matchers"][1], "asset=~\"srv-.*\"");
     let policy = uuid::Uuid::now_v7();
-    let policy_rule = rule(&app, &tenant, &admin, json!({
+    let policy_rule = rule(
+        &app,
+        &tenant,
+        &admin,
+        json!({
         "name": "Policy", "events": ["incident_opened"], "matchers": ["asset=\"srv-policy\""],
-        "escalation_policy": policy})).await;
+        "escalation_policy": policy}),
+    )
+    .await;
     assert_eq!(policy_rule["escalation_policy"], json!(policy));
     let (status, list) = call(&app, Method::GET, &rules, &viewer, None).await;
     assert_eq!(status, 200);
@@ -239,7 +288,14 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     let (status, changed) = call(&app, Method::PUT, &scratch_path, &admin, Some(json!({"name": "renamed", "events": ["incident_resolved"], "channels": [channel_ids[1]]}))).await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["events"], json!(["incident_resolved"]));
-    let (status, _) = call(&app, Method::PUT, &scratch_path, &admin, Some(json!({"name": "x", "events": ["nope"], "channels": [channel_ids[1]]}))).await;
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        &scratch_path,
+        &admin,
+        Some(json!({"name": "x", "events": ["nope"], "channels": [channel_ids[1]]})),
+    )
+    .await;
     assert_eq!(status, 422);
     let (status, _) = call(&app, Method::DELETE, &scratch_path, &admin, None).await;
     assert_eq!(status, 204);
@@ -254,33 +310,90 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         tenant.id,
         hook["id"].as_str().unwrap()
     );
-    let (status, updated) = call(&app, Method::PUT, &hook_path, &admin, Some(json!({"name": "Hook (renamed)", "config": {"url": receiver.url("hook/h1")}}))).await;
+    let (status, updated) = call(
+        &app,
+        Method::PUT,
+        &hook_path,
+        &admin,
+        Some(json!({"name": "Hook (renamed)", "config": {"url": receiver.url("hook/h1")}})),
+    )
+    .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["name"], "Hook (renamed)");
     assert!(updated.get("signing_secret").is_none());
-    let (status, error) = call(&app, Method::PUT, &hook_path, &admin, Some(json!({"type": "slack", "name": "x", "config": {"url": receiver.url("hook/h1")}}))).await;
-    assert_eq!((status, &error["error"]["details"]["field"]), (422, &json!("type")));
-    let (status, error) = call(&app, Method::PUT, &hook_path, &admin, Some(json!({"name": "x", "config": {"url": "ftp://nowhere"}}))).await;
-    assert_eq!((status, &error["error"]["details"]["field"]), (422, &json!("config.url")));
-    let (status, _) = call(&app, Method::PUT, &hook_path.replace(&tenant.id.to_string(), &other.id.to_string()), &other_admin, Some(json!({"name": "x", "config": {"url": receiver.url("x")}}))).await;
+    let (status, error) = call(
+        &app,
+        Method::PUT,
+        &hook_path,
+        &admin,
+        Some(json!({"type": "slack", "name": "x", "config": {"url": receiver.url("hook/h1")}})),
+    )
+    .await;
+    assert_eq!(
+        (status, &error["error"]["details"]["field"]),
+        (422, &json!("type"))
+    );
+    let (status, error) = call(
+        &app,
+        Method::PUT,
+        &hook_path,
+        &admin,
+        Some(json!({"name": "x", "config": {"url": "ftp://nowhere"}})),
+    )
+    .await;
+    assert_eq!(
+        (status, &error["error"]["details"]["field"]),
+        (422, &json!("config.url"))
+    );
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        &hook_path.replace(&tenant.id.to_string(), &other.id.to_string()),
+        &other_admin,
+        Some(json!({"name": "x", "config": {"url": receiver.url("x")}})),
+    )
+    .await;
     assert_eq!(status, 404);
-    assert_eq!(stored(&app, NotificationSetupEvent::CHANNEL_UPDATED).await, 1);
+    assert_eq!(
+        stored(&app, NotificationSetupEvent::CHANNEL_UPDATED).await,
+        1
+    );
 
     // A critical incident reaches every channel.
-    let incident = incident_of(&app, &tenant, &technician, json!([alert("srv-db-01", "critical", "CPU > 95% on srv-db-01")])).await;
+    let incident = incident_of(
+        &app,
+        &tenant,
+        &technician,
+        json!([alert("srv-db-01", "critical", "CPU > 95% on srv-db-01")]),
+    )
+    .await;
     let mails = smtp.wait_for(1).await;
     assert_eq!(mails[0].to, vec!["ops@acme.test", "oncall@acme.test"]);
     assert_eq!(mails[0].from, "alerts@acme.test");
-    assert!(mails[0].data.contains("Subject: [CRITICAL] Incident opened: CPU > 95% on srv-db-01"), "{}", mails[0].data);
+    assert!(
+        mails[0]
+            .data
+            .contains("Subject: [CRITICAL] Incident opened: CPU > 95% on srv-db-01"),
+        "{}",
+        mails[0].data
+    );
     assert!(mails[0].data.contains("Asset: srv-db-01"));
     let slack_body = receiver.wait_for("slack/s1", 1).await[0].json();
-    assert!(slack_body["blocks"].to_string().contains("srv-db-01"), "{slack_body}");
     assert!(
-        slack_body.to_string().contains(&format!("https://alertledger.test/incidents/{incident}")),
+        slack_body["blocks"].to_string().contains("srv-db-01"),
+        "{slack_body}"
+    );
+    assert!(
+        slack_body
+            .to_string()
+            .contains(&format!("https://alertledger.test/incidents/{incident}")),
         "{slack_body}"
     );
     let teams_body = receiver.wait_for("teams/t1", 1).await[0].json();
-    assert!(teams_body.to_string().contains("AdaptiveCard"), "{teams_body}");
+    assert!(
+        teams_body.to_string().contains("AdaptiveCard"),
+        "{teams_body}"
+    );
     let pd_body = receiver.wait_for("v2/enqueue", 1).await[0].json();
     assert_eq!(pd_body["dedup_key"], incident.as_str());
     assert_eq!(pd_body["event_action"], "trigger");
@@ -302,11 +415,19 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     assert_eq!(hooks[0].json()["data"]["incident_id"], incident.as_str());
     assert_eq!(hooks[0].json()["id"], id.as_str());
     let delivered = app
-        .get_until(&format!("/api/v1/notifications?incident={incident}&status=delivered"), &viewer, |page| {
-            page["items"].as_array().unwrap().len() == 5
-        })
+        .get_until(
+            &format!("/api/v1/notifications?incident={incident}&status=delivered"),
+            &viewer,
+            |page| page["items"].as_array().unwrap().len() == 5,
+        )
         .await;
-    let webhook_row = delivered["items"].as_array().unwrap().iter().find(|n| n["channel_type"] == "webhook").unwrap().clone();
+    let webhook_row = delivered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["channel_type"] == "webhook")
+        .unwrap()
+        .clone();
     assert_eq!(webhook_row["id"], id.as_str());
     assert_eq!(webhook_row["attempts"], 3);
     assert_eq!(webhook_row["code"], 200);
@@ -317,78 +438,171 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     .fetch_all(app.db.pool())
     .await
     .unwrap();
-    assert_eq!(attempts, vec![(1, Some(500)), (2, Some(500)), (3, Some(200))]);
-    assert_eq!(receiver.received("hook/h1").len(), 3, "delivered once, never again");
+    assert_eq!(
+        attempts,
+        vec![(1, Some(500)), (2, Some(500)), (3, Some(200))]
+    );
+    assert_eq!(
+        receiver.received("hook/h1").len(),
+        3,
+        "delivered once, never again"
+    );
 
     // The incident's timeline shows the notifications.
     let shown = app
         .get_until(&format!("/api/v1/incidents/{incident}"), &viewer, |i| {
-            i["timeline"].as_array().unwrap().iter().filter(|e| e["event_type"] == NotificationDeliveryEvent::DELIVERED).count() == 5
+            i["timeline"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["event_type"] == NotificationDeliveryEvent::DELIVERED)
+                .count()
+                == 5
         })
         .await;
     let timeline = shown["timeline"].as_array().unwrap();
-    assert_eq!(timeline.iter().filter(|e| e["event_type"] == NotificationDeliveryEvent::REQUESTED).count(), 5);
-    assert!(timeline.iter().any(|e| e["summary"].as_str().unwrap().contains("after 3 attempt(s)")), "{timeline:?}");
+    assert_eq!(
+        timeline
+            .iter()
+            .filter(|e| e["event_type"] == NotificationDeliveryEvent::REQUESTED)
+            .count(),
+        5
+    );
+    assert!(
+        timeline.iter().any(|e| e["summary"]
+            .as_str()
+            .unwrap()
+            .contains("after 3 attempt(s)")),
+        "{timeline:?}"
+    );
 
     // Another tenant sees none of it.
     let other_viewer = app.token(Role::Viewer, &[other.id]);
-    assert!(notifications(&app, &other_viewer, &format!("incident={incident}")).await.is_empty());
-    let (status, _) = call(&app, Method::GET, &format!("/api/v1/notifications?tenant={}", tenant.id), &other_viewer, None).await;
+    assert!(
+        notifications(&app, &other_viewer, &format!("incident={incident}"))
+            .await
+            .is_empty()
+    );
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        &format!("/api/v1/notifications?tenant={}", tenant.id),
+        &other_viewer,
+        None,
+    )
+    .await;
     assert_eq!(status, 404);
-    let (status, _) = call(&app, Method::GET, "/api/v1/notifications?status=sent", &viewer, None).await;
+    let (status, _) = call(
+        &app,
+        Method::GET,
+        "/api/v1/notifications?status=sent",
+        &viewer,
+        None,
+    )
+    .await;
     assert_eq!(status, 422);
 
     // A rule with an escalation policy records the match (for the
     // escalation worker), sending nothing.
-    let policy_incident = incident_of(&app, &tenant, &technician, json!([alert("srv-policy", "high", "policy please")])).await;
+    let policy_incident = incident_of(
+        &app,
+        &tenant,
+        &technician,
+        json!([alert("srv-policy", "high", "policy please")]),
+    )
+    .await;
     let matched = app
-        .get_until(&format!("/api/v1/notifications?incident={policy_incident}"), &viewer, |page| {
-            !page["items"].as_array().unwrap().is_empty()
-        })
+        .get_until(
+            &format!("/api/v1/notifications?incident={policy_incident}"),
+            &viewer,
+            |page| !page["items"].as_array().unwrap().is_empty(),
+        )
         .await;
     assert_eq!(matched["items"][0]["status"], "policy_matched");
     assert_eq!(matched["items"][0]["policy_id"], json!(policy));
-    assert_eq!(matched["items"].as_array().unwrap().len(), 1, "high is below the critical rule");
+    assert_eq!(
+        matched["items"].as_array().unwrap().len(),
+        1,
+        "high is below the critical rule"
+    );
 
     // Resolving: PagerDuty follows at once (never coalesced); the others
     // hold it for the next slot (an hour away) as a digest.
-    let (status, _) = call(&app, Method::POST, &format!("/api/v1/incidents/{incident}/resolve"), &technician, Some(json!({"note": "fixed"}))).await;
+    let (status, _) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/incidents/{incident}/resolve"),
+        &technician,
+        Some(json!({"note": "fixed"})),
+    )
+    .await;
     assert_eq!(status, 200);
     let pd_bodies = receiver.wait_for("v2/enqueue", 2).await;
     assert_eq!(pd_bodies[1].json()["event_action"], "resolve");
     let pending = app
-        .get_until(&format!("/api/v1/notifications?incident={incident}&status=pending"), &viewer, |page| {
-            page["items"].as_array().unwrap().len() == 4
-        })
+        .get_until(
+            &format!("/api/v1/notifications?incident={incident}&status=pending"),
+            &viewer,
+            |page| page["items"].as_array().unwrap().len() == 4,
+        )
         .await;
     for row in pending["items"].as_array().unwrap() {
-        assert!(row["due_at"].as_str().unwrap() > row["requested_at"].as_str().unwrap(), "{row}");
+        assert!(
+            row["due_at"].as_str().unwrap() > row["requested_at"].as_str().unwrap(),
+            "{row}"
+        );
     }
     assert_eq!(receiver.received("slack/s1").len(), 1);
     assert_eq!(smtp.mails().len(), 1);
 
     // /metrics counts notifications by channel type and outcome.
-    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("alertledger_notifications_total{channel_type=\"webhook\",outcome=\"delivered\"} 1"), "{metrics}");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "alertledger_notifications_total{channel_type=\"webhook\",outcome=\"delivered\"} 1"
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("alertledger_notification_attempts_total{channel_type=\"webhook\",outcome=\"delivered\"} 3"), "{metrics}");
 }
 
 #[tokio::test]
-async fn a_storm_of_a_thousand_alerts_into_ten_incidents_sends_one_message_per_incident_and_interval() {
+async fn a_storm_of_a_thousand_alerts_into_ten_incidents_sends_one_message_per_incident_and_interval(
+) {
     let app = TestApp::spawn_with_notifier(settings(), true).await;
     let tenant = app.create_tenant("storm").await;
     app.lift_rate_limit(&tenant).await;
     let admin = app.token(Role::TenantAdmin, &[tenant.id]);
     let technician = app.token(Role::Technician, &[tenant.id]);
     let receiver = HttpReceiver::start().await;
-    let slack = channel(&app, &tenant, &admin, json!({"type": "slack", "name": "Storm", "config": {"url": receiver.url("storm")}})).await;
+    let slack = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "slack", "name": "Storm", "config": {"url": receiver.url("storm")}}),
+    )
+    .await;
     rule(&app, &tenant, &admin, json!({"name": "all", "events": ["incident_opened", "incident_escalated"], "channels": [slack["id"]]})).await;
 
     // 1,000 alerts: 100 per asset, in batches of 100.
     let mut incidents = Vec::new();
     for asset in 0..10 {
         let batch: Vec<Value> = (0..100)
-            .map(|n| alert(&format!("storm-{asset}"), "critical", &format!("storm {asset} #{n}")))
+            .map(|n| {
+                alert(
+                    &format!("storm-{asset}"),
+                    "critical",
+                    &format!("storm {asset} #{n}"),
+                )
+            })
             .collect();
         incidents.push(incident_of(&app, &tenant, &technician, Value::Array(batch)).await);
     }
@@ -398,7 +612,14 @@ async fn a_storm_of_a_thousand_alerts_into_ten_incidents_sends_one_message_per_i
     // And three escalations of each, within the interval.
     for incident in &incidents {
         for n in 0..3 {
-            let (status, body) = call(&app, Method::POST, &format!("/api/v1/incidents/{incident}/escalate"), &technician, Some(json!({"reason": format!("storm escalation {n}")}))).await;
+            let (status, body) = call(
+                &app,
+                Method::POST,
+                &format!("/api/v1/incidents/{incident}/escalate"),
+                &technician,
+                Some(json!({"reason": format!("storm escalation {n}")})),
+            )
+            .await;
             assert_eq!(status, 200, "{body}");
         }
     }
@@ -435,7 +656,10 @@ async fn a_storm_of_a_thousand_alerts_into_ten_incidents_sends_one_message_per_i
         .fetch_one(app.db.pool())
         .await
         .unwrap();
-    assert!(rows <= 20, "at most one message per incident per interval: {rows}");
+    assert!(
+        rows <= 20,
+        "at most one message per incident per interval: {rows}"
+    );
 }
 
 #[tokio::test]
@@ -448,15 +672,40 @@ async fn a_restart_resumes_what_was_pending_and_never_resends_what_was_delivered
     let technician = app.token(Role::Technician, &[tenant.id]);
     let receiver = HttpReceiver::start().await;
     receiver.script("b", &[500]);
-    let a = channel(&app, &tenant, &admin, json!({"type": "webhook", "name": "A", "config": {"url": receiver.url("a")}})).await;
-    let b = channel(&app, &tenant, &admin, json!({"type": "webhook", "name": "B", "config": {"url": receiver.url("b")}})).await;
-    rule(&app, &tenant, &admin, json!({"name": "both", "events": ["incident_opened"], "channels": [a["id"], b["id"]]})).await;
-    incident_of(&app, &tenant, &technician, json!([alert("srv-restart", "critical", "restart me")])).await;
+    let a = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "webhook", "name": "A", "config": {"url": receiver.url("a")}}),
+    )
+    .await;
+    let b = channel(
+        &app,
+        &tenant,
+        &admin,
+        json!({"type": "webhook", "name": "B", "config": {"url": receiver.url("b")}}),
+    )
+    .await;
+    rule(
+        &app,
+        &tenant,
+        &admin,
+        json!({"name": "both", "events": ["incident_opened"], "channels": [a["id"], b["id"]]}),
+    )
+    .await;
+    incident_of(
+        &app,
+        &tenant,
+        &technician,
+        json!([alert("srv-restart", "critical", "restart me")]),
+    )
+    .await;
     eventually("both notifications are requested", || async {
-        let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM notification_outbox WHERE status = 'pending'")
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM notification_outbox WHERE status = 'pending'")
+                .fetch_one(app.db.pool())
+                .await
+                .unwrap();
         pending == 2
     })
     .await;
@@ -508,14 +757,19 @@ async fn a_restart_resumes_what_was_pending_and_never_resends_what_was_delivered
     assert_eq!(receiver.received("a").len(), 1);
     let b_requests = receiver.received("b");
     assert_eq!(b_requests.len(), 2);
-    assert_eq!(b_requests[0].header("webhook-id"), b_requests[1].header("webhook-id"));
-    let statuses: Vec<(String, i32)> = sqlx::query_as(
-        "SELECT status, attempts FROM notification_outbox ORDER BY attempts",
-    )
-    .fetch_all(app.db.pool())
-    .await
-    .unwrap();
-    assert_eq!(statuses, vec![("delivered".to_owned(), 1), ("delivered".to_owned(), 2)]);
+    assert_eq!(
+        b_requests[0].header("webhook-id"),
+        b_requests[1].header("webhook-id")
+    );
+    let statuses: Vec<(String, i32)> =
+        sqlx::query_as("SELECT status, attempts FROM notification_outbox ORDER BY attempts")
+            .fetch_all(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        statuses,
+        vec![("delivered".to_owned(), 1), ("delivered".to_owned(), 2)]
+    );
     assert_eq!(stored(&app, NotificationDeliveryEvent::REQUESTED).await, 2);
     assert_eq!(stored(&app, NotificationDeliveryEvent::DELIVERED).await, 2);
 }

@@ -46,8 +46,9 @@ impl LogConsumer for NotificationsProjection {
         let timeline = target.table("notification_timeline");
         for event in events {
             let change: NotificationDeliveryEvent = payload(event)?;
-            let notification_id = Uuid::parse_str(&event.aggregate_id)
-                .map_err(|error| ConsumerError::event(event, format!("bad aggregate id: {error}")))?;
+            let notification_id = Uuid::parse_str(&event.aggregate_id).map_err(|error| {
+                ConsumerError::event(event, format!("bad aggregate id: {error}"))
+            })?;
             let (summary, at) = match &change {
                 NotificationDeliveryEvent::NotificationRequested {
                     tenant_id,
@@ -97,7 +98,19 @@ impl LogConsumer for NotificationsProjection {
                     at,
                     ..
                 } => {
-                    finish(conn, &rows, notification_id, "delivered", *attempts, *held_back, *code, None, *at, event.position).await?;
+                    finish(
+                        conn,
+                        &rows,
+                        notification_id,
+                        "delivered",
+                        *attempts,
+                        *held_back,
+                        *code,
+                        None,
+                        *at,
+                        event.position,
+                    )
+                    .await?;
                     let digest = if *held_back > 0 {
                         format!(", with a digest of {held_back} held back")
                     } else {
@@ -118,7 +131,19 @@ impl LogConsumer for NotificationsProjection {
                     at,
                     ..
                 } => {
-                    finish(conn, &rows, notification_id, "failed", *attempts, *held_back, None, Some(error), *at, event.position).await?;
+                    finish(
+                        conn,
+                        &rows,
+                        notification_id,
+                        "failed",
+                        *attempts,
+                        *held_back,
+                        None,
+                        Some(error),
+                        *at,
+                        event.position,
+                    )
+                    .await?;
                     (
                         format!("Notification failed after {attempts} attempt(s): {error}"),
                         *at,
@@ -149,7 +174,10 @@ impl LogConsumer for NotificationsProjection {
                     .execute(&mut *conn)
                     .await?;
                     (
-                        format!("Escalation policy {policy_id} matched ({})", trigger.as_str()),
+                        format!(
+                            "Escalation policy {policy_id} matched ({})",
+                            trigger.as_str()
+                        ),
                         *at,
                     )
                 }
@@ -159,7 +187,10 @@ impl LogConsumer for NotificationsProjection {
                 .and_then(|value| value.as_object().and_then(|o| o.values().next().cloned()))
                 .unwrap_or(serde_json::Value::Null);
             if let Some(map) = details.as_object_mut() {
-                map.insert("notification_id".to_owned(), serde_json::json!(notification_id));
+                map.insert(
+                    "notification_id".to_owned(),
+                    serde_json::json!(notification_id),
+                );
             }
             sqlx::query(&format!(
                 "INSERT INTO {timeline} (position, incident_id, tenant_id, at, event_type, actor,

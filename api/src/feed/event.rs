@@ -93,9 +93,18 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
         NotificationSetupEvent::CHANNEL_UPDATED,
         NOTIFICATION_SETUP_REASON,
     ),
-    (NotificationSetupEvent::RULE_ADDED, NOTIFICATION_SETUP_REASON),
-    (NotificationSetupEvent::RULE_CHANGED, NOTIFICATION_SETUP_REASON),
-    (NotificationSetupEvent::RULE_REMOVED, NOTIFICATION_SETUP_REASON),
+    (
+        NotificationSetupEvent::RULE_ADDED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::RULE_CHANGED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::RULE_REMOVED,
+        NOTIFICATION_SETUP_REASON,
+    ),
     (
         DeliveryEvent::REJECTED,
         "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \

@@ -174,8 +174,13 @@ pub async fn update_channel(
             ));
         }
     }
-    let mut parsed = parse_channel(current_type.as_str(), &body.name, &body.config, parts.policy)
-        .map_err(|error| ApiError::invalid_value(error.field.clone(), error.to_string()))?;
+    let mut parsed = parse_channel(
+        current_type.as_str(),
+        &body.name,
+        &body.config,
+        parts.policy,
+    )
+    .map_err(|error| ApiError::invalid_value(error.field.clone(), error.to_string()))?;
     let previous = parts
         .secrets
         .load(tenant_id, channel_id)
@@ -211,7 +216,10 @@ pub async fn update_channel(
         .await
     {
         // The old secret goes back with the refused event.
-        let _ = parts.secrets.replace(tenant_id, channel_id, &previous).await;
+        let _ = parts
+            .secrets
+            .replace(tenant_id, channel_id, &previous)
+            .await;
         return Err(setup_error(error));
     }
     let setup = load(&state, tenant_id).await?;
@@ -410,7 +418,11 @@ pub(crate) async fn load(
 }
 
 /// A path's tenant, for a caller who may configure it, known to this process.
-pub(crate) fn configurable(state: &AppState, caller: &Caller, raw: &str) -> Result<TenantId, ApiError> {
+pub(crate) fn configurable(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<TenantId, ApiError> {
     let tenant_id = tenant_id(raw)?;
     caller.authorize(Action::Configure, &tenant_id)?;
     known(state, tenant_id)

@@ -111,7 +111,10 @@ pub async fn create_rule(
         .map_err(setup_error)?;
     let setup = load(&state, tenant_id).await?;
     let record = setup.rule(rule_id).ok_or_else(rule_not_found)?;
-    Ok((StatusCode::CREATED, Json(rule_view(tenant_id, rule_id, record))))
+    Ok((
+        StatusCode::CREATED,
+        Json(rule_view(tenant_id, rule_id, record)),
+    ))
 }
 
 /// `GET`: the tenant's rules, oldest first.

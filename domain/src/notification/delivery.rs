@@ -230,8 +230,17 @@ impl Aggregate for NotificationDelivery {
                 code,
                 held_back,
             } => {
-                let (NotificationStatus::Pending, Some(tenant_id), Some(incident_id), Some(channel_id)) =
-                    (self.status, self.tenant_id, self.incident_id, self.channel_id)
+                let (
+                    NotificationStatus::Pending,
+                    Some(tenant_id),
+                    Some(incident_id),
+                    Some(channel_id),
+                ) = (
+                    self.status,
+                    self.tenant_id,
+                    self.incident_id,
+                    self.channel_id,
+                )
                 else {
                     return Err(NotificationDeliveryError::NotPending);
                 };
@@ -250,8 +259,17 @@ impl Aggregate for NotificationDelivery {
                 error,
                 held_back,
             } => {
-                let (NotificationStatus::Pending, Some(tenant_id), Some(incident_id), Some(channel_id)) =
-                    (self.status, self.tenant_id, self.incident_id, self.channel_id)
+                let (
+                    NotificationStatus::Pending,
+                    Some(tenant_id),
+                    Some(incident_id),
+                    Some(channel_id),
+                ) = (
+                    self.status,
+                    self.tenant_id,
+                    self.incident_id,
+                    self.channel_id,
+                )
                 else {
                     return Err(NotificationDeliveryError::NotPending);
                 };

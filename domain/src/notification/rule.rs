@@ -123,9 +123,7 @@ impl RuleSpec {
         if trimmed.is_empty() {
             return Err(RuleError::new("name", "must not be empty"));
         }
-        if trimmed.chars().count() > MAX_RULE_NAME_CHARS
-            || trimmed.chars().any(char::is_control)
-        {
+        if trimmed.chars().count() > MAX_RULE_NAME_CHARS || trimmed.chars().any(char::is_control) {
             return Err(RuleError::new(
                 "name",
                 format!("must be at most {MAX_RULE_NAME_CHARS} characters, no control characters"),
@@ -148,7 +146,9 @@ impl RuleSpec {
             }
         }
         let min_severity = min_severity
-            .map(|raw| Severity::parse(raw).map_err(|e| RuleError::new("min_severity", e.problem())))
+            .map(|raw| {
+                Severity::parse(raw).map_err(|e| RuleError::new("min_severity", e.problem()))
+            })
             .transpose()?;
         if matchers.len() > MAX_RULE_MATCHERS {
             return Err(RuleError::new(
@@ -160,7 +160,8 @@ impl RuleSpec {
             .iter()
             .enumerate()
             .map(|(i, raw)| {
-                Matcher::parse(raw).map_err(|e| RuleError::new(format!("matchers[{i}]"), e.to_string()))
+                Matcher::parse(raw)
+                    .map_err(|e| RuleError::new(format!("matchers[{i}]"), e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let target = match (channels, escalation_policy) {
@@ -240,9 +241,9 @@ impl RuleSpec {
     /// events, its severity is at or above the floor, every matcher holds.
     pub fn matches(&self, facts: &IncidentFacts<'_>) -> bool {
         self.events.contains(&facts.trigger)
-            && self.min_severity.is_none_or(|floor| {
-                facts.alert.severity.base_priority() >= floor.base_priority()
-            })
+            && self
+                .min_severity
+                .is_none_or(|floor| facts.alert.severity.base_priority() >= floor.base_priority())
             && self.matchers.iter().all(|m| m.matches(&facts.alert))
     }
 }

@@ -333,7 +333,8 @@ impl Batch<'_> {
                 severity: *severity,
                 source: tool_source.as_str().to_owned(),
                 labels,
-                title: title.unwrap_or_else(|| format!("{} on {}", signature.as_str(), asset.as_str())),
+                title: title
+                    .unwrap_or_else(|| format!("{} on {}", signature.as_str(), asset.as_str())),
                 priority: i64::from(priority.value()),
                 status: "new".to_owned(),
                 silenced_until: None,
@@ -453,7 +454,11 @@ impl Batch<'_> {
 
     /// Evaluates the tenant's rules for one incident event and records what
     /// they decide.
-    async fn occurred(&mut self, event: &LogEvent, occurrence: Occurrence) -> Result<(), ConsumerError> {
+    async fn occurred(
+        &mut self,
+        event: &LogEvent,
+        occurrence: Occurrence,
+    ) -> Result<(), ConsumerError> {
         let Some(snapshot) = self.snapshot(occurrence.incident_id).await? else {
             return Ok(());
         };
@@ -526,7 +531,8 @@ impl Batch<'_> {
             policy_id,
             trigger: occurrence.trigger,
         };
-        self.record(event, id, command, occurrence.incident_id).await
+        self.record(event, id, command, occurrence.incident_id)
+            .await
     }
 
     /// Requests one message on one channel, or folds it into the digest of
@@ -625,7 +631,8 @@ impl Batch<'_> {
         incident_id: IncidentId,
     ) -> Result<(), ConsumerError> {
         let mut fresh = Loaded::<NotificationDelivery>::default();
-        let metadata = worker_metadata(NOTIFIER, Some(event.position), Some(*incident_id.as_uuid()));
+        let metadata =
+            worker_metadata(NOTIFIER, Some(event.position), Some(*incident_id.as_uuid()));
         self.work
             .execute(
                 &id.to_string(),

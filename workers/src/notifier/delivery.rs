@@ -176,7 +176,14 @@ impl DeliveryWorker {
         Ok(rows
             .into_iter()
             .map(
-                |(notification_id, tenant_id, channel_id, Json(message), Json(held_back), attempt)| {
+                |(
+                    notification_id,
+                    tenant_id,
+                    channel_id,
+                    Json(message),
+                    Json(held_back),
+                    attempt,
+                )| {
                     Claimed {
                         notification_id,
                         tenant_id,
@@ -231,7 +238,12 @@ impl DeliveryWorker {
         Ok(accepted.code)
     }
 
-    async fn record(&self, row: &Claimed, attempt: u32, outcome: Outcome) -> Result<(), sqlx::Error> {
+    async fn record(
+        &self,
+        row: &Claimed,
+        attempt: u32,
+        outcome: Outcome,
+    ) -> Result<(), sqlx::Error> {
         let now = self.services.now();
         let (code, error) = match &outcome {
             Outcome::Delivered { code } => (Some(*code), None),
@@ -266,7 +278,8 @@ impl DeliveryWorker {
                     .settings
                     .retry
                     .delay(attempt, rand::thread_rng().gen::<f64>());
-                let due = now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+                let due =
+                    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
                 sqlx::query(
                     "UPDATE notification_outbox SET due_at = $2, last_error = $3
                       WHERE notification_id = $1 AND status = 'pending'",

@@ -160,7 +160,10 @@ mod tests {
         let a = Uuid::from_u128(1);
         let b = Uuid::from_u128(2);
         let rules = vec![
-            (NotificationRuleId::from_uuid(Uuid::from_u128(10)), rule(Some("high"), &[], &[a])),
+            (
+                NotificationRuleId::from_uuid(Uuid::from_u128(10)),
+                rule(Some("high"), &[], &[a]),
+            ),
             (
                 NotificationRuleId::from_uuid(Uuid::from_u128(11)),
                 rule(None, &["asset=~\"srv-db-.*\""], &[a, b]),
@@ -170,11 +173,24 @@ mod tests {
                 rule(None, &["signature=\"cpu\""], &[b]),
             ),
         ];
-        let critical = evaluate(&rules, &incident(Severity::Critical), RuleTrigger::IncidentOpened);
+        let critical = evaluate(
+            &rules,
+            &incident(Severity::Critical),
+            RuleTrigger::IncidentOpened,
+        );
         assert_eq!(critical.len(), 2);
-        let low = evaluate(&rules, &incident(Severity::Low), RuleTrigger::IncidentOpened);
+        let low = evaluate(
+            &rules,
+            &incident(Severity::Low),
+            RuleTrigger::IncidentOpened,
+        );
         assert_eq!(low.len(), 2, "rule 11 still names both channels");
-        assert!(evaluate(&rules, &incident(Severity::Critical), RuleTrigger::IncidentResolved).is_empty());
+        assert!(evaluate(
+            &rules,
+            &incident(Severity::Critical),
+            RuleTrigger::IncidentResolved
+        )
+        .is_empty());
     }
 
     #[test]
@@ -186,9 +202,16 @@ mod tests {
             suppressed(&silenced, RuleTrigger::IncidentEscalated, now),
             Some(Suppression::Silenced)
         );
-        assert_eq!(suppressed(&silenced, RuleTrigger::IncidentResolved, now), None);
         assert_eq!(
-            suppressed(&silenced, RuleTrigger::IncidentEscalated, now + chrono::Duration::minutes(6)),
+            suppressed(&silenced, RuleTrigger::IncidentResolved, now),
+            None
+        );
+        assert_eq!(
+            suppressed(
+                &silenced,
+                RuleTrigger::IncidentEscalated,
+                now + chrono::Duration::minutes(6)
+            ),
             None
         );
     }
