@@ -74,6 +74,9 @@ pub struct DeliveryWorker {
     permits: Arc<Semaphore>,
 }
 
+/// A claimed row as selected: id, tenant, channel, message, digest, attempt.
+type ClaimedRow = (Uuid, Uuid, Uuid, Json<Notification>, Json<Vec<String>>, i32);
+
 /// One claimed row.
 struct Claimed {
     notification_id: Uuid,
@@ -156,9 +159,8 @@ impl DeliveryWorker {
     async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
         let now = self.services.now();
         let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::minutes(1));
-        let rows: Vec<(Uuid, Uuid, Uuid, Json<Notification>, Json<Vec<String>>, i32)> =
-            sqlx::query_as(
-                "UPDATE notification_outbox o
+        let rows: Vec<ClaimedRow> = sqlx::query_as(
+            "UPDATE notification_outbox o
                     SET attempts = o.attempts + 1, due_at = $2
                   WHERE o.notification_id IN (
                         SELECT notification_id FROM notification_outbox
@@ -167,12 +169,12 @@ impl DeliveryWorker {
                            FOR UPDATE SKIP LOCKED)
               RETURNING o.notification_id, o.tenant_id, o.channel_id, o.message, o.held_back,
                         o.attempts",
-            )
-            .bind(now)
-            .bind(now + lease)
-            .bind(ROUND_LIMIT)
-            .fetch_all(&self.pool)
-            .await?;
+        )
+        .bind(now)
+        .bind(now + lease)
+        .bind(ROUND_LIMIT)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .map(
