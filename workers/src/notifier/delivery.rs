@@ -13,6 +13,7 @@
 //! ends, with the same notification id (`webhook-id`), so the receiver can
 //! tell a repeat; a delivered row is final and never claimed again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use alertledger_eventstore::log::{LogSignal, WakeOn};
 use alertledger_eventstore::unit_of_work::UnitOfWork;
 use alertledger_notify::send::ATTEMPT_TIMEOUT;
 use alertledger_notify::{
-    AttemptError, ChannelSecretCipher, ChannelSecretStore, Notification, Senders,
+    AttemptError, ChannelSecret, ChannelSecretCipher, ChannelSecretStore, Notification, Senders,
 };
 use rand::Rng;
 use sqlx::types::Json;
@@ -73,6 +74,9 @@ pub struct DeliveryWorker {
     settings: NotifierSettings,
     permits: Arc<Semaphore>,
 }
+
+/// A channel's settings and secret, loaded once per round.
+type ChannelParts = (ChannelSettings, ChannelSecret);
 
 /// A claimed row as selected: id, tenant, channel, message, digest, attempt.
 type ClaimedRow = (Uuid, Uuid, Uuid, Json<Notification>, Json<Vec<String>>, i32);
@@ -137,13 +141,31 @@ impl DeliveryWorker {
     pub async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
         let claimed = self.claim().await?;
         let count = claimed.len();
+        // Each channel's settings and secret once per round, not per message.
+        let mut channels: HashMap<(Uuid, Uuid), Arc<Result<ChannelParts, AttemptError>>> =
+            HashMap::new();
+        for row in &claimed {
+            let key = (row.tenant_id, row.channel_id);
+            if !channels.contains_key(&key) {
+                let parts = self.channel(row.tenant_id, row.channel_id).await;
+                channels.insert(key, Arc::new(parts));
+            }
+        }
         let mut running = JoinSet::new();
         for row in claimed {
             let worker = self.clone();
             let permits = self.permits.clone();
+            let channel = channels
+                .get(&(row.tenant_id, row.channel_id))
+                .cloned()
+                .unwrap_or_else(|| {
+                    Arc::new(Err(AttemptError::Misconfigured(
+                        "the channel was not loaded".to_owned(),
+                    )))
+                });
             running.spawn(async move {
                 let _permit = permits.acquire_owned().await;
-                worker.attempt(row).await
+                worker.attempt(row, &channel).await
             });
         }
         while let Some(done) = running.join_next().await {
@@ -200,9 +222,13 @@ impl DeliveryWorker {
     }
 
     /// One attempt on one claimed row, then its record.
-    async fn attempt(&self, row: Claimed) -> Result<(), sqlx::Error> {
+    async fn attempt(
+        &self,
+        row: Claimed,
+        channel: &Result<ChannelParts, AttemptError>,
+    ) -> Result<(), sqlx::Error> {
         let attempt = u32::try_from(row.attempt).unwrap_or(u32::MAX);
-        let outcome = match self.send(&row).await {
+        let outcome = match self.send(&row, channel).await {
             Ok(code) => Outcome::Delivered { code },
             Err(error) if error.is_retryable() && self.settings.retry.allows_after(attempt) => {
                 Outcome::Retry { error }
@@ -215,14 +241,19 @@ impl DeliveryWorker {
         self.record(&row, attempt, outcome).await
     }
 
-    async fn send(&self, row: &Claimed) -> Result<u16, AttemptError> {
-        let tenant = TenantId::from_uuid(row.tenant_id);
-        let channel = NotificationChannelId::from_uuid(row.channel_id);
+    /// A channel's settings (as the notifier folded them) and its secret.
+    async fn channel(
+        &self,
+        tenant_id: Uuid,
+        channel_id: Uuid,
+    ) -> Result<ChannelParts, AttemptError> {
+        let tenant = TenantId::from_uuid(tenant_id);
+        let channel = NotificationChannelId::from_uuid(channel_id);
         let settings: Option<Json<ChannelSettings>> = sqlx::query_scalar(
             "SELECT settings FROM notifier_channels WHERE channel_id = $1 AND tenant_id = $2",
         )
-        .bind(row.channel_id)
-        .bind(row.tenant_id)
+        .bind(channel_id)
+        .bind(tenant_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(|error| AttemptError::Transport(format!("database: {error}")))?;
@@ -234,9 +265,18 @@ impl DeliveryWorker {
         let secret = self.secrets.load(tenant, channel).await.map_err(|error| {
             AttemptError::Misconfigured(format!("the channel's secret cannot be read: {error}"))
         })?;
+        Ok((settings, secret))
+    }
+
+    async fn send(
+        &self,
+        row: &Claimed,
+        channel: &Result<ChannelParts, AttemptError>,
+    ) -> Result<u16, AttemptError> {
+        let (settings, secret) = channel.as_ref().map_err(Clone::clone)?;
         let mut message = row.message.clone();
         message.held_back = row.held_back.clone();
-        let accepted = self.senders.send(&message, &settings, &secret).await?;
+        let accepted = self.senders.send(&message, settings, secret).await?;
         Ok(accepted.code)
     }
 
