@@ -145,10 +145,10 @@ impl DeliveryWorker {
         let mut channels: HashMap<(Uuid, Uuid), Arc<Result<ChannelParts, AttemptError>>> =
             HashMap::new();
         for row in &claimed {
-            let key = (row.tenant_id, row.channel_id);
-            if !channels.contains_key(&key) {
-                let parts = self.channel(row.tenant_id, row.channel_id).await;
-                channels.insert(key, Arc::new(parts));
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                channels.entry((row.tenant_id, row.channel_id))
+            {
+                slot.insert(Arc::new(self.channel(row.tenant_id, row.channel_id).await));
             }
         }
         let mut running = JoinSet::new();
