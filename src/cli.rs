@@ -568,6 +568,19 @@ pub struct ServeArgs {
         default_value_t = false
     )]
     pub notify_allow_loopback_http: bool,
+    /// Storm coalescing of notifications: per incident and channel, at most
+    /// one message per this many seconds; what comes in between is sent as
+    /// the digest of the next message (PagerDuty channels are not coalesced).
+    #[arg(
+        long,
+        env = "ALERTLEDGER_NOTIFY_COALESCE_SECONDS",
+        default_value_t = 60
+    )]
+    pub notify_coalesce_seconds: u64,
+    /// The service's public address (e.g. https://alertledger.example.com),
+    /// for "open incident" links in notifications; unset: no link.
+    #[arg(long, env = "ALERTLEDGER_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Bearer token `GET /metrics` requires (unset: /metrics is open).
     #[arg(long, env = "ALERTLEDGER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,

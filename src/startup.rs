@@ -15,6 +15,7 @@ use alertledger_eventstore::consumer::{ConsumerDaemon, LogConsumer, RunnerSettin
 use alertledger_eventstore::log::LogSignal;
 use alertledger_schema::{connect, migrate, PoolSettings};
 use alertledger_workers::background::{log_consumers, TimedWorkers, WorkerSettings};
+use alertledger_workers::notifier::NotifierSettings;
 use anyhow::Context;
 use sqlx::PgPool;
 
@@ -22,7 +23,16 @@ use sqlx::PgPool;
 /// workers' process managers, then the read-model projections. Also what
 /// `projections status` lists and `projections rebuild` chooses from.
 pub fn consumers(services: DomainServices, approval_ttl: Duration) -> Vec<Arc<dyn LogConsumer>> {
-    let mut all = log_consumers(services, approval_ttl);
+    consumers_with(services, approval_ttl, NotifierSettings::default())
+}
+
+/// [`consumers`] with the notifier's settings of this process.
+pub fn consumers_with(
+    services: DomainServices,
+    approval_ttl: Duration,
+    notifier: NotifierSettings,
+) -> Vec<Arc<dyn LogConsumer>> {
+    let mut all = log_consumers(services, approval_ttl, notifier);
     all.extend(alertledger_projections::all());
     all
 }
@@ -59,7 +69,11 @@ impl Background {
         let consumers = ConsumerDaemon::start(
             pool,
             signal,
-            consumers(services.clone(), settings.workers.approval_ttl),
+            consumers_with(
+                services.clone(),
+                settings.workers.approval_ttl,
+                settings.workers.notifier.clone(),
+            ),
             &settings.runners,
         );
         let workers = TimedWorkers::start(pool, signal, services, settings.workers);

@@ -30,6 +30,7 @@ use alertledger_workers::correlator::Correlator;
 use alertledger_workers::correlator::FlapSettler;
 use alertledger_workers::heartbeat::HeartbeatChecker;
 use alertledger_workers::maintenance::WindowCloser;
+use alertledger_workers::notifier::{Notifier, NotifierSettings, NOTIFIER};
 use alertledger_workers::remediation::dispatcher::DISPATCHER;
 use alertledger_workers::remediation::{ExecutorSettings, RunbookDispatcher, SsmExecutor};
 use rand::rngs::StdRng;
@@ -59,6 +60,8 @@ const TABLES: &[(&str, &str, &str)] = &[
     ("remediation", "executions", "execution_id"),
     ("remediation", "remediation_timeline", "position"),
     ("escalations", "escalation_timeline", "position"),
+    ("notifications", "notifications", "notification_id"),
+    ("notifications", "notification_timeline", "position"),
 ];
 
 type Snapshot = BTreeMap<&'static str, Vec<Value>>;
@@ -94,7 +97,7 @@ async fn last_in_log_order(pool: &PgPool) -> i64 {
 /// applied everything written, no execution is in flight, and nothing more
 /// is being written.
 async fn settle(pool: &PgPool) {
-    let names: Vec<&str> = [Correlator::NAME, DISPATCHER]
+    let names: Vec<&str> = [Correlator::NAME, DISPATCHER, NOTIFIER]
         .into_iter()
         .chain(read_models::all().iter().map(|p| p.name()))
         .collect();
@@ -330,6 +333,42 @@ impl Workload<'_> {
     /// Instances for every host and an AWS role; a low-risk runbook for
     /// `DiskFull` that runs by itself and a medium-risk one for `OOMKilled`
     /// that asks for approval.
+    /// A webhook channel (never delivered to here) and a rule telling it of
+    /// every incident opened, escalated or resolved.
+    async fn notification_rule(&self, tenant: &TestTenant) {
+        let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
+        let channel: Value = self
+            .app
+            .client
+            .post(self.app.url(&format!(
+                "/api/v1/tenants/{}/notification-channels",
+                tenant.id
+            )))
+            .bearer_auth(&admin)
+            .json(&json!({"type": "webhook", "name": "ops", "config": {"url": "http://127.0.0.1:9/hook"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let status = self
+            .app
+            .client
+            .post(self.app.url(&format!(
+                "/api/v1/tenants/{}/notification-rules",
+                tenant.id
+            )))
+            .bearer_auth(&admin)
+            .json(&json!({"name": "all", "events": ["incident_opened", "incident_escalated", "incident_resolved"],
+                          "channels": [channel["id"]]}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 201, "{channel}");
+    }
+
     async fn runbooks(&self, tenant: &TestTenant) {
         let admin = self.app.token(Role::TenantAdmin, &[tenant.id]);
         for host in 0..12 {
@@ -503,6 +542,18 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
         RunnerSettings::default(),
     )
     .spawn();
+    // The notifier requests notifications (nothing delivers them here): the
+    // `notifications` read model is rebuilt from those requests.
+    let (notifier, _) = ConsumerRunner::new(
+        pool.clone(),
+        LogSignal::start(pool.clone()),
+        Arc::new(Notifier::new(
+            DomainServices::system(),
+            NotifierSettings::default(),
+        )),
+        RunnerSettings::default(),
+    )
+    .spawn();
     let ssm = Arc::new(ScriptedSsm::new());
     let executor = SsmExecutor::new(
         pool.clone(),
@@ -541,6 +592,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
     work.set_policy(&tenants[2], json!({"time_window_minutes": 30, "aggregation_key": "asset",
                                         "auto_correlate": true, "min_alerts": 1, "auto_resolve": true})).await;
     let legacy = insert_version_1_0_incident(&pool, &tenants[0]).await;
+    work.notification_rule(&tenants[0]).await;
     work.runbooks(&tenants[0]).await;
     // In force all along: tenant 1's Latency alerts stay suppressed.
     let now = chrono::Utc::now();
@@ -647,6 +699,7 @@ async fn rebuilt_read_models_equal_the_live_ones_and_history_equals_the_past() {
     let kills = chaos.await.unwrap();
     correlator.abort();
     dispatcher.abort();
+    notifier.abort();
     executor.abort();
     closer.abort();
     assert!(kills > 20, "the projectors were killed only {kills} times");

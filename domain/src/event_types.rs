@@ -18,7 +18,9 @@ use crate::execution::{Execution, ExecutionEvent};
 use crate::heartbeat::{Heartbeat, HeartbeatEvent};
 use crate::incident::{Incident, IncidentEvent};
 use crate::maintenance::{MaintenanceWindow, MaintenanceWindowEvent};
-use crate::notification::{NotificationSetup, NotificationSetupEvent};
+use crate::notification::{
+    NotificationDelivery, NotificationDeliveryEvent, NotificationSetup, NotificationSetupEvent,
+};
 use crate::quarantine::{ConsumerQuarantine, QuarantineEvent};
 use crate::runbook::{Runbook, RunbookEvent};
 use crate::tenant::{Tenant, TenantEvent};
@@ -77,6 +79,10 @@ pub const ALL: &[(&str, &[&str])] = &[
     ),
     (<Escalation as Aggregate>::TYPE, EscalationEvent::TYPES),
     (<Heartbeat as Aggregate>::TYPE, HeartbeatEvent::TYPES),
+    (
+        <NotificationDelivery as Aggregate>::TYPE,
+        NotificationDeliveryEvent::TYPES,
+    ),
 ];
 
 /// The aggregate type that records `event_type`, if any does.

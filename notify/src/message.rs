@@ -2,11 +2,11 @@
 //! why people are told. Each sender renders it in its receiver's dialect.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Why people are told (API.md rule `events`, plus the channel test).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationKind {
     IncidentOpened,
@@ -52,7 +52,7 @@ impl NotificationKind {
 }
 
 /// One message to send on one channel.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// The notification's id: the idempotency key receivers see
     /// (`webhook-id`), stable across retries and restarts.

@@ -55,6 +55,31 @@ impl ChannelSecretStore {
         Ok(())
     }
 
+    /// Seals `secret` in place of a channel's current one (`PUT` of a
+    /// channel); `NotStored` if the channel has none.
+    pub async fn replace(
+        &self,
+        tenant: TenantId,
+        channel: NotificationChannelId,
+        secret: &ChannelSecret,
+    ) -> Result<(), SecretStoreError> {
+        let sealed = self.cipher.seal(tenant, channel, secret)?;
+        let updated = sqlx::query(
+            "UPDATE notification_channel_secrets SET nonce = $3, ciphertext = $4 \
+             WHERE tenant_id = $1 AND channel_id = $2",
+        )
+        .bind(tenant.as_uuid())
+        .bind(channel.as_uuid())
+        .bind(sealed.nonce.as_slice())
+        .bind(&sealed.ciphertext)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(SecretStoreError::NotStored(channel));
+        }
+        Ok(())
+    }
+
     /// The secret of one channel of `tenant`.
     pub async fn load(
         &self,

@@ -922,7 +922,8 @@ pub async fn alerts_page(
 
 /// Every timeline entry of incident `incident_id`, in log order: its own
 /// events, its approvals' and executions' (`remediation_timeline`) and its
-/// escalations' (`escalation_timeline`).
+/// escalations' (`escalation_timeline`) and its notifications'
+/// (`notification_timeline`).
 pub async fn timeline(pool: &PgPool, incident_id: Uuid) -> Result<Vec<TimelineRow>, sqlx::Error> {
     let rows: Vec<Json<TimelineRow>> = sqlx::query_scalar(&format!(
         "SELECT to_jsonb(t) FROM (
@@ -931,10 +932,13 @@ pub async fn timeline(pool: &PgPool, incident_id: Uuid) -> Result<Vec<TimelineRo
                 SELECT * FROM {} WHERE incident_id = $1
                 UNION ALL
                 SELECT * FROM {} WHERE incident_id = $1
+                UNION ALL
+                SELECT * FROM {} WHERE incident_id = $1
             ) t ORDER BY t.position",
         Target::live().table(TimelineRow::TABLE),
         Target::live().table("remediation_timeline"),
-        Target::live().table("escalation_timeline")
+        Target::live().table("escalation_timeline"),
+        Target::live().table("notification_timeline")
     ))
     .bind(incident_id)
     .fetch_all(pool)

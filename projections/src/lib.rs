@@ -18,6 +18,8 @@
 //!   `remediation_timeline` (their events on the incident's timeline).
 //! - [`escalations`] — `escalation_timeline` (escalation events on the
 //!   incident's timeline: levels reached with their reason and targets).
+//! - [`notifications`] — `notifications` (one row per notification and its
+//!   state) and `notification_timeline` (their events on the incident's timeline).
 //! - [`page`] — keyset pagination with opaque cursors, shared by the lists.
 //!
 //! Each projection is a [`LogConsumer`]; [`all`] lists them for the
@@ -30,6 +32,7 @@ pub mod deliveries;
 pub mod escalations;
 pub mod incidents;
 pub mod kpis;
+pub mod notifications;
 pub mod page;
 pub mod remediation;
 pub mod sns_subscriptions;
@@ -47,5 +50,6 @@ pub fn all() -> Vec<Arc<dyn LogConsumer>> {
         Arc::new(kpis::KpiProjection),
         Arc::new(remediation::RemediationProjection),
         Arc::new(escalations::EscalationsProjection),
+        Arc::new(notifications::NotificationsProjection),
     ]
 }

@@ -15,6 +15,7 @@ use alertledger_platform::config::Environment;
 use alertledger_seal::CheckpointSigner;
 use alertledger_ssm::{AwsSsm, SsmService};
 use alertledger_workers::background::WorkerSettings;
+use alertledger_workers::notifier::{NotifierDelivery, NotifierSettings};
 use alertledger_workers::remediation::ExecutorSettings;
 use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use anyhow::Context;
@@ -56,6 +57,13 @@ pub async fn app_config(
     let ssm: Arc<dyn SsmService> =
         Arc::new(AwsSsm::from_environment(args.remediation.aws_endpoint_url.as_deref()).await);
     let services = DomainServices::system();
+    // The notifier's delivery opens channel secrets with the same key the
+    // API seals them with.
+    let notifier_delivery = NotifierDelivery {
+        cipher: master_key.channel_secret_cipher(),
+        senders: alertledger_notify::Senders::standard()
+            .context("cannot build the notification senders' HTTP client")?,
+    };
     let api = ApiSettings {
         listen: args.listen,
         jwt: jwt.verifier.clone(),
@@ -122,6 +130,12 @@ pub async fn app_config(
             ..ExecutorSettings::default()
         },
         ssm: Some(ssm),
+        notifier: NotifierSettings {
+            coalesce_interval: Duration::from_secs(args.notify_coalesce_seconds),
+            link_base: args.public_url.clone(),
+            ..NotifierSettings::default()
+        },
+        notifier_delivery: Some(notifier_delivery),
         audit_signer: Some(signer),
         checkpoints: CheckpointSettings {
             directory: args.checkpoint_dir.clone(),

@@ -27,6 +27,7 @@ use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use alertledger_schema::TestDatabase;
 use alertledger_seal::CheckpointSigner;
 use alertledger_workers::background::WorkerSettings;
+use alertledger_workers::notifier::{NotifierDelivery, NotifierSettings};
 use alertledger_workers::remediation::DEFAULT_APPROVAL_TTL;
 use alertledger_workers::sealer::checkpointer::CheckpointSettings;
 use tokio::sync::oneshot;
@@ -48,6 +49,16 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
     /// The running application's task (to wait for its shutdown on a restart).
     running: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Seals channel and webhook secrets (shared with delivery workers).
+    pub master_key: MasterKey,
+}
+
+/// Delivery with the real senders, opening secrets under `master_key`.
+fn notifier_delivery(master_key: &MasterKey) -> NotifierDelivery {
+    NotifierDelivery {
+        cipher: master_key.channel_secret_cipher(),
+        senders: alertledger_notify::Senders::standard().unwrap(),
+    }
 }
 
 /// A tenant with an API key that the running application already accepts.
@@ -123,12 +134,13 @@ impl TestApp {
     /// The application with its API settings changed by `configure` (e.g.
     /// single sign-on, or a fixed port).
     pub async fn spawn_with_api(configure: impl FnOnce(&mut ApiSettings)) -> Self {
-        Self::spawn_tweaked(
+        Self::spawn_keyed(
             Some(WorkerSettings::default()),
             FeedSettings::default(),
             false,
             None,
             SourceSettings::default(),
+            MasterKey::generate(),
             configure,
         )
         .await
@@ -165,23 +177,52 @@ impl TestApp {
         metrics_token: Option<String>,
         sources: SourceSettings,
     ) -> Self {
-        Self::spawn_tweaked(
+        Self::spawn_keyed(
             workers,
             feed,
             as_service_role,
             metrics_token,
             sources,
+            MasterKey::generate(),
             |_| {},
         )
         .await
     }
 
-    async fn spawn_tweaked(
+    /// The application with its notifier under `notifier`, delivering
+    /// (`deliver`) with the senders for real, or only requesting (the
+    /// outbox fills and nothing is sent: tests that drive delivery).
+    pub async fn spawn_with_notifier(notifier: NotifierSettings, deliver: bool) -> Self {
+        let master_key = MasterKey::generate();
+        let workers = WorkerSettings {
+            notifier,
+            notifier_delivery: deliver.then(|| notifier_delivery(&master_key)),
+            ..WorkerSettings::default()
+        };
+        Self::spawn_keyed(
+            Some(workers),
+            FeedSettings::default(),
+            false,
+            None,
+            SourceSettings::default(),
+            master_key,
+            |_| {},
+        )
+        .await
+    }
+
+    /// What a delivery worker of this application needs (its master key).
+    pub fn notifier_delivery(&self) -> NotifierDelivery {
+        notifier_delivery(&self.master_key)
+    }
+
+    async fn spawn_keyed(
         workers: Option<WorkerSettings>,
         feed: FeedSettings,
         as_service_role: bool,
         metrics_token: Option<String>,
         sources: SourceSettings,
+        master_key: MasterKey,
         configure: impl FnOnce(&mut ApiSettings),
     ) -> Self {
         let db = TestDatabase::create().await;
@@ -204,6 +245,7 @@ impl TestApp {
             ..BackgroundSettings::default()
         });
         let mut api = api_settings(approval_ttl, ssm, sources, feed, metrics_token, test_edge());
+        api.master_key = master_key.clone();
         configure(&mut api);
         let config = AppConfig { api, background };
         let pool = if as_service_role {
@@ -227,6 +269,7 @@ impl TestApp {
             issuer: TokenIssuer::hs256(JWT_SECRET, DEFAULT_ISSUER, DEFAULT_AUDIENCE).unwrap(),
             stop: Some(stop),
             running: Some(running),
+            master_key,
         }
     }
 
@@ -250,15 +293,18 @@ impl TestApp {
         let pool = alertledger_schema::connect(self.db.url(), &Default::default())
             .await
             .unwrap();
+        let mut api = api_settings(
+            DEFAULT_APPROVAL_TTL,
+            None,
+            SourceSettings::default(),
+            FeedSettings::default(),
+            None,
+            test_edge(),
+        );
+        // The same key as before the restart, so sealed secrets still open.
+        api.master_key = self.master_key.clone();
         let config = AppConfig {
-            api: api_settings(
-                DEFAULT_APPROVAL_TTL,
-                None,
-                SourceSettings::default(),
-                FeedSettings::default(),
-                None,
-                test_edge(),
-            ),
+            api,
             background: Some(BackgroundSettings {
                 workers,
                 ..BackgroundSettings::default()
@@ -481,15 +527,17 @@ pub struct Replica {
 
 impl TestApp {
     pub async fn spawn_replica(&self, edge: EdgeSettings) -> Replica {
+        let mut api = api_settings(
+            DEFAULT_APPROVAL_TTL,
+            None,
+            SourceSettings::default(),
+            FeedSettings::default(),
+            None,
+            edge,
+        );
+        api.master_key = self.master_key.clone();
         let config = AppConfig {
-            api: api_settings(
-                DEFAULT_APPROVAL_TTL,
-                None,
-                SourceSettings::default(),
-                FeedSettings::default(),
-                None,
-                edge,
-            ),
+            api,
             background: None,
         };
         let app = Application::build(config, self.db.pool().clone())

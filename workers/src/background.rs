@@ -1,8 +1,9 @@
 //! What the workers contribute to a service process: their log consumers
-//! (correlator, runbook dispatcher, escalation timers, sealer), to run
-//! beside the read models under the consumer runtime, and the workers driven
-//! by time rather than the log (SSM executor, approval expirer, window
-//! closer, escalator, heartbeat checker, flap settler, audit checkpointer). The
+//! (correlator, runbook dispatcher, escalation timers, notifier, sealer), to
+//! run beside the read models under the consumer runtime, and the workers
+//! driven by time rather than the log (SSM executor, approval expirer, window
+//! closer, escalator, heartbeat checker, flap settler, notification delivery,
+//! audit checkpointer). The
 //! application builder composes both with the read models; nothing here
 //! names a read model.
 
@@ -23,6 +24,7 @@ use crate::escalation::{EscalationTimers, Escalator};
 use crate::correlator::FlapSettler;
 use crate::heartbeat::HeartbeatChecker;
 use crate::maintenance::WindowCloser;
+use crate::notifier::{DeliveryWorker, Notifier, NotifierDelivery, NotifierSettings};
 use crate::remediation::{
     ApprovalExpirer, ExecutorSettings, RunbookDispatcher, SsmExecutor, DEFAULT_APPROVAL_TTL,
 };
@@ -33,11 +35,13 @@ use crate::sealer::Sealer;
 pub fn log_consumers(
     services: DomainServices,
     approval_ttl: Duration,
+    notifier: NotifierSettings,
 ) -> Vec<Arc<dyn LogConsumer>> {
     vec![
         Arc::new(Correlator::new(services.clone())),
-        Arc::new(RunbookDispatcher::new(services, approval_ttl)),
+        Arc::new(RunbookDispatcher::new(services.clone(), approval_ttl)),
         Arc::new(EscalationTimers),
+        Arc::new(Notifier::new(services, notifier)),
         Arc::new(Sealer::new()),
     ]
 }
@@ -71,6 +75,11 @@ pub struct WorkerSettings {
     /// Where a worker that stops on purpose raises its alarm (shared with
     /// the API's `/readyz` by `Application::build`).
     pub alarms: Alarms,
+    /// How the notifier decides (coalescing, links) and retries.
+    pub notifier: NotifierSettings,
+    /// What delivering notifications needs (`None`: requests wait in the
+    /// outbox for a process that has it).
+    pub notifier_delivery: Option<NotifierDelivery>,
 }
 
 impl Default for WorkerSettings {
@@ -88,6 +97,8 @@ impl Default for WorkerSettings {
             audit_signer: None,
             checkpoints: CheckpointSettings::default(),
             alarms: Alarms::default(),
+            notifier: NotifierSettings::default(),
+            notifier_delivery: None,
         }
     }
 }
@@ -152,6 +163,18 @@ impl TimedWorkers {
             )
             .spawn(),
         );
+        if let Some(delivery) = settings.notifier_delivery {
+            handles.push(
+                DeliveryWorker::new(
+                    pool.clone(),
+                    signal.clone(),
+                    services.clone(),
+                    delivery,
+                    settings.notifier.clone(),
+                )
+                .spawn(),
+            );
+        }
         if let Some(ssm) = settings.ssm {
             handles.push(
                 SsmExecutor::new(

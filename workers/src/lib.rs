@@ -10,6 +10,8 @@
 //!   records each level reached (issue 18).
 //! - [`heartbeat`] — the heartbeat checker (raises and resolves the alerts
 //!   of heartbeats that went quiet).
+//! - [`notifier`] — notification rules on incident events, and delivery
+//!   from an outbox with retries (issue 18).
 //! - [`sealer`] — every event's leaf into the audit Merkle tree, and signed
 //!   checkpoints of it.
 //! - [`background`] — what the workers add to a process: their log
@@ -28,5 +30,6 @@ pub mod correlator;
 pub mod escalation;
 pub mod heartbeat;
 pub mod maintenance;
+pub mod notifier;
 pub mod remediation;
 pub mod sealer;

@@ -12,7 +12,7 @@ use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::heartbeat::HeartbeatEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::maintenance::MaintenanceWindowEvent;
-use alertledger_domain::notification::NotificationSetupEvent;
+use alertledger_domain::notification::{NotificationDeliveryEvent, NotificationSetupEvent};
 use alertledger_domain::quarantine::QuarantineEvent;
 use alertledger_domain::runbook::RunbookEvent;
 use alertledger_domain::tenant::TenantEvent;
@@ -79,6 +79,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     (
         "escalation_policy_updated",
         EscalationSetupEvent::POLICY_TYPES,
+    ),
     (
         "heartbeat_updated",
         &[HeartbeatEvent::REGISTERED, HeartbeatEvent::CHANGED],
@@ -87,6 +88,7 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
         "heartbeat_status_changed",
         &[HeartbeatEvent::MISSED, HeartbeatEvent::RECOVERED],
     ),
+    ("notification_updated", NotificationDeliveryEvent::TYPES),
 ];
 
 /// Event types the feed still delivers, but under the generic kind
@@ -106,6 +108,22 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
     ),
     (
         NotificationSetupEvent::CHANNEL_REMOVED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::CHANNEL_UPDATED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::RULE_ADDED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::RULE_CHANGED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
+        NotificationSetupEvent::RULE_REMOVED,
         NOTIFICATION_SETUP_REASON,
     ),
     (
@@ -136,8 +154,9 @@ const USER_REASON: &str = "user administration and revoked sessions belong to th
      follows them; they arrive as kind `event`, and every API process reads the revocations among \
      them to refuse revoked tokens";
 const NOTIFICATION_SETUP_REASON: &str =
-    "notification channels are configuration that no live panel follows; they arrive as kind \
-     `event` (GET /api/v1/tenants/{id}/notification-channels lists them)";
+    "notification channels and rules are configuration that no live panel follows; they arrive \
+     as kind `event` (GET /api/v1/tenants/{id}/notification-channels and .../notification-rules \
+     list them)";
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
      they arrive as kind `event`, and `?types=` selects them by event type";

@@ -747,3 +747,60 @@ pub struct ChannelTestResult {
     /// Why it was not delivered.
     pub error: Option<String>,
 }
+
+/// A notification rule (API.md "Notifications"): `channels` or
+/// `escalation_policy`, never both.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "id": "0190f3c5-0000-7000-8000-000000000010", "rule_id": "0190f3c5-0000-7000-8000-000000000010",
+    "tenant_id": "0190f3c0-0000-7000-8000-000000000001", "name": "Critical to Slack",
+    "events": ["incident_opened", "incident_escalated"], "min_severity": "high",
+    "matchers": ["asset=~\"srv-db-.*\""], "channels": ["0190f3c4-8a7e-7b4c-9d3a-5e2f1a6b7c8d"],
+    "created_at": "2026-12-06T02:00:00Z", "updated_at": "2026-12-06T02:00:00Z"
+}))]
+pub struct NotificationRule {
+    pub id: Uuid,
+    pub rule_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    /// `incident_opened`, `incident_escalated`, `incident_reopened`,
+    /// `incident_resolved`, `incident_acknowledged`, `approval_requested`,
+    /// `execution_failed`.
+    pub events: Vec<String>,
+    /// This severity and above (`critical`, `high`, `medium`, `low`).
+    pub min_severity: Option<String>,
+    /// Alertmanager matchers, as written back by the parser.
+    pub matchers: Vec<String>,
+    pub channels: Option<Vec<Uuid>>,
+    pub escalation_policy: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One notification and its state.
+#[derive(ToSchema)]
+pub struct NotificationState {
+    pub id: Uuid,
+    pub notification_id: Uuid,
+    pub tenant_id: Uuid,
+    pub incident_id: Uuid,
+    /// Absent for an escalation policy match.
+    pub channel_id: Option<Uuid>,
+    pub channel_type: Option<String>,
+    pub rule_id: Uuid,
+    /// The incident event that caused it (`incident_opened`, ...).
+    pub trigger: String,
+    /// `pending`, `delivered`, `failed` or `policy_matched`.
+    pub status: String,
+    pub attempts: i32,
+    /// Messages held back by storm coalescing that this one carries as a digest.
+    pub held_back: i32,
+    /// The receiver's last answer (HTTP status or SMTP code).
+    pub code: Option<i32>,
+    pub error: Option<String>,
+    pub policy_id: Option<Uuid>,
+    /// When the first attempt is (was) due: later than `requested_at` for a digest.
+    pub due_at: Option<DateTime<Utc>>,
+    pub requested_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}

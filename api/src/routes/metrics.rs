@@ -37,6 +37,12 @@ struct ConsumerLabel {
     consumer: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotificationLabel {
+    channel_type: String,
+    outcome: String,
+}
+
 type GaugeFamily = Family<ProjectorLabel, Gauge<f64, AtomicU64>>;
 
 /// Projector positions and lag, and the log's readable horizon. With a
@@ -218,6 +224,37 @@ pub async fn metrics(
         "Webhook deliveries this process answered, by source and outcome (accepted, duplicate, \
          rejected, unauthorized, rate_limited)",
         state.deliveries().counts().clone(),
+    );
+    // Notifications by channel type and outcome (pending, delivered,
+    // failed, policy_matched), and their attempts, from the read model and
+    // the notifier's attempt rows.
+    let notifications = Family::<NotificationLabel, Counter<u64>>::default();
+    let attempts = Family::<NotificationLabel, Counter<u64>>::default();
+    for (channel_type, outcome, count, tried) in
+        alertledger_projections::notifications::counts(pool)
+            .await
+            .map_err(|e| ApiError::database(&e))?
+    {
+        let label = NotificationLabel {
+            channel_type,
+            outcome,
+        };
+        notifications
+            .get_or_create(&label)
+            .inc_by(u64::try_from(count).unwrap_or_default());
+        attempts
+            .get_or_create(&label)
+            .inc_by(u64::try_from(tried).unwrap_or_default());
+    }
+    registry.register(
+        "notifications",
+        "Notifications by channel type and current outcome (pending, delivered, failed, policy_matched)",
+        notifications,
+    );
+    registry.register(
+        "notification_attempts",
+        "Delivery attempts of notifications, by channel type and the notification's current outcome",
+        attempts,
     );
     let auth_failures: Counter<u64> = Counter::default();
     auth_failures.inc_by(state.auth_failures().failures());

@@ -27,6 +27,8 @@ pub mod metrics;
 pub mod notification_channels;
 pub mod oidc;
 pub mod oncall;
+pub mod notification_rules;
+pub mod notifications;
 mod operate;
 pub mod pagerduty_events;
 pub mod patch_compliance;
@@ -109,6 +111,7 @@ pub fn all() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(
             notification_channels::show_channel,
+            notification_channels::update_channel,
             notification_channels::delete_channel
         ))
         .routes(routes!(notification_channels::test_channel))
@@ -132,6 +135,16 @@ pub fn all() -> OpenApiRouter<AppState> {
             escalation_policies::delete_policy
         ))
         .routes(routes!(escalation_policies::start_escalation))
+        .routes(routes!(
+            notification_rules::create_rule,
+            notification_rules::list_rules
+        ))
+        .routes(routes!(
+            notification_rules::show_rule,
+            notification_rules::update_rule,
+            notification_rules::delete_rule
+        ))
+        .routes(routes!(notifications::list_notifications))
         // Analysts.
         .routes(routes!(events::list_events))
         .routes(routes!(audit::list_audit))

@@ -116,6 +116,117 @@ pub async fn create_channel(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// `PUT .../{channel_id}` `{"type"?, "name", "config"}`: replaces the
+/// channel's name and configuration (all of it: an email channel's password
+/// is given again). The type cannot change. A webhook channel keeps its
+/// signing secret, so receivers keep verifying.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdateChannel {
+    /// The channel's type, if given, must be the current one.
+    #[serde(rename = "type")]
+    channel_type: Option<String>,
+    name: String,
+    /// As in creation, for the channel's type.
+    #[schema(value_type = Object)]
+    config: Value,
+}
+
+/// `PUT`: new name and configuration; the new secret is sealed in place of
+/// the old, and `NotificationChannelUpdated` records the non-secret part.
+#[utoipa::path(
+    put,
+    path = "/api/v1/tenants/{id}/notification-channels/{channel_id}",
+    tag = "notifications",
+    security(("bearer_jwt" = [])),
+    params(("id" = Uuid, Path, description = "The tenant's id"), ("channel_id" = Uuid, Path, description = "The channel's id")),
+    request_body(content = UpdateChannel, example = json!({"name": "Ops room (new)", "config": {"url": "https://hooks.slack.com/services/T000/B000/YYYY"}})),
+    responses(
+        (status = 200, description = "The channel, without its secrets", body = crate::openapi::schemas::NotificationChannel),
+        (status = 400, response = crate::openapi::responses::BadRequest),
+        (status = 401, response = crate::openapi::responses::Unauthorized),
+        (status = 403, response = crate::openapi::responses::Forbidden),
+        (status = 404, response = crate::openapi::responses::NotFound),
+        (status = 409, response = crate::openapi::responses::Conflict),
+        (status = 413, response = crate::openapi::responses::PayloadTooLarge),
+        (status = 415, response = crate::openapi::responses::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::responses::Unprocessable),
+        (status = 503, response = crate::openapi::responses::Unavailable)
+    )
+)]
+pub async fn update_channel(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((tenant, channel)): Path<(String, String)>,
+    ApiJson(body): ApiJson<UpdateChannel>,
+) -> Result<Json<Value>, ApiError> {
+    let tenant_id = configurable(&state, &caller, &tenant)?;
+    let channel_id = channel_id(&channel)?;
+    let parts = state.notifications();
+    let setup = load(&state, tenant_id).await?;
+    let current = setup.channel(channel_id).ok_or_else(channel_not_found)?;
+    let current_type = current.settings.channel_type();
+    if let Some(given) = body.channel_type.as_deref() {
+        if given != current_type.as_str() {
+            return Err(ApiError::invalid_value(
+                "type",
+                format!("a channel's type cannot change (this one is {current_type}); add a new channel"),
+            ));
+        }
+    }
+    let mut parsed = parse_channel(
+        current_type.as_str(),
+        &body.name,
+        &body.config,
+        parts.policy,
+    )
+    .map_err(|error| ApiError::invalid_value(error.field.clone(), error.to_string()))?;
+    let previous = parts
+        .secrets
+        .load(tenant_id, channel_id)
+        .await
+        .map_err(|error| ApiError::internal(&error))?;
+    if let (
+        alertledger_notify::ChannelSecret::Webhook { signing_key, .. },
+        alertledger_notify::ChannelSecret::Webhook {
+            signing_key: kept, ..
+        },
+    ) = (&mut parsed.secret, &previous)
+    {
+        signing_key.clone_from(kept);
+    }
+    parts
+        .secrets
+        .replace(tenant_id, channel_id, &parsed.secret)
+        .await
+        .map_err(|error| ApiError::internal(&error))?;
+    let command = NotificationSetupCommand::UpdateChannel {
+        channel_id,
+        name: parsed.name,
+        settings: parsed.settings,
+        actor: caller.actor()?,
+    };
+    if let Err(error) = parts
+        .setup
+        .execute(
+            &tenant_id.to_string(),
+            command,
+            caller.event_metadata(&headers),
+        )
+        .await
+    {
+        // The old secret goes back with the refused event.
+        let _ = parts
+            .secrets
+            .replace(tenant_id, channel_id, &previous)
+            .await;
+        return Err(setup_error(error));
+    }
+    let setup = load(&state, tenant_id).await?;
+    let record = setup.channel(channel_id).ok_or_else(channel_not_found)?;
+    Ok(Json(channel_view(tenant_id, channel_id, record)))
+}
+
 /// `GET`: the tenant's channels, oldest first.
 #[utoipa::path(
     get,
@@ -294,7 +405,7 @@ fn channel_view(
     })
 }
 
-async fn load(
+pub(crate) async fn load(
     state: &AppState,
     tenant_id: TenantId,
 ) -> Result<alertledger_domain::notification::NotificationSetup, ApiError> {
@@ -307,13 +418,17 @@ async fn load(
 }
 
 /// A path's tenant, for a caller who may configure it, known to this process.
-fn configurable(state: &AppState, caller: &Caller, raw: &str) -> Result<TenantId, ApiError> {
+pub(crate) fn configurable(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> Result<TenantId, ApiError> {
     let tenant_id = tenant_id(raw)?;
     caller.authorize(Action::Configure, &tenant_id)?;
     known(state, tenant_id)
 }
 
-fn readable(state: &AppState, caller: &Caller, raw: &str) -> Result<TenantId, ApiError> {
+pub(crate) fn readable(state: &AppState, caller: &Caller, raw: &str) -> Result<TenantId, ApiError> {
     let tenant_id = tenant_id(raw)?;
     caller.authorize(Action::Read, &tenant_id)?;
     known(state, tenant_id)
@@ -334,10 +449,19 @@ fn channel_not_found() -> ApiError {
     ApiError::not_found("channel_not_found", "no such notification channel")
 }
 
-fn setup_error(error: AggregateError<NotificationSetupError>) -> ApiError {
+pub(crate) fn setup_error(error: AggregateError<NotificationSetupError>) -> ApiError {
     match error {
         AggregateError::UserError(NotificationSetupError::UnknownChannel { .. }) => {
             channel_not_found()
+        }
+        AggregateError::UserError(NotificationSetupError::UnknownRule { .. }) => {
+            ApiError::not_found("rule_not_found", "no such notification rule")
+        }
+        AggregateError::UserError(
+            refused @ NotificationSetupError::RuleNamesUnknownChannel { index },
+        ) => ApiError::invalid_value(format!("channels[{index}]"), refused.to_string()),
+        AggregateError::UserError(refused @ NotificationSetupError::ChannelTypeChanged) => {
+            ApiError::invalid_value("type", refused.to_string())
         }
         AggregateError::UserError(rule) => {
             ApiError::new(StatusCode::CONFLICT, "conflict", rule.to_string())

@@ -1,6 +1,8 @@
 //! A tenant's notification set-up (issue 18): the channels people are told
-//! through, as one aggregate per tenant (`NotificationSetup`, aggregate id =
-//! the tenant id). Every change is an event with its actor.
+//! through and the rules saying which incident events reach which channels,
+//! as one aggregate per tenant (`NotificationSetup`, aggregate id = the
+//! tenant id); and each notification's own record (`NotificationDelivery`,
+//! aggregate id = the notification id). Every change is an event.
 //!
 //! Only what is safe to keep forever is recorded here: a channel's type,
 //! name and non-secret settings (a URL is recorded as its host alone). The
@@ -8,9 +10,13 @@
 //! sealed in `notification_channel_secrets`, never in the log.
 //!
 //! - `settings`: the channel types and their non-secret settings;
-//! - `aggregate`: commands, events, errors and the fold.
+//! - `rule`: a rule's checked form and how it matches an incident event;
+//! - `aggregate`: the set-up's commands, events, errors and the fold;
+//! - `delivery`: one notification's life (requested, delivered or failed).
 
 mod aggregate;
+mod delivery;
+mod rule;
 mod settings;
 
 #[cfg(test)]
@@ -18,6 +24,14 @@ mod tests;
 
 pub use aggregate::{
     ChannelRecord, NotificationSetup, NotificationSetupCommand, NotificationSetupError,
-    NotificationSetupEvent,
+    NotificationSetupEvent, RuleRecord,
+};
+pub use delivery::{
+    NotificationDelivery, NotificationDeliveryCommand, NotificationDeliveryError,
+    NotificationDeliveryEvent, NotificationStatus,
+};
+pub use rule::{
+    IncidentFacts, RuleError, RuleSpec, RuleTarget, RuleTrigger, MAX_RULE_CHANNELS,
+    MAX_RULE_MATCHERS,
 };
 pub use settings::{ChannelName, ChannelSettings, ChannelType, SmtpTls};

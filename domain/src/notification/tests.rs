@@ -109,3 +109,86 @@ fn channel_types_read_only_the_api_spelling() {
         serde_json::json!({"type": "slack", "url_host": "hooks.slack.com"})
     );
 }
+
+fn rule_naming(channels: &[NotificationChannelId]) -> RuleSpec {
+    let channels: Vec<String> = channels.iter().map(ToString::to_string).collect();
+    RuleSpec::new(
+        "critical to ops",
+        &["incident_opened".to_owned()],
+        Some("high"),
+        &["asset=~\"srv-.*\"".to_owned()],
+        Some(&channels),
+        None,
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_rule_may_only_name_the_tenants_channels() {
+    let rule_id = crate::values::NotificationRuleId::from_uuid(Uuid::from_u128(7));
+    given(vec![added(1)])
+        .when(NotificationSetupCommand::AddRule {
+            tenant_id: tenant_id(),
+            rule_id,
+            rule: rule_naming(&[channel(1), channel(2)]),
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_error(NotificationSetupError::RuleNamesUnknownChannel { index: 1 });
+    given(vec![added(1)])
+        .when(NotificationSetupCommand::AddRule {
+            tenant_id: tenant_id(),
+            rule_id,
+            rule: rule_naming(&[channel(1)]),
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_events(vec![NotificationSetupEvent::NotificationRuleAdded {
+            tenant_id: tenant_id(),
+            rule_id,
+            rule: rule_naming(&[channel(1)]),
+            actor: actor("admin-1", Role::TenantAdmin),
+            at: now(),
+        }]);
+}
+
+#[test]
+fn rule_errors_name_the_field() {
+    let field = |events: &[&str],
+                 min: Option<&str>,
+                 matchers: &[&str],
+                 channels: Option<&[&str]>,
+                 policy: Option<&str>| {
+        let events: Vec<String> = events.iter().map(|e| (*e).to_owned()).collect();
+        let matchers: Vec<String> = matchers.iter().map(|m| (*m).to_owned()).collect();
+        let channels: Option<Vec<String>> =
+            channels.map(|c| c.iter().map(|c| (*c).to_owned()).collect());
+        RuleSpec::new("r", &events, min, &matchers, channels.as_deref(), policy)
+            .unwrap_err()
+            .field
+    };
+    let id = Uuid::from_u128(1).to_string();
+    let ok: &[&str] = &[id.as_str()];
+    assert_eq!(
+        field(&["incident_opened", "nope"], None, &[], Some(ok), None),
+        "events[1]"
+    );
+    assert_eq!(
+        field(&["incident_opened"], Some("urgent"), &[], Some(ok), None),
+        "min_severity"
+    );
+    assert_eq!(
+        field(&["incident_opened"], None, &["a=~\"(\""], Some(ok), None),
+        "matchers[0]"
+    );
+    assert_eq!(
+        field(&["incident_opened"], None, &[], Some(&["x"]), None),
+        "channels[0]"
+    );
+    assert_eq!(
+        field(&["incident_opened"], None, &[], Some(ok), Some(&id)),
+        "escalation_policy"
+    );
+    assert_eq!(
+        field(&["incident_opened"], None, &[], None, None),
+        "channels"
+    );
+}

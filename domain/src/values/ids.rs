@@ -117,6 +117,18 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// One notification rule of a tenant: which incident events reach which channels.
+    NotificationRuleId,
+    "rule_id"
+);
+uuid_id!(
+    /// One notification: one message on one channel (its outbox row and its
+    /// events), also the idempotency key receivers see (`webhook-id`).
+    NotificationId,
+    "notification_id"
+);
+
+uuid_id!(
     /// A tenant's maintenance window or silence (issue 19).
     WindowId,
     "window_id"
@@ -156,6 +168,10 @@ impl EscalationId {
         name[..16].copy_from_slice(incident.as_bytes());
         name[16..].copy_from_slice(policy.as_bytes());
         EscalationId(Uuid::new_v5(&ESCALATION_NAMESPACE, &name))
+    }
+}
+
+uuid_id!(
     /// A tenant's heartbeat (issue 19); derived from its name, see
     /// [`HeartbeatId::for_name`].
     HeartbeatId,

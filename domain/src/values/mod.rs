@@ -22,12 +22,12 @@ pub use actor::Actor;
 pub use aws::{AwsRoleConfig, InstanceId, SnsTopicArn, SsmCommandId, MAX_PINNED_SNS_TOPICS};
 pub use correlation::{CorrelationDecision, CorrelationReason};
 pub use enums::{AlertStatus, InvocationStatus, Risk, Role, Severity, WebhookSource};
-pub use ids::NotificationChannelId;
 pub use ids::{
     AlertId, ApiKeyId, ApprovalId, ExecutionId, HeartbeatId, IncidentId, RunbookId, TenantId,
     WebhookSecretId, WindowId, ALERT_DELIVERY_NAMESPACE,
 };
 pub use ids::{EscalationId, EscalationPolicyId, OverrideId, ScheduleId, ESCALATION_NAMESPACE};
+pub use ids::{NotificationChannelId, NotificationId, NotificationRuleId};
 pub use ingestion::{
     NormalizationWarning, SeverityMap, MAX_SEVERITY_MAP_ENTRIES, MAX_SEVERITY_WORD_CHARS,
 };

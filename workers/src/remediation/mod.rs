@@ -37,7 +37,7 @@ pub const DEFAULT_APPROVAL_TTL: Duration = Duration::from_secs(60 * 60);
 const DERIVED_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3f6c_51a0_8d2e_4b7a_a1c4_92e0_5d17_c3b8);
 
 /// An id derived from `parts` (the ids of what caused it).
-fn derived_id(kind: &str, parts: &[Uuid]) -> Uuid {
+pub(crate) fn derived_id(kind: &str, parts: &[Uuid]) -> Uuid {
     let mut name = Vec::with_capacity(kind.len() + 16 * parts.len());
     name.extend_from_slice(kind.as_bytes());
     for part in parts {
@@ -48,13 +48,13 @@ fn derived_id(kind: &str, parts: &[Uuid]) -> Uuid {
 
 /// A worker as the actor of what it records (the audit trail names it),
 /// e.g. `worker:runbook-dispatcher`.
-fn worker_actor(worker: &'static str) -> Result<Actor, ValueError> {
+pub(crate) fn worker_actor(worker: &'static str) -> Result<Actor, ValueError> {
     let user = UserId::parse(&format!("worker:{worker}"))?;
     Ok(Actor::new(user, worker.replace('-', " "), Role::MspAdmin))
 }
 
 /// Metadata of what a worker records because of the event at `cause`.
-fn worker_metadata(
+pub(crate) fn worker_metadata(
     worker: &'static str,
     cause: Option<i64>,
     correlation: Option<Uuid>,
