@@ -266,7 +266,18 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     .await;
     assert_eq!(everything["min_severity"], "critical");
     assert_eq!(everything["matchers"][1], "asset=~\"srv-.*\"");
-    let policy = uuid::Uuid::now_v7();
+    // A policy paging a channel of its own (so the counts of the others hold).
+    let pager = channel(&app, &tenant, &admin, json!({"type": "webhook", "name": "Pager", "config": {"url": receiver.url("policy/pager")}})).await;
+    let (status, created) = call(
+        &app,
+        Method::POST,
+        &format!("/api/v1/tenants/{}/escalation-policies", tenant.id),
+        &admin,
+        Some(json!({"name": "Page", "levels": [{"delay_minutes": 30, "channels": [pager["id"]]}], "repeat": 0})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let policy = uuid::Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
     let policy_rule = rule(
         &app,
         &tenant,
@@ -502,8 +513,9 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     .await;
     assert_eq!(status, 422);
 
-    // A rule with an escalation policy records the match (for the
-    // escalation worker), sending nothing.
+    // A rule with an escalation policy records the match and starts the
+    // policy, whose first level pages its channel (a notification without
+    // a rule); nothing goes to the rule channels.
     let policy_incident = incident_of(
         &app,
         &tenant,
@@ -518,11 +530,34 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
             |page| !page["items"].as_array().unwrap().is_empty(),
         )
         .await;
-    assert_eq!(matched["items"][0]["status"], "policy_matched");
-    assert_eq!(matched["items"][0]["policy_id"], json!(policy));
+    let policy_page = receiver.wait_for("policy/pager", 1).await;
     assert_eq!(
-        matched["items"].as_array().unwrap().len(),
-        1,
+        policy_page[0].json()["data"]["incident_id"],
+        policy_incident.as_str()
+    );
+    let matched = app
+        .get_until(
+            &format!("/api/v1/notifications?incident={policy_incident}"),
+            &viewer,
+            |page| {
+                let items = page["items"].as_array().unwrap();
+                items.len() == 2 && items.iter().any(|n| n["status"] == "delivered")
+            },
+        )
+        .await;
+    let items = matched["items"].as_array().unwrap();
+    let matched_row = items
+        .iter()
+        .find(|n| n["status"] == "policy_matched")
+        .unwrap();
+    assert_eq!(matched_row["policy_id"], json!(policy));
+    let page_row = items
+        .iter()
+        .find(|n| n["status"] != "policy_matched")
+        .unwrap();
+    assert_eq!(page_row["channel_id"], pager["id"]);
+    assert!(
+        page_row["rule_id"].is_null(),
         "high is below the critical rule"
     );
 
@@ -555,7 +590,8 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     assert_eq!(receiver.received("slack/s1").len(), 1);
     assert_eq!(smtp.mails().len(), 1);
 
-    // /metrics counts notifications by channel type and outcome.
+    // /metrics counts notifications by channel type and outcome (webhook:
+    // the retried hook, 3 attempts, and the policy's page, 1).
     let metrics = app
         .client
         .get(app.url("/metrics"))
@@ -567,11 +603,11 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         .unwrap();
     assert!(
         metrics.contains(
-            "alertledger_notifications_total{channel_type=\"webhook\",outcome=\"delivered\"} 1"
+            "alertledger_notifications_total{channel_type=\"webhook\",outcome=\"delivered\"} 2"
         ),
         "{metrics}"
     );
-    assert!(metrics.contains("alertledger_notification_attempts_total{channel_type=\"webhook\",outcome=\"delivered\"} 3"), "{metrics}");
+    assert!(metrics.contains("alertledger_notification_attempts_total{channel_type=\"webhook\",outcome=\"delivered\"} 4"), "{metrics}");
 }
 
 #[tokio::test]

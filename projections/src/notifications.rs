@@ -71,7 +71,7 @@ impl LogConsumer for NotificationsProjection {
                     .bind(incident_id.as_uuid())
                     .bind(channel_id.as_uuid())
                     .bind(channel_type.as_str())
-                    .bind(rule_id.as_uuid())
+                    .bind(rule_id.as_ref().map(|rule| *rule.as_uuid()))
                     .bind(trigger.as_str())
                     .bind(due_at)
                     .bind(at)
@@ -251,7 +251,8 @@ pub struct NotificationRow {
     pub incident_id: Uuid,
     pub channel_id: Option<Uuid>,
     pub channel_type: Option<String>,
-    pub rule_id: Uuid,
+    /// The rule that asked for it (none for an escalation level reached).
+    pub rule_id: Option<Uuid>,
     /// The incident event that caused it (`incident_opened`, ...).
     pub trigger: String,
     /// `pending`, `delivered`, `failed` or `policy_matched`.

@@ -20,8 +20,8 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 use crate::correlator::Correlator;
-use crate::escalation::{EscalationTimers, Escalator};
 use crate::correlator::FlapSettler;
+use crate::escalation::{EscalationTimers, Escalator};
 use crate::heartbeat::HeartbeatChecker;
 use crate::maintenance::WindowCloser;
 use crate::notifier::{DeliveryWorker, Notifier, NotifierDelivery, NotifierSettings};

@@ -36,6 +36,11 @@ const EVENT_TYPES = [
   "SigningRequirementChanged", "CorrelationPolicyChanged", "SeverityMapChanged",
   "UserInvited", "UserRoleChanged", "UserTenantsChanged", "UserRenamed", "UserDisabled",
   "UserSessionsRevoked",
+  "IncidentFlapping", "IncidentFlappingEnded",
+  "NotificationRequested", "NotificationDelivered", "NotificationFailed", "NotificationPolicyMatched",
+  "NotificationRuleAdded", "NotificationRuleChanged", "NotificationRuleRemoved", "NotificationChannelUpdated",
+  "EscalationStarted", "EscalationLevelReached", "EscalationStopped",
+  "HeartbeatRegistered", "HeartbeatChanged", "HeartbeatMissed", "HeartbeatRecovered",
 ];
 
 const feed = { source: null, lastEventId: null, retryDelay: 1000, reconnectTimer: null };

@@ -12,7 +12,7 @@
 use alertledger_domain::notification::{
     NotificationSetupCommand, RuleRecord, RuleSpec, RuleTarget,
 };
-use alertledger_domain::values::{NotificationRuleId, TenantId};
+use alertledger_domain::values::{EscalationPolicyId, NotificationRuleId, TenantId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -62,6 +62,34 @@ impl RuleBody {
     }
 }
 
+/// 422 unless the rule's escalation policy (if it names one) is one of the
+/// tenant's: a rule must not page through a policy that is not there.
+async fn policy_exists(
+    state: &AppState,
+    tenant_id: TenantId,
+    rule: &RuleSpec,
+) -> Result<(), ApiError> {
+    let RuleTarget::EscalationPolicy(policy) = rule.target() else {
+        return Ok(());
+    };
+    let setup = state
+        .escalation()
+        .setup
+        .load(&tenant_id.to_string())
+        .await
+        .map_err(super::escalation_access::setup_error)?;
+    if setup
+        .policy(EscalationPolicyId::from_uuid(*policy))
+        .is_none()
+    {
+        return Err(ApiError::invalid_value(
+            "escalation_policy",
+            "`escalation_policy` names no escalation policy of this tenant",
+        ));
+    }
+    Ok(())
+}
+
 /// `POST`: adds a rule; 201 with the rule.
 #[utoipa::path(
     post,
@@ -92,6 +120,7 @@ pub async fn create_rule(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant_id = configurable(&state, &caller, &tenant)?;
     let rule = body.spec()?;
+    policy_exists(&state, tenant_id, &rule).await?;
     let rule_id = NotificationRuleId::new_v7();
     let command = NotificationSetupCommand::AddRule {
         tenant_id,
@@ -204,6 +233,7 @@ pub async fn update_rule(
     let tenant_id = configurable(&state, &caller, &tenant)?;
     let rule_id = rule_id(&rule)?;
     let rule = body.spec()?;
+    policy_exists(&state, tenant_id, &rule).await?;
     let command = NotificationSetupCommand::ChangeRule {
         rule_id,
         rule,

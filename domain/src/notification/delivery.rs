@@ -54,7 +54,9 @@ pub enum NotificationDeliveryCommand {
         incident_id: IncidentId,
         channel_id: NotificationChannelId,
         channel_type: ChannelType,
-        rule_id: NotificationRuleId,
+        /// The rule that asked for it; `None` for a level of an escalation
+        /// policy reached (the escalation's events say why).
+        rule_id: Option<NotificationRuleId>,
         trigger: RuleTrigger,
         /// When the first attempt is due: now, or the end of the storm
         /// interval for a digest held back by coalescing.
@@ -90,7 +92,8 @@ pub enum NotificationDeliveryEvent {
         incident_id: IncidentId,
         channel_id: NotificationChannelId,
         channel_type: ChannelType,
-        rule_id: NotificationRuleId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule_id: Option<NotificationRuleId>,
         trigger: RuleTrigger,
         due_at: DateTime<Utc>,
         at: DateTime<Utc>,

@@ -20,7 +20,12 @@
 //! `dedup_key` (the incident id), and every trigger, acknowledge and resolve
 //! must reach it to keep its incident in step.
 
+use std::collections::HashMap;
+
 use alertledger_domain::approval::ApprovalEvent;
+use alertledger_domain::escalation::{
+    Escalation, EscalationCause, EscalationCommand, EscalationError, EscalationEvent,
+};
 use alertledger_domain::execution::ExecutionEvent;
 use alertledger_domain::incident::IncidentEvent;
 use alertledger_domain::notification::{
@@ -28,7 +33,8 @@ use alertledger_domain::notification::{
     NotificationSetupEvent, RuleSpec, RuleTrigger,
 };
 use alertledger_domain::values::{
-    IncidentId, Labels, NotificationChannelId, NotificationRuleId, TenantId,
+    EscalationId, EscalationPolicyId, IncidentId, Labels, NotificationChannelId,
+    NotificationRuleId, TenantId,
 };
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::consumer::{ConsumerError, LogConsumer, Target};
@@ -43,7 +49,7 @@ use uuid::Uuid;
 
 use super::rules::{evaluate, suppressed, Decision, IncidentSnapshot};
 use super::NotifierSettings;
-use crate::remediation::{derived_id, worker_metadata};
+use crate::remediation::{derived_id, worker_actor, worker_metadata};
 
 /// The notifier's checkpoint name and its actor in the audit trail.
 pub const NOTIFIER: &str = "notifier";
@@ -62,9 +68,12 @@ const EVENT_TYPES: &[&str] = &[
     IncidentEvent::ESCALATED,
     IncidentEvent::RESOLVED,
     IncidentEvent::REOPENED,
+    IncidentEvent::FLAPPING,
+    IncidentEvent::FLAPPING_ENDED,
     ApprovalEvent::REQUESTED,
     ExecutionEvent::FAILED,
     ExecutionEvent::TIMED_OUT,
+    EscalationEvent::LEVEL_REACHED,
 ];
 
 /// The incident events people are told about (imported ones were told
@@ -78,6 +87,7 @@ const DECIDES_ON: &[&str] = &[
     ApprovalEvent::REQUESTED,
     ExecutionEvent::FAILED,
     ExecutionEvent::TIMED_OUT,
+    EscalationEvent::LEVEL_REACHED,
 ];
 
 /// The notifier as a [`LogConsumer`].
@@ -136,6 +146,7 @@ impl LogConsumer for Notifier {
             target,
             notifier: self,
             work: UnitOfWork::default(),
+            escalations: HashMap::new(),
         };
         for event in events {
             batch.apply(event).await?;
@@ -152,6 +163,9 @@ struct Batch<'a> {
     target: &'a Target,
     notifier: &'a Notifier,
     work: UnitOfWork,
+    /// Escalations this batch started, as staged (a second start of one in
+    /// the same batch must see the first).
+    escalations: HashMap<String, Loaded<Escalation>>,
 }
 
 /// An incident event people may be told about.
@@ -170,6 +184,21 @@ impl Batch<'_> {
                 None
             }
             "Incident" => self.incident_changed(event, decode(event)?).await?,
+            "Escalation" => {
+                if let EscalationEvent::EscalationLevelReached {
+                    tenant_id,
+                    incident_id,
+                    targets,
+                    reason,
+                    ..
+                } = decode(event)?
+                {
+                    return self
+                        .level_reached(event, tenant_id, incident_id, targets, reason)
+                        .await;
+                }
+                None
+            }
             "Approval" => match decode(event)? {
                 ApprovalEvent::ApprovalRequested {
                     tenant_id,
@@ -338,6 +367,7 @@ impl Batch<'_> {
                 priority: i64::from(priority.value()),
                 status: "new".to_owned(),
                 silenced_until: None,
+                flapping: false,
             };
             self.save(tenant_id, incident_id, &snapshot).await?;
             return Ok(Some(Occurrence {
@@ -358,6 +388,14 @@ impl Batch<'_> {
             }
             IncidentEvent::IncidentSilenced { until, .. } => {
                 snapshot.silenced_until = Some(until);
+                (None, None)
+            }
+            IncidentEvent::IncidentFlapping { .. } => {
+                snapshot.flapping = true;
+                (None, None)
+            }
+            IncidentEvent::IncidentFlappingEnded { .. } => {
+                snapshot.flapping = false;
                 (None, None)
             }
             IncidentEvent::IncidentAcknowledged { actor, .. } => {
@@ -478,7 +516,7 @@ impl Batch<'_> {
                     rule_id,
                     channel_id,
                 } => {
-                    self.notify(event, &occurrence, &snapshot, rule_id, channel_id)
+                    self.notify(event, &occurrence, &snapshot, Some(rule_id), channel_id)
                         .await?;
                 }
                 Decision::StartPolicy { rule_id, policy_id } => {
@@ -507,12 +545,13 @@ impl Batch<'_> {
             .collect())
     }
 
-    /// INTEGRATION POINT for escalation policies: a rule whose target is
-    /// escalation policy `policy_id` matched an event of the incident. It is
-    /// recorded as `NotificationPolicyMatched` (aggregate
-    /// `NotificationDelivery`, id derived from the event and the rule, so
-    /// once); the escalation worker starts the policy from that event (or
-    /// the lead wires a direct start here at merge).
+    /// A rule whose target is escalation policy `policy_id` matched an event
+    /// of the incident: recorded as `NotificationPolicyMatched` (id derived
+    /// from the event and the rule, so once), and the policy's escalation of
+    /// the incident starts in the same transaction (`EscalationStarted`; the
+    /// escalator then records each level reached, which
+    /// [`Self::level_reached`] turns into messages). One already running for
+    /// the pair is left alone.
     async fn escalation_policy_matched(
         &mut self,
         event: &LogEvent,
@@ -532,7 +571,94 @@ impl Batch<'_> {
             trigger: occurrence.trigger,
         };
         self.record(event, id, command, occurrence.incident_id)
+            .await?;
+        self.start_escalation(event, occurrence, rule_id, policy_id)
             .await
+    }
+
+    async fn start_escalation(
+        &mut self,
+        event: &LogEvent,
+        occurrence: &Occurrence,
+        rule_id: NotificationRuleId,
+        policy_id: Uuid,
+    ) -> Result<(), ConsumerError> {
+        let policy_id = EscalationPolicyId::from_uuid(policy_id);
+        let id = EscalationId::for_incident(&occurrence.incident_id, &policy_id).to_string();
+        if !self.escalations.contains_key(&id) {
+            let loaded = self
+                .work
+                .load::<Escalation>(&mut *self.conn, std::slice::from_ref(&id))
+                .await
+                .map_err(|error| ConsumerError::event(event, error.to_string()))?;
+            self.escalations.extend(loaded);
+        }
+        let actor = worker_actor(NOTIFIER).map_err(|error| ConsumerError::event(event, error))?;
+        let command = EscalationCommand::StartEscalation {
+            tenant_id: occurrence.tenant_id,
+            incident_id: occurrence.incident_id,
+            policy_id,
+            cause: EscalationCause::Rule {
+                rule_id: *rule_id.as_uuid(),
+                event_type: event.event_type.clone(),
+                position: Some(event.position),
+            },
+            actor,
+        };
+        let metadata = worker_metadata(
+            NOTIFIER,
+            Some(event.position),
+            Some(*occurrence.incident_id.as_uuid()),
+        );
+        let escalation = self.escalations.entry(id.clone()).or_default();
+        match self
+            .work
+            .execute(&id, escalation, command, &self.notifier.services, &metadata)
+            .await
+        {
+            Ok(_) | Err(EscalationError::AlreadyRunning) => Ok(()),
+            Err(error) => Err(ConsumerError::event(event, error)),
+        }
+    }
+
+    /// A level of an escalation was reached: one message on each target's
+    /// channel (an on-call participant's, for a schedule level), through
+    /// the same suppression check and coalescing as a rule's.
+    async fn level_reached(
+        &mut self,
+        event: &LogEvent,
+        tenant_id: TenantId,
+        incident_id: IncidentId,
+        targets: Vec<alertledger_domain::escalation::EscalationTarget>,
+        reason: String,
+    ) -> Result<(), ConsumerError> {
+        let Some(snapshot) = self.snapshot(incident_id).await? else {
+            return Ok(());
+        };
+        let occurrence = Occurrence {
+            tenant_id,
+            incident_id,
+            trigger: RuleTrigger::IncidentEscalated,
+            reason: Some(reason),
+        };
+        if let Some(why) = suppressed(&snapshot, occurrence.trigger, event.recorded_at) {
+            tracing::debug!(
+                incident_id = %incident_id,
+                suppression = why.as_str(),
+                "escalation level's notifications suppressed"
+            );
+            return Ok(());
+        }
+        let mut told = Vec::with_capacity(targets.len());
+        for target in targets {
+            if told.contains(&target.channel_id) {
+                continue;
+            }
+            told.push(target.channel_id);
+            self.notify(event, &occurrence, &snapshot, None, target.channel_id)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Requests one message on one channel, or folds it into the digest of
@@ -542,7 +668,7 @@ impl Batch<'_> {
         event: &LogEvent,
         occurrence: &Occurrence,
         snapshot: &IncidentSnapshot,
-        rule_id: NotificationRuleId,
+        rule_id: Option<NotificationRuleId>,
         channel_id: NotificationChannelId,
     ) -> Result<(), ConsumerError> {
         let channel: Option<Json<ChannelSettings>> = sqlx::query_scalar(&format!(

@@ -32,6 +32,10 @@ pub struct IncidentSnapshot {
     /// Set while a silence (`IncidentSilenced`) holds the incident's key.
     #[serde(default)]
     pub silenced_until: Option<DateTime<Utc>>,
+    /// Set while the correlator holds the incident as flapping
+    /// (`IncidentFlapping` until `IncidentFlappingEnded`).
+    #[serde(default)]
+    pub flapping: bool,
 }
 
 /// Why an incident event notifies nobody.
@@ -39,12 +43,16 @@ pub struct IncidentSnapshot {
 pub enum Suppression {
     /// Someone silenced the incident's key until then (resolutions still go out).
     Silenced,
+    /// The incident's key is flapping: nobody is told until it has been
+    /// stable for the tenant's flapping window (resolutions still go out).
+    Flapping,
 }
 
 impl Suppression {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Silenced => "silenced",
+            Self::Flapping => "flapping",
         }
     }
 }
@@ -52,18 +60,20 @@ impl Suppression {
 /// THE suppression check of rule evaluation: every reason an incident event
 /// notifies nobody goes here, and only here. Maintenance windows already
 /// stop alerts before an incident opens (the correlator records
-/// `AlertSuppressed`), so no incident event of theirs arrives. Hooks to add
-/// at merge: "incident is flapping → hold" (the flapping work), as another
-/// [`Suppression`] variant returned from here.
+/// `AlertSuppressed`), so no incident event of theirs arrives.
 pub fn suppressed(
     incident: &IncidentSnapshot,
     trigger: RuleTrigger,
     at: DateTime<Utc>,
 ) -> Option<Suppression> {
-    if trigger != RuleTrigger::IncidentResolved
-        && incident.silenced_until.is_some_and(|until| at < until)
-    {
+    if trigger == RuleTrigger::IncidentResolved {
+        return None;
+    }
+    if incident.silenced_until.is_some_and(|until| at < until) {
         return Some(Suppression::Silenced);
+    }
+    if incident.flapping {
+        return Some(Suppression::Flapping);
     }
     None
 }
@@ -145,7 +155,35 @@ mod tests {
             priority: 90,
             status: "new".to_owned(),
             silenced_until: None,
+            flapping: false,
         }
+    }
+
+    #[test]
+    fn a_flapping_incident_tells_nobody_but_its_resolution() {
+        let now = Utc::now();
+        let mut flapping = incident(Severity::Critical);
+        flapping.flapping = true;
+        for trigger in [
+            RuleTrigger::IncidentOpened,
+            RuleTrigger::IncidentEscalated,
+            RuleTrigger::IncidentReopened,
+            RuleTrigger::ApprovalRequested,
+        ] {
+            assert_eq!(
+                suppressed(&flapping, trigger, now),
+                Some(Suppression::Flapping)
+            );
+        }
+        assert_eq!(
+            suppressed(&flapping, RuleTrigger::IncidentResolved, now),
+            None
+        );
+        flapping.flapping = false;
+        assert_eq!(
+            suppressed(&flapping, RuleTrigger::IncidentOpened, now),
+            None
+        );
     }
 
     fn rule(min: Option<&str>, matchers: &[&str], channels: &[Uuid]) -> RuleSpec {
