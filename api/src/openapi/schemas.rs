@@ -787,7 +787,9 @@ pub struct NotificationState {
     /// Absent for an escalation policy match.
     pub channel_id: Option<Uuid>,
     pub channel_type: Option<String>,
-    pub rule_id: Uuid,
+    /// The rule that asked for it; absent for a page of an escalation
+    /// level reached (the escalation's events on the timeline say why).
+    pub rule_id: Option<Uuid>,
     /// The incident event that caused it (`incident_opened`, ...).
     pub trigger: String,
     /// `pending`, `delivered`, `failed` or `policy_matched`.
