@@ -523,13 +523,6 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         json!([alert("srv-policy", "high", "policy please")]),
     )
     .await;
-    let matched = app
-        .get_until(
-            &format!("/api/v1/notifications?incident={policy_incident}"),
-            &viewer,
-            |page| !page["items"].as_array().unwrap().is_empty(),
-        )
-        .await;
     let policy_page = receiver.wait_for("policy/pager", 1).await;
     assert_eq!(
         policy_page[0].json()["data"]["incident_id"],
