@@ -574,3 +574,56 @@ async fn a_heartbeat_missed_and_recovered_over_real_http() {
     })
     .await;
 }
+
+/// The whole process stops while a heartbeat is due, stays down past its
+/// deadline, and starts again: the new process's checker finds the overdue
+/// deadline in the stored state and raises the alert, once.
+#[tokio::test]
+async fn a_restart_while_a_heartbeat_is_overdue_still_raises_its_alert() {
+    let workers = || WorkerSettings {
+        heartbeat_check: Duration::from_secs(1),
+        ..WorkerSettings::default()
+    };
+    let mut app = TestApp::spawn_with_background(workers()).await;
+    let tenant = app.create_tenant("restart-acme").await;
+    let admin = app.token(Role::TenantAdmin, &[tenant.id]);
+    let (status, registered) = beat(
+        &app,
+        &tenant,
+        "nightly-backup",
+        Some(json!({"timeout_seconds": 5, "asset": "bkp-01"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{registered}");
+    let listed = app
+        .get_until("/api/v1/heartbeats", &admin, |list| {
+            list["items"][0]["status"] == "ok"
+        })
+        .await;
+    let deadline = time(&listed["items"][0]["deadline"]);
+
+    // Down across the deadline: nothing runs to notice it.
+    app.stop().await;
+    let overdue = (deadline - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(500);
+    tokio::time::sleep(overdue).await;
+    let pool = app.start_again(workers()).await;
+
+    let missed = app
+        .get_until("/api/v1/heartbeats", &admin, |list| {
+            list["items"][0]["status"] == "missed"
+        })
+        .await;
+    let alert_id = missed["items"][0]["missed_alert_id"].as_str().unwrap();
+    let alert = poll(&app, &format!("/api/v1/alerts/{alert_id}"), &admin, |a| {
+        a["incident_id"].is_string()
+    })
+    .await;
+    assert_eq!(alert["signature"], "heartbeat_missed");
+    assert_eq!(alert["asset"], "bkp-01");
+    let raised: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'HeartbeatMissed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(raised, 1);
+}
