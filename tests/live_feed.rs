@@ -301,6 +301,10 @@ async fn stalled_reader(
 async fn a_slow_client_is_told_to_resync_while_a_fast_one_keeps_up() {
     let app = TestApp::spawn_with_feed(FeedSettings {
         buffer_batches: 16,
+        // Batches of at most 100 events: the 18,000 events below make at
+        // least 180 of them, far more than the 16 buffered, however the
+        // tailer's reads fall (under load they fill up to this bound).
+        tail_batch: 100,
         ..FeedSettings::default()
     })
     .await;
@@ -609,6 +613,10 @@ async fn a_websocket_is_closed_when_its_token_expires() {
 async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
     let app = TestApp::spawn_with_feed(FeedSettings {
         buffer_batches: 16,
+        // Batches of at most 100 events: the 18,000 events below make at
+        // least 180 of them, far more than the 16 buffered, however the
+        // tailer's reads fall (under load they fill up to this bound).
+        tail_batch: 100,
         ..FeedSettings::default()
     })
     .await;

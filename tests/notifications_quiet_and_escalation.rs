@@ -140,6 +140,18 @@ async fn alert_until(
     }
 }
 
+/// Waits until the notifier has decided on the event at `position` and the
+/// notifications read model has applied everything logged by then (each
+/// follows the log on its own).
+async fn notifications_settled(app: &TestApp, position: i64) {
+    app.wait_until_consumed("notifier", position).await;
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    app.wait_until_consumed("notifications", head).await;
+}
+
 /// The position of the latest event of `event_type` on aggregate `id`.
 async fn position_of(app: &TestApp, event_type: &str, id: &str) -> i64 {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -193,8 +205,22 @@ async fn escalation_rules_windows_and_flapping_decide_who_is_told() {
     assert!(paged[0].json()["data"]["reason"]
         .as_str()
         .is_some_and(|reason| !reason.is_empty()));
-    let listed = notifications(&app, &admin, &format!("incident={incident}")).await;
-    assert_eq!(listed.len(), 2, "the policy match and the page: {listed:?}");
+    // The notifications read model follows the log on its own: wait for
+    // both rows (the policy match and the page).
+    let listed = app
+        .get_until(
+            &format!("/api/v1/notifications?incident={incident}"),
+            &admin,
+            |page| {
+                page["items"]
+                    .as_array()
+                    .is_some_and(|items| items.len() == 2)
+            },
+        )
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
     let page = listed
         .iter()
         .find(|n| n["channel_id"] == pager.as_str())
@@ -259,7 +285,7 @@ async fn escalation_rules_windows_and_flapping_decide_who_is_told() {
     let told = receiver.wait_for("room", 1).await;
     let outside_incident = outside["incident_id"].as_str().unwrap();
     let opened = position_of(&app, "IncidentOpened", outside_incident).await;
-    app.wait_until_consumed("notifier", opened).await;
+    notifications_settled(&app, opened).await;
     let listed = notifications(&app, &quiet_admin, &format!("tenant={}", quiet.id)).await;
     assert_eq!(
         listed.len(),
@@ -336,8 +362,7 @@ async fn escalation_rules_windows_and_flapping_decide_who_is_told() {
     let told = receiver.wait_for("desk", 1).await;
     let escalated = position_of(&app, "IncidentEscalated", &flapping).await;
     let escalated_steady = position_of(&app, "IncidentEscalated", &steady).await;
-    app.wait_until_consumed("notifier", escalated.max(escalated_steady))
-        .await;
+    notifications_settled(&app, escalated.max(escalated_steady)).await;
     assert!(
         notifications(&app, &flappy_admin, &format!("incident={flapping}"))
             .await

@@ -23,6 +23,10 @@ pub struct FeedSettings {
     /// Batches a subscriber may fall behind the tailer before it is told to
     /// resync and dropped (the bounded buffer of every subscriber).
     pub buffer_batches: usize,
+    /// Most events the tailer reads (and broadcasts) as one batch. Under
+    /// load the tailer's reads fill up to this, so it also sets how many
+    /// events `buffer_batches` can hold.
+    pub tail_batch: usize,
     /// Interval of SSE heartbeat comments and WebSocket `ping` messages.
     pub heartbeat: Duration,
     /// The `retry:` hint SSE clients wait before reconnecting.
@@ -45,6 +49,7 @@ impl Default for FeedSettings {
     fn default() -> Self {
         Self {
             buffer_batches: 1_024,
+            tail_batch: 1_000,
             heartbeat: Duration::from_secs(15),
             retry: Duration::from_secs(2),
             history_batch: 5_000,
@@ -123,7 +128,7 @@ impl FeedHub {
                 hint_retry: Duration::from_millis(1),
                 poll_interval: Duration::from_millis(20),
                 wake_on: WakeOn::AllAppends,
-                ..TailSettings::default()
+                batch_size: settings.tail_batch.max(1),
             },
         );
         let task = tokio::spawn(follow(Arc::downgrade(&inner), tailer, head));
