@@ -144,6 +144,31 @@ async fn stored(pool: &PgPool, event_type: &str) -> Vec<Value> {
         .collect()
 }
 
+/// How many escalations are left on the due list once the `escalation-timers`
+/// consumer has read everything logged so far (its checkpoint, not a poll of
+/// the table).
+async fn due_list_once_read(pool: &PgPool) -> i64 {
+    let head: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(
+        alertledger_eventstore::consumer::wait_until_applied(
+            pool,
+            "escalation-timers",
+            head,
+            Duration::from_secs(30)
+        )
+        .await
+        .unwrap(),
+        "escalation-timers never read position {head}"
+    );
+    sqlx::query_scalar("SELECT count(*) FROM escalation_timers")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 /// Waits until `count` events of `event_type` are stored; returns them.
 async fn wait_for(pool: &PgPool, event_type: &str, count: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -249,24 +274,17 @@ async fn not_acknowledged_within_the_delay_reaches_level_two() {
 
     // The incident's timeline shows both levels with their reasons.
     let viewer = app.token(Role::Viewer, &[tenant.id]);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let shown = loop {
-        let (status, body) = get(&app, &format!("/api/v1/incidents/{incident}"), &viewer).await;
-        let levels = body["timeline"].as_array().map_or(0, |entries| {
-            entries
-                .iter()
-                .filter(|e| e["event_type"] == "EscalationLevelReached")
-                .count()
-        });
-        if status == 200 && levels == 2 {
-            break body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the timeline never showed both levels: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let shown = app
+        .get_until(&format!("/api/v1/incidents/{incident}"), &viewer, |body| {
+            body["timeline"].as_array().is_some_and(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["event_type"] == "EscalationLevelReached")
+                    .count()
+                    == 2
+            })
+        })
+        .await;
     let summaries: Vec<&str> = shown["timeline"]
         .as_array()
         .unwrap()
@@ -326,21 +344,11 @@ async fn acknowledging_before_the_delay_stops_the_escalation() {
     clock.set(level_one_due + chrono::Duration::minutes(30));
     // A stopped escalation records no level (the aggregate refuses), and the
     // due list is empty once the stop is read.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let timers: i64 = sqlx::query_scalar("SELECT count(*) FROM escalation_timers")
-            .fetch_one(app.db.pool())
-            .await
-            .unwrap();
-        if timers == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the due list kept the stopped escalation"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_eq!(
+        due_list_once_read(app.db.pool()).await,
+        0,
+        "the due list kept the stopped escalation"
+    );
     assert_eq!(
         stored(app.db.pool(), "EscalationLevelReached").await.len(),
         1
@@ -411,21 +419,11 @@ async fn a_restart_between_levels_neither_loses_nor_repeats_a_level() {
     assert_eq!(at(&levels[2]["at"]), due + chrono::Duration::minutes(25));
     // Once the due list has read the last level, nothing is left to record;
     // each level was recorded exactly once.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let timers: i64 = sqlx::query_scalar("SELECT count(*) FROM escalation_timers")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        if timers == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the last level never left the due list"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_eq!(
+        due_list_once_read(&pool).await,
+        0,
+        "the last level never left the due list"
+    );
     clock.set(due + chrono::Duration::minutes(60));
     let levels: Vec<i64> = stored(&pool, "EscalationLevelReached")
         .await
