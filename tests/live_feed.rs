@@ -320,6 +320,10 @@ async fn a_slow_client_is_told_to_resync_while_a_fast_one_keeps_up() {
     // loopback), so that it falls behind the feed's buffer.
     const BATCHES: usize = 60;
     const PER_BATCH: usize = 100;
+    // The fast client reports how far it has read, and each request waits
+    // for it to have read the previous one: "fast" then means keeping up with
+    // the feed, not winning a race for two cores against the posting loop.
+    let (progress, mut read_so_far) = tokio::sync::watch::channel(0);
     let fast_reader = tokio::spawn(async move {
         let mut received = HashSet::new();
         while received.len() < BATCHES * PER_BATCH {
@@ -337,12 +341,14 @@ async fn a_slow_client_is_told_to_resync_while_a_fast_one_keeps_up() {
                     received.insert(asset),
                     "no duplicate reaches the fast client"
                 );
+                progress.send_replace(received.len());
             }
         }
         received
     });
     let mut expected = HashSet::new();
     for batch in 0..BATCHES {
+        wait_until_read(&mut read_so_far, batch * PER_BATCH).await;
         let alerts: Vec<Value> = (0..PER_BATCH)
             .map(|n| {
                 let asset = format!("host-{batch}-{n}");
@@ -643,6 +649,9 @@ async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
 
     const BATCHES: usize = 60;
     const PER_BATCH: usize = 100;
+    // As in the SSE test: each request waits for the fast client to have
+    // read the previous one.
+    let (progress, mut read_so_far) = tokio::sync::watch::channel(0);
     let fast_reader = tokio::spawn(async move {
         let mut received = HashSet::new();
         while received.len() < BATCHES * PER_BATCH {
@@ -659,11 +668,13 @@ async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
                     received.insert(asset),
                     "no duplicate reaches the fast client"
                 );
+                progress.send_replace(received.len());
             }
         }
         received.len()
     });
     for batch in 0..BATCHES {
+        wait_until_read(&mut read_so_far, batch * PER_BATCH).await;
         let alerts: Vec<Value> = (0..PER_BATCH)
             .map(|n| generic_alert(&format!("ws-{batch}-{n}")))
             .collect();
@@ -673,7 +684,13 @@ async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
 
     // Now the slow client reads: what was buffered, then `resync` and 4002.
     let mut last_position = None;
+    // A client that was never dropped would read heartbeats for ever.
+    let reading_ends = tokio::time::Instant::now() + Duration::from_secs(120);
     let close = loop {
+        assert!(
+            tokio::time::Instant::now() < reading_ends,
+            "the slow client was never told to resync and closed"
+        );
         match ws_next(&mut slow, DEADLINE).await {
             Ok(message) if message["type"] == "new_alert" => {
                 last_position = message["position"].as_i64();
@@ -690,6 +707,16 @@ async fn a_slow_websocket_client_is_told_to_resync_while_a_fast_one_keeps_up() {
         }
     };
     assert_eq!(close.map(|(code, _)| code), Some(4002));
+}
+
+/// Waits until the fast client of a slow-client test has read `count`
+/// alerts (or its reader has ended, which its own assertions then report).
+async fn wait_until_read(read_so_far: &mut tokio::sync::watch::Receiver<usize>, count: usize) {
+    let reached = tokio::time::timeout(DEADLINE, read_so_far.wait_for(|read| *read >= count)).await;
+    assert!(
+        reached.is_ok(),
+        "the fast client had not read {count} alerts within {DEADLINE:?}"
+    );
 }
 
 #[tokio::test]
