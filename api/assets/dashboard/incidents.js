@@ -99,20 +99,28 @@ async function selectIncident(id) {
   heading.focus();
 }
 
-async function refreshIncident(id, attempt) {
+// The stream can announce an event a moment before the read models have it
+// (they follow the log on their own): ask again a few times, a little later
+// each time, for at most about 16 s in all.
+const READ_MODEL_RETRIES = 6;
+
+async function refreshIncident(id, attempt, position) {
+  const tries = attempt || 0;
+  const again = () => {
+    if (state.selected === id && state.rows.has(id) && tries < READ_MODEL_RETRIES) {
+      debounce("retry-" + id, 250 * 2 ** tries, () => refreshIncident(id, tries + 1, position));
+    }
+  };
   let detail;
   try {
     detail = await get("/api/v1/incidents/" + encodeURIComponent(id));
   } catch (error) {
     if (error.status !== 404) throw error;
-    // The stream can announce an incident a moment before its read model
-    // has it: ask again a few times, a little later each time.
-    const tries = attempt || 0;
-    if (state.selected === id && state.rows.has(id) && tries < 6) {
-      debounce("retry-" + id, 250 * 2 ** tries, () => refreshIncident(id, tries + 1));
-    }
+    again();
     return;
   }
+  // An event that adds no timeline entry only costs these few retries.
+  if (position && !detail.timeline.some((entry) => entry.position >= position)) again();
   const { timeline, ...row } = detail;
   state.rows.set(id, { ...(state.rows.get(id) || {}), ...row });
   render();
@@ -314,5 +322,7 @@ export function onEvent(event) {
     if (event.event_type === "IncidentAssigned" && body && body.assignee) row.assignee = body.assignee;
   }
   render();
-  if (state.rows.has(id) || state.selected === id) debounce("incident-" + id, 300, () => refreshIncident(id));
+  if (state.rows.has(id) || state.selected === id) {
+    debounce("incident-" + id, 300, () => refreshIncident(id, 0, event.position));
+  }
 }
