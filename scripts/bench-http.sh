@@ -130,6 +130,21 @@ per_alert_costs() {  # before-writes after-writes service-ticks alerts backend-t
   echo "   rows per alert by table: $(sed -n 's/^table //p' "$work/costs" | sort -k2 -rn | awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2}')"
 }
 
+# What the bench database's backends are doing during a run, sampled every
+# 100 ms through one psql session: the average number of backends in each
+# state and wait event ("active running" is on CPU; "idle" waits for the
+# service). If req/s fall while CPU per alert stays, the time went to a wait,
+# and these lines name it.
+sample_waits() {  # seconds output-file
+  local samples=$(( $1 * 10 ))
+  for _ in $(seq 1 "$samples"); do
+    echo "SELECT state || ' ' || coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
+          WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend';"
+    sleep 0.1
+  done | psql -qAt -h 127.0.0.1 -U postgres -d "$database" \
+    | sort | uniq -c | sort -rn | awk -v n="$samples" '{ count = $1; $1 = ""; printf "%s%s %.2f", (NR > 1 ? ", " : ""), substr($0, 2), count / n }' >"$2"
+}
+
 stored() { psql -qAt -h 127.0.0.1 -U postgres -d "$database" -c "SELECT count(*) FROM events WHERE event_type = 'AlertReceived'"; }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); $(psql -At -h 127.0.0.1 -U postgres -c 'show server_version')"
@@ -144,11 +159,15 @@ for source in ${ALERTLEDGER_BENCH_SOURCES:-generic alertmanager}; do
     echo
     echo "== $source, $connections connections, ${duration}s"
     echo "   wrk -t2 -c$connections -d${duration}s --latency -s bench/unique-delivery.lua -H 'X-API-Key: ...' -H '${signature[0]}' -H 'X-Signature: ...' $url/api/v1/webhooks/$source"
+    sample_waits "$duration" "$work/waits" &
+    sampler_pid=$!
     BODY_FILE="$work/$source.json" RUN_ID="$source-$connections" \
       wrk -t2 -c"$connections" -d"${duration}s" --latency -s bench/unique-delivery.lua \
         -H "X-API-Key: $api_key" -H "${signature[0]}" -H "${signature[1]}" \
         "$url/api/v1/webhooks/$source" | sed 's/^/   /'
     after=$(stored)
+    wait "$sampler_pid" || true
+    echo "   PostgreSQL backends by state and wait (average during the run): $(cat "$work/waits")"
     echo "   alerts stored during the run: $((after - before)) ($(( (after - before) / duration ))/s)"
     settle
     per_alert_costs "$writes_before" "$(writes)" $(( $(cpu_ticks) - ticks_before )) $(( $(stored) - before )) \
