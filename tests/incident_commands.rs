@@ -559,12 +559,7 @@ async fn the_incident_list_filters_by_assignee_or_me_within_the_callers_tenants(
     )
     .await;
     assert_eq!(incident_ids(&page), both);
-    let (_, page) = get(
-        &app,
-        "/api/v1/incidents?assignee=me&status=resolved",
-        &ana,
-    )
-    .await;
+    let (_, page) = get(&app, "/api/v1/incidents?assignee=me&status=resolved", &ana).await;
     assert!(incident_ids(&page).is_empty());
     // Someone else's incidents by their id: only those of tenants the caller reads.
     let (_, page) = get(&app, "/api/v1/incidents?assignee=tech-ana", &bob).await;
