@@ -470,3 +470,125 @@ async fn comments_arriving_at_once_on_one_incident_are_all_recorded() {
     }
     assert_eq!(app.stored("IncidentCommented").await, 3);
 }
+
+/// The ids of a list page's incidents, sorted.
+fn incident_ids(page: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["incident_id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (u16, Value) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_incident_list_filters_by_assignee_or_me_within_the_callers_tenants() {
+    let app = TestApp::spawn().await;
+    let acme = app.create_tenant("acme").await;
+    let globex = app.create_tenant("globex").await;
+    let ana = app.token_for("tech-ana", Role::Technician, &[acme.id, globex.id]);
+    let bob = app.token_for("tech-bob", Role::Technician, &[acme.id]);
+    let ana_at_acme = open_incident(&app, &acme).await.to_string();
+    let bobs = open_incident(&app, &acme).await.to_string();
+    let unassigned = open_incident(&app, &acme).await.to_string();
+    let ana_at_globex = open_incident(&app, &globex).await.to_string();
+    for (incident, assignee, token) in [
+        (&ana_at_acme, "tech-ana", &ana),
+        (&ana_at_globex, "tech-ana", &ana),
+        (&bobs, "tech-bob", &bob),
+    ] {
+        let (code, answer) = post(
+            &app,
+            &format!("/api/v1/incidents/{incident}/assign"),
+            token,
+            Some(json!({ "assignee": assignee })),
+        )
+        .await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    // Wait for the read model to hold the three assignments.
+    let msp = app.token(Role::MspAdmin, &[]);
+    app.get_until("/api/v1/incidents?limit=500", &msp, |page| {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["assignee"].is_string())
+            .count()
+            == 3
+    })
+    .await;
+
+    let mut both = vec![ana_at_acme.clone(), ana_at_globex.clone()];
+    both.sort();
+    // `me` is the caller, across the caller's tenants or within one.
+    let (code, page) = get(&app, "/api/v1/incidents?assignee=me", &ana).await;
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(incident_ids(&page), both);
+    assert!(page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|row| row["assignee"] == "tech-ana"));
+    let (_, page) = get(
+        &app,
+        &format!("/api/v1/incidents?assignee=me&tenant={}", acme.id),
+        &ana,
+    )
+    .await;
+    assert_eq!(incident_ids(&page), vec![ana_at_acme.clone()]);
+    // With the other filters and the priority sort.
+    let (_, page) = get(
+        &app,
+        "/api/v1/incidents?assignee=me&status=in_progress&severity=high&sort=priority",
+        &ana,
+    )
+    .await;
+    assert_eq!(incident_ids(&page), both);
+    let (_, page) = get(&app, "/api/v1/incidents?assignee=me&status=resolved", &ana).await;
+    assert!(incident_ids(&page).is_empty());
+    // Someone else's incidents by their id: only those of tenants the caller reads.
+    let (_, page) = get(&app, "/api/v1/incidents?assignee=tech-ana", &bob).await;
+    assert_eq!(incident_ids(&page), vec![ana_at_acme.clone()]);
+    let (_, page) = get(&app, "/api/v1/incidents?assignee=me", &bob).await;
+    assert_eq!(incident_ids(&page), vec![bobs.clone()]);
+    // An MSP admin reads every tenant's; nobody is assigned `unassigned`.
+    let (_, page) = get(&app, "/api/v1/incidents?assignee=tech-ana", &msp).await;
+    assert_eq!(incident_ids(&page), both);
+    let (_, page) = get(&app, "/api/v1/incidents?assignee=nobody-at-all", &msp).await;
+    assert!(incident_ids(&page).is_empty());
+    let (_, page) = get(&app, "/api/v1/incidents?limit=500", &msp).await;
+    assert!(incident_ids(&page).contains(&unassigned));
+    // A value that is no user id is a 422 naming the field.
+    let (code, body) = get(&app, "/api/v1/incidents?assignee=", &ana).await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["error"]["details"]["field"], "assignee");
+    // The filter is in the OpenAPI document.
+    let document: Value = app
+        .client
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parameters = document["paths"]["/api/v1/incidents"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(parameters.iter().any(|p| p["name"] == "assignee"));
+}

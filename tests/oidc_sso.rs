@@ -435,6 +435,29 @@ async fn authorize_in_browser(sso: &Sso) -> (String, String) {
     (callback, cookie)
 }
 
+/// The code of a failed sign-in: the callback sends the browser back to the
+/// dashboard (`/#sso_error=<code>`), never to a JSON error body, and drops
+/// the binding cookie.
+fn sso_error(response: &reqwest::Response) -> String {
+    assert_eq!(response.status(), 303, "a failed sign-in redirects too");
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .map(|value| value.to_str().unwrap().to_owned());
+    if let Some(cookie) = cookie {
+        assert!(cookie.contains("Max-Age=0"), "{cookie}");
+    }
+    let mut fields = fragment(&location(response));
+    assert!(
+        !fields.contains_key("access_token"),
+        "a failed sign-in carries no token"
+    );
+    fields
+        .remove("sso_error")
+        .expect("the fragment names the error")
+}
+
 /// The tokens of the dashboard redirect's fragment.
 fn fragment(location: &str) -> HashMap<String, String> {
     let fragment = location
@@ -479,9 +502,7 @@ async fn the_code_flow_with_pkce_signs_a_person_in_and_mints_our_session() {
     // (and its state is used up).
     let (other_callback, _) = authorize_in_browser(&sso).await;
     let stolen = sso.browser.get(&other_callback).send().await.unwrap();
-    assert_eq!(stolen.status(), 401);
-    let body: Value = stolen.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "sso_login_unknown");
+    assert_eq!(sso_error(&stolen), "sso_login_unknown");
 
     let done = sso
         .browser
@@ -522,7 +543,7 @@ async fn the_code_flow_with_pkce_signs_a_person_in_and_mints_our_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(replay.status(), 401);
+    assert_eq!(sso_error(&replay), "sso_login_unknown");
 
     // The user was provisioned with its link, both as events.
     let user_id = who["id"].as_str().unwrap().to_owned();
@@ -579,7 +600,7 @@ async fn the_code_flow_with_pkce_signs_a_person_in_and_mints_our_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 403);
+    assert_eq!(sso_error(&refused), "user_disabled");
 }
 
 #[tokio::test]
@@ -600,9 +621,7 @@ async fn the_token_endpoint_refuses_a_wrong_pkce_verifier_and_the_sign_in_fails(
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
-    let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "sso_refused");
+    assert_eq!(sso_error(&refused), "sso_refused");
     assert_eq!(sso.app.stored("UserInvited").await, 0);
 }
 
@@ -619,8 +638,62 @@ async fn an_id_token_from_another_issuer_is_refused_at_the_callback() {
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
+    assert_eq!(sso_error(&refused), "sso_refused");
     assert_eq!(sso.app.stored("UserInvited").await, 0);
+}
+
+#[tokio::test]
+async fn a_refusal_by_the_provider_or_a_broken_answer_sends_the_browser_to_the_login_form() {
+    let sso = start(Duration::from_secs(30)).await;
+    sso.idp.set_person(ada());
+    let (callback, cookie) = authorize_in_browser(&sso).await;
+    let callback_path = sso.app.url("/api/v1/auth/oidc/callback");
+    let state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+    // The person said no at the provider (RFC 6749 4.1.2.1).
+    let denied = sso
+        .browser
+        .get(format!(
+            "{callback_path}?error=access_denied&error_description=no&state={state}"
+        ))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sso_error(&denied), "sso_denied");
+    // An answer without its code.
+    let broken = sso
+        .browser
+        .get(format!("{callback_path}?state={state}"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sso_error(&broken), "missing_field");
+    // Nothing of the request is echoed into the fragment.
+    let odd = sso
+        .browser
+        .get(format!("{callback_path}?error=%3Cscript%3E&state={state}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sso_error(&odd), "sso_denied");
+    assert_eq!(sso.app.stored("UserInvited").await, 0);
+    // The sign-in the refusal interrupted still works once (its state was
+    // not used by the refusals).
+    let done = sso
+        .browser
+        .get(&callback)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert!(fragment(&location(&done)).contains_key("access_token"));
 }
 
 #[tokio::test]
@@ -781,4 +854,18 @@ async fn without_single_sign_on_the_status_says_so_and_the_login_is_404() {
         .await
         .unwrap();
     assert_eq!(login.status(), 404);
+    // A callback that reaches a server without SSO goes to the login form.
+    let callback = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/api/v1/auth/oidc/callback?code=x&state=y"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(callback.status(), 303);
+    assert_eq!(
+        callback.headers()["location"],
+        "/#sso_error=sso_not_configured"
+    );
 }

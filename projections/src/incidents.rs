@@ -664,6 +664,8 @@ pub struct IncidentQuery {
     pub tenants: Option<Vec<Uuid>>,
     pub status: Option<IncidentStatus>,
     pub severity: Option<Severity>,
+    /// Only incidents assigned to this user id.
+    pub assignee: Option<String>,
     pub sort: IncidentSort,
     /// Rows per page (1..=500).
     pub limit: usize,
@@ -675,6 +677,7 @@ impl Default for IncidentQuery {
     fn default() -> Self {
         Self {
             tenants: None,
+            assignee: None,
             status: None,
             severity: None,
             sort: IncidentSort::Newest,
@@ -705,6 +708,10 @@ pub async fn list(pool: &PgPool, query: &IncidentQuery) -> Result<Page<IncidentR
     }
     if let Some(severity) = query.severity {
         sql.push(" AND i.severity = ").push_bind(severity.as_str());
+    }
+    if let Some(assignee) = &query.assignee {
+        // Served by incidents_assignee_idx (migration 0140).
+        sql.push(" AND i.assignee = ").push_bind(assignee.clone());
     }
     match query.sort {
         IncidentSort::Newest => {

@@ -40,6 +40,9 @@ const EVENT_TYPES = [
   "NotificationRequested", "NotificationDelivered", "NotificationFailed", "NotificationPolicyMatched",
   "NotificationRuleAdded", "NotificationRuleChanged", "NotificationRuleRemoved", "NotificationChannelUpdated",
   "EscalationStarted", "EscalationLevelReached", "EscalationStopped",
+  "EscalationPolicyCreated", "EscalationPolicyChanged", "EscalationPolicyDeleted",
+  "OnCallScheduleCreated", "OnCallScheduleChanged", "OnCallScheduleDeleted",
+  "OnCallOverrideAdded", "OnCallOverrideRemoved",
   "HeartbeatRegistered", "HeartbeatChanged", "HeartbeatMissed", "HeartbeatRecovered",
 ];
 
@@ -342,6 +345,32 @@ function tokensFromFragment() {
   return { access, refresh: params.get("refresh_token"), expiresIn: params.get("expires_in") };
 }
 
+/// What a failed single sign-on means for the person at the login form
+/// (the callback's `#sso_error=<code>`); other codes get the general line.
+const SSO_ERRORS = {
+  sso_denied: "The identity provider did not sign you in (cancelled or refused there).",
+  sso_login_unknown: "That single sign-on expired, was already used, or began in another browser. Try again.",
+  sso_refused: "The identity provider's answer could not be verified. Try again; if it persists, tell your administrator.",
+  sso_no_email: "Your identity provider sent no email address for you; your administrator must add one.",
+  sso_email_unverified: "A user with your email exists, but the identity provider does not vouch for the address; an administrator must link the account.",
+  sso_no_role: "Your identity provider grants you no alertledger role; ask your administrator.",
+  sso_no_tenant: "Your identity provider grants you no tenant; ask your administrator.",
+  user_disabled: "Your user is disabled; an administrator can enable it.",
+  sso_not_configured: "Single sign-on is not configured on this server.",
+  missing_field: "The identity provider's answer was incomplete. Try again.",
+  unavailable: "Signing in through the identity provider is unavailable just now. Try again shortly.",
+};
+
+/// A failed SSO lands here with `#sso_error=<code>`: say why on the login
+/// form and wipe the fragment.
+function ssoErrorFromFragment() {
+  const code = new URLSearchParams(location.hash.slice(1)).get("sso_error");
+  if (!code) return false;
+  history.replaceState(null, "", location.pathname);
+  signInError("Single sign-on failed: " + (SSO_ERRORS[code] || "the sign-in did not complete (" + code.replace(/[^a-z_]/g, "") + ")."));
+  return true;
+}
+
 async function offerSso() {
   if (!(await offers("/api/v1/auth/oidc"))) return;
   const response = await fetch("/api/v1/auth/oidc").catch(() => null);
@@ -375,6 +404,7 @@ document.addEventListener("DOMContentLoaded", () => {
   window.addEventListener("hashchange", route);
   offerSso();
 
+  if (ssoErrorFromFragment()) return;
   const given = tokensFromFragment() || savedTokens();
   if (!given) return;
   if (given.refresh) {

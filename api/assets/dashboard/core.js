@@ -237,16 +237,54 @@ export function say(node, text, kind) {
   node.dataset.kind = kind || "";
 }
 
+/// The field a 422 names (`details.field`, e.g. `schedule.cron` or
+/// `levels[1].delay_minutes`), if the error has one.
+export function fieldOf(error) {
+  const details = error && error.body && error.body.error && error.body.error.details;
+  return details && typeof details.field === "string" ? details.field : null;
+}
+
+/// The control of `form` that edits `field`: the one whose `data-field` is
+/// the field or, failing that, its nearest enclosing part (`levels[1]` for
+/// `levels[1].channels[0]`, then `levels`).
+function controlFor(form, field) {
+  const tried = [field];
+  for (let part = field; /[.[]/.test(part);) {
+    part = part.replace(/(\.[^.[\]]*|\[\d+\])$/, "");
+    tried.push(part);
+  }
+  for (const name of tried) {
+    const control = [...form.querySelectorAll("[data-field]")].find((node) => node.dataset.field === name);
+    if (control) return control;
+  }
+  return null;
+}
+
+/// Forgets a form's previous refusal (the marks `act` set on its controls).
+export function clearInvalid(form) {
+  for (const node of form.querySelectorAll("[aria-invalid]")) node.removeAttribute("aria-invalid");
+}
+
 /// Runs `action` for a form or button, reporting errors in `status`; the
-/// button stays disabled while the call is on its way.
-export async function act(status, button, action, done) {
+/// button stays disabled while the call is on its way. With `form`, a 422
+/// that names a field marks that field's control invalid, points it at the
+/// message, focuses it, and the message starts with the field's name.
+export async function act(status, button, action, done, form) {
   if (button) button.disabled = true;
+  if (form) clearInvalid(form);
   try {
     const result = await action();
     say(status, typeof done === "function" ? done(result) : (done || "Done."), "ok");
     return result;
   } catch (error) {
-    say(status, error.message, "error");
+    const field = fieldOf(error);
+    say(status, field ? field + ": " + error.message : error.message, "error");
+    const control = form && field ? controlFor(form, field) : null;
+    if (control) {
+      control.setAttribute("aria-invalid", "true");
+      if (status.id) control.setAttribute("aria-describedby", status.id);
+      control.focus();
+    }
     return undefined;
   } finally {
     if (button) button.disabled = false;
@@ -267,3 +305,49 @@ export function select(name, options, value) {
 }
 
 export const SEVERITIES = ["critical", "high", "medium", "low"];
+
+/// A settings section: a panel with its heading and a live message line
+/// (`<id>-message`) where its forms report success or the API's refusal.
+export function section(id, title, ...body) {
+  return el("section", { id, class: "panel setting", "aria-labelledby": id + "-title" },
+    el("h3", { id: id + "-title", text: title }),
+    ...body,
+    el("p", { id: id + "-message", class: "message", role: "status", "aria-live": "polite" }));
+}
+
+/// A group of checkboxes with a legend (`name` on each box, `data-field` on
+/// the fieldset so a refusal can point at it).
+export function checkboxes(legend, name, options, checked, dataField) {
+  const picked = new Set(checked || []);
+  return el("fieldset", { class: "checks", "data-field": dataField || name, tabindex: "-1" },
+    el("legend", { text: legend }),
+    ...(options.length ? options.map(([value, label]) => {
+      const id = "c-" + Math.random().toString(36).slice(2, 9);
+      return el("span", { class: "check" },
+        el("input", { type: "checkbox", id, name, value, checked: picked.has(value) }),
+        el("label", { for: id, text: label }));
+    }) : [el("span", { class: "hint", text: "None yet." })]));
+}
+
+/// The values of the checked boxes called `name` within `root`.
+export function checked(root, name) {
+  return [...root.querySelectorAll("input[type=checkbox]")].filter((box) => box.name === name && box.checked).map((box) => box.value);
+}
+
+/// The lines of a textarea, trimmed, without the empty ones.
+export const lines = (text) => String(text || "").split("\n").map((s) => s.trim()).filter(Boolean);
+
+/// A `datetime-local` value (the browser's time zone) as RFC 3339 UTC, and back.
+export const isoOf = (local) => (local ? new Date(local).toISOString() : null);
+export function localOf(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+/// IANA time zone names the browser knows (for a datalist), its own first.
+export function timeZones() {
+  const own = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const all = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  return [own, ...all.filter((zone) => zone !== own)];
+}

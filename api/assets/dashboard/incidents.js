@@ -35,7 +35,8 @@ function filters() {
   };
 }
 
-/// Whether a row passes the filters the API cannot apply ("open", "mine").
+/// Whether a row passes the filters: the list asks the API for them (but
+/// "open"), and a row the stream changed is checked again here.
 function passes(row) {
   const f = filters();
   if (f.status === "open" && row.status === "resolved") return false;
@@ -60,6 +61,9 @@ async function load() {
   let query = "/api/v1/incidents?sort=priority&limit=200" + tenantParam();
   if (f.status && f.status !== "open") query += "&status=" + f.status;
   if (f.severity) query += "&severity=" + f.severity;
+  // The API picks the caller's incidents (`me` is whoever the token names),
+  // so "assigned to me" is never cut short by the page size.
+  if (f.mine) query += "&assignee=me";
   const page = await get(query);
   state.rows.clear();
   for (const row of page.items) state.rows.set(row.incident_id, row);

@@ -1,50 +1,38 @@
 // The settings view for tenant admins (and MSP admins): one tenant's API
 // keys, webhook secrets and signing, correlation policy, severity map,
-// notification channels, maintenance windows and users. Secrets (new API
-// keys, webhook secrets, channel signing secrets) are shown once, as the API
-// answers them, and never kept. Notification rules, escalation policies and
-// heartbeats are built elsewhere: their sections appear once the server
-// offers their routes (read from its OpenAPI document).
+// notification channels and users; notification rules, escalation policies
+// and on-call schedules (paging.js), maintenance windows (windows.js) and
+// heartbeats (heartbeats.js) are sections of their own modules. Secrets (new
+// API keys, webhook secrets, channel signing secrets) are shown once, as the
+// API answers them, and never kept.
 "use strict";
 
 import {
-  $, el, session, get, call, act, say, field, select, time, words, offers, tenantName, SEVERITIES,
+  $, el, session, get, call, act, field, select, section, SEVERITIES,
 } from "./core.js";
+import * as paging from "./paging.js";
+import * as windows from "./windows.js";
+import * as heartbeats from "./heartbeats.js";
 
 const state = { built: false, tenant: null, timer: null };
 
 const SECTIONS = [
   ["set-keys", "API keys"], ["set-secrets", "Webhook signing"], ["set-policy", "Correlation policy"],
   ["set-severity", "Severity map"], ["set-channels", "Notification channels"],
-  ["set-windows", "Maintenance windows"], ["set-users", "Users"],
-  ["set-rules", "Notification rules"], ["set-escalations", "Escalation policies"], ["set-heartbeats", "Heartbeats"],
+  ["set-rules", "Notification rules"], ["set-escalations", "Escalation policies"], ["set-schedules", "On-call schedules"],
+  ["set-windows", "Maintenance windows"], ["set-heartbeats", "Heartbeats"], ["set-users", "Users"],
 ];
-
-/// Sections whose routes other engineers are adding: shown once the server has them.
-const PLANNED = {
-  "set-rules": { path: "/api/v1/tenants/{id}/notification-rules", list: (t) => "/api/v1/tenants/" + t + "/notification-rules" },
-  "set-escalations": { path: "/api/v1/tenants/{id}/escalation-policies", list: (t) => "/api/v1/tenants/" + t + "/escalation-policies" },
-  "set-heartbeats": { path: "/api/v1/heartbeats", list: (t) => "/api/v1/heartbeats?tenant=" + t },
-};
-
-function section(id, title, ...body) {
-  return el("section", { id, class: "panel setting", "aria-labelledby": id + "-title" },
-    el("h3", { id: id + "-title", text: title }),
-    ...body,
-    el("p", { id: id + "-message", class: "message", role: "status", "aria-live": "polite" }));
-}
 
 const message = (id) => $(id + "-message");
 
 function build(view) {
-  const tenantSelect = el("select", { id: "settings-tenant", onchange: () => { state.tenant = tenantSelect.value; load(); } });
+  const tenantSelect = el("select", { id: "settings-tenant", onchange: () => { state.tenant = tenantSelect.value; resetForms(); load(); } });
   view.replaceChildren(el("div", { class: "settings" },
     el("nav", { class: "panel settings-nav", "aria-label": "Settings sections" },
       el("h2", { id: "settings-title", text: "Settings" }),
       field("Tenant", tenantSelect),
-      el("ul", {}, ...SECTIONS.map(([id, title]) => el("li", { id: "link-" + id, hidden: Boolean(PLANNED[id]) },
-        el("a", { href: "#/settings", "data-target": id, onclick: (e) => { e.preventDefault(); const s = $(id); s.scrollIntoView(); s.querySelector("h3").setAttribute("tabindex", "-1"); s.querySelector("h3").focus(); } }, title)))),
-      el("p", { class: "hint", text: "Notification rules, escalation policies and heartbeats appear here once this server offers them." })),
+      el("ul", {}, ...SECTIONS.map(([id, title]) => el("li", { id: "link-" + id },
+        el("a", { href: "#/settings", "data-target": id, onclick: (e) => { e.preventDefault(); const s = $(id); s.scrollIntoView(); s.querySelector("h3").setAttribute("tabindex", "-1"); s.querySelector("h3").focus(); } }, title))))),
     el("div", { class: "settings-body" },
       section("set-keys", "API keys",
         el("p", { class: "hint", text: "Monitoring tools send webhooks with a tenant API key. A new key is shown once." }),
@@ -81,14 +69,9 @@ function build(view) {
         el("ul", { id: "channel-list", class: "plain-list" }),
         channelForm(),
         el("div", { id: "channel-once", class: "once", hidden: true })),
-      section("set-windows", "Maintenance windows",
-        el("ul", { id: "window-list", class: "plain-list" }),
-        el("form", { id: "window-form", class: "grid-form", onsubmit: createWindow },
-          field("Name", el("input", { name: "name", id: "window-name", required: true })),
-          field("Starts", el("input", { name: "starts_at", id: "window-starts", type: "datetime-local", required: true })),
-          field("Ends", el("input", { name: "ends_at", id: "window-ends", type: "datetime-local", required: true })),
-          field("Matchers (one per line)", el("textarea", { name: "matchers", id: "window-matchers", rows: 2, placeholder: "asset=\"srv-db-01\"" }), "Alertmanager syntax on asset, signature, severity, source or a label"),
-          el("button", { type: "submit", text: "Create window" }))),
+      ...paging.sections(),
+      ...windows.sections(),
+      ...heartbeats.sections(),
       section("set-users", "Users",
         el("table", { class: "compact" },
           el("thead", {}, el("tr", {}, ...["Name", "Email", "Role", ""].map((h) => el("th", { scope: "col", text: h })))),
@@ -99,14 +82,15 @@ function build(view) {
           field("Role", select("role", [["viewer", "viewer"], ["technician", "technician"], ["tenant_admin", "tenant admin"]], "technician")),
           field("Password (optional)", el("input", { name: "password", type: "password", autocomplete: "new-password", minlength: 12 }), "Without one, an invitation token is shown once."),
           el("button", { type: "submit", text: "Add user" })),
-        el("div", { id: "user-once", class: "once", hidden: true })),
-      ...Object.keys(PLANNED).map((id) => {
-        const node = section(id, SECTIONS.find(([key]) => key === id)[1],
-          el("p", { class: "hint", text: "Built by another part of alertledger; this page lists what the server returns." }),
-          el("ul", { id: id + "-list", class: "plain-list" }));
-        node.hidden = true;
-        return node;
-      }))));
+        el("div", { id: "user-once", class: "once", hidden: true })))));
+  resetForms();
+}
+
+/// Empties the forms of the paging and window sections (another tenant's
+/// choices would not apply).
+function resetForms() {
+  paging.resetForms();
+  windows.resetForms();
 }
 
 function channelForm() {
@@ -139,13 +123,6 @@ export async function show(view, tenantChanged) {
   if (!state.built) {
     build(view);
     state.built = true;
-    for (const [id, planned] of Object.entries(PLANNED)) {
-      offers(planned.path, "get").then((has) => {
-        $(id).hidden = !has;
-        $("link-" + id).hidden = !has;
-        if (has && state.tenant) loadPlanned(id).catch(() => {});
-      });
-    }
   }
   const select = $("settings-tenant");
   const readable = session.tenants.some((t) => t.id === state.tenant);
@@ -161,8 +138,8 @@ const base = () => "/api/v1/tenants/" + encodeURIComponent(state.tenant);
 /// but leaves the forms alone, so nobody loses what they were typing.
 async function load(live) {
   if (!state.tenant) return;
-  await Promise.all([loadTenant(live), live ? null : loadSeverity(), loadChannels(), loadWindows(), loadUsers(),
-    ...Object.keys(PLANNED).filter((id) => !$(id).hidden).map(loadPlanned)]);
+  await Promise.all([loadTenant(live), live ? null : loadSeverity(), loadChannels(), windows.load(state.tenant),
+    heartbeats.load(state.tenant), loadUsers()]);
 }
 
 async function loadTenant(live) {
@@ -269,9 +246,11 @@ function saveSeverity(event) {
   }, "Severity map saved.");
 }
 
+/// The channels, then what names them (rules, policies, schedules).
 async function loadChannels() {
   const page = await get(base() + "/notification-channels");
   const items = page.items || [];
+  await paging.load(state.tenant, items);
   $("channel-list").replaceChildren(...(items.length ? items.map((c) => el("li", { "data-channel-id": c.id },
     el("strong", { text: c.name }), " ", el("span", { class: "subtle", text: c.type + (c.config && c.config.url_host ? " · " + c.config.url_host : "") }), " ",
     el("button", { type: "button", class: "quiet small", "aria-label": "Send a test to " + c.name, onclick: (e) => act(message("set-channels"), e.currentTarget,
@@ -311,36 +290,6 @@ function createChannel(event) {
   }, "Channel added.");
 }
 
-async function loadWindows() {
-  const page = await get("/api/v1/maintenance-windows?limit=200&tenant=" + encodeURIComponent(state.tenant));
-  const items = (page.items || []).filter((w) => !w.deleted);
-  $("window-list").replaceChildren(...(items.length ? items.map((w) => el("li", { "data-window-id": w.id },
-    el("strong", { text: w.name || "(silence)" }), " ",
-    el("span", { class: w.active ? "badge on" : "subtle", text: w.active ? "active" : "inactive" }), " ",
-    el("span", { class: "subtle" }, w.starts_at ? time(w.starts_at, true) : "", w.ends_at ? " → " : "", w.ends_at ? time(w.ends_at, true) : "",
-      " · ", (w.matchers || []).join(", "), " · " + w.suppressed_alerts + " held"), " ",
-    el("button", { type: "button", class: "reject small", "aria-label": "Delete window " + (w.name || w.id), onclick: (e) => act(message("set-windows"), e.currentTarget, async () => {
-      await call("/api/v1/maintenance-windows/" + encodeURIComponent(w.id), "DELETE");
-      await loadWindows();
-    }, "Window deleted.") }, "Delete")))
-    : [el("li", { class: "empty", text: "No maintenance window." })]));
-}
-
-function createWindow(event) {
-  event.preventDefault();
-  const f = event.target.elements;
-  // datetime-local is the browser's local time; the API takes RFC 3339.
-  const iso = (value) => new Date(value).toISOString();
-  act(message("set-windows"), event.submitter, async () => {
-    await call("/api/v1/maintenance-windows", "POST", {
-      tenant_id: state.tenant, name: f.name.value.trim(), starts_at: iso(f.starts_at.value), ends_at: iso(f.ends_at.value),
-      matchers: f.matchers.value.split("\n").map((s) => s.trim()).filter(Boolean),
-    });
-    event.target.reset();
-    await loadWindows();
-  }, "Window created.");
-}
-
 async function loadUsers() {
   const page = await get("/api/v1/users");
   const users = (page.items || []).filter((u) => session.me.all_tenants ? (u.role === "msp_admin" || u.tenants.includes(state.tenant)) : true);
@@ -376,19 +325,10 @@ function createUser(event) {
   }, "User added.");
 }
 
-async function loadPlanned(id) {
-  const page = await get(PLANNED[id].list(state.tenant)).catch(() => ({ items: [] }));
-  const items = page.items || [];
-  $(id + "-list").replaceChildren(...(items.length ? items.map((item) => el("li", {},
-    el("strong", { text: item.name || item.id }), " ",
-    el("span", { class: "subtle", text: item.status ? words(item.status) : "" })))
-    : [el("li", { class: "empty", text: "None yet." })]));
-}
-
 export function onEvent(event, current) {
   if (current !== "settings" || !state.built || !state.tenant) return;
   if (event.tenant_id && event.tenant_id !== state.tenant) return;
-  if (!["Tenant", "NotificationSetup", "MaintenanceWindow", "User"].includes(event.aggregate_type)) return;
+  if (!["Tenant", "NotificationSetup", "EscalationSetup", "MaintenanceWindow", "Heartbeat", "User"].includes(event.aggregate_type)) return;
   clearTimeout(state.timer);
   state.timer = setTimeout(() => load(true).catch(() => {}), 500);
 }

@@ -65,6 +65,21 @@ const ASSETS: &[(&str, &str, &str)] = &[
         JAVASCRIPT,
         include_str!("../../assets/dashboard/profile.js"),
     ),
+    (
+        "paging.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/paging.js"),
+    ),
+    (
+        "windows.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/windows.js"),
+    ),
+    (
+        "heartbeats.js",
+        JAVASCRIPT,
+        include_str!("../../assets/dashboard/heartbeats.js"),
+    ),
 ];
 
 /// Scripts and styles only from this origin; no inline script; connections
@@ -104,7 +119,7 @@ pub async fn page() -> Response {
     path = "/dashboard/{asset}",
     tag = "operations",
     security(()),
-    params(("asset" = String, Path, description = "`app.css`, `app.js` or one of the modules it imports (`core.js`, `incidents.js`, `alerts.js`, `approvals.js`, `trends.js`, `settings.js`, `profile.js`)")),
+    params(("asset" = String, Path, description = "`app.css`, `app.js` or one of the modules it imports (`core.js`, `incidents.js`, `alerts.js`, `approvals.js`, `trends.js`, `settings.js`, `profile.js`, and the settings sections `paging.js`, `windows.js`, `heartbeats.js`)")),
     responses(
         (status = 200, description = "The asset", content((String = "text/javascript"), (String = "text/css"))),
         (status = 404, response = crate::openapi::responses::NotFound)

@@ -4,7 +4,7 @@
 //! alerts route pages them all), scoped to the tenants the caller may read.
 
 use alertledger_domain::incident::IncidentStatus;
-use alertledger_domain::values::Severity;
+use alertledger_domain::values::{Severity, UserId};
 use alertledger_projections::incidents::{
     self, AlertOrder, IncidentAlert, IncidentAlerts, IncidentQuery, IncidentRow, IncidentSort,
     TimelineRow,
@@ -31,11 +31,23 @@ pub struct IncidentsQuery {
     severity: Option<String>,
     sort: Option<String>,
     tenant: Option<String>,
+    assignee: Option<String>,
     limit: Option<String>,
     cursor: Option<String>,
 }
 
-/// `GET /api/v1/incidents?status=&severity=&sort=priority&tenant=&limit=&cursor=`:
+/// `?assignee=`: a user id as the assign route records it, or `me` for the
+/// caller (the dashboard's "assigned to me").
+fn parse_assignee(caller: &Caller, raw: &str) -> Result<String, ApiError> {
+    if raw == "me" {
+        return Ok(caller.user_id.clone());
+    }
+    UserId::parse(raw)
+        .map(|id| id.as_str().to_owned())
+        .map_err(|error| list_params::invalid("assignee", &error))
+}
+
+/// `GET /api/v1/incidents?status=&severity=&assignee=&sort=priority&tenant=&limit=&cursor=`:
 /// newest opened first, or by priority score with `sort=priority`.
 #[tracing::instrument(name = "list_incidents", skip_all, fields(user = %caller.user_id))]
 #[utoipa::path(
@@ -43,7 +55,7 @@ pub struct IncidentsQuery {
     path = "/api/v1/incidents",
     tag = "incidents",
     security(("bearer_jwt" = [])),
-    params(("status" = Option<String>, Query, description = "`new`, `acknowledged`, `in_progress`, `escalated` or `resolved`"), ("severity" = Option<String>, Query, description = "`critical`, `high`, `medium` or `low`"), ("sort" = Option<String>, Query, description = "`newest` (default) or `priority`"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
+    params(("status" = Option<String>, Query, description = "`new`, `acknowledged`, `in_progress`, `escalated` or `resolved`"), ("severity" = Option<String>, Query, description = "`critical`, `high`, `medium` or `low`"), ("assignee" = Option<String>, Query, description = "Only incidents assigned to this user id; `me`: to the caller"), ("sort" = Option<String>, Query, description = "`newest` (default) or `priority`"), ("tenant" = Option<Uuid>, Query, description = "Only this tenant (default: every tenant the caller may read)"), ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "Page size (default 50)"), ("cursor" = Option<String>, Query, description = "The `next_cursor` of the previous page")),
     responses(
         (status = 200, description = "Incidents. Items omit the detail's `alert_ids`, `resolved_alert_ids` and `timeline`.", body = crate::openapi::schemas::Page<crate::openapi::schemas::Incident>),
         (status = 400, response = crate::openapi::responses::BadRequest),
@@ -67,6 +79,11 @@ pub async fn list_incidents(
             .map(Severity::parse)
             .transpose()
             .map_err(|error| list_params::invalid("severity", &error))?,
+        assignee: query
+            .assignee
+            .as_deref()
+            .map(|raw| parse_assignee(&caller, raw))
+            .transpose()?,
         sort: parse_sort(query.sort.as_deref())?,
         limit: list_params::limit(query.limit.as_deref())?,
         cursor: query.cursor,

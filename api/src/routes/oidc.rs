@@ -5,7 +5,11 @@
 //! The callback hands the tokens to the dashboard in the URL fragment
 //! (`/#access_token=..&refresh_token=..&expires_in=..`): a fragment is never
 //! sent to a server, so the tokens reach no log or proxy, and the redirect
-//! says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
+//! says `Referrer-Policy: no-referrer` and `Cache-Control: no-store`. A
+//! sign-in that fails sends the browser to the dashboard too
+//! (`/#sso_error=<code>`, the code an API error would carry), whose login
+//! form says what went wrong: a person who followed the provider's redirect
+//! should not land on a JSON error body.
 
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, SET_COOKIE, USER_AGENT};
@@ -67,12 +71,14 @@ pub async fn status(State(state): State<AppState>) -> Json<OidcStatus> {
 }
 
 fn configured(state: &AppState) -> Result<&Oidc, ApiError> {
-    state.oidc().ok_or_else(|| {
-        ApiError::not_found(
-            "sso_not_configured",
-            "single sign-on is not configured (ALERTLEDGER_OIDC_ISSUER)",
-        )
-    })
+    state.oidc().ok_or_else(not_configured)
+}
+
+fn not_configured() -> ApiError {
+    ApiError::not_found(
+        "sso_not_configured",
+        "single sign-on is not configured (ALERTLEDGER_OIDC_ISSUER)",
+    )
 }
 
 /// An SSO failure as an API error (the cause logged, not answered).
@@ -100,18 +106,30 @@ fn sso_error(error: OidcError) -> ApiError {
 }
 
 /// The redirect every SSO answer shares: no caching, no referrer.
-fn redirect(location: &str, cookie: String) -> Result<Response, ApiError> {
+fn redirect(location: &str, cookie: Option<String>) -> Result<Response, ApiError> {
     let location = HeaderValue::from_str(location)
         .map_err(|_| ApiError::internal(&std::io::Error::other("unusable redirect URL")))?;
-    let cookie = HeaderValue::from_str(&cookie)
-        .map_err(|_| ApiError::internal(&std::io::Error::other("unusable cookie")))?;
     let mut response = StatusCode::SEE_OTHER.into_response();
     let headers = response.headers_mut();
     headers.insert(LOCATION, location);
-    headers.insert(SET_COOKIE, cookie);
+    if let Some(cookie) = cookie {
+        let cookie = HeaderValue::from_str(&cookie)
+            .map_err(|_| ApiError::internal(&std::io::Error::other("unusable cookie")))?;
+        headers.insert(SET_COOKIE, cookie);
+    }
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
     Ok(response)
+}
+
+/// Where a failed sign-in sends the browser: the dashboard, told the
+/// error's code (a fixed snake_case word: nothing of the request is echoed).
+fn failed_sign_in(oidc: Option<&Oidc>, error: &ApiError) -> Response {
+    tracing::info!(code = error.code(), status = %error.status(), "a single sign-on failed; the browser goes back to the dashboard");
+    let location = format!("/#sso_error={}", error.code());
+    // The binding cookie goes either way: the sign-in it tied is over.
+    let cookie = oidc.map(|oidc| cookie(oidc, "", 0));
+    redirect(&location, cookie).unwrap_or_else(IntoResponse::into_response)
 }
 
 /// The browser-binding cookie: HttpOnly, `SameSite=Lax` (the provider's
@@ -155,11 +173,12 @@ pub async fn login(State(state): State<AppState>) -> Result<Response, ApiError> 
     let max_age = oidc.settings().login_ttl.as_secs();
     redirect(
         &start.authorize_url,
-        cookie(oidc, &start.browser_secret, max_age),
+        Some(cookie(oidc, &start.browser_secret, max_age)),
     )
 }
 
-/// `GET /api/v1/auth/oidc/callback`: the identity provider's answer.
+/// `GET /api/v1/auth/oidc/callback`: the identity provider's answer. Always
+/// a redirect to the dashboard: with the tokens, or with `sso_error`.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/oidc/callback",
@@ -167,22 +186,33 @@ pub async fn login(State(state): State<AppState>) -> Result<Response, ApiError> 
     security(()),
     params(CallbackQuery),
     responses(
-        (status = 303, description = "Signed in: to `/#access_token=..&refresh_token=..&expires_in=..` (the dashboard reads the fragment); the session is one of ours (refresh, logout and revocation as for a password sign-in)", headers(("location" = String, description = "The dashboard, with the tokens in the fragment"))),
-        (status = 400, response = crate::openapi::responses::BadRequest),
-        (status = 401, response = crate::openapi::responses::Unauthorized),
-        (status = 403, response = crate::openapi::responses::Forbidden),
-        (status = 404, response = crate::openapi::responses::NotFound),
-        (status = 409, response = crate::openapi::responses::Conflict),
-        (status = 503, response = crate::openapi::responses::Unavailable)
+        (status = 303, description = "Signed in: to `/#access_token=..&refresh_token=..&expires_in=..` (the dashboard reads the fragment); the session is one of ours (refresh, logout and revocation as for a password sign-in). Not signed in: to `/#sso_error=<code>`, the code the error body of an API call would carry (`sso_denied`: the provider refused; `sso_login_unknown`: the sign-in is unknown, used, expired or was begun in another browser; `sso_refused`: the provider's answer could not be verified; `sso_no_email`, `sso_email_unverified`, `user_disabled`, `sso_not_configured`, `missing_field`, `unavailable`, ...), which the dashboard's login form explains", headers(("location" = String, description = "The dashboard, with the tokens or the error code in the fragment")))
     )
 )]
 pub async fn callback(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    ApiQuery(query): ApiQuery<CallbackQuery>,
+    query: Result<ApiQuery<CallbackQuery>, ApiError>,
+) -> Response {
+    let oidc = state.oidc();
+    let signed_in = match (oidc, query) {
+        (None, _) => Err(not_configured()),
+        (Some(_), Err(error)) => Err(error),
+        (Some(oidc), Ok(ApiQuery(query))) => sign_in(&state, oidc, ip, &headers, &query).await,
+    };
+    signed_in.unwrap_or_else(|error| failed_sign_in(oidc, &error))
+}
+
+/// Finishes the sign-in the provider answered: our session's tokens in the
+/// dashboard's fragment.
+async fn sign_in(
+    state: &AppState,
+    oidc: &Oidc,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    query: &CallbackQuery,
 ) -> Result<Response, ApiError> {
-    let oidc = configured(&state)?;
     if let Some(error) = &query.error {
         let error = crate::log_safe::LogSafe(error.as_str());
         tracing::info!(%error, "the identity provider refused a sign-in");
@@ -202,7 +232,7 @@ pub async fn callback(
         .as_deref()
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::bad_request("missing_field", "`state` is missing"))?;
-    let secret = browser_secret(&headers);
+    let secret = browser_secret(headers);
     let result = oidc
         .finish(state.pool(), login_state, secret.as_deref(), code)
         .await
@@ -238,5 +268,5 @@ pub async fn callback(
         pair.access_token, pair.refresh_token, pair.expires_in
     );
     // The binding is used up: the cookie goes.
-    redirect(&location, cookie(oidc, "", 0))
+    redirect(&location, Some(cookie(oidc, "", 0)))
 }
