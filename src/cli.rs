@@ -118,6 +118,9 @@ pub enum IncidentsCommand {
         /// newest (default) or priority.
         #[arg(long)]
         sort: Option<String>,
+        /// Only incidents assigned to this user id, or `me` (the token's user).
+        #[arg(long)]
+        assignee: Option<String>,
         #[command(flatten)]
         page: PageArgs,
     },

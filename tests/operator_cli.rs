@@ -180,6 +180,17 @@ fn an_incident_is_listed_shown_and_worked_through_from_the_command_line() {
         body["status"] == "resolved"
     }));
     assert_eq!(detail["assignee"], "alice");
+    let assigned = |who: &str| {
+        let page = json(
+            &["incidents", "list", "--tenant", &tenant_id, "--assignee", who],
+            &technician,
+        );
+        page["items"].as_array().unwrap().clone()
+    };
+    let alices = assigned("alice");
+    assert_eq!(alices.len(), 1, "{alices:?}");
+    assert_eq!(alices[0]["id"], incident.as_str());
+    assert!(assigned("bob").is_empty());
     let timeline: Vec<&str> = detail["timeline"]
         .as_array()
         .unwrap()

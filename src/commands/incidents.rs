@@ -54,12 +54,14 @@ pub async fn run(args: IncidentsArgs) -> Result<(), ClientError> {
             status,
             severity,
             sort,
+            assignee,
             page,
         } => {
             let mut query = super::page_query(&page);
             super::push(&mut query, "status", status);
             super::push(&mut query, "severity", severity);
             super::push(&mut query, "sort", sort);
+            super::push(&mut query, "assignee", assignee);
             let answer = client.get("api/v1/incidents", &query).await?;
             output::list(format, &answer, LIST)
         }
