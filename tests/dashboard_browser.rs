@@ -16,71 +16,36 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use alertledger_domain::values::Role;
 use serde_json::{json, Value};
 use support::TestApp;
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// `target/` (or `$CARGO_TARGET_DIR`): the parent of the tests' scratch dir.
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the scratch dir lies in the target dir")
-        .to_path_buf()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_a_new_incident_live_in_headless_chromium() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: install Debian's `chromium` (scripts/test.sh does, as root)"
-    );
-    assert!(
-        browser_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does)"
-    );
+    // Fails early, before any set-up, if Chromium or playwright-core is missing.
+    support::browser::chromium();
 
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("browser").await;
     let token = app.token(Role::TenantAdmin, &[tenant.id]);
-    let screenshot = target_dir().join("dashboard.png");
+    let screenshot = support::browser::target_dir().join("dashboard.png");
     let _ = std::fs::remove_file(&screenshot);
     let asset = format!("nas-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
 
-    let run = tokio::process::Command::new("node")
-        .arg(browser_dir().join("dashboard.mjs"))
-        .current_dir(browser_dir())
-        .env("BASE_URL", &app.address)
-        .env("TOKEN", &token)
-        .env("API_KEY", &tenant.api_key)
-        .env("ASSET", &asset)
-        .env("SCREENSHOT", &screenshot)
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the browser run took over two minutes")
-        .expect("cannot run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser check failed ({}):\n{stderr}\n{stdout}",
-        output.status
-    );
-    let result: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|_| panic!("unexpected output: {stdout}"));
+    let result = support::browser::run_script(
+        "dashboard.mjs",
+        &[
+            ("BASE_URL", &app.address),
+            ("TOKEN", &token),
+            ("API_KEY", &tenant.api_key),
+            ("ASSET", &asset),
+            ("SCREENSHOT", &screenshot),
+        ],
+        Duration::from_secs(120),
+    )
+    .await;
     let row = result["incident_row"].as_str().unwrap();
     assert!(row.contains(&asset), "{row}");
     assert!(row.contains("critical"), "{row}");
@@ -93,20 +58,6 @@ async fn the_dashboard_shows_a_new_incident_live_in_headless_chromium() {
     );
     let size = std::fs::metadata(&screenshot).expect("a screenshot").len();
     assert!(size > 10_000, "the screenshot is {size} bytes");
-}
-
-/// Checks Chromium and playwright-core are there; Chromium's path.
-fn chromium() -> String {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: install Debian's `chromium` (scripts/test.sh does, as root)"
-    );
-    assert!(
-        browser_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does)"
-    );
-    chromium
 }
 
 async fn api(
@@ -152,7 +103,7 @@ async fn incident_of(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settings_forms() {
-    let chromium = chromium();
+    support::browser::chromium();
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("forms").await;
     let tenant_id = tenant.id.to_string();
@@ -191,7 +142,7 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
         .unwrap();
     assert_eq!(beat.status(), 202);
 
-    let shots = target_dir();
+    let shots = support::browser::target_dir();
     for name in [
         "dashboard-settings-forms",
         "dashboard-settings-forms-viewport",
@@ -199,35 +150,21 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
     ] {
         let _ = std::fs::remove_file(shots.join(format!("{name}.png")));
     }
-    let run = tokio::process::Command::new("node")
-        .arg(browser_dir().join("settings_forms.mjs"))
-        .current_dir(browser_dir())
-        .env("BASE_URL", &app.address)
-        .env("TOKEN", &admin)
-        .env("TENANT_ID", &tenant_id)
-        .env("API_KEY", &tenant.api_key)
-        .env("MY_ASSET", "db-mine")
-        .env("OTHER_ASSET", "db-theirs")
-        .env("HEARTBEAT", "nightly-backup")
-        .env("SCREENSHOT_DIR", &shots)
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(180), run)
-        .await
-        .expect("the browser run took over three minutes")
-        .expect("cannot run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser run failed ({}):\n{stderr}\n{stdout}",
-        output.status
-    );
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|_| panic!("unexpected output: {stdout}"));
+    let result = support::browser::run_script(
+        "settings_forms.mjs",
+        &[
+            ("BASE_URL", &app.address),
+            ("TOKEN", &admin),
+            ("TENANT_ID", &tenant_id),
+            ("API_KEY", &tenant.api_key),
+            ("MY_ASSET", &"db-mine"),
+            ("OTHER_ASSET", &"db-theirs"),
+            ("HEARTBEAT", &"nightly-backup"),
+            ("SCREENSHOT_DIR", &shots),
+        ],
+        Duration::from_secs(180),
+    )
+    .await;
 
     // "Assigned to me" asked the API and listed the admin's incident alone.
     assert!(

@@ -15,8 +15,6 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use alertledger_domain::values::Role;
@@ -25,18 +23,6 @@ use support::remediation::{alert_and_incident, define_runbook, post, prepare_ten
 use support::TestApp;
 
 const PASSWORD: &str = "a long dashboard passphrase 42";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// `target/` (or `$CARGO_TARGET_DIR`): the parent of the tests' scratch dir.
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the scratch dir lies in the target dir")
-        .to_path_buf()
-}
 
 async fn user(app: &TestApp, email: &str, role: &str, tenant: &str) -> Value {
     let admin = app.token(Role::MspAdmin, &[]);
@@ -66,15 +52,8 @@ async fn get(app: &TestApp, path: &str, token: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_work_the_dashboard_in_headless_chromium() {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    assert!(
-        Path::new(&chromium).exists(),
-        "{chromium} is missing: install Debian's `chromium` (scripts/test.sh does, as root)"
-    );
-    assert!(
-        browser_dir().join("node_modules/playwright-core").exists(),
-        "playwright-core is missing: run `npm ci` in tests/browser (scripts/test.sh does)"
-    );
+    // Fails early, before any set-up, if Chromium or playwright-core is missing.
+    support::browser::chromium();
 
     let app = TestApp::spawn().await;
     let tenant = app.create_tenant("workbench").await;
@@ -122,39 +101,25 @@ async fn people_work_the_dashboard_in_headless_chromium() {
     )
     .await;
 
-    let shots = target_dir();
-    let run = tokio::process::Command::new("node")
-        .arg(browser_dir().join("workflows.mjs"))
-        .current_dir(browser_dir())
-        .env("BASE_URL", &app.address)
-        .env("PASSWORD", PASSWORD)
-        .env("TECH_EMAIL", "tech@example.com")
-        .env("ADMIN_EMAIL", "lead@example.com")
-        .env("VIEWER_TOKEN", &viewer)
-        .env("MSP_TOKEN", &msp)
-        .env("API_KEY", &tenant.api_key)
-        .env("INCIDENT_ID", &incident)
-        .env("ASSET", "web01")
-        .env("ODD_ASSET", &odd_asset)
-        .env("SCREENSHOT_DIR", &shots)
-        .env("CHROMIUM", &chromium)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(240), run)
-        .await
-        .expect("the browser run took over four minutes")
-        .expect("cannot run node (is Node.js installed?)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser run failed ({}):\n{stderr}\n{stdout}",
-        output.status
-    );
-    let result: Value = serde_json::from_str(stdout.lines().last().unwrap_or(""))
-        .unwrap_or_else(|_| panic!("unexpected output: {stdout}"));
+    let shots = support::browser::target_dir();
+    let result = support::browser::run_script(
+        "workflows.mjs",
+        &[
+            ("BASE_URL", &app.address),
+            ("PASSWORD", &PASSWORD),
+            ("TECH_EMAIL", &"tech@example.com"),
+            ("ADMIN_EMAIL", &"lead@example.com"),
+            ("VIEWER_TOKEN", &viewer),
+            ("MSP_TOKEN", &msp),
+            ("API_KEY", &tenant.api_key),
+            ("INCIDENT_ID", &incident),
+            ("ASSET", &"web01"),
+            ("ODD_ASSET", &odd_asset),
+            ("SCREENSHOT_DIR", &shots),
+        ],
+        Duration::from_secs(240),
+    )
+    .await;
 
     // Signed in with a password, as the technician.
     assert!(

@@ -2,6 +2,7 @@
 //! router on port 0, and helpers to make tenants, keys and tokens.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod feed;
 pub mod process;
 pub mod receivers;
