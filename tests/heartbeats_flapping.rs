@@ -742,18 +742,31 @@ async fn paused_and_deleted_heartbeats_raise_no_miss_and_deleting_a_missed_one_r
     )
     .await;
     assert_eq!(status, 200);
-    assert_eq!(app.stored("HeartbeatPaused").await, 1, "pausing twice is one event");
+    assert_eq!(
+        app.stored("HeartbeatPaused").await,
+        1,
+        "pausing twice is one event"
+    );
 
     // Both are overdue a minute later: only the running one is missed, with
     // its alert at its severity.
     let clock = Arc::new(FixedClock::new(Utc::now() + chrono::Duration::seconds(60)));
     let round = checker(&app, &clock).check_due().await.unwrap();
-    assert_eq!(round, CheckRound { missed: 1, recovered: 0 });
+    assert_eq!(
+        round,
+        CheckRound {
+            missed: 1,
+            recovered: 0
+        }
+    );
     assert_eq!(listed(&app, &admin, "reports").await["status"], "ok");
     let missed = listed(&app, &admin, "backup").await;
     assert_eq!(missed["status"], "missed");
     let alert_id = missed["missed_alert_id"].as_str().unwrap().to_owned();
-    let alert = poll(&app, &format!("/api/v1/alerts/{alert_id}"), &admin, |_| true).await;
+    let alert = poll(&app, &format!("/api/v1/alerts/{alert_id}"), &admin, |_| {
+        true
+    })
+    .await;
     assert_eq!(alert["severity"], "critical");
     assert_eq!(alert["status"], "firing");
 
@@ -822,7 +835,13 @@ async fn paused_and_deleted_heartbeats_raise_no_miss_and_deleting_a_missed_one_r
     assert_eq!(app.stored("HeartbeatResumed").await, 1);
     clock.set(time(&resumed["deadline"]) + chrono::Duration::seconds(1));
     let round = checker(&app, &clock).check_due().await.unwrap();
-    assert_eq!(round, CheckRound { missed: 1, recovered: 0 });
+    assert_eq!(
+        round,
+        CheckRound {
+            missed: 1,
+            recovered: 0
+        }
+    );
 
     // A beat of the deleted heartbeat registers it anew.
     let (status, again) = beat(&app, &acme, "backup", None).await;

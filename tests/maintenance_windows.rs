@@ -550,7 +550,10 @@ async fn a_one_off_window_is_active_then_inactive_on_its_tenants_live_feed_only(
     // before them.
     let at = |m: &Value| instant(&m["data"]["payload"]["MaintenanceWindowStatusChanged"]["at"]);
     let recorded: Vec<_> = seen.iter().filter(|m| m["type"] == kind).map(at).collect();
-    assert!(recorded[0] >= starts_at && recorded[1] >= ends_at, "{recorded:?}");
+    assert!(
+        recorded[0] >= starts_at && recorded[1] >= ends_at,
+        "{recorded:?}"
+    );
     assert_eq!(app.stored("MaintenanceWindowStatusChanged").await, 2);
 
     // The other tenant's feed carries its own marker but none of that.
@@ -561,7 +564,11 @@ async fn a_one_off_window_is_active_then_inactive_on_its_tenants_live_feed_only(
     .await;
     for message in &theirs {
         assert_ne!(message["type"], kind, "{message}");
-        assert_eq!(message["data"]["tenant_id"], other.id.to_string(), "{message}");
+        assert_eq!(
+            message["data"]["tenant_id"],
+            other.id.to_string(),
+            "{message}"
+        );
     }
 }
 

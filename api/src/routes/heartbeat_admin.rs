@@ -11,7 +11,9 @@
 //! open alerts of its miss (as a recovery would) in the same transaction.
 
 use alertledger_domain::alert::{Alert, AlertCommand};
-use alertledger_domain::heartbeat::{alert_fingerprint, Heartbeat, HeartbeatCommand, HeartbeatName};
+use alertledger_domain::heartbeat::{
+    alert_fingerprint, Heartbeat, HeartbeatCommand, HeartbeatName,
+};
 use alertledger_domain::values::{AlertId, DeliveryKey, HeartbeatId, TenantId};
 use alertledger_eventstore::queries;
 use alertledger_eventstore::store::EventMetadata;

@@ -116,7 +116,9 @@ impl Aggregate for MaintenanceWindow {
                     actor,
                     at,
                 });
-                events.extend(status.map(|change| Self::status_event(tenant_id, window_id, change, at)));
+                events.extend(
+                    status.map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
             }
             MaintenanceWindowCommand::ChangeWindow { spec, actor } => {
                 let (tenant_id, window_id) = self.live()?;
@@ -132,13 +134,17 @@ impl Aggregate for MaintenanceWindow {
                     actor,
                     at,
                 });
-                events.extend(status.map(|change| Self::status_event(tenant_id, window_id, change, at)));
+                events.extend(
+                    status.map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
             }
             MaintenanceWindowCommand::DeleteWindow { actor } => {
                 let (tenant_id, window_id) = self.live()?;
                 // A window deleted while in force stops being in force first.
                 let status = self.reported.on_definition(None, at);
-                events.extend(status.map(|change| Self::status_event(tenant_id, window_id, change, at)));
+                events.extend(
+                    status.map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
                 events.push(MaintenanceWindowEvent::MaintenanceWindowDeleted {
                     tenant_id,
                     window_id,
@@ -166,7 +172,10 @@ impl Aggregate for MaintenanceWindow {
             }
             MaintenanceWindowCommand::RecordBoundaries => {
                 let (tenant_id, window_id) = self.live()?;
-                let spec = self.spec.as_ref().ok_or(MaintenanceWindowError::NotCreated)?;
+                let spec = self
+                    .spec
+                    .as_ref()
+                    .ok_or(MaintenanceWindowError::NotCreated)?;
                 let due = self.reported.due(spec, at);
                 if due.is_empty() {
                     return Err(MaintenanceWindowError::NoBoundaryDue);

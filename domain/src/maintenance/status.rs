@@ -37,7 +37,11 @@ pub struct Reported {
 impl Reported {
     /// The change a definition taking effect at `at` makes at once (none
     /// when the window is deleted: `spec` is `None`).
-    pub fn on_definition(&self, spec: Option<&WindowSpec>, at: DateTime<Utc>) -> Option<StatusChange> {
+    pub fn on_definition(
+        &self,
+        spec: Option<&WindowSpec>,
+        at: DateTime<Utc>,
+    ) -> Option<StatusChange> {
         let current = spec.and_then(|spec| spec.occurrence_at(at));
         match (self.in_force, current) {
             // Still in force, but the occurrence moved (e.g. a later end).

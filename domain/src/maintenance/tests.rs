@@ -467,10 +467,20 @@ fn a_weekly_window_reports_local_wall_clock_boundaries_across_dst() {
         .given(summer)
         .when(MaintenanceWindowCommand::RecordBoundaries)
         .then_expect_events(vec![
-            status(false, "2026-10-17T20:00:00Z", "2026-10-18T00:00:00Z", winter),
+            status(
+                false,
+                "2026-10-17T20:00:00Z",
+                "2026-10-18T00:00:00Z",
+                winter,
+            ),
             // The occurrence of the night of the change, unreported.
             status(true, "2026-10-24T20:00:00Z", "2026-10-25T01:00:00Z", winter),
-            status(false, "2026-10-24T20:00:00Z", "2026-10-25T01:00:00Z", winter),
+            status(
+                false,
+                "2026-10-24T20:00:00Z",
+                "2026-10-25T01:00:00Z",
+                winter,
+            ),
             status(true, "2026-10-31T21:00:00Z", "2026-11-01T01:00:00Z", winter),
         ]);
 }

@@ -140,7 +140,11 @@ impl BoundaryRecorder {
                     .and_then(|event| event.payload_as::<MaintenanceWindowEvent>());
                 match decoded {
                     Ok(event) => {
-                        self.followed.entry(id.clone()).or_default().window.apply(event);
+                        self.followed
+                            .entry(id.clone())
+                            .or_default()
+                            .window
+                            .apply(event);
                         changed.push(id);
                     }
                     // Not a window event this build knows: nothing to follow.
