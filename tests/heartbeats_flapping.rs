@@ -627,3 +627,226 @@ async fn a_restart_while_a_heartbeat_is_overdue_still_raises_its_alert() {
             .unwrap();
     assert_eq!(raised, 1);
 }
+
+/// `method` on `/api/v1/heartbeats/{name}{query}` with `token` and `body`.
+async fn manage(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(method, app.url(&format!("/api/v1/heartbeats/{path}")))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn paused_and_deleted_heartbeats_raise_no_miss_and_deleting_a_missed_one_resolves_its_alert()
+{
+    // The test drives its own checker on a clock it sets; the application's
+    // sleeps through the test.
+    let app = TestApp::spawn_with_background(WorkerSettings {
+        heartbeat_check: Duration::from_secs(3600),
+        ..WorkerSettings::default()
+    })
+    .await;
+    let acme = app.create_tenant("acme").await;
+    let other = app.create_tenant("other").await;
+    let admin = app.token(Role::TenantAdmin, &[acme.id]);
+    let technician = app.token(Role::Technician, &[acme.id]);
+    let other_admin = app.token(Role::TenantAdmin, &[other.id]);
+    let msp_admin = app.token(Role::MspAdmin, &[]);
+    let tenant = format!("?tenant={}", acme.id);
+
+    // The severity of the missed alert is a setting of the beat, checked.
+    let (status, refused) = beat(&app, &acme, "backup", Some(json!({"severity": "urgent"}))).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["details"]["field"], "severity");
+    let (status, backup) = beat(
+        &app,
+        &acme,
+        "backup",
+        Some(json!({"timeout_seconds": 5, "severity": "critical"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{backup}");
+    assert_eq!(backup["severity"], "critical");
+    assert_eq!(backup["paused"], false);
+    let (status, quiet) = beat(&app, &acme, "reports", Some(json!({"timeout_seconds": 5}))).await;
+    assert_eq!(status, 202);
+    assert_eq!(quiet["severity"], "high", "the default stays high");
+
+    // Pausing: tenant admins of the heartbeat's tenant only, with a JWT.
+    let pause = json!({"paused": true});
+    for (token, query, expected) in [
+        (&technician, tenant.as_str(), 403),
+        (&other_admin, tenant.as_str(), 404),
+        (&other_admin, "", 404),
+        (&msp_admin, "", 422),
+    ] {
+        let (status, body) = manage(
+            &app,
+            reqwest::Method::PATCH,
+            &format!("reports{query}"),
+            token,
+            Some(pause.clone()),
+        )
+        .await;
+        assert_eq!(status, expected, "{query}: {body}");
+    }
+    let (status, body) = manage(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("reports{tenant}"),
+        &admin,
+        Some(json!({"paused": "yes"})),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["error"]["details"]["field"], "paused");
+    let beat_key_only = app
+        .client
+        .patch(app.url(&format!("/api/v1/heartbeats/reports{tenant}")))
+        .header("X-API-Key", &acme.api_key)
+        .json(&pause)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(beat_key_only.status(), 401, "the API key only beats");
+    assert_eq!(app.stored("HeartbeatPaused").await, 0);
+    // The caller's only tenant needs no `?tenant=`.
+    let (status, paused) = manage(
+        &app,
+        reqwest::Method::PATCH,
+        "reports",
+        &admin,
+        Some(pause.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["paused"], true);
+    let (status, _) = manage(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("reports{tenant}"),
+        &admin,
+        Some(pause.clone()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.stored("HeartbeatPaused").await,
+        1,
+        "pausing twice is one event"
+    );
+
+    // Both are overdue a minute later: only the running one is missed, with
+    // its alert at its severity.
+    let clock = Arc::new(FixedClock::new(Utc::now() + chrono::Duration::seconds(60)));
+    let round = checker(&app, &clock).check_due().await.unwrap();
+    assert_eq!(
+        round,
+        CheckRound {
+            missed: 1,
+            recovered: 0
+        }
+    );
+    assert_eq!(listed(&app, &admin, "reports").await["status"], "ok");
+    let missed = listed(&app, &admin, "backup").await;
+    assert_eq!(missed["status"], "missed");
+    let alert_id = missed["missed_alert_id"].as_str().unwrap().to_owned();
+    let alert = poll(&app, &format!("/api/v1/alerts/{alert_id}"), &admin, |_| {
+        true
+    })
+    .await;
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["status"], "firing");
+
+    // Deleting the missed heartbeat resolves its alert with it.
+    let (status, deleted) = manage(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("backup{tenant}"),
+        &technician,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "{deleted}");
+    let (status, deleted) = manage(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("backup{tenant}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{deleted}");
+    assert_eq!(deleted["deleted"], true);
+    assert_eq!(deleted["resolved_alerts"], json!([alert_id]));
+    let resolved = poll(&app, &format!("/api/v1/alerts/{alert_id}"), &admin, |a| {
+        a["status"] == "resolved"
+    })
+    .await;
+    assert_eq!(resolved["status"], "resolved");
+    assert_eq!(app.stored("HeartbeatDeleted").await, 1);
+    let (status, _) = manage(
+        &app,
+        reqwest::Method::DELETE,
+        &format!("backup{tenant}"),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "deleted already");
+    let list = app.get_until("/api/v1/heartbeats", &admin, |_| true).await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["reports"]);
+    // A deleted heartbeat raises nothing more, however late.
+    clock.set(Utc::now() + chrono::Duration::seconds(600));
+    let round = checker(&app, &clock).check_due().await.unwrap();
+    assert_eq!(round, CheckRound::default());
+
+    // Resumed, the paused one is expected again a timeout from now: missed
+    // once that passes.
+    let (status, resumed) = manage(
+        &app,
+        reqwest::Method::PATCH,
+        &format!("reports{tenant}"),
+        &admin,
+        Some(json!({"paused": false})),
+    )
+    .await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed["paused"], false);
+    assert!(time(&resumed["deadline"]) > time(&quiet["deadline"]));
+    assert_eq!(app.stored("HeartbeatResumed").await, 1);
+    clock.set(time(&resumed["deadline"]) + chrono::Duration::seconds(1));
+    let round = checker(&app, &clock).check_due().await.unwrap();
+    assert_eq!(
+        round,
+        CheckRound {
+            missed: 1,
+            recovered: 0
+        }
+    );
+
+    // A beat of the deleted heartbeat registers it anew.
+    let (status, again) = beat(&app, &acme, "backup", None).await;
+    assert_eq!(status, 202, "{again}");
+    assert_eq!(again["status"], "ok");
+    assert_eq!(again["severity"], "high");
+    assert_eq!(app.stored("HeartbeatRegistered").await, 3);
+}

@@ -11,6 +11,7 @@ use alertledger_domain::values::Role;
 use alertledger_workers::background::WorkerSettings;
 use chrono::Utc;
 use serde_json::{json, Value};
+use support::feed::{name_of, ws_connect, ws_next, ws_until, SseClient};
 use support::{generic_alert, TestApp, TestTenant};
 
 async fn app() -> TestApp {
@@ -456,4 +457,181 @@ async fn silencing_an_incident_suppresses_its_key_and_is_on_its_timeline() {
         entry.to_string().contains(&window_id),
         "the timeline names the window: {entry}"
     );
+}
+
+/// How long a status change may take to reach the feed.
+const FEED_DEADLINE: Duration = Duration::from_secs(30);
+
+fn ws_url(app: &TestApp, token: &str) -> String {
+    format!(
+        "{}/ws?token={token}",
+        app.address.replace("http://", "ws://")
+    )
+}
+
+fn instant(value: &Value) -> chrono::DateTime<Utc> {
+    value
+        .as_str()
+        .and_then(|raw| chrono::DateTime::parse_from_rfc3339(raw).ok())
+        .map(|at| at.with_timezone(&Utc))
+        .unwrap_or_else(|| panic!("not a time: {value}"))
+}
+
+/// Waits (polling, with a deadline) until the wall clock passes `at`.
+async fn until_past(at: chrono::DateTime<Utc>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Utc::now() <= at {
+        assert!(Instant::now() < deadline, "the clock never passed {at}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_one_off_window_is_active_then_inactive_on_its_tenants_live_feed_only() {
+    let app = app().await;
+    let acme = app.create_tenant("acme").await;
+    let other = app.create_tenant("other").await;
+    let admin = app.token(Role::TenantAdmin, &[acme.id]);
+    let viewer = app.token(Role::Viewer, &[acme.id]);
+    let other_viewer = app.token(Role::Viewer, &[other.id]);
+    let mut acme_feed = ws_connect(&ws_url(&app, &viewer)).await;
+    let mut other_feed = ws_connect(&ws_url(&app, &other_viewer)).await;
+    for feed in [&mut acme_feed, &mut other_feed] {
+        let initial = ws_next(feed, FEED_DEADLINE).await.unwrap();
+        assert_eq!(initial["type"], "initial_data");
+    }
+
+    let now = Utc::now();
+    let (starts_at, ends_at) = (
+        now + chrono::Duration::seconds(1),
+        now + chrono::Duration::seconds(3),
+    );
+    let (status, window) = create_window(
+        &app,
+        &admin,
+        json!({
+            "tenant_id": acme.id, "name": "short patch",
+            "starts_at": starts_at.to_rfc3339(), "ends_at": ends_at.to_rfc3339(),
+            "matchers": ["asset=\"srv-db-01\""],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{window}");
+    assert_eq!(window["active"], false);
+    let window_id = window["id"].as_str().unwrap().to_owned();
+
+    let kind = "maintenance_window_status_changed";
+    let seen = ws_until(&mut acme_feed, FEED_DEADLINE, |m| {
+        m["type"] == kind
+            && m["data"]["payload"]["MaintenanceWindowStatusChanged"]["active"] == false
+    })
+    .await;
+    let changes: Vec<&Value> = seen
+        .iter()
+        .filter(|m| m["type"] == kind)
+        .map(|m| &m["data"]["payload"]["MaintenanceWindowStatusChanged"])
+        .collect();
+    assert_eq!(changes.len(), 2, "a start, then an end: {seen:#?}");
+    assert_eq!(changes[0]["active"], true);
+    assert_eq!(changes[1]["active"], false);
+    for change in &changes {
+        assert_eq!(change["window_id"], window_id.as_str());
+        assert_eq!(change["tenant_id"], acme.id.to_string());
+        assert_eq!(
+            instant(&change["occurrence_start"]),
+            instant(&window["starts_at"])
+        );
+        assert_eq!(
+            instant(&change["occurrence_end"]),
+            instant(&window["ends_at"])
+        );
+    }
+    // Recorded at the boundaries (the closer looks every 100 ms), not
+    // before them.
+    let at = |m: &Value| instant(&m["data"]["payload"]["MaintenanceWindowStatusChanged"]["at"]);
+    let recorded: Vec<_> = seen.iter().filter(|m| m["type"] == kind).map(at).collect();
+    assert!(
+        recorded[0] >= starts_at && recorded[1] >= ends_at,
+        "{recorded:?}"
+    );
+    assert_eq!(app.stored("MaintenanceWindowStatusChanged").await, 2);
+
+    // The other tenant's feed carries its own marker but none of that.
+    post(&app, &other, &alert("other-marker", "Ping")).await;
+    let theirs = ws_until(&mut other_feed, FEED_DEADLINE, |m| {
+        m["type"] == "new_alert" && m["data"]["payload"]["AlertReceived"]["asset"] == "other-marker"
+    })
+    .await;
+    for message in &theirs {
+        assert_ne!(message["type"], kind, "{message}");
+        assert_eq!(
+            message["data"]["tenant_id"],
+            other.id.to_string(),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_window_whose_start_passed_while_the_service_was_stopped_is_reported_after_start_up() {
+    let mut app = app().await;
+    let acme = app.create_tenant("acme").await;
+    let admin = app.token(Role::TenantAdmin, &[acme.id]);
+    let starts_at = Utc::now() + chrono::Duration::seconds(3);
+    let (status, window) = create_window(
+        &app,
+        &admin,
+        json!({
+            "tenant_id": acme.id, "name": "overnight",
+            "starts_at": starts_at.to_rfc3339(),
+            "ends_at": (starts_at + chrono::Duration::hours(1)).to_rfc3339(),
+            "matchers": ["asset=\"srv-db-01\""],
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{window}");
+    let before: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+
+    app.stop().await;
+    until_past(starts_at).await;
+    // The start passed while no process ran: nothing recorded it.
+    let pool = alertledger_schema::connect(app.db.url(), &Default::default())
+        .await
+        .unwrap();
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE event_type = 'MaintenanceWindowStatusChanged'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(recorded, 0);
+    pool.close().await;
+
+    app.start_again(WorkerSettings {
+        window_check: Duration::from_millis(100),
+        ..WorkerSettings::default()
+    })
+    .await;
+    let mut feed = SseClient::connect(
+        &app.url(&format!("/api/v1/stream?after={before}")),
+        &[("Authorization", &format!("Bearer {admin}"))],
+    )
+    .await;
+    let seen = feed
+        .events_until(FEED_DEADLINE, |e| {
+            name_of(e) == "MaintenanceWindowStatusChanged"
+        })
+        .await;
+    let change = seen.last().unwrap().json();
+    let change = &change["payload"]["MaintenanceWindowStatusChanged"];
+    assert_eq!(change["active"], true);
+    assert_eq!(change["window_id"], window["id"]);
+    assert_eq!(
+        instant(&change["occurrence_start"]),
+        instant(&window["starts_at"])
+    );
+    assert!(instant(&change["at"]) > starts_at);
 }

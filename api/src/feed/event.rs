@@ -70,7 +70,19 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ),
     ("execution_updated", ExecutionEvent::TYPES),
     ("tenant_updated", TenantEvent::TYPES),
-    ("maintenance_window_updated", MaintenanceWindowEvent::TYPES),
+    (
+        "maintenance_window_updated",
+        &[
+            MaintenanceWindowEvent::CREATED,
+            MaintenanceWindowEvent::CHANGED,
+            MaintenanceWindowEvent::DELETED,
+            MaintenanceWindowEvent::ENDED,
+        ],
+    ),
+    (
+        "maintenance_window_status_changed",
+        &[MaintenanceWindowEvent::STATUS_CHANGED],
+    ),
     ("escalation_updated", EscalationEvent::TYPES),
     (
         "oncall_schedule_updated",
@@ -82,7 +94,13 @@ pub const FEED_KINDS: &[(&str, &[&str])] = &[
     ),
     (
         "heartbeat_updated",
-        &[HeartbeatEvent::REGISTERED, HeartbeatEvent::CHANGED],
+        &[
+            HeartbeatEvent::REGISTERED,
+            HeartbeatEvent::CHANGED,
+            HeartbeatEvent::PAUSED,
+            HeartbeatEvent::RESUMED,
+            HeartbeatEvent::DELETED,
+        ],
     ),
     (
         "heartbeat_status_changed",
@@ -271,6 +289,10 @@ mod tests {
         );
         assert_eq!(feed_kind(ExecutionEvent::DISPATCHING), "execution_updated");
         assert_eq!(feed_kind(TenantEvent::API_KEY_ISSUED), "tenant_updated");
+        assert_eq!(
+            feed_kind(MaintenanceWindowEvent::STATUS_CHANGED),
+            "maintenance_window_status_changed"
+        );
         assert_eq!(feed_kind(RunbookEvent::CHANGED), UNNAMED_KIND);
         assert_eq!(feed_kind("SomethingNew"), UNNAMED_KIND);
     }

@@ -433,6 +433,22 @@ pub struct HeartbeatView {
     /// While missed: the `heartbeat_missed` alert raised.
     pub missed_alert_id: Option<Uuid>,
     pub status_changed_at: Option<DateTime<Utc>>,
+    /// The severity of the alert a miss raises (`high` unless a beat set it).
+    pub severity: String,
+    /// Paused by a tenant admin: no miss is raised.
+    pub paused: bool,
+}
+
+/// A deleted heartbeat.
+#[derive(ToSchema)]
+pub struct HeartbeatDeleted {
+    pub id: Uuid,
+    pub heartbeat_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub deleted: bool,
+    /// The open alerts of its miss, resolved with it.
+    pub resolved_alerts: Vec<Uuid>,
 }
 
 /// A page of heartbeats.

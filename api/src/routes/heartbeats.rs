@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use alertledger_domain::heartbeat::{
     Heartbeat, HeartbeatCommand, HeartbeatError, HeartbeatName, HeartbeatSettings,
 };
-use alertledger_domain::values::{AssetName, HeartbeatId, Labels, TenantId};
+use alertledger_domain::values::{AssetName, HeartbeatId, Labels, Severity, TenantId};
 use alertledger_eventstore::store::EventMetadata;
 use alertledger_eventstore::unit_of_work::UnitOfWork;
 use axum::body::Bytes;
@@ -62,6 +62,10 @@ pub struct BeatBody {
     /// Labels of the alert a miss raises.
     #[schema(value_type = Option<Object>)]
     labels: Option<Value>,
+    /// The severity of the alert a miss raises: `critical`, `high`, `medium`
+    /// or `low` (default `high` at registration, then unchanged unless sent).
+    #[schema(value_type = Option<String>)]
+    severity: Option<Value>,
 }
 
 /// What a beat asks to change; `None`: keep what is recorded.
@@ -70,6 +74,7 @@ struct Requested {
     timeout_seconds: Option<u32>,
     asset: Option<AssetName>,
     labels: Option<Labels>,
+    severity: Option<Severity>,
 }
 
 impl BeatBody {
@@ -123,18 +128,31 @@ impl BeatBody {
                 ))
             }
         };
+        let severity = match self.severity {
+            None | Some(Value::Null) => None,
+            Some(Value::String(raw)) => Some(Severity::parse(&raw).map_err(|error| {
+                ApiError::invalid_value("severity", format!("`severity` {}", error.problem()))
+            })?),
+            Some(_) => {
+                return Err(ApiError::invalid_value(
+                    "severity",
+                    "`severity` must be one of critical, high, medium, low",
+                ))
+            }
+        };
         Ok(Requested {
             timeout_seconds,
             asset,
             labels,
+            severity,
         })
     }
 }
 
 /// One heartbeat as stored.
 #[derive(Debug, sqlx::FromRow)]
-struct HeartbeatRow {
-    heartbeat_id: Uuid,
+pub(crate) struct HeartbeatRow {
+    pub(crate) heartbeat_id: Uuid,
     tenant_id: Uuid,
     name: String,
     timeout_seconds: i32,
@@ -146,14 +164,16 @@ struct HeartbeatRow {
     status: String,
     missed_alert_id: Option<Uuid>,
     status_changed_at: Option<DateTime<Utc>>,
+    severity: String,
+    paused: bool,
 }
 
-const COLUMNS: &str = "heartbeat_id, tenant_id, name, timeout_seconds, asset, labels, \
+pub(crate) const COLUMNS: &str = "heartbeat_id, tenant_id, name, timeout_seconds, asset, labels, \
                        registered_at, last_seen_at, deadline, status, missed_alert_id, \
-                       status_changed_at";
+                       status_changed_at, severity, paused";
 
 impl HeartbeatRow {
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         json!({
             "id": self.heartbeat_id,
             "heartbeat_id": self.heartbeat_id,
@@ -168,6 +188,8 @@ impl HeartbeatRow {
             "registered_at": self.registered_at,
             "missed_alert_id": self.missed_alert_id,
             "status_changed_at": self.status_changed_at,
+            "severity": self.severity,
+            "paused": self.paused,
         })
     }
 }
@@ -279,6 +301,7 @@ async fn touch(
             AND ($4::integer IS NULL OR timeout_seconds = $4)
             AND ($5::text IS NULL OR asset IS NOT DISTINCT FROM $5)
             AND ($6::jsonb IS NULL OR labels = $6)
+            AND ($7::text IS NULL OR severity = $7)
         RETURNING {COLUMNS}"
     ))
     .bind(tenant_id.as_uuid())
@@ -292,6 +315,7 @@ async fn touch(
             .as_ref()
             .map(|labels| SqlJson(labels.as_map())),
     )
+    .bind(requested.severity.map(|severity| severity.as_str()))
     .fetch_optional(state.pool())
     .await
     .map_err(|error| ApiError::database(&error))?;
@@ -318,6 +342,11 @@ async fn register_or_change(
     .await
     .map_err(database)?;
     let heartbeat_id = HeartbeatId::for_name(&owner.tenant_id, name.as_str());
+    let severity = match (&requested.severity, &existing) {
+        (Some(severity), _) => *severity,
+        (None, Some(row)) => Severity::parse(&row.severity).map_err(invalid)?,
+        (None, None) => HeartbeatSettings::DEFAULT_SEVERITY,
+    };
     let settings = match &existing {
         None => HeartbeatSettings::new(
             requested
@@ -345,7 +374,8 @@ async fn register_or_change(
             },
         ),
     }
-    .map_err(invalid)?;
+    .map_err(invalid)?
+    .with_severity(severity);
     let command = match &existing {
         None => HeartbeatCommand::Register {
             tenant_id: owner.tenant_id,
@@ -367,12 +397,12 @@ async fn register_or_change(
     let recorded = record(&mut tx, heartbeat_id, command, state, &metadata).await?;
     let row: HeartbeatRow = sqlx::query_as(&format!(
         "INSERT INTO heartbeats (heartbeat_id, tenant_id, name, timeout_seconds, asset, labels,
-                                 registered_at, last_seen_at, deadline)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7 + make_interval(secs => $4))
+                                 registered_at, last_seen_at, deadline, severity)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $7 + make_interval(secs => $4), $8)
          ON CONFLICT (heartbeat_id) DO UPDATE
             SET timeout_seconds = EXCLUDED.timeout_seconds, asset = EXCLUDED.asset,
                 labels = EXCLUDED.labels, last_seen_at = EXCLUDED.last_seen_at,
-                deadline = EXCLUDED.deadline
+                deadline = EXCLUDED.deadline, severity = EXCLUDED.severity
          RETURNING {COLUMNS}"
     ))
     .bind(heartbeat_id.as_uuid())
@@ -382,6 +412,7 @@ async fn register_or_change(
     .bind(settings.asset.as_ref().map(AssetName::as_str))
     .bind(SqlJson(settings.labels.as_map()))
     .bind(now)
+    .bind(settings.severity.as_str())
     .fetch_one(&mut *tx)
     .await
     .map_err(database)?;
@@ -433,7 +464,7 @@ async fn record(
     Ok(!events.is_empty())
 }
 
-fn concurrent() -> ApiError {
+pub(crate) fn concurrent() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "concurrent_change",
@@ -526,7 +557,7 @@ pub async fn list_heartbeats(
     Ok(Json(json!({ "items": items, "next_cursor": next_cursor })))
 }
 
-fn invalid(error: alertledger_domain::values::ValueError) -> ApiError {
+pub(crate) fn invalid(error: alertledger_domain::values::ValueError) -> ApiError {
     ApiError::invalid_value(error.field(), error.to_string())
 }
 

@@ -431,7 +431,9 @@ async fn readable_window(
     }
 }
 
-/// Every window of `tenants` (`None`: all), folded from its events.
+/// Every window of `tenants` (`None`: all), folded from its definition
+/// events: the list shows definitions, so the events a window records over
+/// time (one per occurrence boundary) are not read.
 async fn load_windows(
     state: &AppState,
     tenants: Option<&[Uuid]>,
@@ -439,10 +441,18 @@ async fn load_windows(
     let rows: Vec<(String, sqlx::types::Json<MaintenanceWindowEvent>)> = sqlx::query_as(
         "SELECT aggregate_id, payload FROM events
           WHERE aggregate_type = $1 AND ($2::uuid[] IS NULL OR tenant_id = ANY($2))
+            AND event_type = ANY($3)
           ORDER BY aggregate_id, sequence",
     )
     .bind(<MaintenanceWindow as Aggregate>::TYPE)
     .bind(tenants)
+    .bind(
+        &[
+            MaintenanceWindowEvent::CREATED,
+            MaintenanceWindowEvent::CHANGED,
+            MaintenanceWindowEvent::DELETED,
+        ][..],
+    )
     .fetch_all(state.pool())
     .await
     .map_err(|e| ApiError::database(&e))?;

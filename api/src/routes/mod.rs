@@ -16,6 +16,7 @@ pub mod escalation_policies;
 pub mod events;
 pub mod executions;
 pub mod health;
+pub mod heartbeat_admin;
 pub mod heartbeats;
 pub mod incident_views;
 pub mod incidents;
@@ -185,6 +186,10 @@ pub fn all() -> OpenApiRouter<AppState> {
                 heartbeats::HEARTBEAT_BODY_LIMIT,
             )),
         )
+        .routes(routes!(
+            heartbeat_admin::change_heartbeat,
+            heartbeat_admin::delete_heartbeat
+        ))
         // Remediation.
         .routes(routes!(runbooks::list_runbooks, runbooks::create_runbook))
         .routes(routes!(

@@ -17,6 +17,12 @@ pub struct Heartbeat {
     registered: Option<Registered>,
     /// The alert raised when it was last missed, while it is.
     missed_alert: Option<AlertId>,
+    /// Paused by a tenant admin: no miss is raised.
+    #[serde(default)]
+    paused: bool,
+    /// Deleted by a tenant admin (until a beat registers it again).
+    #[serde(default)]
+    deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,9 +34,19 @@ struct Registered {
 }
 
 impl Heartbeat {
-    /// Its settings, once registered.
+    /// Its settings, once registered (and not deleted).
     pub fn settings(&self) -> Option<&HeartbeatSettings> {
-        self.registered.as_ref().map(|r| &r.settings)
+        self.registered().ok().map(|r| &r.settings)
+    }
+
+    /// Whether a tenant admin paused it.
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
+    /// The alert its current miss raised, if it is missed.
+    pub fn missed_alert(&self) -> Option<AlertId> {
+        self.missed_alert
     }
 
     /// Whether it is missed now.
@@ -45,6 +61,7 @@ impl Heartbeat {
     fn registered(&self) -> Result<&Registered, HeartbeatError> {
         self.registered
             .as_ref()
+            .filter(|_| !self.deleted)
             .ok_or(HeartbeatError::NotRegistered)
     }
 }
@@ -70,7 +87,8 @@ impl Aggregate for Heartbeat {
                 name,
                 settings,
             } => {
-                if self.registered.is_some() {
+                // A deleted heartbeat is registered anew by its next beat.
+                if self.registered().is_ok() {
                     return Err(HeartbeatError::AlreadyRegistered);
                 }
                 HeartbeatEvent::HeartbeatRegistered {
@@ -80,6 +98,7 @@ impl Aggregate for Heartbeat {
                     timeout_seconds: settings.timeout_seconds,
                     asset: settings.asset,
                     labels: settings.labels,
+                    severity: settings.severity,
                     at,
                 }
             }
@@ -95,6 +114,7 @@ impl Aggregate for Heartbeat {
                     timeout_seconds: settings.timeout_seconds,
                     asset: settings.asset,
                     labels: settings.labels,
+                    severity: settings.severity,
                     at,
                 }
             }
@@ -106,6 +126,9 @@ impl Aggregate for Heartbeat {
                 let registered = self.registered()?;
                 if self.missed_alert.is_some() {
                     return Err(HeartbeatError::AlreadyMissed);
+                }
+                if self.paused {
+                    return Err(HeartbeatError::Paused);
                 }
                 HeartbeatEvent::HeartbeatMissed {
                     tenant_id: registered.tenant_id,
@@ -135,6 +158,47 @@ impl Aggregate for Heartbeat {
                     at,
                 }
             }
+            HeartbeatCommand::Pause { actor } => {
+                let registered = self.registered()?;
+                // Pausing a paused heartbeat changes nothing.
+                if self.paused {
+                    return Ok(());
+                }
+                HeartbeatEvent::HeartbeatPaused {
+                    tenant_id: registered.tenant_id,
+                    heartbeat_id: registered.heartbeat_id,
+                    name: registered.name.clone(),
+                    actor,
+                    at,
+                }
+            }
+            HeartbeatCommand::Resume { actor } => {
+                let registered = self.registered()?;
+                if !self.paused {
+                    return Ok(());
+                }
+                HeartbeatEvent::HeartbeatResumed {
+                    tenant_id: registered.tenant_id,
+                    heartbeat_id: registered.heartbeat_id,
+                    name: registered.name.clone(),
+                    actor,
+                    at,
+                }
+            }
+            HeartbeatCommand::Delete {
+                actor,
+                resolved_alerts,
+            } => {
+                let registered = self.registered()?;
+                HeartbeatEvent::HeartbeatDeleted {
+                    tenant_id: registered.tenant_id,
+                    heartbeat_id: registered.heartbeat_id,
+                    name: registered.name.clone(),
+                    resolved_alerts,
+                    actor,
+                    at,
+                }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -149,23 +213,30 @@ impl Aggregate for Heartbeat {
                 timeout_seconds,
                 asset,
                 labels,
+                severity,
                 ..
             } => {
-                self.registered = Some(Registered {
-                    tenant_id,
-                    heartbeat_id,
-                    name,
-                    settings: HeartbeatSettings {
-                        timeout_seconds,
-                        asset,
-                        labels,
-                    },
-                });
+                // Registered anew after a deletion: nothing of before holds.
+                *self = Self {
+                    registered: Some(Registered {
+                        tenant_id,
+                        heartbeat_id,
+                        name,
+                        settings: HeartbeatSettings {
+                            timeout_seconds,
+                            asset,
+                            labels,
+                            severity,
+                        },
+                    }),
+                    ..Self::default()
+                };
             }
             HeartbeatEvent::HeartbeatChanged {
                 timeout_seconds,
                 asset,
                 labels,
+                severity,
                 ..
             } => {
                 if let Some(registered) = self.registered.as_mut() {
@@ -173,11 +244,19 @@ impl Aggregate for Heartbeat {
                         timeout_seconds,
                         asset,
                         labels,
+                        severity,
                     };
                 }
             }
             HeartbeatEvent::HeartbeatMissed { alert_id, .. } => self.missed_alert = Some(alert_id),
             HeartbeatEvent::HeartbeatRecovered { .. } => self.missed_alert = None,
+            HeartbeatEvent::HeartbeatPaused { .. } => self.paused = true,
+            HeartbeatEvent::HeartbeatResumed { .. } => self.paused = false,
+            HeartbeatEvent::HeartbeatDeleted { .. } => {
+                self.deleted = true;
+                self.missed_alert = None;
+                self.paused = false;
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{HeartbeatName, HeartbeatSettings};
-use crate::values::{AlertId, HeartbeatId, TenantId};
+use crate::values::{Actor, AlertId, HeartbeatId, TenantId};
 
 /// A request to record something about a heartbeat.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,5 +27,15 @@ pub enum HeartbeatCommand {
     RecordRecovered {
         seen_at: DateTime<Utc>,
         resolved_by: AlertId,
+    },
+    /// Raise no miss until resumed (a tenant admin).
+    Pause { actor: Actor },
+    /// Expect beats again (a tenant admin).
+    Resume { actor: Actor },
+    /// Forget it (a tenant admin); the open alerts of its miss,
+    /// `resolved_alerts`, are resolved in the same transaction.
+    Delete {
+        actor: Actor,
+        resolved_alerts: Vec<AlertId>,
     },
 }

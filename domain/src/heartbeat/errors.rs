@@ -11,4 +11,6 @@ pub enum HeartbeatError {
     AlreadyMissed,
     #[error("the heartbeat is not recorded as missed")]
     NotMissed,
+    #[error("the heartbeat is paused")]
+    Paused,
 }

@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
+use super::settings::default_severity;
 use super::HeartbeatName;
-use crate::values::{AlertId, AssetName, HeartbeatId, Labels, TenantId};
+use crate::values::{Actor, AlertId, AssetName, HeartbeatId, Labels, Severity, TenantId};
 
 /// A fact about a heartbeat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,6 +21,10 @@ pub enum HeartbeatEvent {
         timeout_seconds: u32,
         asset: Option<AssetName>,
         labels: Labels,
+        /// The severity of the alert a miss raises (`high` in events stored
+        /// before it was a setting).
+        #[serde(default = "default_severity")]
+        severity: Severity,
         at: DateTime<Utc>,
     },
     /// A beat carried new settings.
@@ -29,6 +34,10 @@ pub enum HeartbeatEvent {
         timeout_seconds: u32,
         asset: Option<AssetName>,
         labels: Labels,
+        /// The severity of the alert a miss raises (`high` in events stored
+        /// before it was a setting).
+        #[serde(default = "default_severity")]
+        severity: Severity,
         at: DateTime<Utc>,
     },
     /// No beat came by `deadline` (last beat at `last_seen_at`): alert
@@ -53,6 +62,33 @@ pub enum HeartbeatEvent {
         resolved_by: AlertId,
         at: DateTime<Utc>,
     },
+    /// A tenant admin paused it: no miss is raised until it is resumed.
+    HeartbeatPaused {
+        tenant_id: TenantId,
+        heartbeat_id: HeartbeatId,
+        name: HeartbeatName,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// A tenant admin resumed it: its next beat is due a timeout from now.
+    HeartbeatResumed {
+        tenant_id: TenantId,
+        heartbeat_id: HeartbeatId,
+        name: HeartbeatName,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
+    /// A tenant admin deleted it; the open alerts of its last miss,
+    /// `resolved_alerts`, were resolved with it. A later beat registers it
+    /// anew.
+    HeartbeatDeleted {
+        tenant_id: TenantId,
+        heartbeat_id: HeartbeatId,
+        name: HeartbeatName,
+        resolved_alerts: Vec<AlertId>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
 }
 
 impl HeartbeatEvent {
@@ -62,7 +98,10 @@ impl HeartbeatEvent {
             Self::HeartbeatRegistered { tenant_id, .. }
             | Self::HeartbeatChanged { tenant_id, .. }
             | Self::HeartbeatMissed { tenant_id, .. }
-            | Self::HeartbeatRecovered { tenant_id, .. } => *tenant_id,
+            | Self::HeartbeatRecovered { tenant_id, .. }
+            | Self::HeartbeatPaused { tenant_id, .. }
+            | Self::HeartbeatResumed { tenant_id, .. }
+            | Self::HeartbeatDeleted { tenant_id, .. } => *tenant_id,
         }
     }
 }
@@ -72,6 +111,9 @@ crate::event_types::event_type_names!(HeartbeatEvent {
     HeartbeatChanged => CHANGED,
     HeartbeatMissed => MISSED,
     HeartbeatRecovered => RECOVERED,
+    HeartbeatPaused => PAUSED,
+    HeartbeatResumed => RESUMED,
+    HeartbeatDeleted => DELETED,
 });
 
 impl DomainEvent for HeartbeatEvent {

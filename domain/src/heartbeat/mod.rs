@@ -22,3 +22,11 @@ pub use settings::{HeartbeatName, HeartbeatSettings, HeartbeatStatus};
 
 /// The signature of the alert a missed heartbeat raises (API.md).
 pub const MISSED_SIGNATURE: &str = "heartbeat_missed";
+
+/// The fingerprint every alert of one heartbeat shares (missed and
+/// resolved), so a recovery or a deletion finds the open ones.
+pub fn alert_fingerprint(
+    heartbeat_id: crate::values::HeartbeatId,
+) -> Result<crate::values::Fingerprint, crate::values::ValueError> {
+    crate::values::Fingerprint::parse(&format!("heartbeat:{heartbeat_id}"))
+}

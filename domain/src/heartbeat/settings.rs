@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::values::{AssetName, Labels, ValueError};
+use crate::values::{AssetName, Labels, Severity, ValueError};
 
 /// A heartbeat's name: 1..=128 of `A-Z a-z 0-9 . _ -`, so it is safe in a
 /// URL path and can stand in for the asset of the alert it raises.
@@ -67,6 +67,8 @@ pub struct HeartbeatSettings {
     pub asset: Option<AssetName>,
     /// Labels of the alert it raises.
     pub labels: Labels,
+    /// The severity of the alert it raises.
+    pub severity: Severity,
 }
 
 impl HeartbeatSettings {
@@ -77,8 +79,11 @@ impl HeartbeatSettings {
     pub const MAX_TIMEOUT_SECONDS: u32 = 604_800;
     /// The timeout of a heartbeat registered without one.
     pub const DEFAULT_TIMEOUT_SECONDS: u32 = 300;
+    /// The severity of a missed heartbeat's alert unless the beat says otherwise.
+    pub const DEFAULT_SEVERITY: Severity = Severity::High;
 
-    /// Checks the timeout's range.
+    /// Checks the timeout's range (the alert's severity is the default;
+    /// see [`Self::with_severity`]).
     pub fn new(
         timeout_seconds: u32,
         asset: Option<AssetName>,
@@ -98,8 +103,19 @@ impl HeartbeatSettings {
             timeout_seconds,
             asset,
             labels,
+            severity: Self::DEFAULT_SEVERITY,
         })
     }
+
+    /// The same settings, raising alerts of `severity`.
+    pub fn with_severity(self, severity: Severity) -> Self {
+        Self { severity, ..self }
+    }
+}
+
+/// The severity recorded by heartbeat events stored before it was a setting.
+pub(crate) fn default_severity() -> Severity {
+    HeartbeatSettings::DEFAULT_SEVERITY
 }
 
 /// Whether the last beat came in time (API.md: `"ok"` or `"missed"`).

@@ -5,6 +5,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
+use super::status::{Reported, StatusChange};
 use super::{MaintenanceWindowCommand, MaintenanceWindowError, MaintenanceWindowEvent, WindowSpec};
 use crate::services::DomainServices;
 use crate::values::{TenantId, WindowId};
@@ -18,6 +19,9 @@ pub struct MaintenanceWindow {
     deleted: bool,
     /// The latest occurrence end recorded.
     ended_through: Option<DateTime<Utc>>,
+    /// Whether it is in force, as its status events reported it.
+    #[serde(default)]
+    reported: Reported,
 }
 
 impl MaintenanceWindow {
@@ -31,6 +35,41 @@ impl MaintenanceWindow {
 
     pub fn is_deleted(&self) -> bool {
         self.deleted
+    }
+
+    /// The occurrence its events last reported in force, if any.
+    pub fn reported_in_force(&self) -> Option<super::Occurrence> {
+        self.reported.in_force
+    }
+
+    /// When its next occurrence boundary is due as of `now` (`None`: none
+    /// will be, or it is deleted): the window closer's due list.
+    pub fn next_boundary(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.deleted {
+            return None;
+        }
+        self.reported.next_boundary(self.spec.as_ref()?, now)
+    }
+
+    /// The status event of `change`.
+    fn status_event(
+        tenant_id: TenantId,
+        window_id: WindowId,
+        change: StatusChange,
+        at: DateTime<Utc>,
+    ) -> MaintenanceWindowEvent {
+        let (active, occurrence) = match change {
+            StatusChange::Active(occurrence) => (true, occurrence),
+            StatusChange::Inactive(occurrence) => (false, occurrence),
+        };
+        MaintenanceWindowEvent::MaintenanceWindowStatusChanged {
+            tenant_id,
+            window_id,
+            active,
+            occurrence_start: occurrence.starts_at,
+            occurrence_end: occurrence.ends_at,
+            at,
+        }
     }
 
     fn live(&self) -> Result<(TenantId, WindowId), MaintenanceWindowError> {
@@ -58,7 +97,8 @@ impl Aggregate for MaintenanceWindow {
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
         let at = services.now();
-        let event = match command {
+        let mut events = Vec::new();
+        match command {
             MaintenanceWindowCommand::CreateWindow {
                 window_id,
                 tenant_id,
@@ -68,13 +108,17 @@ impl Aggregate for MaintenanceWindow {
                 if self.tenant_id.is_some() {
                     return Err(MaintenanceWindowError::AlreadyCreated);
                 }
-                MaintenanceWindowEvent::MaintenanceWindowCreated {
+                let status = Reported::default().on_definition(Some(&spec), at);
+                events.push(MaintenanceWindowEvent::MaintenanceWindowCreated {
                     tenant_id,
                     window_id,
                     window: spec,
                     actor,
                     at,
-                }
+                });
+                events.extend(
+                    status.map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
             }
             MaintenanceWindowCommand::ChangeWindow { spec, actor } => {
                 let (tenant_id, window_id) = self.live()?;
@@ -82,22 +126,31 @@ impl Aggregate for MaintenanceWindow {
                 if self.spec.as_ref() == Some(&spec) {
                     return Ok(());
                 }
-                MaintenanceWindowEvent::MaintenanceWindowChanged {
+                let status = self.reported.on_definition(Some(&spec), at);
+                events.push(MaintenanceWindowEvent::MaintenanceWindowChanged {
                     tenant_id,
                     window_id,
                     window: spec,
                     actor,
                     at,
-                }
+                });
+                events.extend(
+                    status.map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
             }
             MaintenanceWindowCommand::DeleteWindow { actor } => {
                 let (tenant_id, window_id) = self.live()?;
-                MaintenanceWindowEvent::MaintenanceWindowDeleted {
+                // A window deleted while in force stops being in force first.
+                let status = self.reported.on_definition(None, at);
+                events.extend(
+                    status.map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
+                events.push(MaintenanceWindowEvent::MaintenanceWindowDeleted {
                     tenant_id,
                     window_id,
                     actor,
                     at,
-                }
+                });
             }
             MaintenanceWindowCommand::RecordEnd { ended_at } => {
                 let (tenant_id, window_id) = self.live()?;
@@ -110,15 +163,32 @@ impl Aggregate for MaintenanceWindow {
                 if ended_at > at {
                     return Err(MaintenanceWindowError::NotEnded);
                 }
-                MaintenanceWindowEvent::MaintenanceWindowEnded {
+                events.push(MaintenanceWindowEvent::MaintenanceWindowEnded {
                     tenant_id,
                     window_id,
                     ended_at,
                     at,
-                }
+                });
             }
-        };
-        sink.write(event, self).await;
+            MaintenanceWindowCommand::RecordBoundaries => {
+                let (tenant_id, window_id) = self.live()?;
+                let spec = self
+                    .spec
+                    .as_ref()
+                    .ok_or(MaintenanceWindowError::NotCreated)?;
+                let due = self.reported.due(spec, at);
+                if due.is_empty() {
+                    return Err(MaintenanceWindowError::NoBoundaryDue);
+                }
+                events.extend(
+                    due.into_iter()
+                        .map(|change| Self::status_event(tenant_id, window_id, change, at)),
+                );
+            }
+        }
+        for event in events {
+            sink.write(event, self).await;
+        }
         Ok(())
     }
 
@@ -128,18 +198,41 @@ impl Aggregate for MaintenanceWindow {
                 tenant_id,
                 window_id,
                 window,
+                at,
                 ..
             } => {
                 self.tenant_id = Some(tenant_id);
                 self.window_id = Some(window_id);
                 self.spec = Some(window);
+                self.reported.move_through(at);
             }
-            MaintenanceWindowEvent::MaintenanceWindowChanged { window, .. } => {
+            MaintenanceWindowEvent::MaintenanceWindowChanged { window, at, .. } => {
                 self.spec = Some(window);
+                // Occurrences the new definition had before it took effect
+                // are not reported.
+                if self.reported.in_force.is_none() {
+                    self.reported.move_through(at);
+                }
             }
             MaintenanceWindowEvent::MaintenanceWindowDeleted { .. } => self.deleted = true,
             MaintenanceWindowEvent::MaintenanceWindowEnded { ended_at, .. } => {
                 self.ended_through = Some(ended_at);
+            }
+            MaintenanceWindowEvent::MaintenanceWindowStatusChanged {
+                active,
+                occurrence_start,
+                occurrence_end,
+                ..
+            } => {
+                let occurrence = super::Occurrence {
+                    starts_at: occurrence_start,
+                    ends_at: occurrence_end,
+                };
+                self.reported.apply(if active {
+                    StatusChange::Active(occurrence)
+                } else {
+                    StatusChange::Inactive(occurrence)
+                });
             }
         }
     }

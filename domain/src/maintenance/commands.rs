@@ -21,4 +21,8 @@ pub enum MaintenanceWindowCommand {
     DeleteWindow { actor: Actor },
     /// Record that the occurrence ending at `ended_at` is over (the closer).
     RecordEnd { ended_at: DateTime<Utc> },
+    /// Record the occurrence boundaries passed by now (the closer): the end
+    /// of the occurrence reported in force, the latest occurrence that
+    /// began and ended unreported, and the start of the one in force now.
+    RecordBoundaries,
 }

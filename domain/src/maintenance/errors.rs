@@ -13,4 +13,6 @@ pub enum MaintenanceWindowError {
     EndAlreadyRecorded,
     #[error("the occurrence has not ended yet")]
     NotEnded,
+    #[error("no occurrence boundary is due")]
+    NoBoundaryDue,
 }

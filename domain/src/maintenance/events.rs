@@ -42,6 +42,22 @@ pub enum MaintenanceWindowEvent {
         ended_at: DateTime<Utc>,
         at: DateTime<Utc>,
     },
+    /// The window came into force (`active`) for the occurrence
+    /// `[occurrence_start, occurrence_end)`, or is no longer in force
+    /// (`occurrence_end`: when it stopped). Recorded at each occurrence's
+    /// start and end by the window closer, and with a definition that puts
+    /// the window in or out of force at once; a change that moves the
+    /// current occurrence is `active` again with the new occurrence. The
+    /// live feed's `maintenance_window_status_changed`; the correlator does
+    /// not read it (its decisions follow `MaintenanceWindowEnded`).
+    MaintenanceWindowStatusChanged {
+        tenant_id: TenantId,
+        window_id: WindowId,
+        active: bool,
+        occurrence_start: DateTime<Utc>,
+        occurrence_end: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl MaintenanceWindowEvent {
@@ -51,7 +67,8 @@ impl MaintenanceWindowEvent {
             Self::MaintenanceWindowCreated { tenant_id, .. }
             | Self::MaintenanceWindowChanged { tenant_id, .. }
             | Self::MaintenanceWindowDeleted { tenant_id, .. }
-            | Self::MaintenanceWindowEnded { tenant_id, .. } => *tenant_id,
+            | Self::MaintenanceWindowEnded { tenant_id, .. }
+            | Self::MaintenanceWindowStatusChanged { tenant_id, .. } => *tenant_id,
         }
     }
 }
@@ -61,6 +78,7 @@ crate::event_types::event_type_names!(MaintenanceWindowEvent {
     MaintenanceWindowChanged => CHANGED,
     MaintenanceWindowDeleted => DELETED,
     MaintenanceWindowEnded => ENDED,
+    MaintenanceWindowStatusChanged => STATUS_CHANGED,
 });
 
 impl DomainEvent for MaintenanceWindowEvent {

@@ -32,7 +32,8 @@ const MAX_STEPS: usize = 20_000;
 const MAX_MERGED: usize = 64;
 
 /// One period during which a window is in force: `[starts_at, ends_at)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Stored as it was reported in `MaintenanceWindowStatusChanged`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Occurrence {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
@@ -182,6 +183,50 @@ impl Schedule {
             }
         }
         Some(occurrence)
+    }
+
+    /// The first start after `after` (an occurrence begins there).
+    pub fn next_start_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.next_start(after)
+    }
+
+    /// The latest single occurrence (not merged with its neighbours) that
+    /// is over by `at`, looking back at most [`MAX_MERGED`] starts: what a
+    /// process that was not running when it happened reports afterwards.
+    pub fn latest_ended_by(&self, at: DateTime<Utc>) -> Option<Occurrence> {
+        let mut start = self.latest_start(at)?;
+        for _ in 0..MAX_MERGED {
+            let ends_at = self.end_of(start);
+            if ends_at <= at {
+                return Some(Occurrence {
+                    starts_at: start,
+                    ends_at,
+                });
+            }
+            start = self.previous_start(start)?;
+        }
+        None
+    }
+
+    /// The latest start strictly before `before`.
+    fn previous_start(&self, before: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match &self.rule {
+            Rule::Cron(cron) => cron
+                .find_previous_occurrence(&before.with_timezone(&self.zone), false)
+                .ok()
+                .map(|start| start.with_timezone(&Utc)),
+            Rule::Rrule(set) => {
+                let mut latest = None;
+                for start in set.as_ref().into_iter().take(MAX_STEPS) {
+                    let start = start.with_timezone(&Utc);
+                    if start >= before {
+                        break;
+                    }
+                    latest = Some(start);
+                }
+                latest
+            }
+        }
     }
 
     /// The start's local time plus the duration, back in UTC.

@@ -1,7 +1,7 @@
 //! What a maintenance window says: its name, when it is in force and which
 //! alerts it covers.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::matcher::{AlertFacts, Matcher};
@@ -140,5 +140,56 @@ impl WindowSpec {
             occurrence.ends_at = occurrence.ends_at.min(end);
         }
         Some(occurrence)
+    }
+}
+
+impl WindowSpec {
+    /// The earliest instant at or after `from` at which the window is in
+    /// force (an occurrence's start, or `from` itself inside one).
+    pub fn next_in_force(&self, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let fields = &self.fields;
+        let from = fields.starts_at.map_or(from, |start| from.max(start));
+        if fields.ends_at.is_some_and(|end| from >= end) {
+            return None;
+        }
+        if self.occurrence_at(from).is_some() {
+            return Some(from);
+        }
+        // A one-off window not in force at or after its start is over.
+        let start = fields.schedule.as_ref()?.next_start_after(from)?;
+        fields
+            .ends_at
+            .is_none_or(|end| start < end)
+            .then_some(start)
+    }
+
+    /// The latest occurrence over by `at`, within the window's bounds (a
+    /// recurring occurrence cut by `ends_at` ends there).
+    pub fn latest_ended_by(&self, at: DateTime<Utc>) -> Option<Occurrence> {
+        let fields = &self.fields;
+        let occurrence = match &fields.schedule {
+            None => Occurrence {
+                starts_at: fields.starts_at?,
+                ends_at: fields.ends_at?,
+            },
+            Some(schedule) => {
+                let cut = fields
+                    .ends_at
+                    .filter(|end| *end <= at)
+                    .and_then(|end| self.occurrence_at(end - Duration::microseconds(1)));
+                match cut {
+                    Some(cut) => cut,
+                    None => {
+                        let mut found = schedule.latest_ended_by(at)?;
+                        if let Some(start) = fields.starts_at {
+                            found.starts_at = found.starts_at.max(start);
+                        }
+                        found
+                    }
+                }
+            }
+        };
+        (occurrence.starts_at < occurrence.ends_at && occurrence.ends_at <= at)
+            .then_some(occurrence)
     }
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::test::TestFramework;
+use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use super::*;
@@ -314,4 +315,217 @@ fn a_deleted_window_takes_no_change() {
             actor: actor("admin-1", Role::TenantAdmin),
         })
         .then_expect_error(MaintenanceWindowError::Deleted);
+}
+
+fn status(active: bool, start: &str, end: &str, at: DateTime<Utc>) -> MaintenanceWindowEvent {
+    MaintenanceWindowEvent::MaintenanceWindowStatusChanged {
+        tenant_id: tenant_id(),
+        window_id: window_id(),
+        active,
+        occurrence_start: utc(start),
+        occurrence_end: utc(end),
+        at,
+    }
+}
+
+fn created_at(window: WindowSpec, at: &str) -> MaintenanceWindowEvent {
+    MaintenanceWindowEvent::MaintenanceWindowCreated {
+        tenant_id: tenant_id(),
+        window_id: window_id(),
+        window,
+        actor: actor("admin-1", Role::TenantAdmin),
+        at: utc(at),
+    }
+}
+
+fn weekly_window() -> WindowSpec {
+    WindowSpec::new(SpecFields {
+        name: "Weekly".to_owned(),
+        starts_at: None,
+        ends_at: None,
+        schedule: Some(weekly_cron()),
+        matchers: vec![Matcher::parse(r#"severity=~"high|critical""#).unwrap()],
+        silenced_incident: None,
+    })
+    .unwrap()
+}
+
+#[test]
+fn a_window_defined_in_force_reports_its_start_with_its_definition() {
+    let window = spec("2026-03-14T09:00:00Z", "2026-03-14T10:00:00Z");
+    TestFramework::<MaintenanceWindow>::with(services())
+        .given_no_previous_events()
+        .when(MaintenanceWindowCommand::CreateWindow {
+            window_id: window_id(),
+            tenant_id: tenant_id(),
+            spec: window.clone(),
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_events(vec![
+            created_at(window, "2026-03-14T09:26:53Z"),
+            status(true, "2026-03-14T09:00:00Z", "2026-03-14T10:00:00Z", now()),
+        ]);
+}
+
+#[test]
+fn a_one_off_window_reports_its_start_and_its_end_when_due() {
+    let window = spec("2026-03-14T10:00:00Z", "2026-03-14T11:00:00Z");
+    let given = || vec![created_at(window.clone(), "2026-03-14T09:00:00Z")];
+    // Before the start nothing is due.
+    TestFramework::<MaintenanceWindow>::with(services_at(utc("2026-03-14T09:59:59Z")))
+        .given(given())
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_error(MaintenanceWindowError::NoBoundaryDue);
+    let started_at = utc("2026-03-14T10:00:01Z");
+    TestFramework::<MaintenanceWindow>::with(services_at(started_at))
+        .given(given())
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_events(vec![status(
+            true,
+            "2026-03-14T10:00:00Z",
+            "2026-03-14T11:00:00Z",
+            started_at,
+        )]);
+    let mut after_start = given();
+    after_start.push(status(
+        true,
+        "2026-03-14T10:00:00Z",
+        "2026-03-14T11:00:00Z",
+        started_at,
+    ));
+    TestFramework::<MaintenanceWindow>::with(services_at(utc("2026-03-14T10:59:00Z")))
+        .given(after_start.clone())
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_error(MaintenanceWindowError::NoBoundaryDue);
+    let ended_at = utc("2026-03-14T11:00:02Z");
+    TestFramework::<MaintenanceWindow>::with(services_at(ended_at))
+        .given(after_start.clone())
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_events(vec![status(
+            false,
+            "2026-03-14T10:00:00Z",
+            "2026-03-14T11:00:00Z",
+            ended_at,
+        )]);
+    // The due list agrees: the end, then nothing more.
+    let mut window_state = MaintenanceWindow::default();
+    for event in after_start {
+        window_state.apply(event);
+    }
+    assert_eq!(
+        window_state.next_boundary(ended_at),
+        Some(utc("2026-03-14T11:00:00Z"))
+    );
+    window_state.apply(status(
+        false,
+        "2026-03-14T10:00:00Z",
+        "2026-03-14T11:00:00Z",
+        ended_at,
+    ));
+    assert_eq!(window_state.next_boundary(ended_at), None);
+}
+
+#[test]
+fn an_occurrence_that_began_and_ended_unreported_is_reported_after_a_restart() {
+    let window = spec("2026-03-14T10:00:00Z", "2026-03-14T11:00:00Z");
+    let now = utc("2026-03-14T12:00:00Z");
+    TestFramework::<MaintenanceWindow>::with(services_at(now))
+        .given(vec![created_at(window, "2026-03-14T09:00:00Z")])
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_events(vec![
+            status(true, "2026-03-14T10:00:00Z", "2026-03-14T11:00:00Z", now),
+            status(false, "2026-03-14T10:00:00Z", "2026-03-14T11:00:00Z", now),
+        ]);
+}
+
+#[test]
+fn a_weekly_window_reports_local_wall_clock_boundaries_across_dst() {
+    // Summer time: Saturday 22:00-02:00 Berlin is 20:00-00:00 UTC.
+    let given = || vec![created_at(weekly_window(), "2026-10-17T12:00:00Z")];
+    let at = utc("2026-10-17T20:00:01Z");
+    TestFramework::<MaintenanceWindow>::with(services_at(at))
+        .given(given())
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_events(vec![status(
+            true,
+            "2026-10-17T20:00:00Z",
+            "2026-10-18T00:00:00Z",
+            at,
+        )]);
+    // A week later, after the change to winter time (missed while no
+    // closer ran: the summer occurrence's end, then the winter one, 21:00
+    // to 01:00 UTC, in force now).
+    let mut summer = given();
+    summer.push(status(
+        true,
+        "2026-10-17T20:00:00Z",
+        "2026-10-18T00:00:00Z",
+        at,
+    ));
+    let winter = utc("2026-10-31T21:30:00Z");
+    TestFramework::<MaintenanceWindow>::with(services_at(winter))
+        .given(summer)
+        .when(MaintenanceWindowCommand::RecordBoundaries)
+        .then_expect_events(vec![
+            status(
+                false,
+                "2026-10-17T20:00:00Z",
+                "2026-10-18T00:00:00Z",
+                winter,
+            ),
+            // The occurrence of the night of the change, unreported.
+            status(true, "2026-10-24T20:00:00Z", "2026-10-25T01:00:00Z", winter),
+            status(
+                false,
+                "2026-10-24T20:00:00Z",
+                "2026-10-25T01:00:00Z",
+                winter,
+            ),
+            status(true, "2026-10-31T21:00:00Z", "2026-11-01T01:00:00Z", winter),
+        ]);
+}
+
+#[test]
+fn deleting_or_changing_a_window_in_force_reports_its_state_at_once() {
+    let in_force = || {
+        vec![
+            created_at(
+                spec("2026-03-14T09:00:00Z", "2026-03-14T10:00:00Z"),
+                "2026-03-14T09:00:00Z",
+            ),
+            status(true, "2026-03-14T09:00:00Z", "2026-03-14T10:00:00Z", now()),
+        ]
+    };
+    TestFramework::<MaintenanceWindow>::with(services())
+        .given(in_force())
+        .when(MaintenanceWindowCommand::DeleteWindow {
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_events(vec![
+            status(false, "2026-03-14T09:00:00Z", "2026-03-14T09:26:53Z", now()),
+            MaintenanceWindowEvent::MaintenanceWindowDeleted {
+                tenant_id: tenant_id(),
+                window_id: window_id(),
+                actor: actor("admin-1", Role::TenantAdmin),
+                at: now(),
+            },
+        ]);
+    // Extended: still in force, with the new end.
+    let longer = spec("2026-03-14T09:00:00Z", "2026-03-14T12:00:00Z");
+    TestFramework::<MaintenanceWindow>::with(services())
+        .given(in_force())
+        .when(MaintenanceWindowCommand::ChangeWindow {
+            spec: longer.clone(),
+            actor: actor("admin-1", Role::TenantAdmin),
+        })
+        .then_expect_events(vec![
+            MaintenanceWindowEvent::MaintenanceWindowChanged {
+                tenant_id: tenant_id(),
+                window_id: window_id(),
+                window: longer,
+                actor: actor("admin-1", Role::TenantAdmin),
+                at: now(),
+            },
+            status(true, "2026-03-14T09:00:00Z", "2026-03-14T12:00:00Z", now()),
+        ]);
 }

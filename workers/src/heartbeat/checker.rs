@@ -19,11 +19,12 @@ use std::time::Duration;
 
 use alertledger_domain::alert::{Alert, AlertCommand};
 use alertledger_domain::heartbeat::{
-    Heartbeat, HeartbeatCommand, HeartbeatName, HeartbeatStatus, MISSED_SIGNATURE,
+    alert_fingerprint, Heartbeat, HeartbeatCommand, HeartbeatName, HeartbeatStatus,
+    MISSED_SIGNATURE,
 };
 use alertledger_domain::values::{
     AlertId, AlertMessage, AlertSignature, AlertStatus, AssetName, DeliveryKey, Fingerprint,
-    Labels, Severity, TenantId, ToolSource, ValueError, WebhookSource,
+    HeartbeatId, Labels, Severity, TenantId, ToolSource, ValueError, WebhookSource,
 };
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::consumer::try_instance_lock;
@@ -82,10 +83,12 @@ struct HeartbeatRow {
     deadline: DateTime<Utc>,
     status: String,
     missed_last_seen_at: Option<DateTime<Utc>>,
+    severity: String,
+    paused: bool,
 }
 
 const COLUMNS: &str = "heartbeat_id, tenant_id, name, timeout_seconds, asset, labels, \
-                       last_seen_at, deadline, status, missed_last_seen_at";
+                       last_seen_at, deadline, status, missed_last_seen_at, severity, paused";
 
 /// Looks for due heartbeats every `interval`; one instance per database.
 pub struct HeartbeatChecker {
@@ -140,7 +143,8 @@ impl HeartbeatChecker {
         let mut round = CheckRound::default();
         let due: Vec<Uuid> = sqlx::query_scalar(
             "SELECT heartbeat_id FROM heartbeats
-              WHERE status = 'ok' AND deadline <= $1 ORDER BY deadline LIMIT $2",
+              WHERE status = 'ok' AND deadline <= $1 AND NOT paused
+              ORDER BY deadline LIMIT $2",
         )
         .bind(now)
         .bind(ROUND_LIMIT)
@@ -194,7 +198,9 @@ impl HeartbeatChecker {
             return Ok(None);
         };
         let moved = match HeartbeatStatus::parse(&row.status) {
-            Some(HeartbeatStatus::Ok) if row.deadline <= now => {
+            // A paused heartbeat raises no miss (its row stays, beats
+            // still move its deadline).
+            Some(HeartbeatStatus::Ok) if row.deadline <= now && !row.paused => {
                 self.raise(&mut tx, &row, now).await?;
                 Some(HeartbeatStatus::Missed)
             }
@@ -418,7 +424,7 @@ impl HeartbeatChecker {
             source: WebhookSource::Heartbeat,
             asset,
             signature: AlertSignature::parse(MISSED_SIGNATURE).map_err(value)?,
-            severity: Severity::High,
+            severity: Severity::parse(&row.severity).map_err(value)?,
             message,
             tool_source: ToolSource::parse(TOOL).map_err(value)?,
             status,
@@ -433,7 +439,7 @@ impl HeartbeatChecker {
 
 /// The fingerprint every alert of one heartbeat shares (missed and resolved).
 fn fingerprint(heartbeat_id: Uuid) -> Result<Fingerprint, CheckError> {
-    Fingerprint::parse(&format!("heartbeat:{heartbeat_id}")).map_err(|error| CheckError::Rule {
+    alert_fingerprint(HeartbeatId::from_uuid(heartbeat_id)).map_err(|error| CheckError::Rule {
         heartbeat_id,
         message: error.to_string(),
     })

@@ -1,7 +1,9 @@
 //! The window closer: records `MaintenanceWindowEnded` for each window whose
 //! held alerts (`correlator_suppressed`) are due, so the correlator lets them
 //! go in log order. Its due list is that table, not a timer, so an end that
-//! passed while no process ran is recorded on the next start.
+//! passed while no process ran is recorded on the next start. Each round it
+//! also runs the [`BoundaryRecorder`] (every window's starts and ends, for
+//! the live feed).
 
 use std::time::Duration;
 
@@ -10,13 +12,15 @@ use alertledger_domain::maintenance::{
 };
 use alertledger_domain::DomainServices;
 use alertledger_eventstore::consumer::try_instance_lock;
-use alertledger_eventstore::log::LogSignal;
+use alertledger_eventstore::log::{LogReader, LogSignal};
 use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use chrono::{DateTime, Utc};
 use cqrs_es::AggregateError;
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
+
+use super::boundaries::BoundaryRecorder;
 
 /// The closer's lock name and its actor in the audit trail.
 pub const CLOSER: &str = "window-closer";
@@ -30,6 +34,7 @@ pub struct WindowCloser {
     windows: AggregateStore<MaintenanceWindow>,
     services: DomainServices,
     interval: Duration,
+    boundaries: BoundaryRecorder,
 }
 
 impl WindowCloser {
@@ -40,7 +45,12 @@ impl WindowCloser {
         interval: Duration,
     ) -> Self {
         Self {
-            windows: AggregateStore::new(pool.clone(), services.clone(), signal),
+            windows: AggregateStore::new(pool.clone(), services.clone(), signal.clone()),
+            boundaries: BoundaryRecorder::new(
+                LogReader::new(pool.clone()),
+                AggregateStore::new(pool.clone(), services.clone(), signal),
+                services.clone(),
+            ),
             pool,
             services,
             interval,
@@ -52,7 +62,7 @@ impl WindowCloser {
         tokio::spawn(self.run())
     }
 
-    async fn run(self) {
+    async fn run(mut self) {
         let _instance_lock = loop {
             match try_instance_lock(&self.pool, CLOSER).await {
                 Ok(Some(connection)) => break connection,
@@ -64,6 +74,9 @@ impl WindowCloser {
         loop {
             if let Err(error) = self.close_due().await {
                 tracing::warn!(%error, "window closer round failed");
+            }
+            if let Err(error) = self.boundaries.record_due().await {
+                tracing::warn!(%error, "window boundary round failed");
             }
             tokio::time::sleep(self.interval).await;
         }

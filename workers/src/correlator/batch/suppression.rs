@@ -113,6 +113,14 @@ impl CorrelationBatch<'_> {
         cause: &LogEvent,
         change: MaintenanceWindowEvent,
     ) -> Result<(), ConsumerError> {
+        // Status changes are for the live feed; this consumer does not
+        // subscribe to them, and its decisions follow the ends it records.
+        if matches!(
+            change,
+            MaintenanceWindowEvent::MaintenanceWindowStatusChanged { .. }
+        ) {
+            return Ok(());
+        }
         let tenant_id = cause.tenant_id;
         self.dirty_tenants.insert(tenant_id);
         match change {
@@ -205,6 +213,7 @@ impl CorrelationBatch<'_> {
                 self.lift(cause, id, at, &reason, |held| held.until <= ended_at)
                     .await
             }
+            MaintenanceWindowEvent::MaintenanceWindowStatusChanged { .. } => Ok(()),
         }
     }
 
