@@ -9,6 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alertledger_domain::escalation::EscalationCommand;
 use alertledger_domain::incident::{Incident, IncidentCommand};
 use alertledger_domain::values::{
     AlertId, AlertSignature, AssetName, CorrelationDecision, CorrelationReason, IncidentId,
@@ -17,7 +18,6 @@ use alertledger_domain::values::{
 use alertledger_domain::{DomainServices, FixedClock};
 use alertledger_eventstore::log::LogSignal;
 use alertledger_eventstore::store::{AggregateStore, EventMetadata};
-use alertledger_domain::escalation::EscalationCommand;
 use alertledger_workers::background::WorkerSettings;
 use alertledger_workers::escalation::Escalator;
 use chrono::Utc;
@@ -769,11 +769,13 @@ async fn schedules_policies_and_escalations_are_scoped_to_their_tenant() {
     );
 }
 
-/// The position of the one stored event of `event_type` about `incident`.
+/// The position of the `nth` stored event of `event_type` about `incident`
+/// (its own, or an escalation's naming it).
 async fn position_of(pool: &PgPool, event_type: &str, incident: IncidentId, nth: i64) -> i64 {
     sqlx::query_scalar(
         "SELECT position FROM events
-          WHERE event_type = $1 AND payload->$1->>'incident_id' = $2
+          WHERE event_type = $1
+            AND (aggregate_id = $2 OR payload->$1->>'incident_id' = $2)
           ORDER BY position OFFSET $3 LIMIT 1",
     )
     .bind(event_type)
@@ -801,13 +803,16 @@ async fn a_level_recorded_just_after_the_acknowledgement_pages_nobody_and_the_es
     let technician = app.token(Role::Technician, &[tenant.id]);
     let first = channel(&app, &tenant, &admin, "Primary").await;
     let second = channel(&app, &tenant, &admin, "Manager").await;
+    let third = channel(&app, &tenant, &admin, "Director").await;
+    // Three levels, so the escalation still runs after level 2.
     let policy_id = policy(
         &app,
         &tenant,
         &admin,
         json!({"name": "Database", "levels": [
             {"delay_minutes": 10, "channels": [first]},
-            {"delay_minutes": 10, "channels": [second]}]}),
+            {"delay_minutes": 10, "channels": [second]},
+            {"delay_minutes": 10, "channels": [third]}]}),
     )
     .await;
     let incident = open_incident(app.db.pool(), &tenant).await;
@@ -876,10 +881,16 @@ async fn a_level_recorded_just_after_the_acknowledgement_pages_nobody_and_the_es
         "level 2 paged {second} after the acknowledgement"
     );
 
-    // And the escalator's next round stops the escalation.
+    // And the escalator's next round, with level 3 due, stops the
+    // escalation instead.
     assert_eq!(due_list_once_read(app.db.pool()).await, 1);
+    clock.set(level_one_due + chrono::Duration::minutes(25));
     assert_eq!(escalator.escalate_due().await.unwrap(), 1);
     let stopped = wait_for(app.db.pool(), "EscalationStopped", 1).await;
     assert_eq!(stopped[0]["reason"], "incident_acknowledged");
     assert_eq!(due_list_once_read(app.db.pool()).await, 0);
+    assert_eq!(
+        stored(app.db.pool(), "EscalationLevelReached").await.len(),
+        2
+    );
 }

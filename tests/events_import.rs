@@ -558,7 +558,10 @@ async fn escalate(app: &TestApp, tenant: &TestTenant, incident: &str, policy: &s
     assert_eq!(status, 201, "{body}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while levels_of(app.db.pool(), incident).await == 0 {
-        assert!(Instant::now() < deadline, "level 1 of {incident} never recorded");
+        assert!(
+            Instant::now() < deadline,
+            "level 1 of {incident} never recorded"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -616,7 +619,13 @@ async fn an_imported_escalation_is_not_escalated_again_here_even_after_a_rebuild
     let target = TestApp::spawn_with_background(escalating_workers(Some(ahead))).await;
     let output = alertledger(
         target.db.url(),
-        &["events", "import", bundle.to_str().unwrap(), "--public-key", &key],
+        &[
+            "events",
+            "import",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
     );
     assert!(output.status.success(), "{}", text(&output));
     let last: i64 = sqlx::query_scalar("SELECT max(position) FROM events")

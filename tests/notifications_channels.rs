@@ -441,7 +441,11 @@ async fn an_update_without_the_secret_keeps_the_stored_one() {
             None,
         )
         .await;
-        assert_eq!((status, result["delivered"].clone()), (200, json!(true)), "{result}");
+        assert_eq!(
+            (status, result["delivered"].clone()),
+            (200, json!(true)),
+            "{result}"
+        );
     }
     let hook = &receiver.wait_for("hook/keep-xyz", 1).await[0];
     assert!(signature_verifies(

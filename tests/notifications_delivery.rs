@@ -833,7 +833,14 @@ async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting
     let change = json!({"coalesce_seconds": 0});
     let (status, _) = call(&app, Method::PUT, &path, &technician, Some(change.clone())).await;
     assert_eq!(status, 403);
-    let (status, _) = call(&app, Method::PUT, &path, &steady_admin, Some(change.clone())).await;
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        &path,
+        &steady_admin,
+        Some(change.clone()),
+    )
+    .await;
     assert_eq!(status, 404);
     // Bad values are 422 naming the field; a missing one is 400; none writes.
     for bad in [json!(86_401), json!(-1), json!(1.5), json!("60")] {
@@ -850,17 +857,26 @@ async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting
     }
     let (status, body) = call(&app, Method::PUT, &path, &admin, Some(json!({}))).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await, 0);
+    assert_eq!(
+        stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await,
+        0
+    );
     let (status, set) = call(&app, Method::PUT, &path, &admin, Some(change)).await;
     assert_eq!(status, 200, "{set}");
     assert_eq!(set["coalesce_seconds"], 0);
     let (status, shown) = call(&app, Method::GET, &path, &technician, None).await;
     assert_eq!((status, shown["coalesce_seconds"].clone()), (200, json!(0)));
-    assert_eq!(stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await, 1);
+    assert_eq!(
+        stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await,
+        1
+    );
 
     // Each tenant: a webhook channel told of opened, acknowledged, resolved.
     let mut incidents = Vec::new();
-    for (tenant, token, name) in [(&quick, &admin, "quick"), (&steady, &steady_admin, "steady")] {
+    for (tenant, token, name) in [
+        (&quick, &admin, "quick"),
+        (&steady, &steady_admin, "steady"),
+    ] {
         let hook = channel(
             &app,
             tenant,
@@ -940,7 +956,8 @@ async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting
         |page| page["items"][0]["held_back"] == 1,
     )
     .await;
-    let steady_rows = notifications(&app, &technician, &format!("incident={steady_incident}")).await;
+    let steady_rows =
+        notifications(&app, &technician, &format!("incident={steady_incident}")).await;
     assert_eq!(steady_rows.len(), 2, "{steady_rows:?}");
     assert_eq!(receiver.received("steady").len(), 1);
 }

@@ -368,8 +368,7 @@ mod tests {
             .get("password")
             .is_none());
         assert_eq!(
-            with_kept_secrets(&json!({"username": "alerts", "password": null}), &email)
-                ["password"],
+            with_kept_secrets(&json!({"username": "alerts", "password": null}), &email)["password"],
             Value::Null
         );
     }

@@ -69,7 +69,13 @@ mod tests {
             CoalesceSeconds::parse(&json!(86_400)).unwrap().seconds(),
             86_400
         );
-        for bad in [json!(86_401), json!(-1), json!(1.5), json!("60"), json!(null)] {
+        for bad in [
+            json!(86_401),
+            json!(-1),
+            json!(1.5),
+            json!("60"),
+            json!(null),
+        ] {
             let error = CoalesceSeconds::parse(&bad).unwrap_err();
             assert_eq!(error.field(), "coalesce_seconds", "{bad}");
         }

@@ -124,7 +124,13 @@ pub async fn rebuild_all_live(
     let jobs: Vec<Job> = projections
         .into_iter()
         .map(|projection| Job {
-            schema: format!("rebuild_{}_{}", projection.name(), short_id()),
+            // Consumer names may hold `-` (`escalation-timers`); schema
+            // names here may not.
+            schema: format!(
+                "rebuild_{}_{}",
+                projection.name().replace('-', "_"),
+                short_id()
+            ),
             projection,
         })
         .collect();
