@@ -9,6 +9,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alertledger_domain::escalation::EscalationCommand;
 use alertledger_domain::incident::{Incident, IncidentCommand};
 use alertledger_domain::values::{
     AlertId, AlertSignature, AssetName, CorrelationDecision, CorrelationReason, IncidentId,
@@ -18,6 +19,7 @@ use alertledger_domain::{DomainServices, FixedClock};
 use alertledger_eventstore::log::LogSignal;
 use alertledger_eventstore::store::{AggregateStore, EventMetadata};
 use alertledger_workers::background::WorkerSettings;
+use alertledger_workers::escalation::Escalator;
 use chrono::Utc;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -764,5 +766,131 @@ async fn schedules_policies_and_escalations_are_scoped_to_their_tenant() {
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (409, Some("schedule_in_use"))
+    );
+}
+
+/// The position of the `nth` stored event of `event_type` about `incident`
+/// (its own, or an escalation's naming it).
+async fn position_of(pool: &PgPool, event_type: &str, incident: IncidentId, nth: i64) -> i64 {
+    sqlx::query_scalar(
+        "SELECT position FROM events
+          WHERE event_type = $1
+            AND (aggregate_id = $2 OR payload->$1->>'incident_id' = $2)
+          ORDER BY position OFFSET $3 LIMIT 1",
+    )
+    .bind(event_type)
+    .bind(incident.to_string())
+    .bind(nth)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_level_recorded_just_after_the_acknowledgement_pages_nobody_and_the_escalation_stops() {
+    // The application's own escalator stays out of the way (it looks once an
+    // hour, on a clock a day behind); the test drives one of its own, step
+    // by step, so the acknowledgement lands between its check and its write.
+    let behind = Arc::new(FixedClock::new(Utc::now() - chrono::Duration::days(1)));
+    let app = TestApp::spawn_with_background(WorkerSettings {
+        escalation_check: Duration::from_secs(3600),
+        escalation_services: Some(DomainServices::new(behind)),
+        ..WorkerSettings::default()
+    })
+    .await;
+    let tenant = app.create_tenant("acme").await;
+    let admin = app.token(Role::TenantAdmin, &[tenant.id]);
+    let technician = app.token(Role::Technician, &[tenant.id]);
+    let first = channel(&app, &tenant, &admin, "Primary").await;
+    let second = channel(&app, &tenant, &admin, "Manager").await;
+    let third = channel(&app, &tenant, &admin, "Director").await;
+    // Three levels, so the escalation still runs after level 2.
+    let policy_id = policy(
+        &app,
+        &tenant,
+        &admin,
+        json!({"name": "Database", "levels": [
+            {"delay_minutes": 10, "channels": [first]},
+            {"delay_minutes": 10, "channels": [second]},
+            {"delay_minutes": 10, "channels": [third]}]}),
+    )
+    .await;
+    let incident = open_incident(app.db.pool(), &tenant).await;
+    let (status, body) = post(
+        &app,
+        &format!("/api/v1/incidents/{incident}/escalation"),
+        &technician,
+        json!({"policy_id": policy_id}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let escalator = Escalator::new(
+        app.db.pool().clone(),
+        LogSignal::local(),
+        DomainServices::new(clock.clone()),
+        Duration::from_secs(3600),
+    );
+    assert_eq!(due_list_once_read(app.db.pool()).await, 1);
+    assert_eq!(escalator.escalate_due().await.unwrap(), 1);
+    let levels = wait_for(app.db.pool(), "EscalationLevelReached", 1).await;
+    let level_one_due = at(&levels[0]["due_at"]);
+    assert_eq!(due_list_once_read(app.db.pool()).await, 1);
+
+    // Past the delay the escalator checks: not acknowledged, level 2 is due.
+    clock.set(level_one_due + chrono::Duration::minutes(11));
+    let mut planned = escalator.plan_due().await.unwrap();
+    assert_eq!(planned.len(), 1);
+    assert!(
+        matches!(
+            &planned[0].command,
+            EscalationCommand::RecordLevelReached { reached, .. } if reached.step.level == 2
+        ),
+        "{planned:?}"
+    );
+    // Someone acknowledges now, before the escalator writes.
+    let (status, body) = post(
+        &app,
+        &format!("/api/v1/incidents/{incident}/acknowledge"),
+        &technician,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The write does not see it: level 2 is recorded, after the
+    // acknowledgement in log order.
+    assert!(escalator.record(planned.remove(0)).await.unwrap());
+    let acknowledged = position_of(app.db.pool(), "IncidentAcknowledged", incident, 0).await;
+    let level_two = position_of(app.db.pool(), "EscalationLevelReached", incident, 1).await;
+    assert!(acknowledged < level_two);
+
+    // The notifier, reading in log order, paged level 1's channel and
+    // nobody for level 2.
+    app.wait_until_consumed("notifier", level_two).await;
+    let paged: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT channel_id FROM notification_outbox WHERE incident_id = $1 ORDER BY created_at",
+    )
+    .bind(incident.as_uuid())
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(
+        paged.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec![first.clone()],
+        "level 2 paged {second} after the acknowledgement"
+    );
+
+    // And the escalator's next round, with level 3 due, stops the
+    // escalation instead.
+    assert_eq!(due_list_once_read(app.db.pool()).await, 1);
+    clock.set(level_one_due + chrono::Duration::minutes(25));
+    assert_eq!(escalator.escalate_due().await.unwrap(), 1);
+    let stopped = wait_for(app.db.pool(), "EscalationStopped", 1).await;
+    assert_eq!(stopped[0]["reason"], "incident_acknowledged");
+    assert_eq!(due_list_once_read(app.db.pool()).await, 0);
+    assert_eq!(
+        stored(app.db.pool(), "EscalationLevelReached").await.len(),
+        2
     );
 }

@@ -11,15 +11,19 @@ mod support;
 
 use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alertledger_domain::values::Role;
+use alertledger_domain::{Clock, DomainServices, FixedClock};
 use alertledger_schema::TestDatabase;
 use alertledger_seal::bundle::{
     BundleEvent, BundleLeaf, BundleParts, EVENTS_FILE, LEAVES_FILE, MANIFEST_FILE, PUBLIC_KEY_FILE,
 };
 use alertledger_seal::{Checkpoint, CheckpointSigner, CompactRange, Hash};
-use serde_json::Value;
+use alertledger_workers::background::WorkerSettings;
+use chrono::Utc;
+use serde_json::{json, Value};
 use support::{audit_signer, generic_alert, TestApp, TestTenant};
 
 fn alertledger(database_url: &str, args: &[&str]) -> Output {
@@ -98,6 +102,12 @@ async fn exported_tenant(source: &TestApp, dir: &Path) -> TestTenant {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    export_when_sealed(source, &tenant, dir).await;
+    tenant
+}
+
+/// Exports `tenant` into `dir` once a checkpoint covers all its events.
+async fn export_when_sealed(source: &TestApp, tenant: &TestTenant, dir: &Path) {
     let last: i64 = sqlx::query_scalar("SELECT max(position) FROM events WHERE tenant_id = $1")
         .bind(tenant.id.as_uuid())
         .fetch_one(source.db.pool())
@@ -114,7 +124,6 @@ async fn exported_tenant(source: &TestApp, dir: &Path) -> TestTenant {
         &["events", "export", "--tenant", &id, "--out", out],
     );
     assert!(output.status.success(), "{}", text(&output));
-    tenant
 }
 
 fn public_key_file(dir: &Path) -> String {
@@ -482,4 +491,189 @@ fn write_resigned(
     ] {
         std::fs::write(to.join(name), content).unwrap();
     }
+}
+
+/// POSTs `body` to `path` as `token`; the status and the JSON answer.
+async fn post_json(app: &TestApp, path: &str, token: &str, body: Value) -> (u16, Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// How many `EscalationLevelReached` of `incident` are stored.
+async fn levels_of(pool: &sqlx::PgPool, incident: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM events
+          WHERE event_type = 'EscalationLevelReached'
+            AND payload->'EscalationLevelReached'->>'incident_id' = $1",
+    )
+    .bind(incident)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+/// The incident of `asset`'s alert, once correlated.
+async fn incident_of(app: &TestApp, tenant: &TestTenant, asset: &str) -> String {
+    let viewer = app.token(Role::Viewer, &[tenant.id]);
+    let page = app
+        .get_until(
+            &format!("/api/v1/incidents?tenant={}", tenant.id),
+            &viewer,
+            |body| {
+                body["items"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|item| item["asset"] == asset))
+            },
+        )
+        .await;
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["asset"] == asset)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Starts `policy` on `incident` and waits for its first level.
+async fn escalate(app: &TestApp, tenant: &TestTenant, incident: &str, policy: &str) {
+    let technician = app.token(Role::Technician, &[tenant.id]);
+    let (status, body) = post_json(
+        app,
+        &format!("/api/v1/incidents/{incident}/escalation"),
+        &technician,
+        json!({"policy_id": policy}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while levels_of(app.db.pool(), incident).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "level 1 of {incident} never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Workers whose escalator looks every 50 ms, on `clock`.
+fn escalating_workers(clock: Option<Arc<FixedClock>>) -> WorkerSettings {
+    WorkerSettings {
+        escalation_check: Duration::from_millis(50),
+        escalation_services: clock.map(|clock| DomainServices::new(clock as Arc<dyn Clock>)),
+        ..WorkerSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn an_imported_escalation_is_not_escalated_again_here_even_after_a_rebuild() {
+    // The source: an incident whose three-level policy reached level 1, its
+    // next level due in ten minutes, when the tenant was exported.
+    let source = TestApp::spawn_with_background(escalating_workers(None)).await;
+    let work = scratch("escalation");
+    let bundle = work.join("bundle");
+    let tenant = source.create_tenant("escalating").await;
+    let admin = source.token(Role::TenantAdmin, &[tenant.id]);
+    let (status, channel) = post_json(
+        &source,
+        &format!("/api/v1/tenants/{}/notification-channels", tenant.id),
+        &admin,
+        json!({"type": "slack", "name": "Ops",
+               "config": {"url": "https://hooks.slack.com/services/T000/B000/XXXXXXXX"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{channel}");
+    let (status, policy) = post_json(
+        &source,
+        &format!("/api/v1/tenants/{}/escalation-policies", tenant.id),
+        &admin,
+        json!({"name": "Everyone", "repeat": 0, "levels": [
+            {"delay_minutes": 10, "channels": [channel["id"]]},
+            {"delay_minutes": 10, "channels": [channel["id"]]},
+            {"delay_minutes": 10, "channels": [channel["id"]]}]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{policy}");
+    let policy = policy["id"].as_str().unwrap().to_owned();
+    let response = source.post_alert(&tenant, &generic_alert("web01")).await;
+    assert_eq!(response.status(), 202);
+    let imported_incident = incident_of(&source, &tenant, "web01").await;
+    escalate(&source, &tenant, &imported_incident, &policy).await;
+    export_when_sealed(&source, &tenant, &bundle).await;
+    let key = public_key_file(&work);
+    let expected = events_of(source.db.pool(), *tenant.id.as_uuid()).await;
+
+    // The target's escalator runs a day ahead: every imported step would be
+    // due at once, were the escalation on its due list.
+    let ahead = Arc::new(FixedClock::new(Utc::now() + chrono::Duration::days(1)));
+    let target = TestApp::spawn_with_background(escalating_workers(Some(ahead))).await;
+    let output = alertledger(
+        target.db.url(),
+        &[
+            "events",
+            "import",
+            bundle.to_str().unwrap(),
+            "--public-key",
+            &key,
+        ],
+    );
+    assert!(output.status.success(), "{}", text(&output));
+    let last: i64 = sqlx::query_scalar("SELECT max(position) FROM events")
+        .fetch_one(target.db.pool())
+        .await
+        .unwrap();
+    let due_list = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM escalation_timers")
+            .fetch_one(target.db.pool())
+            .await
+            .unwrap()
+    };
+    // Once the due list's consumer has read the import, the imported
+    // escalation is not on it: nothing here can record its next level.
+    target.wait_until_consumed("escalation-timers", last).await;
+    assert_eq!(due_list().await, 0);
+    assert_eq!(levels_of(target.db.pool(), &imported_incident).await, 1);
+
+    // A rebuild of the due list passes over the same imported events.
+    let rebuilt = alertledger(
+        target.db.url(),
+        &["projections", "rebuild", "escalation-timers"],
+    );
+    assert!(rebuilt.status.success(), "{}", text(&rebuilt));
+    assert_eq!(due_list().await, 0);
+
+    // This installation's own escalations are still decided here: one of
+    // an incident opened here runs through the imported policy's levels.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = target.post_alert(&tenant, &generic_alert("db01")).await;
+        if response.status() == 202 {
+            break;
+        }
+        assert_eq!(response.status(), 401);
+        assert!(Instant::now() < deadline, "the moved API key never worked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let local_incident = incident_of(&target, &tenant, "db01").await;
+    escalate(&target, &tenant, &local_incident, &policy).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while levels_of(target.db.pool(), &local_incident).await < 3 {
+        assert!(Instant::now() < deadline, "the local escalation stalled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // And the imported one still never moved.
+    assert_eq!(levels_of(target.db.pool(), &imported_incident).await, 1);
+    let imported = events_of(target.db.pool(), *tenant.id.as_uuid()).await;
+    assert_eq!(&imported[..expected.len()], &expected[..]);
+    let _ = std::fs::remove_dir_all(&work);
 }

@@ -373,3 +373,101 @@ async fn bad_channel_input_is_422_naming_the_field_and_writes_nothing() {
     let (status, list) = call(&app, Method::GET, &base, &admin, None).await;
     assert_eq!((status, list["items"].as_array().unwrap().len()), (200, 0));
 }
+
+#[tokio::test]
+async fn an_update_without_the_secret_keeps_the_stored_one() {
+    let app = TestApp::spawn().await;
+    let tenant = app.create_tenant("notify-keep").await;
+    let admin = app.token(Role::TenantAdmin, &[tenant.id]);
+    let receiver = HttpReceiver::start().await;
+    let smtp = SmtpSink::start().await;
+    let base = format!("/api/v1/tenants/{}/notification-channels", tenant.id);
+    let email_config = json!({
+        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "tls": "none",
+        "username": "alerts", "password": "smtp-password-xyz",
+        "from": "alerts@acme.test", "to": ["ops@acme.test"]});
+    let mut ids = Vec::new();
+    let mut signing_secret = String::new();
+    for body in [
+        json!({"type": "webhook", "name": "Hook", "config": {"url": receiver.url("hook/keep-xyz")}}),
+        json!({"type": "email", "name": "Mail", "config": email_config}),
+    ] {
+        let (status, channel) = call(&app, Method::POST, &base, &admin, Some(body)).await;
+        assert_eq!(status, 201, "{channel}");
+        if let Some(secret) = channel["signing_secret"].as_str() {
+            signing_secret = secret.to_owned();
+        }
+        ids.push(channel["id"].as_str().unwrap().to_owned());
+    }
+
+    // Renamed without its URL; the email channel gets another recipient
+    // without its password.
+    let (status, hook) = call(
+        &app,
+        Method::PUT,
+        &format!("{base}/{}", ids[0]),
+        &admin,
+        Some(json!({"name": "Hook (renamed)", "config": {}})),
+    )
+    .await;
+    assert_eq!(status, 200, "{hook}");
+    assert_eq!(hook["name"], "Hook (renamed)");
+    let mut without_password = email_config.clone();
+    without_password.as_object_mut().unwrap().remove("password");
+    without_password["to"] = json!(["ops@acme.test", "oncall@acme.test"]);
+    let (status, mail) = call(
+        &app,
+        Method::PUT,
+        &format!("{base}/{}", ids[1]),
+        &admin,
+        Some(json!({"name": "Mail", "config": without_password})),
+    )
+    .await;
+    assert_eq!(status, 200, "{mail}");
+    assert_eq!(
+        mail["config"]["to"],
+        json!(["ops@acme.test", "oncall@acme.test"])
+    );
+    assert_eq!(app.stored(NotificationSetupEvent::CHANNEL_UPDATED).await, 2);
+
+    // Both still reach their receivers with the stored secrets: the same
+    // URL, the same signing secret, the same SMTP password.
+    for id in &ids {
+        let (status, result) = call(
+            &app,
+            Method::POST,
+            &format!("{base}/{id}/test"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, result["delivered"].clone()),
+            (200, json!(true)),
+            "{result}"
+        );
+    }
+    let hook = &receiver.wait_for("hook/keep-xyz", 1).await[0];
+    assert!(signature_verifies(
+        &signing_secret,
+        hook.header("webhook-id"),
+        hook.header("webhook-timestamp"),
+        &hook.body,
+        hook.header("webhook-signature"),
+    ));
+    let sent = &smtp.wait_for(1).await[0];
+    assert_eq!(sent.auth.as_deref(), Some("\0alerts\0smtp-password-xyz"));
+    assert_eq!(sent.to, vec!["ops@acme.test", "oncall@acme.test"]);
+
+    // A secret given is still checked: a bad URL is 422 naming it.
+    let (status, body) = call(
+        &app,
+        Method::PUT,
+        &format!("{base}/{}", ids[0]),
+        &admin,
+        Some(json!({"name": "Hook", "config": {"url": "not a url"}})),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["details"]["field"], "config.url");
+}

@@ -802,3 +802,162 @@ async fn a_restart_resumes_what_was_pending_and_never_resends_what_was_delivered
     assert_eq!(stored(&app, NotificationDeliveryEvent::REQUESTED).await, 2);
     assert_eq!(stored(&app, NotificationDeliveryEvent::DELIVERED).await, 2);
 }
+
+/// Waits until `incident` has `count` delivered notifications.
+async fn delivered(app: &TestApp, token: &str, incident: &str, count: usize) {
+    app.get_until(
+        &format!("/api/v1/notifications?incident={incident}&status=delivered"),
+        token,
+        |page| page["items"].as_array().unwrap().len() == count,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting() {
+    // The process coalesces over an hour; tenant "quick" sets 0 s, tenant
+    // "steady" sets nothing and keeps the hour.
+    let app = TestApp::spawn_with_notifier(settings(), true).await;
+    let receiver = HttpReceiver::start().await;
+    let quick = app.create_tenant("quick").await;
+    let steady = app.create_tenant("steady").await;
+    let admin = app.token(Role::TenantAdmin, &[quick.id]);
+    let technician = app.token(Role::Technician, &[quick.id, steady.id]);
+    let steady_admin = app.token(Role::TenantAdmin, &[steady.id]);
+    let path = format!("/api/v1/tenants/{}/notification-settings", quick.id);
+
+    let (status, shown) = call(&app, Method::GET, &path, &technician, None).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["coalesce_seconds"], Value::Null);
+    // Tenant admins and up only; another tenant's admin does not see it.
+    let change = json!({"coalesce_seconds": 0});
+    let (status, _) = call(&app, Method::PUT, &path, &technician, Some(change.clone())).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(
+        &app,
+        Method::PUT,
+        &path,
+        &steady_admin,
+        Some(change.clone()),
+    )
+    .await;
+    assert_eq!(status, 404);
+    // Bad values are 422 naming the field; a missing one is 400; none writes.
+    for bad in [json!(86_401), json!(-1), json!(1.5), json!("60")] {
+        let (status, body) = call(
+            &app,
+            Method::PUT,
+            &path,
+            &admin,
+            Some(json!({"coalesce_seconds": bad})),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["error"]["details"]["field"], "coalesce_seconds");
+    }
+    let (status, body) = call(&app, Method::PUT, &path, &admin, Some(json!({}))).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await,
+        0
+    );
+    let (status, set) = call(&app, Method::PUT, &path, &admin, Some(change)).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["coalesce_seconds"], 0);
+    let (status, shown) = call(&app, Method::GET, &path, &technician, None).await;
+    assert_eq!((status, shown["coalesce_seconds"].clone()), (200, json!(0)));
+    assert_eq!(
+        stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await,
+        1
+    );
+
+    // Each tenant: a webhook channel told of opened, acknowledged, resolved.
+    let mut incidents = Vec::new();
+    for (tenant, token, name) in [
+        (&quick, &admin, "quick"),
+        (&steady, &steady_admin, "steady"),
+    ] {
+        let hook = channel(
+            &app,
+            tenant,
+            token,
+            json!({"type": "webhook", "name": name, "config": {"url": receiver.url(name)}}),
+        )
+        .await;
+        rule(
+            &app,
+            tenant,
+            token,
+            json!({"name": name, "channels": [hook["id"]],
+                   "events": ["incident_opened", "incident_acknowledged", "incident_resolved"]}),
+        )
+        .await;
+        let incident = incident_of(
+            &app,
+            tenant,
+            &technician,
+            json!([alert(&format!("srv-{name}"), "critical", "disk full")]),
+        )
+        .await;
+        delivered(&app, &technician, &incident, 1).await;
+        incidents.push(incident);
+    }
+    let (quick_incident, steady_incident) = (&incidents[0], &incidents[1]);
+
+    // Acknowledged: "quick" is told at once; "steady" holds it for the next
+    // slot, an hour after the first message.
+    for incident in &incidents {
+        let (status, body) = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/incidents/{incident}/acknowledge"),
+            &technician,
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    delivered(&app, &technician, quick_incident, 2).await;
+    let held = app
+        .get_until(
+            &format!("/api/v1/notifications?incident={steady_incident}&status=pending"),
+            &technician,
+            |page| page["items"].as_array().unwrap().len() == 1,
+        )
+        .await;
+    let held = &held["items"][0];
+    let due: chrono::DateTime<chrono::Utc> = held["due_at"].as_str().unwrap().parse().unwrap();
+    let requested: chrono::DateTime<chrono::Utc> =
+        held["requested_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        due - requested > chrono::Duration::minutes(55),
+        "not held for the process's hour: {held}"
+    );
+
+    // Resolved: "quick" is told at once again; "steady" folds it into the
+    // held message's digest.
+    for incident in &incidents {
+        let (status, body) = call(
+            &app,
+            Method::POST,
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            &technician,
+            Some(json!({"note": "fixed"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    delivered(&app, &technician, quick_incident, 3).await;
+    let quick_bodies = receiver.wait_for("quick", 3).await;
+    assert_eq!(quick_bodies.len(), 3);
+    app.get_until(
+        &format!("/api/v1/notifications?incident={steady_incident}&status=pending"),
+        &technician,
+        |page| page["items"][0]["held_back"] == 1,
+    )
+    .await;
+    let steady_rows =
+        notifications(&app, &technician, &format!("incident={steady_incident}")).await;
+    assert_eq!(steady_rows.len(), 2, "{steady_rows:?}");
+    assert_eq!(receiver.received("steady").len(), 1);
+}

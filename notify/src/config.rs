@@ -3,7 +3,8 @@
 //! [`ChannelSecret`]. Every problem is a [`ConfigError`] naming the field
 //! (`config.url`, `config.to[1]`), so the API answers 422 before writing
 //! anything. Unknown config keys are refused too: a typo such as `smpt_host`
-//! must not silently leave a channel unusable.
+//! must not silently leave a channel unusable. An update may leave its
+//! secrets out ([`with_kept_secrets`]).
 
 use std::net::IpAddr;
 
@@ -288,12 +289,89 @@ fn address(text: &str, field: &str) -> Result<(), ConfigError> {
         .map_err(|_| error(field, "must be an email address (user@example.com)"))
 }
 
+/// An update's `config` with the secrets it leaves out taken from the
+/// channel's stored ones, so a `PUT` that renames a channel or changes its
+/// recipients need not carry its webhook URL, routing key or SMTP password
+/// again (whoever sends it may never have seen them). A key that is absent
+/// keeps the stored value; one that is given, even `null`, replaces it
+/// (`"password": null` drops an email channel's password). The result is
+/// then checked by [`parse_channel`] like any other configuration.
+pub fn with_kept_secrets(config: &Value, stored: &ChannelSecret) -> Value {
+    let Some(given) = config.as_object() else {
+        // Not an object: `parse_channel` says so, naming `config`.
+        return config.clone();
+    };
+    let mut merged = given.clone();
+    let mut keep = |key: &str, value: &str| {
+        merged
+            .entry(key.to_owned())
+            .or_insert_with(|| Value::String(value.to_owned()));
+    };
+    match stored {
+        ChannelSecret::Slack { url }
+        | ChannelSecret::Teams { url }
+        | ChannelSecret::Webhook { url, .. } => keep("url", url),
+        ChannelSecret::Pagerduty { routing_key, url } => {
+            keep("routing_key", routing_key);
+            if let Some(url) = url {
+                keep("url", url);
+            }
+        }
+        // A password only goes with a user name: without one the update
+        // asks for no authentication, and a kept password would be refused.
+        ChannelSecret::Email {
+            password: Some(password),
+        } if given.get("username").is_some_and(|name| !name.is_null()) => {
+            keep("password", password);
+        }
+        ChannelSecret::Email { .. } => {}
+    }
+    Value::Object(merged)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn an_update_without_its_secrets_keeps_the_stored_ones() {
+        let slack = ChannelSecret::Slack {
+            url: "https://hooks.slack.com/services/T/B/old".to_owned(),
+        };
+        assert_eq!(
+            with_kept_secrets(&json!({}), &slack),
+            json!({"url": "https://hooks.slack.com/services/T/B/old"})
+        );
+        assert_eq!(
+            with_kept_secrets(&json!({"url": "https://hooks.slack.com/new"}), &slack),
+            json!({"url": "https://hooks.slack.com/new"})
+        );
+        let pagerduty = ChannelSecret::Pagerduty {
+            routing_key: "key".to_owned(),
+            url: Some("https://events.example.com/v2/enqueue".to_owned()),
+        };
+        assert_eq!(
+            with_kept_secrets(&json!({"url": null}), &pagerduty),
+            json!({"routing_key": "key", "url": null})
+        );
+        let email = ChannelSecret::Email {
+            password: Some("secret".to_owned()),
+        };
+        assert_eq!(
+            with_kept_secrets(&json!({"username": "alerts"}), &email)["password"],
+            "secret"
+        );
+        assert!(with_kept_secrets(&json!({}), &email)
+            .get("password")
+            .is_none());
+        assert_eq!(
+            with_kept_secrets(&json!({"username": "alerts", "password": null}), &email)["password"],
+            Value::Null
+        );
+    }
 
     const STRICT: OutboundPolicy = OutboundPolicy {
         allow_loopback_http: false,

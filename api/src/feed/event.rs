@@ -145,6 +145,10 @@ pub const UNNAMED_IN_FEED: &[(&str, &str)] = &[
         NOTIFICATION_SETUP_REASON,
     ),
     (
+        NotificationSetupEvent::SETTINGS_CHANGED,
+        NOTIFICATION_SETUP_REASON,
+    ),
+    (
         DeliveryEvent::REJECTED,
         "refused webhook deliveries are listed by GET /api/v1/deliveries and counted in \
          /metrics; they arrive as kind `event`, and `?types=DeliveryRejected` selects them",
@@ -172,9 +176,9 @@ const USER_REASON: &str = "user administration and revoked sessions belong to th
      follows them; they arrive as kind `event`, and every API process reads the revocations among \
      them to refuse revoked tokens";
 const NOTIFICATION_SETUP_REASON: &str =
-    "notification channels and rules are configuration that no live panel follows; they arrive \
-     as kind `event` (GET /api/v1/tenants/{id}/notification-channels and .../notification-rules \
-     list them)";
+    "notification channels, rules and settings are configuration that no live panel follows; \
+     they arrive as kind `event` (GET /api/v1/tenants/{id}/notification-channels, \
+     .../notification-rules and .../notification-settings show them)";
 
 const RUNBOOK_REASON: &str = "runbook definitions are configuration that no live panel follows; \
      they arrive as kind `event`, and `?types=` selects them by event type";

@@ -753,6 +753,19 @@ pub struct NotificationChannel {
     pub signing_secret: Option<String>,
 }
 
+/// A tenant's own notification settings.
+#[derive(ToSchema)]
+#[schema(example = json!({
+    "tenant_id": "0190f3c0-0000-7000-8000-000000000001", "coalesce_seconds": 300
+}))]
+pub struct NotificationSettings {
+    pub tenant_id: Uuid,
+    /// Storm coalescing: at most one message per incident and channel per
+    /// this many seconds (0 to 86400); `null`: the notifier's process
+    /// setting (`ALERTLEDGER_NOTIFY_COALESCE_SECONDS`, default 60).
+    pub coalesce_seconds: Option<u32>,
+}
+
 /// How a channel's receiver answered a test message.
 #[derive(ToSchema)]
 pub struct ChannelTestResult {

@@ -27,6 +27,7 @@ pub mod me;
 pub mod metrics;
 pub mod notification_channels;
 pub mod notification_rules;
+pub mod notification_settings;
 pub mod notifications;
 pub mod oidc;
 pub mod oncall;
@@ -116,6 +117,10 @@ pub fn all() -> OpenApiRouter<AppState> {
             notification_channels::delete_channel
         ))
         .routes(routes!(notification_channels::test_channel))
+        .routes(routes!(
+            notification_settings::show_settings,
+            notification_settings::change_settings
+        ))
         // On-call schedules and escalation policies.
         .routes(routes!(oncall::create_schedule, oncall::list_schedules))
         .routes(routes!(

@@ -14,7 +14,7 @@ use alertledger_domain::notification::{
     ChannelRecord, NotificationSetupCommand, NotificationSetupError,
 };
 use alertledger_domain::values::{NotificationChannelId, TenantId};
-use alertledger_notify::config::parse_channel;
+use alertledger_notify::config::{parse_channel, with_kept_secrets};
 use alertledger_notify::Notification;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -117,22 +117,26 @@ pub async fn create_channel(
 }
 
 /// `PUT .../{channel_id}` `{"type"?, "name", "config"}`: replaces the
-/// channel's name and configuration (all of it: an email channel's password
-/// is given again). The type cannot change. A webhook channel keeps its
-/// signing secret, so receivers keep verifying.
+/// channel's name and configuration. Secrets left out of `config` (a URL of
+/// Slack, Teams or a webhook, PagerDuty's routing key and URL, an email
+/// password with its user name) keep their stored values; given, even
+/// `null`, they are replaced. The type cannot change. A webhook channel
+/// keeps its signing secret, so receivers keep verifying.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct UpdateChannel {
     /// The channel's type, if given, must be the current one.
     #[serde(rename = "type")]
     channel_type: Option<String>,
     name: String,
-    /// As in creation, for the channel's type.
+    /// As in creation, for the channel's type; secrets may be left out to
+    /// keep the stored ones.
     #[schema(value_type = Object)]
     config: Value,
 }
 
-/// `PUT`: new name and configuration; the new secret is sealed in place of
-/// the old, and `NotificationChannelUpdated` records the non-secret part.
+/// `PUT`: new name and configuration; the secret (the stored one where the
+/// update left it out) is sealed in place of the old, and
+/// `NotificationChannelUpdated` records the non-secret part.
 #[utoipa::path(
     put,
     path = "/api/v1/tenants/{id}/notification-channels/{channel_id}",
@@ -174,18 +178,14 @@ pub async fn update_channel(
             ));
         }
     }
-    let mut parsed = parse_channel(
-        current_type.as_str(),
-        &body.name,
-        &body.config,
-        parts.policy,
-    )
-    .map_err(|error| ApiError::invalid_value(error.field.clone(), error.to_string()))?;
     let previous = parts
         .secrets
         .load(tenant_id, channel_id)
         .await
         .map_err(|error| ApiError::internal(&error))?;
+    let config = with_kept_secrets(&body.config, &previous);
+    let mut parsed = parse_channel(current_type.as_str(), &body.name, &config, parts.policy)
+        .map_err(|error| ApiError::invalid_value(error.field.clone(), error.to_string()))?;
     if let (
         alertledger_notify::ChannelSecret::Webhook { signing_key, .. },
         alertledger_notify::ChannelSecret::Webhook {

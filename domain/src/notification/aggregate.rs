@@ -1,5 +1,5 @@
 //! The `NotificationSetup` aggregate: a tenant's notification channels and
-//! rules.
+//! rules, and its own notification settings (the coalescing interval).
 //! `handle` holds every rule, `apply` only folds.
 
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use super::{ChannelName, ChannelSettings, RuleSpec};
+use super::{ChannelName, ChannelSettings, CoalesceSeconds, RuleSpec};
 use crate::services::DomainServices;
 use crate::values::{Actor, NotificationChannelId, NotificationRuleId, TenantId};
 
@@ -53,6 +53,13 @@ pub enum NotificationSetupCommand {
     /// Remove a rule.
     RemoveRule {
         rule_id: NotificationRuleId,
+        actor: Actor,
+    },
+    /// Set the tenant's coalescing interval (`None`: back to the process
+    /// setting).
+    ChangeSettings {
+        tenant_id: TenantId,
+        coalesce_seconds: Option<CoalesceSeconds>,
         actor: Actor,
     },
 }
@@ -109,6 +116,14 @@ pub enum NotificationSetupEvent {
         actor: Actor,
         at: DateTime<Utc>,
     },
+    /// The tenant's notification settings were set (`coalesce_seconds`
+    /// null: the process setting applies).
+    NotificationSettingsChanged {
+        tenant_id: TenantId,
+        coalesce_seconds: Option<u32>,
+        actor: Actor,
+        at: DateTime<Utc>,
+    },
 }
 
 crate::event_types::event_type_names!(NotificationSetupEvent {
@@ -118,6 +133,7 @@ crate::event_types::event_type_names!(NotificationSetupEvent {
     NotificationRuleAdded => RULE_ADDED,
     NotificationRuleChanged => RULE_CHANGED,
     NotificationRuleRemoved => RULE_REMOVED,
+    NotificationSettingsChanged => SETTINGS_CHANGED,
 });
 
 impl NotificationSetupEvent {
@@ -129,7 +145,8 @@ impl NotificationSetupEvent {
             | Self::NotificationChannelUpdated { tenant_id, .. }
             | Self::NotificationRuleAdded { tenant_id, .. }
             | Self::NotificationRuleChanged { tenant_id, .. }
-            | Self::NotificationRuleRemoved { tenant_id, .. } => *tenant_id,
+            | Self::NotificationRuleRemoved { tenant_id, .. }
+            | Self::NotificationSettingsChanged { tenant_id, .. } => *tenant_id,
         }
     }
 }
@@ -187,6 +204,9 @@ pub struct NotificationSetup {
     channels: BTreeMap<NotificationChannelId, ChannelRecord>,
     #[serde(default)]
     rules: BTreeMap<NotificationRuleId, RuleRecord>,
+    /// The tenant's coalescing interval, when it set one.
+    #[serde(default)]
+    coalesce_seconds: Option<u32>,
 }
 
 impl NotificationSetup {
@@ -208,6 +228,11 @@ impl NotificationSetup {
     /// One current rule.
     pub fn rule(&self, rule_id: NotificationRuleId) -> Option<&RuleRecord> {
         self.rules.get(&rule_id)
+    }
+
+    /// The tenant's coalescing interval in seconds; `None`: the process's.
+    pub fn coalesce_seconds(&self) -> Option<u32> {
+        self.coalesce_seconds
     }
 
     /// Refuses a rule naming a channel this set-up does not have.
@@ -348,6 +373,23 @@ impl Aggregate for NotificationSetup {
                     at,
                 }
             }
+            NotificationSetupCommand::ChangeSettings {
+                tenant_id,
+                coalesce_seconds,
+                actor,
+            } => {
+                if self.tenant_id.is_some_and(|own| own != tenant_id) {
+                    return Err(NotificationSetupError::WrongTenant);
+                }
+                // Setting what is already set is still recorded: the audit
+                // trail shows who confirmed it and when.
+                NotificationSetupEvent::NotificationSettingsChanged {
+                    tenant_id,
+                    coalesce_seconds: coalesce_seconds.map(CoalesceSeconds::seconds),
+                    actor,
+                    at,
+                }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -414,6 +456,14 @@ impl Aggregate for NotificationSetup {
             }
             NotificationSetupEvent::NotificationRuleRemoved { rule_id, .. } => {
                 self.rules.remove(&rule_id);
+            }
+            NotificationSetupEvent::NotificationSettingsChanged {
+                tenant_id,
+                coalesce_seconds,
+                ..
+            } => {
+                self.tenant_id = Some(tenant_id);
+                self.coalesce_seconds = coalesce_seconds;
             }
         }
     }

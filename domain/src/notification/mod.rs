@@ -12,12 +12,14 @@
 //! - `settings`: the channel types and their non-secret settings;
 //! - `rule`: a rule's checked form and how it matches an incident event;
 //! - `aggregate`: the set-up's commands, events, errors and the fold;
-//! - `delivery`: one notification's life (requested, delivered or failed).
+//! - `delivery`: one notification's life (requested, delivered or failed);
+//! - `tenant_settings`: the tenant's own settings (its coalescing interval).
 
 mod aggregate;
 mod delivery;
 mod rule;
 mod settings;
+mod tenant_settings;
 
 #[cfg(test)]
 mod tests;
@@ -35,3 +37,4 @@ pub use rule::{
     MAX_RULE_MATCHERS,
 };
 pub use settings::{ChannelName, ChannelSettings, ChannelType, SmtpTls};
+pub use tenant_settings::{CoalesceSeconds, MAX_COALESCE_SECONDS};

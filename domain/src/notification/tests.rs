@@ -192,3 +192,43 @@ fn rule_errors_name_the_field() {
         "channels"
     );
 }
+
+#[test]
+fn a_tenant_sets_its_coalescing_interval_and_can_go_back_to_the_process_setting() {
+    let admin = actor("admin-1", Role::TenantAdmin);
+    let set = NotificationSetupEvent::NotificationSettingsChanged {
+        tenant_id: tenant_id(),
+        coalesce_seconds: Some(30),
+        actor: admin.clone(),
+        at: now(),
+    };
+    given(vec![])
+        .when(NotificationSetupCommand::ChangeSettings {
+            tenant_id: tenant_id(),
+            coalesce_seconds: Some(CoalesceSeconds::try_from(30).unwrap()),
+            actor: admin.clone(),
+        })
+        .then_expect_events(vec![set.clone()]);
+    given(vec![set.clone()])
+        .when(NotificationSetupCommand::ChangeSettings {
+            tenant_id: tenant_id(),
+            coalesce_seconds: None,
+            actor: admin.clone(),
+        })
+        .then_expect_events(vec![NotificationSetupEvent::NotificationSettingsChanged {
+            tenant_id: tenant_id(),
+            coalesce_seconds: None,
+            actor: admin.clone(),
+            at: now(),
+        }]);
+    given(vec![set.clone()])
+        .when(NotificationSetupCommand::ChangeSettings {
+            tenant_id: TenantId::from_uuid(Uuid::from_u128(99)),
+            coalesce_seconds: None,
+            actor: admin,
+        })
+        .then_expect_error(NotificationSetupError::WrongTenant);
+    let mut setup = NotificationSetup::default();
+    cqrs_es::Aggregate::apply(&mut setup, set);
+    assert_eq!(setup.coalesce_seconds(), Some(30));
+}

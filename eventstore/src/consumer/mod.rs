@@ -73,8 +73,9 @@ pub trait LogConsumer: Send + Sync + 'static {
     /// The event types it reacts to by deciding: appending events of its own
     /// or acting outside. Events brought in by `events import` (their
     /// transaction is in `event_imports`) already carry the decisions taken
-    /// where they came from, so the runner passes over these types in them;
-    /// every other type (state it folds) is applied as usual.
+    /// where they came from, so the runner (and a rebuild, so it builds the
+    /// same tables) passes over these types in them; every other type (state
+    /// it folds) is applied as usual.
     fn decides_on(&self) -> &'static [&'static str] {
         &[]
     }

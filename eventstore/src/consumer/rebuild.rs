@@ -4,7 +4,7 @@
 //! past (`--until`, and `kpis?as_of=`).
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::checkpoint::Checkpoint;
-use super::runner::upcast_all;
+use super::runner::{imported_decisions, upcast_all};
 use super::{quarantine, staging, ConsumerError, LogConsumer, Target};
 use crate::log::{LogCursor, LogEvent, LogFilter, LogReader};
 
@@ -124,7 +124,13 @@ pub async fn rebuild_all_live(
     let jobs: Vec<Job> = projections
         .into_iter()
         .map(|projection| Job {
-            schema: format!("rebuild_{}_{}", projection.name(), short_id()),
+            // Consumer names may hold `-` (`escalation-timers`); schema
+            // names here may not.
+            schema: format!(
+                "rebuild_{}_{}",
+                projection.name().replace('-', "_"),
+                short_id()
+            ),
             projection,
         })
         .collect();
@@ -450,7 +456,7 @@ async fn fill_one(
         let keep = |event: &LogEvent| {
             wanted.matches(event) && !skipped(&quarantined, projection.name(), event)
         };
-        let events: Cow<'_, [LogEvent]> = if batch.iter().all(keep) {
+        let mut events: Cow<'_, [LogEvent]> = if batch.iter().all(keep) {
             Cow::Borrowed(batch.as_slice())
         } else {
             Cow::Owned(batch.iter().filter(|event| keep(event)).cloned().collect())
@@ -459,6 +465,19 @@ async fn fill_one(
             continue;
         }
         let mut tx = pool.begin().await?;
+        // What the live runner passes over as imported decisions, so does
+        // the build (else a rebuilt due list would hold imported escalations).
+        let decides_on = projection.decides_on();
+        let imported = imported_decisions(&mut tx, decides_on, &events).await?;
+        if !imported.is_empty() {
+            events = Cow::Owned(
+                events
+                    .iter()
+                    .filter(|event| !imported_decision(&imported, decides_on, event))
+                    .cloned()
+                    .collect(),
+            );
+        }
         // Nothing reads the shadow tables before the swap, whose own commit
         // is durable: a crash before it only means building again.
         sqlx::query("SET LOCAL synchronous_commit = off")
@@ -613,10 +632,15 @@ async fn swap_in(
     loop {
         let batch = reader.read(built.cursor, batch_size, &filter).await?;
         let read_count = batch.events.len();
+        let decides_on = projection.decides_on();
+        let imported = imported_decisions(&mut tx, decides_on, &batch.events).await?;
         let read: Vec<LogEvent> = batch
             .events
             .into_iter()
-            .filter(|event| !skipped(&quarantined, projection.name(), event))
+            .filter(|event| {
+                !skipped(&quarantined, projection.name(), event)
+                    && !imported_decision(&imported, decides_on, event)
+            })
             .collect();
         let events = upcast_all(&upcasters, read)?;
         if !events.is_empty() {
@@ -711,6 +735,12 @@ fn valid_schema(schema: &str) -> Result<(), RebuildError> {
 
 fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// Whether `event` is of a type the consumer decides on and was brought in
+/// by an import (one of `imported`'s transactions).
+fn imported_decision(imported: &HashSet<u64>, decides_on: &[&str], event: &LogEvent) -> bool {
+    imported.contains(&event.transaction_id) && decides_on.contains(&event.event_type.as_str())
 }
 
 /// Whether `consumer` skips `event` because it was quarantined; says so in

@@ -432,7 +432,9 @@ impl From<sqlx::Error> for Attempt {
 
 /// The transactions among `events`' that imported them (`event_imports`),
 /// looked up only when the batch holds a type the consumer decides on.
-async fn imported_decisions(
+/// A rebuild passes over the same events as the live runner (see
+/// [`super::rebuild`]), so both build the same tables.
+pub(crate) async fn imported_decisions(
     conn: &mut PgConnection,
     decides_on: &[&str],
     events: &[LogEvent],

@@ -5,7 +5,7 @@
 //! tenant's `EscalationSetup` as they stand, and records either
 //!
 //! - `EscalationStopped`, when the incident was acknowledged or resolved
-//!   (checked here too, not only through the due list, so a level is never
+//!   (checked here too, not only through the due list, so a level is not
 //!   recorded after an acknowledgement the consumer has yet to read), or the
 //!   policy was deleted, or it has no further level; or
 //! - `EscalationLevelReached` for the next step: its reason ("not
@@ -17,6 +17,15 @@
 //! The time comes from the injected clock; due times are derived from the
 //! recorded events, so a step that fell due while no process ran is recorded
 //! on the next start, once.
+//!
+//! An acknowledgement committed between this check and the write is not
+//! seen (the two are on different streams, and nothing here can make the
+//! acknowledgement's transaction conflict with this one), so a level can
+//! still be recorded just after it in log order. Nobody is paged for such a
+//! level: the notifier reads the log in order and refuses to page for a
+//! level that follows the incident's acknowledgement or resolution
+//! ([`crate::notifier::rules::level_overtaken`]), and the next round here
+//! stops the escalation.
 
 use std::time::Duration;
 
@@ -57,6 +66,17 @@ struct Due {
     incident_id: Uuid,
     run: i32,
     stop_reason: Option<String>,
+}
+
+/// A step the escalator decided and has yet to record
+/// ([`Escalator::plan_due`], then [`Escalator::record`]).
+#[derive(Debug, Clone)]
+pub struct PlannedStep {
+    pub escalation_id: Uuid,
+    pub tenant_id: Uuid,
+    pub incident_id: Uuid,
+    /// `RecordLevelReached` or `StopEscalation`.
+    pub command: EscalationCommand,
 }
 
 /// What the escalator decided for one escalation.
@@ -120,6 +140,26 @@ impl Escalator {
 
     /// Records every due step or stop; how many events it recorded.
     pub async fn escalate_due(&self) -> Result<usize, EscalatorError> {
+        let mut recorded = 0;
+        for step in self.plan_due().await? {
+            match self.record(step).await {
+                Ok(true) => recorded += 1,
+                Ok(false) => {}
+                Err(error) => tracing::warn!(%error, "cannot record escalation step"),
+            }
+        }
+        Ok(recorded)
+    }
+
+    /// The first half of a round: what each due escalation should record,
+    /// decided from the escalation, the incident and the set-up as they
+    /// stand now; nothing is written. [`Self::record`] is the second half.
+    /// They are apart so a test can acknowledge an incident between them:
+    /// the one race the escalator cannot close by itself (an acknowledgement
+    /// committed after this check is not seen by its write), which the
+    /// notifier closes by paging nobody for a level that follows the
+    /// acknowledgement in log order.
+    pub async fn plan_due(&self) -> Result<Vec<PlannedStep>, EscalatorError> {
         let now = self.services.now();
         let due: Vec<Due> = sqlx::query_as(
             "SELECT escalation_id, tenant_id, incident_id, run, stop_reason
@@ -131,43 +171,58 @@ impl Escalator {
         .bind(ROUND_LIMIT)
         .fetch_all(&self.pool)
         .await?;
-        let mut recorded = 0;
+        let mut planned = Vec::with_capacity(due.len());
         for row in due {
-            match self.handle(&row, now).await {
-                Ok(true) => recorded += 1,
-                Ok(false) => {}
+            match self.plan(&row, now).await {
+                Ok(Some(step)) => planned.push(step),
+                Ok(None) => {}
                 Err(error) => tracing::warn!(
                     escalation = %row.escalation_id,
                     incident = %row.incident_id,
                     %error,
-                    "cannot record escalation step"
+                    "cannot decide escalation step"
                 ),
             }
         }
-        Ok(recorded)
+        Ok(planned)
     }
 
-    /// Decides and records one escalation's due step; whether it recorded one.
+    /// Decides one escalation's due step, if it has one now.
     #[tracing::instrument(skip_all, fields(tenant_id = %row.tenant_id, escalation = %row.escalation_id))]
-    async fn handle(&self, row: &Due, now: DateTime<Utc>) -> Result<bool, String> {
-        let id = row.escalation_id.to_string();
+    async fn plan(&self, row: &Due, now: DateTime<Utc>) -> Result<Option<PlannedStep>, String> {
         let escalation = self
             .escalations
-            .load(&id)
+            .load(&row.escalation_id.to_string())
             .await
             .map_err(|e| e.to_string())?;
         let run = u32::try_from(row.run).map_err(|e| e.to_string())?;
         let command = match self.decide(&escalation, run, row, now).await? {
-            Decision::Wait => return Ok(false),
+            Decision::Wait => return Ok(None),
             Decision::Stop(reason) => EscalationCommand::StopEscalation { run, reason },
             Decision::Reach(reached) => EscalationCommand::RecordLevelReached { run, reached },
         };
+        Ok(Some(PlannedStep {
+            escalation_id: row.escalation_id,
+            tenant_id: row.tenant_id,
+            incident_id: row.incident_id,
+            command,
+        }))
+    }
+
+    /// Records a planned step; whether it recorded one (`false`: recorded
+    /// meanwhile, or the escalation stopped).
+    #[tracing::instrument(skip_all, fields(tenant_id = %step.tenant_id, escalation = %step.escalation_id))]
+    pub async fn record(&self, step: PlannedStep) -> Result<bool, String> {
         let metadata = EventMetadata {
             actor: Some(format!("worker:{ESCALATOR}")),
-            correlation_id: Some(row.incident_id.to_string()),
+            correlation_id: Some(step.incident_id.to_string()),
             ..EventMetadata::default()
         };
-        match self.escalations.execute(&id, command, metadata).await {
+        match self
+            .escalations
+            .execute(&step.escalation_id.to_string(), step.command, metadata)
+            .await
+        {
             Ok(()) => Ok(true),
             // Recorded meanwhile (another round, before the consumer moved
             // the due list on): nothing to do.

@@ -16,5 +16,5 @@
 pub mod escalator;
 pub mod timers;
 
-pub use escalator::{Escalator, ESCALATOR};
+pub use escalator::{Escalator, PlannedStep, ESCALATOR};
 pub use timers::{EscalationTimers, TIMERS};

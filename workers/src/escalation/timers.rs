@@ -1,6 +1,7 @@
 //! The log consumer behind the escalation worker's due list
 //! (`escalation_timers`). A pure fold of the log, in log order, with its
-//! checkpoint moved in the same transaction.
+//! checkpoint moved in the same transaction. Escalations imported from
+//! another installation's log are left off the list (see `decides_on`).
 
 use alertledger_domain::escalation::{EscalationEvent, StopReason};
 use alertledger_domain::incident::IncidentEvent;
@@ -37,6 +38,17 @@ impl LogConsumer for EscalationTimers {
 
     fn event_types(&self) -> Option<&'static [&'static str]> {
         Some(EVENT_TYPES)
+    }
+
+    /// An escalation brought in by `events import` ran where it came from:
+    /// its levels and its stop came along (or it is still running there).
+    /// Putting it on this installation's due list would make the escalator
+    /// record further levels, and page people, for another installation's
+    /// incident. So its start and levels are passed over (no row is made or
+    /// moved); stops and acknowledgements still apply, and only ever touch
+    /// rows this installation made.
+    fn decides_on(&self) -> &'static [&'static str] {
+        &[EscalationEvent::STARTED, EscalationEvent::LEVEL_REACHED]
     }
 
     async fn apply(

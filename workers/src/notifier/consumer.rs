@@ -7,8 +7,10 @@
 //! decision is recorded exactly once, and before anything is sent.
 //!
 //! Storm coalescing (per incident and channel, at most one message per
-//! [`NotifierSettings::coalesce_interval`]) is decided here, on the events'
-//! recorded times, so it is the same on every replay:
+//! interval: the tenant's own, `NotificationSettingsChanged` folded into
+//! `notifier_tenants`, or else [`NotifierSettings::coalesce_interval`]) is
+//! decided here, on the events' recorded times, so it is the same on every
+//! replay:
 //! - while the pair's latest message is pending and not yet attempted, the
 //!   new one joins its digest (`held_back`) instead of becoming a message;
 //! - else, within the interval after the latest message's slot, a new
@@ -47,7 +49,7 @@ use sqlx::types::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::rules::{evaluate, suppressed, Decision, IncidentSnapshot};
+use super::rules::{evaluate, level_overtaken, suppressed, Decision, IncidentSnapshot};
 use super::NotifierSettings;
 use crate::remediation::{derived_id, worker_actor, worker_metadata};
 
@@ -61,6 +63,7 @@ const EVENT_TYPES: &[&str] = &[
     NotificationSetupEvent::RULE_ADDED,
     NotificationSetupEvent::RULE_CHANGED,
     NotificationSetupEvent::RULE_REMOVED,
+    NotificationSetupEvent::SETTINGS_CHANGED,
     IncidentEvent::OPENED,
     IncidentEvent::PRIORITY_CHANGED,
     IncidentEvent::ACKNOWLEDGED,
@@ -112,6 +115,7 @@ impl LogConsumer for Notifier {
         &[
             "notifier_channels",
             "notifier_rules",
+            "notifier_tenants",
             "notifier_incidents",
             "notification_outbox",
             "notification_attempts",
@@ -147,6 +151,7 @@ impl LogConsumer for Notifier {
             notifier: self,
             work: UnitOfWork::default(),
             escalations: HashMap::new(),
+            intervals: HashMap::new(),
         };
         for event in events {
             batch.apply(event).await?;
@@ -166,6 +171,9 @@ struct Batch<'a> {
     /// Escalations this batch started, as staged (a second start of one in
     /// the same batch must see the first).
     escalations: HashMap<String, Loaded<Escalation>>,
+    /// Each tenant's coalescing interval as folded so far (read once per
+    /// batch, kept current by the batch's own settings changes).
+    intervals: HashMap<TenantId, chrono::Duration>,
 }
 
 /// An incident event people may be told about.
@@ -332,6 +340,27 @@ impl Batch<'_> {
                 .execute(&mut *self.conn)
                 .await?;
             }
+            NotificationSetupEvent::NotificationSettingsChanged {
+                tenant_id,
+                coalesce_seconds,
+                ..
+            } => {
+                let seconds = coalesce_seconds.map(i64::from);
+                sqlx::query(&format!(
+                    "INSERT INTO {} (tenant_id, coalesce_seconds) VALUES ($1, $2)
+                     ON CONFLICT (tenant_id) DO UPDATE SET coalesce_seconds = EXCLUDED.coalesce_seconds",
+                    self.target.table("notifier_tenants")
+                ))
+                .bind(tenant_id.as_uuid())
+                .bind(seconds.and_then(|s| i32::try_from(s).ok()))
+                .execute(&mut *self.conn)
+                .await?;
+                let interval = match seconds {
+                    Some(seconds) => chrono::Duration::seconds(seconds),
+                    None => process_interval(&self.notifier.settings),
+                };
+                self.intervals.insert(tenant_id, interval);
+            }
         }
         Ok(())
     }
@@ -368,6 +397,7 @@ impl Batch<'_> {
                 status: "new".to_owned(),
                 silenced_until: None,
                 flapping: false,
+                acknowledged: false,
             };
             self.save(tenant_id, incident_id, &snapshot).await?;
             return Ok(Some(Occurrence {
@@ -400,6 +430,7 @@ impl Batch<'_> {
             }
             IncidentEvent::IncidentAcknowledged { actor, .. } => {
                 snapshot.status = "acknowledged".to_owned();
+                snapshot.acknowledged = true;
                 (
                     Some(RuleTrigger::IncidentAcknowledged),
                     Some(format!("acknowledged by {}", actor.name())),
@@ -421,6 +452,7 @@ impl Batch<'_> {
             }
             IncidentEvent::IncidentReopened { reason, .. } => {
                 snapshot.status = "new".to_owned();
+                snapshot.acknowledged = false;
                 (
                     Some(RuleTrigger::IncidentReopened),
                     reason.map(|note| note.as_str().to_owned()),
@@ -623,7 +655,8 @@ impl Batch<'_> {
 
     /// A level of an escalation was reached: one message on each target's
     /// channel (an on-call participant's, for a schedule level), through
-    /// the same suppression check and coalescing as a rule's.
+    /// the same suppression check and coalescing as a rule's; none when the
+    /// incident was acknowledged or resolved before the level in log order.
     async fn level_reached(
         &mut self,
         event: &LogEvent,
@@ -635,6 +668,19 @@ impl Batch<'_> {
         let Some(snapshot) = self.snapshot(incident_id).await? else {
             return Ok(());
         };
+        if let Some(why) = level_overtaken(&snapshot) {
+            // Recorded by an escalator that checked the incident just before
+            // the acknowledgement committed: nobody is paged for it (the
+            // escalator stops the escalation at its next round).
+            tracing::info!(
+                tenant_id = %tenant_id,
+                incident_id = %incident_id,
+                position = event.position,
+                why,
+                "escalation level pages nobody"
+            );
+            return Ok(());
+        }
         let occurrence = Occurrence {
             tenant_id,
             incident_id,
@@ -714,7 +760,7 @@ impl Batch<'_> {
                     .await?;
                     return Ok(());
                 }
-                let next = last_slot + interval(&self.notifier.settings);
+                let next = last_slot + self.interval(occurrence.tenant_id).await?;
                 if at < next {
                     slot = next;
                 }
@@ -746,6 +792,27 @@ impl Batch<'_> {
         };
         self.record(event, notification_id, command, occurrence.incident_id)
             .await
+    }
+
+    /// The tenant's coalescing interval: its own (`PUT .../notification-settings`)
+    /// or, unset, the process's.
+    async fn interval(&mut self, tenant_id: TenantId) -> Result<chrono::Duration, ConsumerError> {
+        if let Some(interval) = self.intervals.get(&tenant_id) {
+            return Ok(*interval);
+        }
+        let own: Option<Option<i32>> = sqlx::query_scalar(&format!(
+            "SELECT coalesce_seconds FROM {} WHERE tenant_id = $1",
+            self.target.table("notifier_tenants")
+        ))
+        .bind(tenant_id.as_uuid())
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        let interval = match own.flatten() {
+            Some(seconds) => chrono::Duration::seconds(i64::from(seconds)),
+            None => process_interval(&self.notifier.settings),
+        };
+        self.intervals.insert(tenant_id, interval);
+        Ok(interval)
     }
 
     /// Stages one command on a new `NotificationDelivery`.
@@ -804,7 +871,8 @@ impl Batch<'_> {
     }
 }
 
-fn interval(settings: &NotifierSettings) -> chrono::Duration {
+/// The process's coalescing interval (`ALERTLEDGER_NOTIFY_COALESCE_SECONDS`).
+fn process_interval(settings: &NotifierSettings) -> chrono::Duration {
     chrono::Duration::from_std(settings.coalesce_interval).unwrap_or(chrono::Duration::zero())
 }
 

@@ -36,6 +36,12 @@ pub struct IncidentSnapshot {
     /// (`IncidentFlapping` until `IncidentFlappingEnded`).
     #[serde(default)]
     pub flapping: bool,
+    /// Acknowledged since it was (re)opened. Kept apart from `status`, which
+    /// a later `IncidentEscalated` turns to `escalated` while the incident
+    /// stays acknowledged. Snapshots written before this field read `false`
+    /// (their `status` still says `acknowledged`; see [`level_overtaken`]).
+    #[serde(default)]
+    pub acknowledged: bool,
 }
 
 /// Why an incident event notifies nobody.
@@ -76,6 +82,27 @@ pub fn suppressed(
         return Some(Suppression::Flapping);
     }
     None
+}
+
+/// Why an escalation level recorded after the incident's acknowledgement or
+/// resolution (in log order) pages nobody: the escalator checks the incident
+/// before it writes, but an acknowledgement committed between its check and
+/// its write is not seen by it. The notifier reads the log in order, so the
+/// snapshot here is the incident as it stood just before the level's event:
+/// if someone had acknowledged (or resolved) it by then, the level is moot.
+///
+/// This is not a quiet period (those go in [`suppressed`]): an incident
+/// event a rule matches is still told after an acknowledgement (e.g. a
+/// manual escalation); only a level of an escalation policy, whose whole
+/// point is "nobody acknowledged in time", is refused.
+pub fn level_overtaken(incident: &IncidentSnapshot) -> Option<&'static str> {
+    if incident.status == "resolved" {
+        Some("the incident was resolved before this level")
+    } else if incident.acknowledged || incident.status == "acknowledged" {
+        Some("the incident was acknowledged before this level")
+    } else {
+        None
+    }
 }
 
 /// What a matching rule asks for.
@@ -156,7 +183,25 @@ mod tests {
             status: "new".to_owned(),
             silenced_until: None,
             flapping: false,
+            acknowledged: false,
         }
+    }
+
+    #[test]
+    fn a_level_after_the_acknowledgement_or_resolution_is_overtaken() {
+        let mut open = incident(Severity::Critical);
+        assert_eq!(level_overtaken(&open), None);
+        open.acknowledged = true;
+        // Escalated by hand after the acknowledgement: still acknowledged.
+        open.status = "escalated".to_owned();
+        assert!(level_overtaken(&open).is_some());
+        let mut resolved = incident(Severity::Critical);
+        resolved.status = "resolved".to_owned();
+        assert!(level_overtaken(&resolved).is_some());
+        // A snapshot from before the `acknowledged` field.
+        let mut older = incident(Severity::Critical);
+        older.status = "acknowledged".to_owned();
+        assert!(level_overtaken(&older).is_some());
     }
 
     #[test]
