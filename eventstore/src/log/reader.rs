@@ -278,15 +278,22 @@ impl LogReader {
     /// Whether any event, of any type, lies between the two cursors: what a
     /// filtered reader passes over when it moves from `after` to `before`
     /// without returning events.
+    ///
+    /// It takes the first event after `after` in log order and compares it
+    /// with `before`. An `EXISTS` over both bounds reads the same, but the
+    /// planner answers it with a sequential scan of the whole log (it expects
+    /// a match early): 32 ms on a 41,000-event log against 0.1 ms here, and
+    /// every idle consumer asks on every round.
     pub async fn any_event_between(
         &self,
         after: LogCursor,
         before: LogCursor,
     ) -> Result<bool, sqlx::Error> {
         sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM events
-                             WHERE (transaction_id, position) > ($1, $2)
-                               AND (transaction_id, position) < ($3, $4))",
+            "SELECT EXISTS (SELECT 1 FROM (SELECT transaction_id, position FROM events
+                                            WHERE (transaction_id, position) > ($1, $2)
+                                            ORDER BY transaction_id, position LIMIT 1) first
+                             WHERE (first.transaction_id, first.position) < ($3, $4))",
         )
         .bind(after.xid8())
         .bind(after.position())
