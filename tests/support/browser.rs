@@ -39,11 +39,7 @@ pub fn chromium() -> String {
 /// Runs `script` (a file in tests/browser) with Chromium and `env`, and
 /// returns the JSON line it printed last; fails the test with the script's
 /// output if it fails, prints something else or takes longer than `limit`.
-pub async fn run_script(
-    script: &str,
-    env: &[(&str, &dyn AsRef<OsStr>)],
-    limit: Duration,
-) -> Value {
+pub async fn run_script(script: &str, env: &[(&str, &dyn AsRef<OsStr>)], limit: Duration) -> Value {
     let mut command = tokio::process::Command::new("node");
     command
         .arg(browser_dir().join(script))
