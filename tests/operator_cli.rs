@@ -182,7 +182,14 @@ fn an_incident_is_listed_shown_and_worked_through_from_the_command_line() {
     assert_eq!(detail["assignee"], "alice");
     let assigned = |who: &str| {
         let page = json(
-            &["incidents", "list", "--tenant", &tenant_id, "--assignee", who],
+            &[
+                "incidents",
+                "list",
+                "--tenant",
+                &tenant_id,
+                "--assignee",
+                who,
+            ],
             &technician,
         );
         page["items"].as_array().unwrap().clone()
