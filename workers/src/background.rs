@@ -63,6 +63,9 @@ pub struct WorkerSettings {
     /// How often the heartbeat checker looks for heartbeats past their
     /// deadline (at most 5 s, so detection comes within timeout + 10 s).
     pub heartbeat_check: Duration,
+    /// The heartbeat checker's clock, when it is not the process's (tests
+    /// move it past a deadline without waiting for it).
+    pub heartbeat_services: Option<DomainServices>,
     /// How often the flap settler looks for flapping keys that became stable.
     pub flap_check: Duration,
     pub executor: ExecutorSettings,
@@ -91,6 +94,7 @@ impl Default for WorkerSettings {
             escalation_check: Duration::from_secs(5),
             escalation_services: None,
             heartbeat_check: Duration::from_secs(2),
+            heartbeat_services: None,
             flap_check: Duration::from_secs(5),
             executor: ExecutorSettings::default(),
             ssm: None,
@@ -149,7 +153,10 @@ impl TimedWorkers {
             HeartbeatChecker::new(
                 pool.clone(),
                 signal.clone(),
-                services.clone(),
+                settings
+                    .heartbeat_services
+                    .clone()
+                    .unwrap_or_else(|| services.clone()),
                 settings.heartbeat_check,
             )
             .spawn(),
