@@ -14,13 +14,8 @@
 // the incident assigned to the token's user), OTHER_ASSET, HEARTBEAT (a
 // heartbeat's name), SCREENSHOT_DIR, CHROMIUM. Prints one JSON line on
 // success; exits non-zero with the reason otherwise.
-import { chromium } from "playwright-core";
+import { env, launchChromium, TIMEOUT } from "./common.mjs";
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
 const baseUrl = env("BASE_URL");
 const token = env("TOKEN");
 const tenantId = env("TENANT_ID");
@@ -29,21 +24,9 @@ const myAsset = env("MY_ASSET");
 const otherAsset = env("OTHER_ASSET");
 const heartbeat = env("HEARTBEAT");
 const shots = env("SCREENSHOT_DIR");
-const executablePath = env("CHROMIUM", "/usr/bin/chromium");
-const TIMEOUT = 20_000;
 const result = { screenshots: [] };
 
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-  ],
-  timeout: TIMEOUT,
-}).catch((error) => {
-  console.error(`cannot start Chromium at ${executablePath}: ${error.message}`);
-  process.exit(2);
-});
+const browser = await launchChromium();
 
 const problems = [];
 let page = null;

@@ -14,13 +14,8 @@
 // API_KEY, INCIDENT_ID, ASSET (the incident's asset), ODD_ASSET (an alert
 // with an odd severity), SCREENSHOT_DIR, CHROMIUM. Prints one JSON line on
 // success; exits non-zero with the reason otherwise.
-import { chromium } from "playwright-core";
+import { env, launchChromium, TIMEOUT } from "./common.mjs";
 
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
 const baseUrl = env("BASE_URL");
 const password = env("PASSWORD");
 const techEmail = env("TECH_EMAIL");
@@ -31,21 +26,9 @@ const incidentId = env("INCIDENT_ID");
 const asset = env("ASSET");
 const oddAsset = env("ODD_ASSET");
 const shots = env("SCREENSHOT_DIR");
-const executablePath = env("CHROMIUM", "/usr/bin/chromium");
-const TIMEOUT = 20_000;
 const result = { screenshots: [] };
 
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-quic", "--no-first-run", "--disable-component-update", "--disable-sync",
-  ],
-  timeout: TIMEOUT,
-}).catch((error) => {
-  console.error(`cannot start Chromium at ${executablePath}: ${error.message}`);
-  process.exit(2);
-});
+const browser = await launchChromium();
 
 const problems = [];
 
