@@ -60,22 +60,6 @@ async fn the_dashboard_shows_a_new_incident_live_in_headless_chromium() {
     assert!(size > 10_000, "the screenshot is {size} bytes");
 }
 
-async fn api(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// The incident of `asset` once the read model has it.
 async fn incident_of(
     app: &TestApp,
@@ -112,14 +96,14 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
     // Two incidents, one assigned to the admin (the token's user).
     let mine = incident_of(&app, &tenant, "db-mine", &admin).await;
     incident_of(&app, &tenant, "db-theirs", &admin).await;
-    let (status, body) = api(
-        &app,
-        reqwest::Method::POST,
-        &format!("/api/v1/incidents/{mine}/assign"),
-        &admin,
-        Some(json!({"assignee": "user-tenant_admin"})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/incidents/{mine}/assign"),
+            &admin,
+            Some(json!({"assignee": "user-tenant_admin"})),
+        )
+        .await;
     assert_eq!(status, 200, "{body}");
     app.get_until(
         &format!("/api/v1/incidents?assignee=me&tenant={tenant_id}"),
@@ -180,14 +164,14 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
 
     // The schedule, with Bob moved before Alice.
     let base = format!("/api/v1/tenants/{tenant_id}");
-    let (_, schedules) = api(
-        &app,
-        reqwest::Method::GET,
-        &format!("{base}/oncall-schedules"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, schedules) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/oncall-schedules"),
+            &admin,
+            None,
+        )
+        .await;
     let schedule = &schedules["items"][0];
     assert_eq!(
         schedules["items"].as_array().unwrap().len(),
@@ -211,23 +195,23 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
     );
 
     // The policy: the channel after 5 minutes, then whoever is on call.
-    let (_, channels) = api(
-        &app,
-        reqwest::Method::GET,
-        &format!("{base}/notification-channels"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, channels) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/notification-channels"),
+            &admin,
+            None,
+        )
+        .await;
     let channel_id = channels["items"][0]["id"].clone();
-    let (_, policies) = api(
-        &app,
-        reqwest::Method::GET,
-        &format!("{base}/escalation-policies"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, policies) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/escalation-policies"),
+            &admin,
+            None,
+        )
+        .await;
     let policy = &policies["items"][0];
     assert_eq!(policy["name"], "Database on-call", "{policies}");
     assert_eq!(policy["repeat"], 1);
@@ -246,14 +230,14 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
     );
 
     // The rule starts the policy; it was created once and changed once.
-    let (_, rules) = api(
-        &app,
-        reqwest::Method::GET,
-        &format!("{base}/notification-rules"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, rules) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("{base}/notification-rules"),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(rules["items"].as_array().unwrap().len(), 1, "{rules}");
     let rule = &rules["items"][0];
     assert_eq!(rule["name"], "Critical database pages");
@@ -279,14 +263,14 @@ async fn a_tenant_admin_sets_up_paging_and_a_recurring_window_through_the_settin
     assert_eq!(result["cron_focused"], "recurring-pattern", "{result}");
     assert_eq!(result["cron_invalid_after"], Value::Null, "{result}");
     assert_eq!(app.stored("MaintenanceWindowCreated").await, 1);
-    let (_, windows) = api(
-        &app,
-        reqwest::Method::GET,
-        &format!("/api/v1/maintenance-windows?tenant={tenant_id}"),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, windows) = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/api/v1/maintenance-windows?tenant={tenant_id}"),
+            &admin,
+            None,
+        )
+        .await;
     let window = &windows["items"][0];
     assert_eq!(window["name"], "Saturday patching", "{windows}");
     assert_eq!(window["schedule"]["cron"], "0 2 * * SAT");

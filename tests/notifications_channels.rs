@@ -19,23 +19,6 @@ use sha2::Sha256;
 use support::receivers::{HttpReceiver, SmtpSink};
 use support::TestApp;
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// Verifies a Standard Webhooks signature as a receiver would.
 fn signature_verifies(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
     let key = STANDARD
@@ -71,7 +54,9 @@ async fn channels_reach_their_receivers_and_never_reveal_their_secrets() {
     let mut ids = Vec::new();
     let mut signing_secret = String::new();
     for body in &bodies {
-        let (status, channel) = call(&app, Method::POST, &base, &admin, Some(body.clone())).await;
+        let (status, channel) = app
+            .call(Method::POST, &base, &admin, Some(body.clone()))
+            .await;
         assert_eq!(status, 201, "{channel}");
         assert_eq!(channel["type"], body["type"]);
         assert_eq!(channel["id"], channel["channel_id"]);
@@ -86,21 +71,15 @@ async fn channels_reach_their_receivers_and_never_reveal_their_secrets() {
         ids.push(channel["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(
-        call(
-            &app,
-            Method::GET,
-            &format!("{base}/{}", ids[0]),
-            &admin,
-            None
-        )
-        .await
-        .1["config"],
+        app.call(Method::GET, &format!("{base}/{}", ids[0]), &admin, None)
+            .await
+            .1["config"],
         json!({"url_host": receiver.base.trim_start_matches("http://")})
     );
 
     // Listed for readers, without secrets and without the signing secret.
     let viewer = app.token(Role::Viewer, &[tenant.id]);
-    let (status, list) = call(&app, Method::GET, &base, &viewer, None).await;
+    let (status, list) = app.call(Method::GET, &base, &viewer, None).await;
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().unwrap().len(), 5);
     assert!(!list.to_string().contains("-xyz") && !list.to_string().contains("whsec_"));
@@ -146,20 +125,13 @@ async fn channels_reach_their_receivers_and_never_reveal_their_secrets() {
     // Permissions: a technician may not configure; another tenant sees nothing.
     let technician = app.token(Role::Technician, &[tenant.id]);
     assert_eq!(
-        call(
-            &app,
-            Method::POST,
-            &base,
-            &technician,
-            Some(bodies[0].clone())
-        )
-        .await
-        .0,
+        app.call(Method::POST, &base, &technician, Some(bodies[0].clone()))
+            .await
+            .0,
         403
     );
     assert_eq!(
-        call(
-            &app,
+        app.call(
             Method::POST,
             &format!("{base}/{}/test", ids[0]),
             &technician,
@@ -170,30 +142,19 @@ async fn channels_reach_their_receivers_and_never_reveal_their_secrets() {
         403
     );
     let stranger = app.token(Role::TenantAdmin, &[other.id]);
-    assert_eq!(call(&app, Method::GET, &base, &stranger, None).await.0, 404);
+    assert_eq!(app.call(Method::GET, &base, &stranger, None).await.0, 404);
     assert_eq!(
-        call(
-            &app,
-            Method::GET,
-            &format!("{base}/{}", ids[0]),
-            &stranger,
-            None
-        )
-        .await
-        .0,
+        app.call(Method::GET, &format!("{base}/{}", ids[0]), &stranger, None)
+            .await
+            .0,
         404
     );
 
     // Each channel's test message reaches its receiver in its dialect.
     for id in &ids {
-        let (status, result) = call(
-            &app,
-            Method::POST,
-            &format!("{base}/{id}/test"),
-            &admin,
-            None,
-        )
-        .await;
+        let (status, result) = app
+            .call(Method::POST, &format!("{base}/{id}/test"), &admin, None)
+            .await;
         assert_eq!(status, 200, "{result}");
         assert_eq!(result["delivered"], true, "{result}");
     }
@@ -247,52 +208,34 @@ async fn channels_reach_their_receivers_and_never_reveal_their_secrets() {
 
     // A receiver that refuses: the test reports it.
     receiver.script("slack/T0/B0/slack-token-xyz", &[500]);
-    let (_, result) = call(
-        &app,
-        Method::POST,
-        &format!("{base}/{}/test", ids[0]),
-        &admin,
-        None,
-    )
-    .await;
+    let (_, result) = app
+        .call(
+            Method::POST,
+            &format!("{base}/{}/test", ids[0]),
+            &admin,
+            None,
+        )
+        .await;
     assert_eq!(result["delivered"], false);
     assert_eq!(result["code"], 500);
 
     // Deleting shreds the secret; the channel is gone.
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            &format!("{base}/{}", ids[0]),
-            &admin,
-            None
-        )
-        .await
-        .0,
+        app.call(Method::DELETE, &format!("{base}/{}", ids[0]), &admin, None)
+            .await
+            .0,
         204
     );
     assert_eq!(
-        call(
-            &app,
-            Method::GET,
-            &format!("{base}/{}", ids[0]),
-            &admin,
-            None
-        )
-        .await
-        .0,
+        app.call(Method::GET, &format!("{base}/{}", ids[0]), &admin, None)
+            .await
+            .0,
         404
     );
     assert_eq!(
-        call(
-            &app,
-            Method::DELETE,
-            &format!("{base}/{}", ids[0]),
-            &admin,
-            None
-        )
-        .await
-        .0,
+        app.call(Method::DELETE, &format!("{base}/{}", ids[0]), &admin, None)
+            .await
+            .0,
         404
     );
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM notification_channel_secrets")
@@ -360,7 +303,9 @@ async fn bad_channel_input_is_422_naming_the_field_and_writes_nothing() {
         ),
     ];
     for (body, field) in cases {
-        let (status, error) = call(&app, Method::POST, &base, &admin, Some(body.clone())).await;
+        let (status, error) = app
+            .call(Method::POST, &base, &admin, Some(body.clone()))
+            .await;
         assert_eq!(status, 422, "{body}: {error}");
         assert_eq!(error["error"]["details"]["field"], field, "{body}: {error}");
     }
@@ -370,7 +315,7 @@ async fn bad_channel_input_is_422_naming_the_field_and_writes_nothing() {
         .await
         .unwrap();
     assert_eq!(sealed, 0);
-    let (status, list) = call(&app, Method::GET, &base, &admin, None).await;
+    let (status, list) = app.call(Method::GET, &base, &admin, None).await;
     assert_eq!((status, list["items"].as_array().unwrap().len()), (200, 0));
 }
 
@@ -392,7 +337,7 @@ async fn an_update_without_the_secret_keeps_the_stored_one() {
         json!({"type": "webhook", "name": "Hook", "config": {"url": receiver.url("hook/keep-xyz")}}),
         json!({"type": "email", "name": "Mail", "config": email_config}),
     ] {
-        let (status, channel) = call(&app, Method::POST, &base, &admin, Some(body)).await;
+        let (status, channel) = app.call(Method::POST, &base, &admin, Some(body)).await;
         assert_eq!(status, 201, "{channel}");
         if let Some(secret) = channel["signing_secret"].as_str() {
             signing_secret = secret.to_owned();
@@ -402,27 +347,27 @@ async fn an_update_without_the_secret_keeps_the_stored_one() {
 
     // Renamed without its URL; the email channel gets another recipient
     // without its password.
-    let (status, hook) = call(
-        &app,
-        Method::PUT,
-        &format!("{base}/{}", ids[0]),
-        &admin,
-        Some(json!({"name": "Hook (renamed)", "config": {}})),
-    )
-    .await;
+    let (status, hook) = app
+        .call(
+            Method::PUT,
+            &format!("{base}/{}", ids[0]),
+            &admin,
+            Some(json!({"name": "Hook (renamed)", "config": {}})),
+        )
+        .await;
     assert_eq!(status, 200, "{hook}");
     assert_eq!(hook["name"], "Hook (renamed)");
     let mut without_password = email_config.clone();
     without_password.as_object_mut().unwrap().remove("password");
     without_password["to"] = json!(["ops@acme.test", "oncall@acme.test"]);
-    let (status, mail) = call(
-        &app,
-        Method::PUT,
-        &format!("{base}/{}", ids[1]),
-        &admin,
-        Some(json!({"name": "Mail", "config": without_password})),
-    )
-    .await;
+    let (status, mail) = app
+        .call(
+            Method::PUT,
+            &format!("{base}/{}", ids[1]),
+            &admin,
+            Some(json!({"name": "Mail", "config": without_password})),
+        )
+        .await;
     assert_eq!(status, 200, "{mail}");
     assert_eq!(
         mail["config"]["to"],
@@ -433,14 +378,9 @@ async fn an_update_without_the_secret_keeps_the_stored_one() {
     // Both still reach their receivers with the stored secrets: the same
     // URL, the same signing secret, the same SMTP password.
     for id in &ids {
-        let (status, result) = call(
-            &app,
-            Method::POST,
-            &format!("{base}/{id}/test"),
-            &admin,
-            None,
-        )
-        .await;
+        let (status, result) = app
+            .call(Method::POST, &format!("{base}/{id}/test"), &admin, None)
+            .await;
         assert_eq!(
             (status, result["delivered"].clone()),
             (200, json!(true)),
@@ -460,14 +400,14 @@ async fn an_update_without_the_secret_keeps_the_stored_one() {
     assert_eq!(sent.to, vec!["ops@acme.test", "oncall@acme.test"]);
 
     // A secret given is still checked: a bad URL is 422 naming it.
-    let (status, body) = call(
-        &app,
-        Method::PUT,
-        &format!("{base}/{}", ids[0]),
-        &admin,
-        Some(json!({"name": "Hook", "config": {"url": "not a url"}})),
-    )
-    .await;
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("{base}/{}", ids[0]),
+            &admin,
+            Some(json!({"name": "Hook", "config": {"url": "not a url"}})),
+        )
+        .await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"]["field"], "config.url");
 }

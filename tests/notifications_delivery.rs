@@ -23,23 +23,6 @@ use sha2::Sha256;
 use support::receivers::{HttpReceiver, SmtpSink};
 use support::{TestApp, TestTenant};
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 /// Verifies a Standard Webhooks signature as a receiver would.
 fn signature_verifies(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
     let key = STANDARD
@@ -68,27 +51,27 @@ fn settings() -> NotifierSettings {
 }
 
 async fn channel(app: &TestApp, tenant: &TestTenant, token: &str, body: Value) -> Value {
-    let (status, channel) = call(
-        app,
-        Method::POST,
-        &format!("/api/v1/tenants/{}/notification-channels", tenant.id),
-        token,
-        Some(body),
-    )
-    .await;
+    let (status, channel) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{}/notification-channels", tenant.id),
+            token,
+            Some(body),
+        )
+        .await;
     assert_eq!(status, 201, "{channel}");
     channel
 }
 
 async fn rule(app: &TestApp, tenant: &TestTenant, token: &str, body: Value) -> Value {
-    let (status, rule) = call(
-        app,
-        Method::POST,
-        &format!("/api/v1/tenants/{}/notification-rules", tenant.id),
-        token,
-        Some(body),
-    )
-    .await;
+    let (status, rule) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/tenants/{}/notification-rules", tenant.id),
+            token,
+            Some(body),
+        )
+        .await;
     assert_eq!(status, 201, "{rule}");
     rule
 }
@@ -127,14 +110,14 @@ fn alert(asset: &str, severity: &str, message: &str) -> Value {
 }
 
 async fn notifications(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
-    let (status, page) = call(
-        app,
-        Method::GET,
-        &format!("/api/v1/notifications?{query}"),
-        token,
-        None,
-    )
-    .await;
+    let (status, page) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/notifications?{query}"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().unwrap().clone()
 }
@@ -233,22 +216,26 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         for (key, value) in change.as_object().unwrap() {
             body[key] = value.clone();
         }
-        let (status, error) = call(&app, Method::POST, &rules, &admin, Some(body)).await;
+        let (status, error) = app.call(Method::POST, &rules, &admin, Some(body)).await;
         assert_eq!(status, 422, "{field}: {error}");
         assert_eq!(error["error"]["details"]["field"], field, "{error}");
     }
-    let (status, _) = call(
-        &app,
-        Method::POST,
-        &rules,
-        &admin,
-        Some(json!({"events": ["incident_opened"], "channels": [channel_ids[0]]})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &rules,
+            &admin,
+            Some(json!({"events": ["incident_opened"], "channels": [channel_ids[0]]})),
+        )
+        .await;
     assert_eq!(status, 400, "a missing name is a missing field");
-    let (status, _) = call(&app, Method::POST, &rules, &technician, Some(good.clone())).await;
+    let (status, _) = app
+        .call(Method::POST, &rules, &technician, Some(good.clone()))
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = call(&app, Method::POST, &rules, &other_admin, Some(good.clone())).await;
+    let (status, _) = app
+        .call(Method::POST, &rules, &other_admin, Some(good.clone()))
+        .await;
     assert_eq!(status, 404, "another tenant's rules are not found");
     assert_eq!(stored(&app, NotificationSetupEvent::RULE_ADDED).await, 0);
 
@@ -268,9 +255,7 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     assert_eq!(everything["matchers"][1], "asset=~\"srv-.*\"");
     // A policy paging a channel of its own (so the counts of the others hold).
     let pager = channel(&app, &tenant, &admin, json!({"type": "webhook", "name": "Pager", "config": {"url": receiver.url("policy/pager")}})).await;
-    let (status, created) = call(
-        &app,
-        Method::POST,
+    let (status, created) = app.call(Method::POST,
         &format!("/api/v1/tenants/{}/escalation-policies", tenant.id),
         &admin,
         Some(json!({"name": "Page", "levels": [{"delay_minutes": 30, "channels": [pager["id"]]}], "repeat": 0})),
@@ -288,29 +273,29 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
     )
     .await;
     assert_eq!(policy_rule["escalation_policy"], json!(policy));
-    let (status, list) = call(&app, Method::GET, &rules, &viewer, None).await;
+    let (status, list) = app.call(Method::GET, &rules, &viewer, None).await;
     assert_eq!(status, 200);
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
-    let (status, _) = call(&app, Method::GET, &rules, &other_admin, None).await;
+    let (status, _) = app.call(Method::GET, &rules, &other_admin, None).await;
     assert_eq!(status, 404);
     // A rule changed and removed, each an event.
     let scratch = rule(&app, &tenant, &admin, good.clone()).await;
     let scratch_path = format!("{rules}/{}", scratch["id"].as_str().unwrap());
-    let (status, changed) = call(&app, Method::PUT, &scratch_path, &admin, Some(json!({"name": "renamed", "events": ["incident_resolved"], "channels": [channel_ids[1]]}))).await;
+    let (status, changed) = app.call(Method::PUT, &scratch_path, &admin, Some(json!({"name": "renamed", "events": ["incident_resolved"], "channels": [channel_ids[1]]}))).await;
     assert_eq!(status, 200, "{changed}");
     assert_eq!(changed["events"], json!(["incident_resolved"]));
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        &scratch_path,
-        &admin,
-        Some(json!({"name": "x", "events": ["nope"], "channels": [channel_ids[1]]})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &scratch_path,
+            &admin,
+            Some(json!({"name": "x", "events": ["nope"], "channels": [channel_ids[1]]})),
+        )
+        .await;
     assert_eq!(status, 422);
-    let (status, _) = call(&app, Method::DELETE, &scratch_path, &admin, None).await;
+    let (status, _) = app.call(Method::DELETE, &scratch_path, &admin, None).await;
     assert_eq!(status, 204);
-    let (status, _) = call(&app, Method::GET, &scratch_path, &admin, None).await;
+    let (status, _) = app.call(Method::GET, &scratch_path, &admin, None).await;
     assert_eq!(status, 404);
     assert_eq!(stored(&app, NotificationSetupEvent::RULE_CHANGED).await, 1);
     assert_eq!(stored(&app, NotificationSetupEvent::RULE_REMOVED).await, 1);
@@ -321,49 +306,49 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
         tenant.id,
         hook["id"].as_str().unwrap()
     );
-    let (status, updated) = call(
-        &app,
-        Method::PUT,
-        &hook_path,
-        &admin,
-        Some(json!({"name": "Hook (renamed)", "config": {"url": receiver.url("hook/h1")}})),
-    )
-    .await;
+    let (status, updated) = app
+        .call(
+            Method::PUT,
+            &hook_path,
+            &admin,
+            Some(json!({"name": "Hook (renamed)", "config": {"url": receiver.url("hook/h1")}})),
+        )
+        .await;
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["name"], "Hook (renamed)");
     assert!(updated.get("signing_secret").is_none());
-    let (status, error) = call(
-        &app,
-        Method::PUT,
-        &hook_path,
-        &admin,
-        Some(json!({"type": "slack", "name": "x", "config": {"url": receiver.url("hook/h1")}})),
-    )
-    .await;
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &hook_path,
+            &admin,
+            Some(json!({"type": "slack", "name": "x", "config": {"url": receiver.url("hook/h1")}})),
+        )
+        .await;
     assert_eq!(
         (status, &error["error"]["details"]["field"]),
         (422, &json!("type"))
     );
-    let (status, error) = call(
-        &app,
-        Method::PUT,
-        &hook_path,
-        &admin,
-        Some(json!({"name": "x", "config": {"url": "ftp://nowhere"}})),
-    )
-    .await;
+    let (status, error) = app
+        .call(
+            Method::PUT,
+            &hook_path,
+            &admin,
+            Some(json!({"name": "x", "config": {"url": "ftp://nowhere"}})),
+        )
+        .await;
     assert_eq!(
         (status, &error["error"]["details"]["field"]),
         (422, &json!("config.url"))
     );
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        &hook_path.replace(&tenant.id.to_string(), &other.id.to_string()),
-        &other_admin,
-        Some(json!({"name": "x", "config": {"url": receiver.url("x")}})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &hook_path.replace(&tenant.id.to_string(), &other.id.to_string()),
+            &other_admin,
+            Some(json!({"name": "x", "config": {"url": receiver.url("x")}})),
+        )
+        .await;
     assert_eq!(status, 404);
     assert_eq!(
         stored(&app, NotificationSetupEvent::CHANNEL_UPDATED).await,
@@ -494,23 +479,23 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
             .await
             .is_empty()
     );
-    let (status, _) = call(
-        &app,
-        Method::GET,
-        &format!("/api/v1/notifications?tenant={}", tenant.id),
-        &other_viewer,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/notifications?tenant={}", tenant.id),
+            &other_viewer,
+            None,
+        )
+        .await;
     assert_eq!(status, 404);
-    let (status, _) = call(
-        &app,
-        Method::GET,
-        "/api/v1/notifications?status=sent",
-        &viewer,
-        None,
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/notifications?status=sent",
+            &viewer,
+            None,
+        )
+        .await;
     assert_eq!(status, 422);
 
     // A rule with an escalation policy records the match and starts the
@@ -556,14 +541,14 @@ async fn incidents_reach_every_channel_through_the_outbox_with_retries_coalescin
 
     // Resolving: PagerDuty follows at once (never coalesced); the others
     // hold it for the next slot (an hour away) as a digest.
-    let (status, _) = call(
-        &app,
-        Method::POST,
-        &format!("/api/v1/incidents/{incident}/resolve"),
-        &technician,
-        Some(json!({"note": "fixed"})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            &technician,
+            Some(json!({"note": "fixed"})),
+        )
+        .await;
     assert_eq!(status, 200);
     let pd_bodies = receiver.wait_for("v2/enqueue", 2).await;
     assert_eq!(pd_bodies[1].json()["event_action"], "resolve");
@@ -641,14 +626,14 @@ async fn a_storm_of_a_thousand_alerts_into_ten_incidents_sends_one_message_per_i
     // And three escalations of each, within the interval.
     for incident in &incidents {
         for n in 0..3 {
-            let (status, body) = call(
-                &app,
-                Method::POST,
-                &format!("/api/v1/incidents/{incident}/escalate"),
-                &technician,
-                Some(json!({"reason": format!("storm escalation {n}")})),
-            )
-            .await;
+            let (status, body) = app
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/incidents/{incident}/escalate"),
+                    &technician,
+                    Some(json!({"reason": format!("storm escalation {n}")})),
+                )
+                .await;
             assert_eq!(status, 200, "{body}");
         }
     }
@@ -826,45 +811,42 @@ async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting
     let steady_admin = app.token(Role::TenantAdmin, &[steady.id]);
     let path = format!("/api/v1/tenants/{}/notification-settings", quick.id);
 
-    let (status, shown) = call(&app, Method::GET, &path, &technician, None).await;
+    let (status, shown) = app.call(Method::GET, &path, &technician, None).await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["coalesce_seconds"], Value::Null);
     // Tenant admins and up only; another tenant's admin does not see it.
     let change = json!({"coalesce_seconds": 0});
-    let (status, _) = call(&app, Method::PUT, &path, &technician, Some(change.clone())).await;
+    let (status, _) = app
+        .call(Method::PUT, &path, &technician, Some(change.clone()))
+        .await;
     assert_eq!(status, 403);
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        &path,
-        &steady_admin,
-        Some(change.clone()),
-    )
-    .await;
+    let (status, _) = app
+        .call(Method::PUT, &path, &steady_admin, Some(change.clone()))
+        .await;
     assert_eq!(status, 404);
     // Bad values are 422 naming the field; a missing one is 400; none writes.
     for bad in [json!(86_401), json!(-1), json!(1.5), json!("60")] {
-        let (status, body) = call(
-            &app,
-            Method::PUT,
-            &path,
-            &admin,
-            Some(json!({"coalesce_seconds": bad})),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                &path,
+                &admin,
+                Some(json!({"coalesce_seconds": bad})),
+            )
+            .await;
         assert_eq!(status, 422, "{bad}: {body}");
         assert_eq!(body["error"]["details"]["field"], "coalesce_seconds");
     }
-    let (status, body) = call(&app, Method::PUT, &path, &admin, Some(json!({}))).await;
+    let (status, body) = app.call(Method::PUT, &path, &admin, Some(json!({}))).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(
         stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await,
         0
     );
-    let (status, set) = call(&app, Method::PUT, &path, &admin, Some(change)).await;
+    let (status, set) = app.call(Method::PUT, &path, &admin, Some(change)).await;
     assert_eq!(status, 200, "{set}");
     assert_eq!(set["coalesce_seconds"], 0);
-    let (status, shown) = call(&app, Method::GET, &path, &technician, None).await;
+    let (status, shown) = app.call(Method::GET, &path, &technician, None).await;
     assert_eq!((status, shown["coalesce_seconds"].clone()), (200, json!(0)));
     assert_eq!(
         stored(&app, NotificationSetupEvent::SETTINGS_CHANGED).await,
@@ -907,14 +889,14 @@ async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting
     // Acknowledged: "quick" is told at once; "steady" holds it for the next
     // slot, an hour after the first message.
     for incident in &incidents {
-        let (status, body) = call(
-            &app,
-            Method::POST,
-            &format!("/api/v1/incidents/{incident}/acknowledge"),
-            &technician,
-            Some(json!({})),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/incidents/{incident}/acknowledge"),
+                &technician,
+                Some(json!({})),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
     }
     delivered(&app, &technician, quick_incident, 2).await;
@@ -937,14 +919,14 @@ async fn each_tenant_coalesces_with_its_own_interval_or_else_the_process_setting
     // Resolved: "quick" is told at once again; "steady" folds it into the
     // held message's digest.
     for incident in &incidents {
-        let (status, body) = call(
-            &app,
-            Method::POST,
-            &format!("/api/v1/incidents/{incident}/resolve"),
-            &technician,
-            Some(json!({"note": "fixed"})),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/incidents/{incident}/resolve"),
+                &technician,
+                Some(json!({"note": "fixed"})),
+            )
+            .await;
         assert_eq!(status, 200, "{body}");
     }
     delivered(&app, &technician, quick_incident, 3).await;

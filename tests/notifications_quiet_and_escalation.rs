@@ -33,25 +33,8 @@ fn settings() -> NotifierSettings {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn created(app: &TestApp, path: &str, token: &str, body: Value) -> String {
-    let (status, created) = call(app, Method::POST, path, token, Some(body)).await;
+    let (status, created) = app.call(Method::POST, path, token, Some(body)).await;
     assert_eq!(status, 201, "{path}: {created}");
     created["id"]
         .as_str()
@@ -103,14 +86,14 @@ fn alert(asset: &str, signature: &str) -> Value {
 }
 
 async fn notifications(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
-    let (status, page) = call(
-        app,
-        Method::GET,
-        &format!("/api/v1/notifications?{query}"),
-        token,
-        None,
-    )
-    .await;
+    let (status, page) = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/notifications?{query}"),
+            token,
+            None,
+        )
+        .await;
     assert_eq!(status, 200, "{page}");
     page["items"].as_array().unwrap().clone()
 }
@@ -124,14 +107,9 @@ async fn alert_until(
 ) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = call(
-            app,
-            Method::GET,
-            &format!("/api/v1/alerts/{alert}"),
-            token,
-            None,
-        )
-        .await;
+        let (status, body) = app
+            .call(Method::GET, &format!("/api/v1/alerts/{alert}"), token, None)
+            .await;
         if status == 200 && done(&body) {
             return body;
         }
@@ -308,14 +286,14 @@ async fn escalation_rules_windows_and_flapping_decide_who_is_told() {
         json!({"name": "Escalations", "events": ["incident_escalated"], "channels": [desk]}),
     )
     .await;
-    let (status, _) = call(
-        &app,
-        Method::PUT,
-        &format!("/api/v1/tenants/{}/flapping-policy", flappy.id),
-        &flappy_admin,
-        Some(json!({"changes": 3, "window_minutes": 15})),
-    )
-    .await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/tenants/{}/flapping-policy", flappy.id),
+            &flappy_admin,
+            Some(json!({"changes": 3, "window_minutes": 15})),
+        )
+        .await;
     assert_eq!(status, 200);
     let mut link = alert("sw-01", "LinkDown");
     let mut first = String::new();
@@ -349,14 +327,14 @@ async fn escalation_rules_windows_and_flapping_decide_who_is_told() {
     )
     .await;
     for incident in [&flapping, &steady] {
-        let (status, body) = call(
-            &app,
-            Method::POST,
-            &format!("/api/v1/incidents/{incident}/escalate"),
-            &technician,
-            Some(json!({"reason": "needs the network team"})),
-        )
-        .await;
+        let (status, body) = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/incidents/{incident}/escalate"),
+                &technician,
+                Some(json!({"reason": "needs the network team"})),
+            )
+            .await;
         assert!(status < 300, "{status} {body}");
     }
     let told = receiver.wait_for("desk", 1).await;

@@ -325,6 +325,30 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// One request with `token` (and a JSON `body`): the status and the
+    /// JSON answer (`Null` when the answer is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// Registers a tenant, issues it an API key, and waits until the
     /// application's tenant directory (which follows the log) accepts the key.
     pub async fn create_tenant(&self, slug: &str) -> TestTenant {
